@@ -1,0 +1,94 @@
+# hbk - build, test, demo, bench, install.
+#
+#   make            build every program into bin/
+#   make test       install deps, build, run C unit tests (ASan+UBSan) and bats
+#   make demo       install deps, build, run an agent session on the embedded store
+#   make bench      benchmarks (scripts/bench)
+#   make install PREFIX=/usr/local
+
+PREFIX ?= /usr/local
+CC ?= cc
+PKGS = libcurl jansson sqlite3 yaml-0.1 libevent openssl rdkafka
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	-Ilib/include -MMD -MP
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lreadline -lpthread -lm
+
+LIB_SRC := $(sort $(wildcard lib/*/*.c))
+TOOLS := hbk hbk-admin
+BUILD := build/release
+SAN := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_SAN_OBJ := $(LIB_SRC:%.c=$(SAN)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(SAN)/tests/%)
+
+all: $(TOOLS:%=bin/%)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(SAN)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/libhbk.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SAN)/libhbk.a: $(LIB_SAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+define tool_rule
+$(1)_SRC := $$(sort $$(wildcard cmd/$(1)/*.c))
+bin/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libhbk.a
+	@mkdir -p bin
+	$$(CC) $$(CFLAGS) -o $$@ $$^ $(PKG_LIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+$(SAN)/tests/%: $(SAN)/tests/unit/%.o $(SAN)/tests/unit/unit.o $(SAN)/libhbk.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(SAN)/tests/unit/unit.o: tests/unit/unit.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+deps:
+	@sh scripts/install-deps.sh
+
+unit: $(UNIT_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@sh scripts/run-tests
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(TOOLS:%=bin/%) $(DESTDIR)$(PREFIX)/bin/
+	for m in man/*.[1-8]; do \
+		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; \
+	done
+
+clean:
+	rm -rf build bin
+
+.PHONY: all deps unit test demo bench install clean
+.SECONDARY:
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,29 @@
+/*
+ * json.h - small helpers over jansson used across contexts.
+ * Getters borrow from the object; builders return new references.
+ */
+#ifndef HBK_JSON_H
+#define HBK_JSON_H
+
+#include <jansson.h>
+
+#include "hbk/core.h"
+
+/* {"amount":"360.00","currency":"EUR"}. New reference. */
+json_t *hbk_json_money(const struct hbk_money *money);
+/* Reads a money object; fails with HBK_EINVAL naming field. */
+hbk_result hbk_json_get_money(const json_t *obj, const char *field, struct hbk_money *out,
+			      struct hbk_error *err);
+
+/* A string member or def. Borrowed. */
+const char *hbk_json_str(const json_t *obj, const char *key, const char *def);
+/* An integer member or def. */
+long long hbk_json_int(const json_t *obj, const char *key, long long def);
+bool hbk_json_bool(const json_t *obj, const char *key, bool def);
+
+/* Serialises compactly with keys in insertion order. Caller frees. */
+char *hbk_json_dumps(const json_t *json);
+/* Parses text; on error fills err (HBK_EINVAL, "invalid_json"). New ref. */
+json_t *hbk_json_loads(const char *text, size_t len, struct hbk_error *err);
+
+#endif

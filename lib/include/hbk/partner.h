@@ -1,0 +1,74 @@
+/*
+ * partner.h - the port to the external hotel partner (DESIGN.md section 6)
+ * and its adapters. The sandbox adapter simulates the partner on tables of
+ * the store (partner_sim_*); hbk-sandbox serves the same simulator over the
+ * partner's HTTP protocol.
+ *
+ * Every call may fail with HBK_EUNAVAILABLE (transient: timeout, 5xx; safe
+ * to retry) or HBK_EDECLINED (the partner refused; code "partner_rejected").
+ */
+#ifndef HBK_PARTNER_H
+#define HBK_PARTNER_H
+
+#include <jansson.h>
+
+#include "hbk/core.h"
+#include "hbk/inventory.h"
+
+struct hbk_config;
+struct hbk_store;
+
+#define HBK_PARTNER_REF_MAX 64
+
+struct hbk_partner_request {
+	char client_reference[HBK_ID_MAX]; /* our booking id */
+	struct hbk_stay stay;
+	char holder_name[128];
+	struct hbk_money total;
+	struct hbk_policy policy;
+};
+
+struct hbk_partner_booking {
+	char reference[HBK_PARTNER_REF_MAX];
+	char client_reference[HBK_ID_MAX];
+	char status[16]; /* "CONFIRMED" | "CANCELLED" */
+	struct hbk_stay stay;
+	struct hbk_money total;
+};
+
+struct hbk_partner_ops {
+	const char *name;
+	/* Books. A second booking with the same client_reference fails with
+	 * HBK_ECONFLICT "duplicate_client_reference": the caller then uses find. */
+	hbk_result (*book)(void *self, const struct hbk_partner_request *req,
+			   struct hbk_partner_booking *out, struct hbk_error *err);
+	/* Looks a booking up by our reference: HBK_ENOTFOUND when none. */
+	hbk_result (*find)(void *self, const char *client_reference,
+			   struct hbk_partner_booking *out, struct hbk_error *err);
+	/* Changes stay and total; simulate only prices the change. */
+	hbk_result (*modify)(void *self, const char *reference, const struct hbk_partner_request *req,
+			     bool simulate, struct hbk_partner_booking *out, struct hbk_error *err);
+	/* Cancels (idempotent: cancelling a cancelled booking succeeds);
+	 * simulate only reports the penalty. */
+	hbk_result (*cancel)(void *self, const char *reference, bool simulate, int64_t now_ms,
+			     struct hbk_money *penalty, struct hbk_error *err);
+	/* Lists bookings as a JSON array (new reference). */
+	hbk_result (*list)(void *self, json_t **out, struct hbk_error *err);
+	void (*destroy)(void *self);
+};
+
+struct hbk_partner {
+	const struct hbk_partner_ops *ops;
+	void *self;
+};
+
+/* Builds the adapter named by partner.kind (default "sandbox"). The store
+ * is borrowed and must outlive the partner. */
+hbk_result hbk_partner_open(const struct hbk_config *cfg, struct hbk_store *store,
+			    struct hbk_partner *out, struct hbk_error *err);
+void hbk_partner_close(struct hbk_partner *partner);
+
+/* The sandbox simulator's schema (called by hbk_store_open). */
+hbk_result hbk_partner_sim_migrate(struct hbk_store *store, struct hbk_error *err);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * payment.h - the port to the payment provider and its adapters.
+ * Only payment method tokens (pm_...) pass through; never card numbers.
+ *
+ * Every mutating call carries an idempotency key: a repeat with the same
+ * key and parameters returns the first result (so a retried or resumed saga
+ * step never charges twice).
+ */
+#ifndef HBK_PAYMENT_H
+#define HBK_PAYMENT_H
+
+#include <jansson.h>
+
+#include "hbk/core.h"
+
+struct hbk_config;
+struct hbk_store;
+
+#define HBK_PAYMENT_REF_MAX 64
+#define HBK_IDEMPOTENCY_KEY_MAX 128
+
+struct hbk_payment_intent {
+	char id[HBK_PAYMENT_REF_MAX]; /* "pi_..." */
+	char status[32];              /* requires_capture | succeeded | canceled ... */
+	struct hbk_money amount;
+	int64_t amount_captured;      /* minor units */
+	int64_t amount_refunded;
+	char payment_method[64];
+};
+
+struct hbk_refund {
+	char id[HBK_PAYMENT_REF_MAX]; /* "re_..." */
+	char status[16];
+	struct hbk_money amount;
+};
+
+struct hbk_payment_ops {
+	const char *name;
+	/* Authorizes amount for later capture. A declined card fails with
+	 * HBK_EDECLINED and code "payment_declined" or "insufficient_funds". */
+	hbk_result (*authorize)(void *self, const char *idempotency_key,
+				const struct hbk_money *amount, const char *payment_method,
+				const char *booking_id, struct hbk_payment_intent *out,
+				struct hbk_error *err);
+	/* Captures amount (<= authorized) of a requires_capture intent. */
+	hbk_result (*capture)(void *self, const char *idempotency_key, const char *intent_id,
+			      int64_t amount_minor, struct hbk_payment_intent *out,
+			      struct hbk_error *err);
+	/* Voids an uncaptured authorization. */
+	hbk_result (*cancel)(void *self, const char *idempotency_key, const char *intent_id,
+			     struct hbk_payment_intent *out, struct hbk_error *err);
+	/* Refunds amount of a captured intent. */
+	hbk_result (*refund)(void *self, const char *idempotency_key, const char *intent_id,
+			     int64_t amount_minor, struct hbk_refund *out, struct hbk_error *err);
+	hbk_result (*get)(void *self, const char *intent_id, struct hbk_payment_intent *out,
+			  struct hbk_error *err);
+	/* Lists intents as a JSON array (new reference). */
+	hbk_result (*list)(void *self, json_t **out, struct hbk_error *err);
+	void (*destroy)(void *self);
+};
+
+struct hbk_payment {
+	const struct hbk_payment_ops *ops;
+	void *self;
+};
+
+hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *store,
+			    struct hbk_payment *out, struct hbk_error *err);
+void hbk_payment_close(struct hbk_payment *payment);
+
+hbk_result hbk_payment_sim_migrate(struct hbk_store *store, struct hbk_error *err);
+
+/* True for pm_ tokens of a sane shape. */
+bool hbk_payment_method_valid(const char *payment_method);
+
+#endif

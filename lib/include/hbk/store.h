@@ -1,0 +1,56 @@
+/*
+ * store.h - the SQLite file every embedded tool shares.
+ *
+ * WAL mode, a generous busy timeout and short IMMEDIATE transactions let
+ * many hbk processes use one file at once. Each bounded context owns its
+ * tables and registers its schema; hbk_store_open() creates or migrates.
+ */
+#ifndef HBK_STORE_H
+#define HBK_STORE_H
+
+#include <sqlite3.h>
+
+#include "hbk/core.h"
+
+struct hbk_config;
+
+struct hbk_store {
+	sqlite3 *db;
+	char path[4096];
+	int tx_depth;
+};
+
+enum hbk_store_flags {
+	HBK_STORE_CREATE = 1 << 0,   /* create the file when missing (hbk-admin init) */
+	HBK_STORE_NO_RECOVER = 1 << 1, /* do not resume orphaned sagas on open */
+};
+
+/*
+ * Opens (and with HBK_STORE_CREATE creates) the store and brings its
+ * schema up to date. Without HBK_STORE_CREATE a missing file fails with
+ * HBK_ENOTFOUND and a hint to run `hbk-admin init`.
+ * Returns a store the caller closes with hbk_store_close().
+ */
+hbk_result hbk_store_open(const char *path, int flags, struct hbk_store **out,
+			  struct hbk_error *err);
+void hbk_store_close(struct hbk_store *store);
+
+/* BEGIN IMMEDIATE (writers) or DEFERRED (readers); nesting not allowed. */
+hbk_result hbk_store_begin(struct hbk_store *store, bool write, struct hbk_error *err);
+hbk_result hbk_store_commit(struct hbk_store *store, struct hbk_error *err);
+void hbk_store_rollback(struct hbk_store *store);
+
+/* Prepares sql; on failure fills err with the SQLite message. */
+hbk_result hbk_store_prepare(struct hbk_store *store, const char *sql, sqlite3_stmt **out,
+			     struct hbk_error *err);
+/* Runs SQL text without results (schema, pragmas). */
+hbk_result hbk_store_exec(struct hbk_store *store, const char *sql, struct hbk_error *err);
+/* Maps the last SQLite error to err (BUSY: HBK_EUNAVAILABLE, else internal). */
+hbk_result hbk_store_fail(struct hbk_store *store, struct hbk_error *err, const char *what);
+
+/* Binds text or NULL. */
+void hbk_bind_text(sqlite3_stmt *stmt, int index, const char *text);
+/* Column text or "" (never NULL). Borrowed until the next step. */
+const char *hbk_column_text(sqlite3_stmt *stmt, int index);
+
+#endif
