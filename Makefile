@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 CC ?= cc
 PKGS = libcurl jansson sqlite3 yaml-0.1 libevent openssl rdkafka
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	-Ilib/include -MMD -MP
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lreadline -lpthread -lm

@@ -70,7 +70,7 @@ struct hbk_search_query {
 	char hotel_id[HBK_HOTEL_ID_MAX];     /* or "" */
 	hbk_date checkin, checkout;
 	int adults, children, rooms;
-	int64_t max_price_minor;             /* -1: no limit; in the hotel's currency */
+	char max_price[32];                  /* decimal in the hotel's currency, "" = none */
 	bool refundable_only;
 	enum hbk_sort sort;
 	int limit;                           /* 1..500 */

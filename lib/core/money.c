@@ -1,0 +1,99 @@
+/*
+ * money.c - amounts as int64 minor units with an ISO 4217 code; decimal
+ * strings in and out, never floats.
+ */
+#include <string.h>
+
+#include "hbk/core.h"
+
+/* The currencies hbk prices in, with their ISO 4217 minor unit exponent. */
+static const struct {
+	const char code[4];
+	int exponent;
+} currencies[] = {
+	{"AED", 2}, {"AUD", 2}, {"BHD", 3}, {"BRL", 2}, {"CAD", 2}, {"CHF", 2}, {"CNY", 2},
+	{"CZK", 2}, {"DKK", 2}, {"EUR", 2}, {"GBP", 2}, {"HKD", 2}, {"HUF", 2}, {"INR", 2},
+	{"JPY", 0}, {"KRW", 0}, {"KWD", 3}, {"MXN", 2}, {"NOK", 2}, {"NZD", 2}, {"PLN", 2},
+	{"SEK", 2}, {"SGD", 2}, {"THB", 2}, {"TRY", 2}, {"USD", 2}, {"ZAR", 2},
+};
+
+int hbk_currency_exponent(const char *currency)
+{
+	for (size_t i = 0; i < sizeof(currencies) / sizeof(currencies[0]); i++)
+		if (strcmp(currencies[i].code, currency) == 0)
+			return currencies[i].exponent;
+	return -1;
+}
+
+struct hbk_money hbk_money_make(int64_t minor, const char *currency)
+{
+	struct hbk_money money = {.minor = minor};
+	hbk_copy(money.currency, sizeof(money.currency), currency);
+	return money;
+}
+
+hbk_result hbk_money_parse(const char *amount, const char *currency, struct hbk_money *out,
+			   struct hbk_error *err)
+{
+	int exponent = hbk_currency_exponent(currency);
+	if (exponent < 0)
+		return hbk_fail(err, HBK_EINVAL, "invalid_currency", "unknown currency '%s'",
+				currency);
+	const char *p = amount;
+	bool negative = false;
+	if (*p == '-') {
+		negative = true;
+		p++;
+	}
+	int64_t whole = 0, frac = 0;
+	int int_digits = 0, frac_digits = 0;
+	for (; *p >= '0' && *p <= '9'; p++, int_digits++) {
+		if (whole > (INT64_MAX / 10000) / 10)
+			goto bad;
+		whole = whole * 10 + (*p - '0');
+	}
+	if (*p == '.') {
+		p++;
+		for (; *p >= '0' && *p <= '9'; p++, frac_digits++)
+			frac = frac * 10 + (*p - '0');
+		if (frac_digits == 0 || frac_digits > exponent)
+			goto bad;
+	}
+	if (*p || int_digits == 0)
+		goto bad;
+	for (int i = frac_digits; i < exponent; i++)
+		frac *= 10;
+	int64_t scale = 1;
+	for (int i = 0; i < exponent; i++)
+		scale *= 10;
+	*out = hbk_money_make((whole * scale + frac) * (negative ? -1 : 1), currency);
+	return HBK_OK;
+bad:
+	return hbk_fail(err, HBK_EINVAL, "invalid_amount",
+			"invalid amount '%s' (expected a decimal with at most %d decimals)", amount,
+			exponent);
+}
+
+void hbk_money_format(const struct hbk_money *money, char out[HBK_MONEY_STR])
+{
+	int exponent = hbk_currency_exponent(money->currency);
+	if (exponent < 0)
+		exponent = 2;
+	int64_t scale = 1;
+	for (int i = 0; i < exponent; i++)
+		scale *= 10;
+	uint64_t v = money->minor < 0 ? (uint64_t)0 - (uint64_t)money->minor : (uint64_t)money->minor;
+	const char *sign = money->minor < 0 ? "-" : "";
+	if (exponent == 0)
+		hbk_format(out, HBK_MONEY_STR, "%s%llu", sign, (unsigned long long)v);
+	else
+		hbk_format(out, HBK_MONEY_STR, "%s%llu.%0*llu", sign,
+			   (unsigned long long)(v / (uint64_t)scale), exponent,
+			   (unsigned long long)(v % (uint64_t)scale));
+}
+
+void hbk_money_add(struct hbk_money *a, const struct hbk_money *b)
+{
+	HBK_ASSERT(strcmp(a->currency, b->currency) == 0);
+	HBK_ASSERT(!__builtin_add_overflow(a->minor, b->minor, &a->minor));
+}

@@ -1,0 +1,227 @@
+/*
+ * store.c - opening the shared SQLite file and running each context's
+ * schema; transactions and statement helpers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hbk/events.h"
+#include "hbk/inventory.h"
+#include "hbk/partner.h"
+#include "hbk/payment.h"
+#include "hbk/reservation.h"
+#include "hbk/store.h"
+
+/* Bump when a context's schema changes; each migrate is idempotent. */
+#define HBK_SCHEMA_VERSION 1
+#define STORE_BUSY_TIMEOUT_MS 30000
+
+typedef hbk_result (*migrate_fn)(struct hbk_store *store, struct hbk_error *err);
+
+/* Every context that owns tables, in dependency order. */
+static const migrate_fn migrations[] = {
+	hbk_inventory_migrate,  hbk_events_migrate,      hbk_reservation_migrate,
+	hbk_partner_sim_migrate, hbk_payment_sim_migrate,
+};
+
+hbk_result hbk_store_fail(struct hbk_store *store, struct hbk_error *err, const char *what)
+{
+	int code = sqlite3_errcode(store->db);
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		return hbk_fail(err, HBK_EUNAVAILABLE, "store_busy", "%s: store is busy: %s", what,
+				sqlite3_errmsg(store->db));
+	if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_CANTOPEN ||
+	    code == SQLITE_READONLY)
+		return hbk_fail(err, HBK_EUNAVAILABLE, "store_unavailable", "%s: %s", what,
+				sqlite3_errmsg(store->db));
+	return hbk_fail(err, HBK_EINTERNAL, "store_error", "%s: %s", what,
+			sqlite3_errmsg(store->db));
+}
+
+hbk_result hbk_store_exec(struct hbk_store *store, const char *sql, struct hbk_error *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(store->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		hbk_result rc = hbk_store_fail(store, err, "store");
+		sqlite3_free(msg);
+		return rc;
+	}
+	return HBK_OK;
+}
+
+hbk_result hbk_store_prepare(struct hbk_store *store, const char *sql, sqlite3_stmt **out,
+			     struct hbk_error *err)
+{
+	if (sqlite3_prepare_v2(store->db, sql, -1, out, NULL) != SQLITE_OK) {
+		*out = NULL;
+		return hbk_store_fail(store, err, "store");
+	}
+	return HBK_OK;
+}
+
+hbk_result hbk_store_begin(struct hbk_store *store, bool write, struct hbk_error *err)
+{
+	HBK_ASSERT(store->tx_depth == 0);
+	hbk_result rc = hbk_store_exec(store, write ? "BEGIN IMMEDIATE" : "BEGIN", err);
+	if (rc == HBK_OK)
+		store->tx_depth = 1;
+	return rc;
+}
+
+hbk_result hbk_store_commit(struct hbk_store *store, struct hbk_error *err)
+{
+	HBK_ASSERT(store->tx_depth == 1);
+	hbk_result rc = hbk_store_exec(store, "COMMIT", err);
+	if (rc != HBK_OK) {
+		hbk_store_rollback(store);
+		return rc;
+	}
+	store->tx_depth = 0;
+	return HBK_OK;
+}
+
+void hbk_store_rollback(struct hbk_store *store)
+{
+	if (store->tx_depth == 0)
+		return;
+	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	store->tx_depth = 0;
+}
+
+void hbk_bind_text(sqlite3_stmt *stmt, int index, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(stmt, index, text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(stmt, index);
+}
+
+const char *hbk_column_text(sqlite3_stmt *stmt, int index)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, index);
+	return text ? (const char *)text : "";
+}
+
+static int schema_version(struct hbk_store *store)
+{
+	sqlite3_stmt *stmt;
+	int version = -1;
+	if (sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return version;
+}
+
+static hbk_result migrate(struct hbk_store *store, struct hbk_error *err)
+{
+	int version = schema_version(store);
+	if (version == HBK_SCHEMA_VERSION)
+		return HBK_OK;
+	if (version > HBK_SCHEMA_VERSION)
+		return hbk_fail(err, HBK_EINVAL, "store_version",
+				"store %s has schema version %d, newer than this hbk (%d)",
+				store->path, version, HBK_SCHEMA_VERSION);
+	hbk_result rc = hbk_store_begin(store, true, err);
+	if (rc != HBK_OK)
+		return rc;
+	/* Another process may have migrated while we waited for the lock. */
+	if (schema_version(store) != HBK_SCHEMA_VERSION) {
+		for (size_t i = 0; rc == HBK_OK && i < sizeof(migrations) / sizeof(migrations[0]);
+		     i++)
+			rc = migrations[i](store, err);
+		if (rc == HBK_OK) {
+			char sql[64];
+			hbk_format(sql, sizeof(sql), "PRAGMA user_version = %d", HBK_SCHEMA_VERSION);
+			rc = hbk_store_exec(store, sql, err);
+		}
+	}
+	if (rc != HBK_OK) {
+		hbk_store_rollback(store);
+		return rc;
+	}
+	return hbk_store_commit(store, err);
+}
+
+/* mkdir -p of the directory holding path. */
+static hbk_result make_parent(const char *path, struct hbk_error *err)
+{
+	char dir[4096];
+	if (!hbk_copy(dir, sizeof(dir), path))
+		return hbk_fail(err, HBK_EINVAL, "store_path", "store path too long");
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return HBK_OK;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			return hbk_fail(err, HBK_EUNAVAILABLE, "store_path", "cannot create %s: %s",
+					dir, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return hbk_fail(err, HBK_EUNAVAILABLE, "store_path", "cannot create %s: %s", dir,
+				strerror(errno));
+	return HBK_OK;
+}
+
+hbk_result hbk_store_open(const char *path, int flags, struct hbk_store **out,
+			  struct hbk_error *err)
+{
+	hbk_result rc;
+	if (access(path, F_OK) != 0) {
+		if (!(flags & HBK_STORE_CREATE))
+			return hbk_fail(err, HBK_ENOTFOUND, "no_store",
+					"no store at %s (run 'hbk-admin init --demo' to create one)",
+					path);
+		rc = make_parent(path, err);
+		if (rc != HBK_OK)
+			return rc;
+	}
+	struct hbk_store *store = hbk_xcalloc(1, sizeof(*store));
+	if (!hbk_copy(store->path, sizeof(store->path), path)) {
+		free(store);
+		return hbk_fail(err, HBK_EINVAL, "store_path", "store path too long");
+	}
+	int open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+			 (flags & HBK_STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &store->db, open_flags, NULL) != SQLITE_OK) {
+		rc = hbk_fail(err, HBK_EUNAVAILABLE, "store_unavailable", "cannot open store %s: %s",
+			      path, store->db ? sqlite3_errmsg(store->db) : "out of memory");
+		hbk_store_close(store);
+		return rc;
+	}
+	sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(store->db, 0);
+	rc = hbk_store_exec(store,
+			    "PRAGMA journal_mode = WAL;"
+			    "PRAGMA synchronous = NORMAL;"
+			    "PRAGMA foreign_keys = OFF;"
+			    "PRAGMA temp_store = MEMORY;",
+			    err);
+	if (rc == HBK_OK)
+		rc = migrate(store, err);
+	if (rc != HBK_OK) {
+		hbk_error_prefix(err, "%s", path);
+		hbk_store_close(store);
+		return rc;
+	}
+	*out = store;
+	return HBK_OK;
+}
+
+void hbk_store_close(struct hbk_store *store)
+{
+	if (!store)
+		return;
+	HBK_ASSERT(store->tx_depth == 0);
+	sqlite3_close_v2(store->db);
+	free(store);
+}

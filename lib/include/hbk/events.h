@@ -1,0 +1,51 @@
+/*
+ * events.h - the CloudEvents envelope and the SQLite event store.
+ *
+ * Every change is an event appended to a stream (one per booking) with a
+ * per-stream sequence; appending at a sequence someone else took fails, so
+ * writers get optimistic concurrency. The events table doubles as the
+ * outbox: `published` marks what a bus has delivered beyond this process.
+ */
+#ifndef HBK_EVENTS_H
+#define HBK_EVENTS_H
+
+#include <jansson.h>
+
+#include "hbk/core.h"
+#include "hbk/store.h"
+
+#define HBK_EVENT_TYPE_MAX 64
+#define HBK_EVENT_SOURCE "urn:hbk:embedded"
+
+struct hbk_event {
+	char id[HBK_ID_MAX]; /* EV-..., filled by append */
+	char type[HBK_EVENT_TYPE_MAX];
+	char subject[HBK_ID_MAX]; /* the stream id */
+	int64_t sequence;         /* filled by append */
+	int64_t time_ms;          /* filled by append when 0 */
+	char partitionkey[HBK_ID_MAX];
+	char correlationid[HBK_ID_MAX];
+	char causationid[HBK_ID_MAX];
+	json_t *data; /* owned by the event */
+};
+
+hbk_result hbk_events_migrate(struct hbk_store *store, struct hbk_error *err);
+
+/*
+ * Appends ev at sequence expected + 1 of its stream, inside the caller's
+ * write transaction. Fails HBK_ECONFLICT "stale_version" when the stream is
+ * no longer at expected. Fills id, sequence and time_ms.
+ */
+hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int64_t expected,
+			     struct hbk_error *err);
+
+/* Calls fn for each event of a stream in order; fn borrows ev. */
+typedef hbk_result (*hbk_event_fn)(const struct hbk_event *ev, void *ctx, struct hbk_error *err);
+hbk_result hbk_events_read(struct hbk_store *store, const char *stream, hbk_event_fn fn, void *ctx,
+			   struct hbk_error *err);
+
+/* The structured-mode CloudEvents JSON of an event. New reference. */
+json_t *hbk_event_json(const struct hbk_event *ev);
+void hbk_event_clear(struct hbk_event *ev);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * reservation.h - the event-sourced booking aggregate, its state machine,
+ * the booking saga (DESIGN.md section 4) and the booking projection.
+ *
+ * The aggregate is a fold over a booking's events (hbk_booking_apply);
+ * hbk_booking_next_step() is the pure decision of what the saga does next,
+ * so the same state machine drives a synchronous run (hbk on the embedded
+ * store), recovery after a crash, and an asynchronous executor.
+ */
+#ifndef HBK_RESERVATION_H
+#define HBK_RESERVATION_H
+
+#include <jansson.h>
+
+#include "hbk/core.h"
+#include "hbk/inventory.h"
+#include "hbk/partner.h"
+#include "hbk/payment.h"
+
+struct hbk_config;
+struct hbk_notifier;
+struct hbk_store;
+
+enum hbk_booking_status {
+	HBK_BOOKING_PENDING,
+	HBK_BOOKING_CONFIRMED,
+	HBK_BOOKING_CANCELLED,
+	HBK_BOOKING_FAILED,
+};
+
+/* What a saga in flight is doing. */
+enum hbk_saga_kind { HBK_SAGA_NONE, HBK_SAGA_CREATE, HBK_SAGA_UPDATE, HBK_SAGA_CANCEL };
+
+enum hbk_saga_step {
+	HBK_STEP_DONE,             /* nothing left to do */
+	HBK_STEP_AUTHORIZE,        /* create: authorize the total */
+	HBK_STEP_PARTNER_BOOK,     /* create: book at the partner */
+	HBK_STEP_CAPTURE,          /* create: capture the authorization */
+	HBK_STEP_CONFIRM,          /* create: record CONFIRMED */
+	HBK_STEP_PARTNER_CANCEL,   /* compensate or cancel: cancel at the partner */
+	HBK_STEP_PAYMENT_VOID,     /* compensate: void an uncaptured authorization */
+	HBK_STEP_PAYMENT_REFUND,   /* compensate, cancel or update: refund what is due */
+	HBK_STEP_RELEASE,          /* compensate or cancel: give the rooms back */
+	HBK_STEP_FAIL,             /* compensate: record FAILED */
+	HBK_STEP_UPDATE_CHARGE,    /* update: authorize the price difference */
+	HBK_STEP_PARTNER_MODIFY,   /* update: modify at the partner */
+	HBK_STEP_UPDATE_CAPTURE,   /* update: capture the difference */
+	HBK_STEP_UPDATE_COMMIT,    /* update: release the old nights, record the change */
+	HBK_STEP_UPDATE_ABANDON,   /* update failed: release the new nights, keep the old */
+	HBK_STEP_CANCEL_COMMIT,    /* cancel: record CANCELLED */
+	HBK_STEP_CANCEL_ABANDON,   /* cancel failed at the partner: stay CONFIRMED */
+};
+
+#define HBK_PAYMENTS_MAX 8
+#define HBK_GUEST_NAME_MAX 128
+#define HBK_EMAIL_MAX 255
+#define HBK_PHONE_MAX 32
+#define HBK_REASON_MAX 256
+
+struct hbk_booking_payment {
+	char reference[HBK_PAYMENT_REF_MAX];
+	int64_t authorized, captured, refunded; /* minor units */
+	bool voided;
+};
+
+struct hbk_guest {
+	char name[HBK_GUEST_NAME_MAX];
+	char email[HBK_EMAIL_MAX + 1];
+	char phone[HBK_PHONE_MAX];
+};
+
+struct hbk_booking {
+	char id[HBK_ID_MAX];
+	enum hbk_booking_status status;
+	int64_t version;  /* business version: 1 once confirmed, +1 per change */
+	int64_t sequence; /* last event applied */
+	struct hbk_stay stay;
+	char hotel_name[96];
+	char hotel_city[4];
+	char room_name[64];
+	struct hbk_guest guest;
+	struct hbk_money total;
+	struct hbk_policy policy;
+	char payment_method[64];
+	char partner_name[16];
+	char partner_reference[HBK_PARTNER_REF_MAX];
+	char payment_provider[16];
+	int npayments;
+	struct hbk_booking_payment payments[HBK_PAYMENTS_MAX];
+	char failure_code[HBK_ERROR_CODE_MAX];
+	char failure_message[HBK_ERROR_MESSAGE_MAX];
+	int64_t created_ms, updated_ms;
+
+	/* Saga progress. */
+	enum hbk_saga_kind saga;
+	bool rooms_held;
+	bool partner_booked;
+	bool partner_cancelled;
+	bool compensating;
+	/* A pending update. */
+	struct hbk_stay new_stay;
+	struct hbk_money new_total;
+	struct hbk_policy new_policy;
+	char new_room_name[64];
+	bool new_rooms_held;
+	bool stay_changes; /* nights or room type change: inventory moves */
+	bool partner_modified;
+	int charge_payment; /* index of the difference's intent, -1 none */
+	/* A pending cancellation. */
+	struct hbk_money penalty;
+	char cancel_reason[HBK_REASON_MAX];
+};
+
+const char *hbk_booking_status_name(enum hbk_booking_status status);
+const char *hbk_saga_step_name(enum hbk_saga_step step);
+
+/* Folds one event into the aggregate. Unknown event types are an error. */
+hbk_result hbk_booking_apply(struct hbk_booking *booking, const char *type, const json_t *data,
+			     int64_t sequence, int64_t time_ms, struct hbk_error *err);
+/* What the saga does next; pure. */
+enum hbk_saga_step hbk_booking_next_step(const struct hbk_booking *booking);
+/* Money sums over the payments. */
+struct hbk_money hbk_booking_paid(const struct hbk_booking *booking);
+struct hbk_money hbk_booking_refunded(const struct hbk_booking *booking);
+/* The booking JSON of DESIGN.md section 5. New reference. */
+json_t *hbk_booking_json(const struct hbk_booking *booking);
+
+/* Rules: checks an update or cancel is allowed in the booking's state. */
+hbk_result hbk_booking_check_changeable(const struct hbk_booking *booking, const char *what,
+					struct hbk_error *err);
+/* Checks a stay for booking: dates, nights, counts (today passed for tests). */
+hbk_result hbk_stay_check(const struct hbk_stay *stay, hbk_date today, struct hbk_error *err);
+hbk_result hbk_guest_check(const struct hbk_guest *guest, struct hbk_error *err);
+
+hbk_result hbk_reservation_migrate(struct hbk_store *store, struct hbk_error *err);
+
+/* ------------------------------------------------------------------------
+ * The engine: the store and the adapters a saga needs.
+ */
+struct hbk_engine {
+	const struct hbk_config *cfg; /* borrowed */
+	struct hbk_store *store;
+	struct hbk_partner partner;
+	struct hbk_payment payment;
+	struct hbk_notifier *notifier;
+	/* Test hook: HBK_FAULT_KILL_AT=<step name> kills the process (SIGKILL)
+	 * right after that step's external call, before it is recorded. */
+	const char *kill_at;
+};
+
+enum hbk_engine_flags {
+	HBK_ENGINE_CREATE = 1 << 0,     /* create the store when missing */
+	HBK_ENGINE_NO_RECOVER = 1 << 1, /* do not resume orphaned sagas */
+};
+
+hbk_result hbk_engine_open(const struct hbk_config *cfg, int flags, struct hbk_engine **out,
+			   struct hbk_error *err);
+void hbk_engine_close(struct hbk_engine *engine);
+
+/* Resumes or compensates sagas whose process died; counts them. */
+hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hbk_error *err);
+
+/* ------------------------------------------------------------------------
+ * Commands. Each returns the booking JSON in *out (new reference) when
+ * there is a booking to show, also when the saga ended FAILED: then the
+ * result is the failure's (HBK_EDECLINED, HBK_EUNAVAILABLE ...).
+ */
+struct hbk_book_request {
+	struct hbk_stay stay;
+	struct hbk_money expected_total; /* from the offer; currency "" = none */
+	struct hbk_guest guest;
+	char payment_method[64];
+	char correlation_id[HBK_ID_MAX];
+};
+
+hbk_result hbk_book(struct hbk_engine *engine, const struct hbk_book_request *req, json_t **out,
+		    struct hbk_error *err);
+hbk_result hbk_booking_get(struct hbk_engine *engine, const char *id, struct hbk_booking *out,
+			   struct hbk_error *err);
+hbk_result hbk_booking_view(struct hbk_engine *engine, const char *id, json_t **out,
+			    struct hbk_error *err);
+
+struct hbk_list_filter {
+	const char *status;   /* or NULL */
+	const char *hotel_id; /* or NULL */
+	const char *email;    /* or NULL */
+	hbk_date checkin_from, checkin_to; /* 0 = open */
+	int limit;                         /* 1..1000 */
+	const char *cursor;                /* booking id to start after, or NULL */
+};
+/* {"bookings":[...], "next_cursor": "..."|null} */
+hbk_result hbk_booking_list(struct hbk_engine *engine, const struct hbk_list_filter *filter,
+			    json_t **out, struct hbk_error *err);
+
+struct hbk_update_request {
+	bool set_checkin, set_checkout, set_room_type, set_adults, set_children;
+	hbk_date checkin, checkout;
+	char room_type[HBK_ROOM_CODE_MAX];
+	int adults, children;
+	bool set_name, set_email, set_phone;
+	struct hbk_guest guest;
+	int64_t if_match; /* expected version, or -1 */
+};
+hbk_result hbk_update(struct hbk_engine *engine, const char *id,
+		      const struct hbk_update_request *req, json_t **out, struct hbk_error *err);
+
+/* With dry_run, *out is {"booking":..., "penalty":..., "refund":...} and
+ * nothing changes; else the cancelled booking. */
+hbk_result hbk_cancel(struct hbk_engine *engine, const char *id, const char *reason, bool dry_run,
+		      int64_t if_match, json_t **out, struct hbk_error *err);
+
+/* {"events":[CloudEvents...]} */
+hbk_result hbk_history(struct hbk_engine *engine, const char *id, json_t **out,
+		       struct hbk_error *err);
+
+/* Runs a booking's saga to its end from the recorded state. */
+hbk_result hbk_saga_run(struct hbk_engine *engine, const char *id, struct hbk_error *err);
+
+#endif

@@ -1,0 +1,414 @@
+/*
+ * search.c - pricing stays and searching offers.
+ *
+ * A room's nightly price is the room-only rate for one room. An offer's
+ * total = sum of the nights' rates x rooms (less the non-refundable
+ * discount) + the board supplement per adult per night (a child pays half).
+ * Refundable rates cancel free until free_cancel_days before check-in, then
+ * cost the first night; non-refundable rates cost the total from booking on.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hbk/inventory.h"
+#include "hbk/json.h"
+
+#define SEARCH_LIMIT_MAX 500
+#define SEARCH_CANDIDATES_MAX 4096
+
+struct pricing {
+	int64_t rate_sum;    /* one room, all nights */
+	int64_t first_night; /* one room */
+	int nights;
+	int free_cancel_days;
+	int nrf_discount_pct;
+	int64_t supplement; /* per adult per night */
+};
+
+static int64_t discounted(int64_t minor, int pct)
+{
+	return (minor * (100 - pct) + 50) / 100;
+}
+
+static void price_stay(const struct pricing *p, const struct hbk_stay *stay, const char *currency,
+		       int64_t now_ms, struct hbk_quote *q)
+{
+	int pct = stay->refundable ? 0 : p->nrf_discount_pct;
+	int64_t board_night = p->supplement * (2 * stay->adults + stay->children) / 2;
+	int64_t total = discounted(p->rate_sum * stay->rooms, pct) + board_night * p->nights;
+	int64_t first = discounted(p->first_night * stay->rooms, pct) + board_night;
+
+	q->total = hbk_money_make(total, currency);
+	q->first_night = hbk_money_make(first < total ? first : total, currency);
+	memset(&q->policy, 0, sizeof(q->policy));
+	q->policy.count = 1;
+	if (stay->refundable) {
+		q->policy.entries[0].from_ms = hbk_date_ms(stay->checkin - p->free_cancel_days);
+		q->policy.entries[0].penalty = q->first_night;
+	} else {
+		q->policy.entries[0].from_ms = now_ms - now_ms % 1000;
+		q->policy.entries[0].penalty = q->total;
+	}
+}
+
+hbk_result hbk_search_query_check(const struct hbk_search_query *q, hbk_date today,
+				  struct hbk_error *err)
+{
+	if (!q->city[0] && !q->hotel_id[0])
+		return hbk_fail_field(err, HBK_EINVAL, "usage", "city",
+				      "give a city (--city) or a hotel (--hotel)");
+	if (q->checkout <= q->checkin)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkout",
+				      "checkout must be after checkin");
+	if (q->checkin < today)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkin",
+				      "checkin is in the past");
+	if (q->checkout - q->checkin > HBK_MAX_NIGHTS)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkout",
+				      "a stay is at most %d nights (asked for %d)", HBK_MAX_NIGHTS,
+				      q->checkout - q->checkin);
+	if (q->rooms < 1 || q->rooms > HBK_MAX_ROOMS)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_rooms", "rooms",
+				      "rooms must be from 1 to %d", HBK_MAX_ROOMS);
+	if (q->adults < 1)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "adults",
+				      "at least one adult is needed");
+	if (q->adults < q->rooms)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "adults",
+				      "each room needs an adult (%d rooms, %d adults)", q->rooms,
+				      q->adults);
+	if (q->children < 0 || q->adults + q->children > HBK_MAX_GUESTS)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "children",
+				      "invalid number of guests");
+	if (q->limit < 1 || q->limit > SEARCH_LIMIT_MAX)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_limit", "limit",
+				      "limit must be from 1 to %d", SEARCH_LIMIT_MAX);
+	return HBK_OK;
+}
+
+hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, int64_t now_ms,
+			  struct hbk_quote *quote, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	struct pricing p = {.nights = stay->checkout - stay->checkin};
+	int capacity, max_children, sells_refundable;
+	hbk_result rc;
+
+	memset(quote, 0, sizeof(*quote));
+	rc = hbk_hotel_get(store, stay->hotel_id, &quote->hotel, err);
+	if (rc != HBK_OK)
+		return rc == HBK_ENOTFOUND ? hbk_fail_field(err, HBK_EINVAL, "unknown_hotel",
+							    "hotel", "unknown hotel '%s'",
+							    stay->hotel_id)
+					   : rc;
+
+	rc = hbk_store_prepare(
+		store,
+		"SELECT r.name, r.capacity, r.max_children, h.free_cancel_days, h.sells_refundable,"
+		" h.nrf_discount_pct FROM room_types r JOIN hotels h ON h.id = r.hotel_id"
+		" WHERE r.hotel_id = ? AND r.code = ?",
+		&stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	hbk_bind_text(stmt, 1, stay->hotel_id);
+	hbk_bind_text(stmt, 2, stay->room_type);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		return hbk_fail_field(err, HBK_EINVAL, "unknown_room_type", "room_type",
+				      "unknown room type '%s' at hotel %s", stay->room_type,
+				      stay->hotel_id);
+	}
+	hbk_copy(quote->room_name, sizeof(quote->room_name), hbk_column_text(stmt, 0));
+	capacity = sqlite3_column_int(stmt, 1);
+	max_children = sqlite3_column_int(stmt, 2);
+	p.free_cancel_days = sqlite3_column_int(stmt, 3);
+	sells_refundable = sqlite3_column_int(stmt, 4);
+	p.nrf_discount_pct = sqlite3_column_int(stmt, 5);
+	sqlite3_finalize(stmt);
+
+	if (stay->adults + stay->children > capacity * stay->rooms)
+		return hbk_fail_field(err, HBK_EINVAL, "too_many_guests", "adults",
+				      "%d guests do not fit in %d %s room%s (at most %d each)",
+				      stay->adults + stay->children, stay->rooms, stay->room_type,
+				      stay->rooms == 1 ? "" : "s", capacity);
+	if (stay->children > max_children * stay->rooms)
+		return hbk_fail_field(err, HBK_EINVAL, "too_many_guests", "children",
+				      "%s rooms take at most %d children each", stay->room_type,
+				      max_children);
+	if (stay->refundable ? !sells_refundable : p.nrf_discount_pct == 0)
+		return hbk_fail_field(err, HBK_EINVAL, "unknown_rate", "refundable",
+				      "hotel %s sells no %s rate", stay->hotel_id,
+				      stay->refundable ? "refundable" : "non-refundable");
+
+	rc = hbk_store_prepare(store,
+			       "SELECT name, supplement_minor FROM boards WHERE hotel_id = ? AND code = ?",
+			       &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	hbk_bind_text(stmt, 1, stay->hotel_id);
+	hbk_bind_text(stmt, 2, stay->board);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		return hbk_fail_field(err, HBK_EINVAL, "unknown_board", "board",
+				      "hotel %s offers no board '%s'", stay->hotel_id, stay->board);
+	}
+	hbk_copy(quote->board_name, sizeof(quote->board_name), hbk_column_text(stmt, 0));
+	p.supplement = sqlite3_column_int64(stmt, 1);
+	sqlite3_finalize(stmt);
+
+	rc = hbk_store_prepare(
+		store,
+		"SELECT COUNT(*), MIN(allotment), SUM(price_minor),"
+		" (SELECT price_minor FROM inventory WHERE hotel_id = ?1 AND room_type = ?2"
+		"  AND night = ?3),"
+		" (SELECT COUNT(*) FROM blackouts WHERE hotel_id = ?1 AND night >= ?3 AND night < ?4)"
+		" FROM inventory WHERE hotel_id = ?1 AND room_type = ?2 AND night >= ?3 AND night < ?4",
+		&stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	hbk_bind_text(stmt, 1, stay->hotel_id);
+	hbk_bind_text(stmt, 2, stay->room_type);
+	sqlite3_bind_int(stmt, 3, stay->checkin);
+	sqlite3_bind_int(stmt, 4, stay->checkout);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		return hbk_store_fail(store, err, "inventory");
+	}
+	int nights = sqlite3_column_int(stmt, 0);
+	quote->available = sqlite3_column_int(stmt, 1);
+	p.rate_sum = sqlite3_column_int64(stmt, 2);
+	p.first_night = sqlite3_column_int64(stmt, 3);
+	int closed = sqlite3_column_int(stmt, 4);
+	sqlite3_finalize(stmt);
+
+	if (closed > 0)
+		return hbk_fail(err, HBK_ECONFLICT, "no_availability",
+				"hotel %s is closed on %d of these nights", stay->hotel_id, closed);
+	if (nights != p.nights)
+		return hbk_fail(err, HBK_ECONFLICT, "no_availability",
+				"hotel %s sells no %s rooms on some of these nights",
+				stay->hotel_id, stay->room_type);
+	price_stay(&p, stay, quote->hotel.currency, now_ms, quote);
+	return HBK_OK;
+}
+
+/* One priced room type of a hotel, before boards and rates fan it out. */
+struct candidate {
+	struct hbk_hotel hotel;
+	char room_type[HBK_ROOM_CODE_MAX];
+	char room_name[64];
+	int available;
+	struct pricing pricing;
+	int sells_refundable;
+};
+
+struct offer {
+	const struct candidate *c;
+	char board[HBK_BOARD_MAX];
+	char board_name[32];
+	bool refundable;
+	struct hbk_quote quote;
+};
+
+static enum hbk_sort sort_key;
+
+static int offer_cmp(const void *a, const void *b)
+{
+	const struct offer *x = a, *y = b;
+	int by_price = (x->quote.total.minor > y->quote.total.minor) -
+		       (x->quote.total.minor < y->quote.total.minor);
+	int by_name = strcmp(x->c->hotel.name, y->c->hotel.name);
+	int by_stars = y->c->hotel.stars - x->c->hotel.stars;
+	int tie = strcmp(x->c->hotel.id, y->c->hotel.id);
+	if (!tie)
+		tie = strcmp(x->c->room_type, y->c->room_type);
+	if (!tie)
+		tie = strcmp(x->board, y->board);
+	if (!tie)
+		tie = (int)y->refundable - (int)x->refundable;
+	switch (sort_key) {
+	case HBK_SORT_PRICE:
+		return by_price ? by_price : by_name ? by_name : tie;
+	case HBK_SORT_STARS:
+		return by_stars ? by_stars : by_price ? by_price : tie;
+	case HBK_SORT_NAME:
+		return by_name ? by_name : by_price ? by_price : tie;
+	}
+	return tie;
+}
+
+static json_t *offer_json(const struct offer *o, int n, const struct hbk_search_query *q)
+{
+	struct hbk_stay stay = {.refundable = o->refundable,
+				.checkin = q->checkin,
+				.checkout = q->checkout,
+				.adults = q->adults,
+				.children = q->children,
+				.rooms = q->rooms};
+	char offer_id[HBK_OFFER_ID_MAX], checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
+	hbk_copy(stay.hotel_id, sizeof(stay.hotel_id), o->c->hotel.id);
+	hbk_copy(stay.room_type, sizeof(stay.room_type), o->c->room_type);
+	hbk_copy(stay.board, sizeof(stay.board), o->board);
+	hbk_offer_id_encode(&stay, &o->quote.total, offer_id);
+	hbk_date_format(q->checkin, checkin);
+	hbk_date_format(q->checkout, checkout);
+	return json_pack("{s:i, s:s, s:{s:s, s:s, s:s, s:i}, s:s, s:s, s:s, s:s, s:s, s:s, s:i,"
+			 " s:{s:i, s:i}, s:i, s:i, s:o, s:b, s:o}",
+			 "n", n, "offer_id", offer_id, "hotel", "id", o->c->hotel.id, "name",
+			 o->c->hotel.name, "city", o->c->hotel.city, "stars", o->c->hotel.stars,
+			 "room_type", o->c->room_type, "room_name", o->c->room_name, "board",
+			 o->board, "board_name", o->board_name, "checkin", checkin, "checkout",
+			 checkout, "nights", q->checkout - q->checkin, "guests", "adults",
+			 q->adults, "children", q->children, "rooms", q->rooms, "available",
+			 o->c->available, "total", hbk_json_money(&o->quote.total), "refundable",
+			 o->refundable, "cancellation_policy", hbk_policy_json(&o->quote.policy));
+}
+
+static hbk_result load_candidates(struct hbk_store *store, const struct hbk_search_query *q,
+				  struct candidate **out, int *count, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	hbk_result rc = hbk_store_prepare(
+		store,
+		"SELECT h.id, h.code, h.name, h.city, h.stars, h.currency, h.address,"
+		" r.code, r.name, h.free_cancel_days, h.sells_refundable, h.nrf_discount_pct,"
+		" MIN(i.allotment), SUM(i.price_minor),"
+		" SUM(CASE WHEN i.night = ?3 THEN i.price_minor ELSE 0 END)"
+		" FROM hotels h"
+		" JOIN room_types r ON r.hotel_id = h.id"
+		" JOIN inventory i ON i.hotel_id = h.id AND i.room_type = r.code"
+		"  AND i.night >= ?3 AND i.night < ?4"
+		" WHERE (?1 = '' OR h.city = ?1) AND (?2 = '' OR h.id = ?2)"
+		"  AND r.capacity * ?5 >= ?6 + ?7 AND r.max_children * ?5 >= ?7"
+		"  AND NOT EXISTS (SELECT 1 FROM blackouts b WHERE b.hotel_id = h.id"
+		"   AND b.night >= ?3 AND b.night < ?4)"
+		" GROUP BY h.id, r.code"
+		" HAVING COUNT(*) = ?4 - ?3 AND MIN(i.allotment) >= ?5",
+		&stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	hbk_bind_text(stmt, 1, q->city);
+	hbk_bind_text(stmt, 2, q->hotel_id);
+	sqlite3_bind_int(stmt, 3, q->checkin);
+	sqlite3_bind_int(stmt, 4, q->checkout);
+	sqlite3_bind_int(stmt, 5, q->rooms);
+	sqlite3_bind_int(stmt, 6, q->adults);
+	sqlite3_bind_int(stmt, 7, q->children);
+
+	int cap = 64, n = 0, step;
+	struct candidate *c = hbk_xcalloc((size_t)cap, sizeof(*c));
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW && n < SEARCH_CANDIDATES_MAX) {
+		if (n == cap) {
+			cap *= 2;
+			c = hbk_xrealloc(c, (size_t)cap * sizeof(*c));
+		}
+		struct candidate *x = &c[n++];
+		memset(x, 0, sizeof(*x));
+		hbk_copy(x->hotel.id, sizeof(x->hotel.id), hbk_column_text(stmt, 0));
+		x->hotel.code = sqlite3_column_int(stmt, 1);
+		hbk_copy(x->hotel.name, sizeof(x->hotel.name), hbk_column_text(stmt, 2));
+		hbk_copy(x->hotel.city, sizeof(x->hotel.city), hbk_column_text(stmt, 3));
+		x->hotel.stars = sqlite3_column_int(stmt, 4);
+		hbk_copy(x->hotel.currency, sizeof(x->hotel.currency), hbk_column_text(stmt, 5));
+		hbk_copy(x->hotel.address, sizeof(x->hotel.address), hbk_column_text(stmt, 6));
+		hbk_copy(x->room_type, sizeof(x->room_type), hbk_column_text(stmt, 7));
+		hbk_copy(x->room_name, sizeof(x->room_name), hbk_column_text(stmt, 8));
+		x->pricing.free_cancel_days = sqlite3_column_int(stmt, 9);
+		x->sells_refundable = sqlite3_column_int(stmt, 10);
+		x->pricing.nrf_discount_pct = sqlite3_column_int(stmt, 11);
+		x->available = sqlite3_column_int(stmt, 12);
+		x->pricing.rate_sum = sqlite3_column_int64(stmt, 13);
+		x->pricing.first_night = sqlite3_column_int64(stmt, 14);
+		x->pricing.nights = q->checkout - q->checkin;
+	}
+	sqlite3_finalize(stmt);
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		free(c);
+		return hbk_store_fail(store, err, "search");
+	}
+	*out = c;
+	*count = n;
+	return HBK_OK;
+}
+
+hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q, int64_t now_ms,
+		      json_t **out, struct hbk_error *err)
+{
+	struct candidate *cands = NULL;
+	struct offer *offers = NULL;
+	sqlite3_stmt *boards = NULL;
+	int ncands = 0, noffers = 0, cap = 0;
+	hbk_result rc;
+
+	if (q->city[0] && !hbk_city_exists(store, q->city))
+		return hbk_fail_field(err, HBK_EINVAL, "unknown_city", "city", "unknown city '%s'",
+				      q->city);
+	if (q->hotel_id[0]) {
+		struct hbk_hotel h;
+		rc = hbk_hotel_get(store, q->hotel_id, &h, err);
+		if (rc != HBK_OK)
+			return rc == HBK_ENOTFOUND ? hbk_fail_field(err, HBK_EINVAL, "unknown_hotel",
+								    "hotel", "unknown hotel '%s'",
+								    q->hotel_id)
+						   : rc;
+	}
+	rc = load_candidates(store, q, &cands, &ncands, err);
+	if (rc == HBK_OK)
+		rc = hbk_store_prepare(store,
+				       "SELECT code, name, supplement_minor FROM boards WHERE hotel_id = ?"
+				       " ORDER BY supplement_minor",
+				       &boards, err);
+	for (int i = 0; rc == HBK_OK && i < ncands; i++) {
+		struct candidate *c = &cands[i];
+		struct hbk_money max_price = {.minor = -1};
+		if (q->max_price[0]) {
+			rc = hbk_money_parse(q->max_price, c->hotel.currency, &max_price, err);
+			if (rc != HBK_OK) {
+				hbk_copy(err->field, sizeof(err->field), "max_price");
+				break;
+			}
+		}
+		sqlite3_reset(boards);
+		hbk_bind_text(boards, 1, c->hotel.id);
+		while (sqlite3_step(boards) == SQLITE_ROW) {
+			for (int r = 0; r < 2; r++) {
+				bool refundable = r == 0;
+				if (refundable ? !c->sells_refundable
+					       : c->pricing.nrf_discount_pct == 0 ||
+							 q->refundable_only)
+					continue;
+				struct offer o = {.c = c, .refundable = refundable};
+				hbk_copy(o.board, sizeof(o.board), hbk_column_text(boards, 0));
+				hbk_copy(o.board_name, sizeof(o.board_name),
+					 hbk_column_text(boards, 1));
+				c->pricing.supplement = sqlite3_column_int64(boards, 2);
+				struct hbk_stay stay = {.refundable = refundable,
+							.checkin = q->checkin,
+							.adults = q->adults,
+							.children = q->children,
+							.rooms = q->rooms};
+				price_stay(&c->pricing, &stay, c->hotel.currency, now_ms, &o.quote);
+				if (max_price.minor >= 0 && o.quote.total.minor > max_price.minor)
+					continue;
+				if (noffers == cap) {
+					cap = cap ? cap * 2 : 256;
+					offers = hbk_xrealloc(offers, (size_t)cap * sizeof(*offers));
+				}
+				offers[noffers++] = o;
+			}
+		}
+	}
+	sqlite3_finalize(boards);
+	if (rc == HBK_OK) {
+		sort_key = q->sort;
+		if (noffers > 1)
+			qsort(offers, (size_t)noffers, sizeof(*offers), offer_cmp);
+		json_t *array = json_array();
+		for (int i = 0; i < noffers && i < q->limit; i++)
+			json_array_append_new(array, offer_json(&offers[i], i + 1, q));
+		*out = json_pack("{s:o}", "offers", array);
+	}
+	free(offers);
+	free(cands);
+	return rc;
+}

@@ -1,0 +1,74 @@
+/*
+ * payment.c - the payment port: picks the adapter named by payment.kind and
+ * checks the shape of payment method tokens.
+ *
+ * Only "sandbox" exists in this build: the Stripe simulator of sandbox.c,
+ * linked in. The stripe adapter (libcurl against the real API) comes later.
+ */
+#include <string.h>
+
+#include "hbk/config.h"
+#include "hbk/core.h"
+#include "hbk/payment.h"
+#include "hbk/store.h"
+
+/* Defined in sandbox.c; not in payment.h yet (see the file comment there). */
+hbk_result hbk_payment_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
+				    struct hbk_payment *out, struct hbk_error *err);
+
+/* Longest token body after "pm_": Stripe's ids are far shorter. */
+#define PAYMENT_METHOD_BODY_MAX 60
+
+/*
+ * Builds the adapter named by payment.kind (default "sandbox"). cfg is
+ * borrowed and may be NULL (built-in defaults); store is borrowed and must
+ * outlive the payment. On success out owns the adapter until
+ * hbk_payment_close(); on failure out is left empty.
+ */
+hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *store,
+			    struct hbk_payment *out, struct hbk_error *err)
+{
+	HBK_ASSERT(store != NULL);
+	HBK_ASSERT(out != NULL);
+	memset(out, 0, sizeof(*out));
+
+	const char *kind = cfg ? hbk_config_get(cfg, "payment.kind", "sandbox") : "sandbox";
+	if (kind == NULL || kind[0] == '\0')
+		kind = "sandbox";
+	if (strcmp(kind, "sandbox") == 0)
+		return hbk_payment_sandbox_open(cfg, store, out, err);
+	if (strcmp(kind, "stripe") == 0)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "payment.kind",
+				      "payment kind stripe is not available in this build");
+	return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "payment.kind",
+			      "unknown payment kind '%.64s' (expected sandbox or stripe)", kind);
+}
+
+/* Destroys the adapter and empties payment. Safe on NULL and on an empty
+ * payment, and safe to call twice. */
+void hbk_payment_close(struct hbk_payment *payment)
+{
+	if (payment == NULL)
+		return;
+	if (payment->ops != NULL && payment->ops->destroy != NULL)
+		payment->ops->destroy(payment->self);
+	payment->ops = NULL;
+	payment->self = NULL;
+}
+
+/* "pm_" followed by 1 to 60 of [A-Za-z0-9_]. A card number never matches. */
+bool hbk_payment_method_valid(const char *payment_method)
+{
+	if (payment_method == NULL || strncmp(payment_method, "pm_", 3) != 0)
+		return false;
+	const char *body = payment_method + 3;
+	size_t len = 0;
+	for (; body[len] != '\0'; len++) {
+		char c = body[len];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '_';
+		if (!ok || len >= PAYMENT_METHOD_BODY_MAX)
+			return false;
+	}
+	return len >= 1;
+}

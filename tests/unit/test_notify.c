@@ -1,0 +1,769 @@
+/*
+ * test_notify.c - proves that guest notifications are well-formed RFC 5322
+ * messages and are delivered into a Maildir safely.
+ *
+ * Rendering tests build booking JSON in the DESIGN.md shape, render each
+ * notice at a fixed time, then parse the result the way a mail reader would:
+ * headers are unfolded and looked up by name, RFC 2047 words are decoded,
+ * and every line is checked for CRLF ends and the 78-octet limit. Hostile
+ * values (CR/LF in the email, name and hotel) must neither add headers nor
+ * leave a bare LF. The maildir test points HBK_HOME at unit_tmpdir(),
+ * sends through the public API and inspects tmp/, new/ and cur/.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hbk/config.h"
+#include "hbk/core.h"
+#include "hbk/notify.h"
+#include "unit.h"
+
+/* 2026-11-20T09:30:05Z, a Friday. */
+#define NOW_MS	   1795167005000LL
+#define FROM	   "hbk <bookings@hbk.invalid>"
+#define BOOKING_ID "BK-01J9Z6Q2K3M4"
+
+static json_t *booking_json(const char *hotel_name, const char *guest_name, const char *email)
+{
+	json_t *booking = json_pack(
+	    "{s:s, s:s, s:i, s:{s:s, s:s, s:s}, s:s, s:s, s:i, s:s, s:s, s:i,"
+	    " s:{s:i, s:i}, s:{s:s, s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s},"
+	    " s:[{s:s, s:{s:s, s:s}}], s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:s}",
+	    "id", BOOKING_ID, "status", "CONFIRMED", "version", 3, "hotel", "id", "H-LIS-0001",
+	    "name", hotel_name, "city", "LIS", "room_type", "DBL", "board", "BB", "rooms", 1,
+	    "checkin", "2026-12-01", "checkout", "2026-12-04", "nights", 3, "guests", "adults", 2,
+	    "children", 0, "guest", "name", guest_name, "email", email, "phone", "+351912345678",
+	    "total", "amount", "360.00", "currency", "EUR", "paid", "amount", "360.00", "currency",
+	    "EUR", "refunded", "amount", "0.00", "currency", "EUR", "cancellation_policy", "from",
+	    "2026-11-28T00:00:00Z", "penalty", "amount", "120.00", "currency", "EUR", "partner",
+	    "name", "sandbox", "reference", "PX-778812", "payment", "provider", "sandbox",
+	    "reference", "pi_3Nabc", "created_at", "2026-11-20T09:30:00.000Z", "updated_at",
+	    "2026-11-20T09:30:04.000Z");
+	if (!booking) {
+		fprintf(stderr, "test_notify: json_pack failed\n");
+		exit(1);
+	}
+	return booking;
+}
+
+static json_t *sample_booking(void)
+{
+	return booking_json("Hotel Lisboa Centro", "Ana Silva", "ana@example.com");
+}
+
+/* Renders into a fresh buffer the caller frees; fails the check on error. */
+static void render(enum hbk_notice notice, const json_t *booking, struct hbk_buf *msg)
+{
+	struct hbk_error err;
+
+	hbk_error_clear(&err);
+	hbk_buf_init(msg, 0);
+	hbk_result rc = hbk_notify_render(notice, booking, FROM, NOW_MS, msg, &err);
+	CHECK_INT(rc, HBK_OK);
+	if (rc != HBK_OK)
+		fprintf(stderr, "render: %s\n", err.message);
+	if (!msg->data)
+		hbk_buf_puts(msg, "");
+}
+
+/* The unfolded value of header name (first occurrence) into out; false
+ * when absent. Only the header section is searched. */
+static bool header_value(const char *msg, const char *name, struct hbk_buf *out)
+{
+	size_t name_len = strlen(name);
+	const char *end = strstr(msg, "\r\n\r\n");
+	const char *line = msg;
+
+	hbk_buf_reset(out);
+	while (line && end && line < end) {
+		if (strncasecmp(line, name, name_len) == 0 && line[name_len] == ':') {
+			const char *p = line + name_len + 1;
+			while (*p == ' ')
+				p++;
+			/* Copy up to the CRLF that is not followed by white space. */
+			while (p < end + 2) {
+				if (p[0] == '\r' && p[1] == '\n') {
+					if (p[2] != ' ' && p[2] != '\t')
+						break;
+					p += 2;
+					continue;
+				}
+				hbk_buf_putc(out, *p++);
+			}
+			if (!out->data)
+				hbk_buf_puts(out, "");
+			return true;
+		}
+		line = strstr(line, "\r\n");
+		if (line)
+			line += 2;
+	}
+	return false;
+}
+
+static const char *body_of(const char *msg)
+{
+	const char *sep = strstr(msg, "\r\n\r\n");
+	return sep ? sep + 4 : "";
+}
+
+/* True when a line of msg starts with prefix. */
+static bool has_line_starting(const char *msg, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	for (const char *line = msg; line; line = strstr(line, "\n")) {
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, prefix, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Checks CRLF line ends, no bare CR or LF, and lines within 78 octets. */
+static void check_lines(const char *msg)
+{
+	int bare = 0, long_lines = 0, lines = 0;
+	size_t line_len = 0;
+
+	for (const char *p = msg; *p; p++) {
+		if (*p == '\r') {
+			if (p[1] != '\n')
+				bare++;
+			continue;
+		}
+		if (*p == '\n') {
+			if (p == msg || p[-1] != '\r')
+				bare++;
+			lines++;
+			line_len = 0;
+			continue;
+		}
+		if (++line_len == 79) {
+			long_lines++;
+			fprintf(stderr, "long line at offset %zu\n", (size_t)(p - msg));
+		}
+	}
+	CHECK_INT(bare, 0);
+	CHECK_INT(long_lines, 0);
+	CHECK(lines > 10);
+	size_t len = strlen(msg);
+	CHECK(len >= 2 && msg[len - 2] == '\r' && msg[len - 1] == '\n');
+}
+
+static int base64_value(char c)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = c ? strchr(alphabet, c) : NULL;
+	return p ? (int)(p - alphabet) : -1;
+}
+
+/* Decodes a header value the way RFC 2047 says: "=?UTF-8?B?...?=" words
+ * are decoded and the white space between two of them dropped. Returns
+ * false on a malformed word. */
+static bool decode_words(const char *value, struct hbk_buf *out)
+{
+	static const char open[] = "=?UTF-8?B?";
+	bool previous_encoded = false;
+
+	hbk_buf_reset(out);
+	hbk_buf_puts(out, "");
+	while (*value) {
+		const char *space = strchr(value, ' ');
+		size_t len = space ? (size_t)(space - value) : strlen(value);
+		bool encoded = len > strlen(open) + 2 && strncmp(value, open, strlen(open)) == 0 &&
+			       value[len - 2] == '?' && value[len - 1] == '=';
+		if (out->len > 0 && !(encoded && previous_encoded))
+			hbk_buf_putc(out, ' ');
+		if (encoded) {
+			if (len > 75)
+				return false;
+			unsigned bits = 0;
+			int nbits = 0;
+			for (size_t i = strlen(open); i < len - 2; i++) {
+				if (value[i] == '=')
+					break;
+				int v = base64_value(value[i]);
+				if (v < 0)
+					return false;
+				bits = (bits << 6) | (unsigned)v;
+				nbits += 6;
+				if (nbits >= 8) {
+					nbits -= 8;
+					hbk_buf_putc(out, (char)((bits >> nbits) & 0xff));
+				}
+			}
+		} else {
+			hbk_buf_append(out, value, len);
+		}
+		previous_encoded = encoded;
+		value += len;
+		if (*value == ' ')
+			value++;
+	}
+	return true;
+}
+
+/* Counts the encoded-words of value and checks that each holds whole
+ * UTF-8 characters, as RFC 2047 section 5 requires. */
+static int check_words_whole(const char *value)
+{
+	struct hbk_buf decoded;
+	int words = 0;
+
+	hbk_buf_init(&decoded, 0);
+	while (*value) {
+		const char *space = strchr(value, ' ');
+		size_t len = space ? (size_t)(space - value) : strlen(value);
+		if (strncmp(value, "=?UTF-8?B?", 10) == 0) {
+			char word[128];
+			CHECK(len < sizeof(word));
+			if (len < sizeof(word)) {
+				memcpy(word, value, len);
+				word[len] = '\0';
+				CHECK(decode_words(word, &decoded));
+				CHECK(hbk_utf8_valid(decoded.data, decoded.len));
+			}
+			words++;
+		}
+		value += len;
+		if (*value == ' ')
+			value++;
+	}
+	hbk_buf_free(&decoded);
+	return words;
+}
+
+static void check_header(const char *msg, const char *name, const char *expected)
+{
+	struct hbk_buf value;
+
+	hbk_buf_init(&value, 0);
+	CHECK(header_value(msg, name, &value));
+	CHECK_STR(value.data, expected);
+	hbk_buf_free(&value);
+}
+
+static void test_render_confirmation_headers(void)
+{
+	json_t *booking = sample_booking();
+	struct hbk_buf msg;
+
+	render(HBK_NOTICE_CONFIRMATION, booking, &msg);
+	CHECK(strncmp(msg.data, "Date: Fri, 20 Nov 2026 09:30:05 +0000\r\n", 39) == 0);
+	check_header(msg.data, "From", "hbk <bookings@hbk.invalid>");
+	check_header(msg.data, "To", "Ana Silva <ana@example.com>");
+	check_header(msg.data, "Subject",
+		     "Booking confirmed: " BOOKING_ID " Hotel Lisboa Centro, 2026-12-01 to "
+		     "2026-12-04");
+	check_header(msg.data, "Message-ID", "<" BOOKING_ID ".confirmation.3@hbk.invalid>");
+	check_header(msg.data, "MIME-Version", "1.0");
+	check_header(msg.data, "Content-Type", "text/plain; charset=utf-8");
+	check_header(msg.data, "Content-Transfer-Encoding", "8bit");
+	check_header(msg.data, "X-Hbk-Booking", BOOKING_ID);
+	check_lines(msg.data);
+	hbk_buf_free(&msg);
+	json_decref(booking);
+}
+
+static void test_render_confirmation_body(void)
+{
+	json_t *booking = sample_booking();
+	struct hbk_buf msg;
+
+	render(HBK_NOTICE_CONFIRMATION, booking, &msg);
+	const char *body = body_of(msg.data);
+	CHECK(strncmp(body, "Dear Ana Silva,\r\n", 17) == 0);
+	CHECK(strstr(body, "confirmed") != NULL);
+	CHECK(strstr(body, "  Booking:      " BOOKING_ID "\r\n") != NULL);
+	CHECK(strstr(body, "  Hotel:        Hotel Lisboa Centro\r\n") != NULL);
+	CHECK(strstr(body, "  City:         LIS\r\n") != NULL);
+	CHECK(strstr(body, "  Room:         DBL (double room), 1 room\r\n") != NULL);
+	CHECK(strstr(body, "  Board:        BB (bed and breakfast)\r\n") != NULL);
+	CHECK(strstr(body, "  Check-in:     Tue 1 Dec 2026\r\n") != NULL);
+	CHECK(strstr(body, "  Check-out:    Fri 4 Dec 2026\r\n") != NULL);
+	CHECK(strstr(body, "  Nights:       3 nights\r\n") != NULL);
+	CHECK(strstr(body, "  Guests:       2 adults\r\n") != NULL);
+	CHECK(strstr(body, "  Total:        360.00 EUR\r\n") != NULL);
+	CHECK(strstr(body, "  Hotel ref:    PX-778812 (sandbox)\r\n") != NULL);
+	CHECK(strstr(body, "  Free cancellation until 28 Nov 2026 00:00 UTC; from then on, "
+			   "cancelling\r\n  costs 120.00 EUR.\r\n") != NULL);
+	/* Refunds belong to the cancellation notice only. */
+	CHECK(strstr(body, "Refunded") == NULL);
+	hbk_buf_free(&msg);
+	json_decref(booking);
+}
+
+static void test_render_update(void)
+{
+	json_t *booking = sample_booking();
+	struct hbk_buf msg;
+
+	json_object_set_new(booking, "version", json_integer(4));
+	json_object_set_new(booking, "checkout", json_string("2026-12-05"));
+	json_object_set_new(booking, "nights", json_integer(4));
+	render(HBK_NOTICE_UPDATE, booking, &msg);
+	check_header(msg.data, "Subject",
+		     "Booking updated: " BOOKING_ID " Hotel Lisboa Centro, 2026-12-01 to "
+		     "2026-12-05");
+	check_header(msg.data, "Message-ID", "<" BOOKING_ID ".update.4@hbk.invalid>");
+	const char *body = body_of(msg.data);
+	CHECK(strstr(body, "changed") != NULL);
+	CHECK(strstr(body, "  Check-out:    Sat 5 Dec 2026\r\n") != NULL);
+	CHECK(strstr(body, "  Nights:       4 nights\r\n") != NULL);
+	CHECK(strstr(body, "Refunded") == NULL);
+	check_lines(msg.data);
+	hbk_buf_free(&msg);
+	json_decref(booking);
+}
+
+static void test_render_cancellation(void)
+{
+	json_t *booking = sample_booking();
+	struct hbk_buf msg;
+
+	json_object_set_new(booking, "status", json_string("CANCELLED"));
+	json_object_set_new(booking, "version", json_integer(5));
+	json_object_set_new(booking, "refunded",
+			    json_pack("{s:s, s:s}", "amount", "240.00", "currency", "EUR"));
+	render(HBK_NOTICE_CANCELLATION, booking, &msg);
+	check_header(msg.data, "Subject",
+		     "Booking cancelled: " BOOKING_ID " Hotel Lisboa Centro, 2026-12-01 to "
+		     "2026-12-04");
+	check_header(msg.data, "Message-ID", "<" BOOKING_ID ".cancellation.5@hbk.invalid>");
+	const char *body = body_of(msg.data);
+	CHECK(strstr(body, "cancelled") != NULL);
+	CHECK(strstr(body, "  Paid:         360.00 EUR\r\n") != NULL);
+	CHECK(strstr(body, "  Refunded:     240.00 EUR\r\n") != NULL);
+	CHECK(strstr(body, "  Hotel ref:    PX-778812 (sandbox)\r\n") != NULL);
+	CHECK(strstr(body, "Cancellation policy:") != NULL);
+	check_lines(msg.data);
+	hbk_buf_free(&msg);
+	json_decref(booking);
+}
+
+/* Long names, hotel and an unbreakable reference force folding and
+ * wrapping; every line must still end in CRLF within 78 octets. */
+static void test_render_crlf_and_line_length(void)
+{
+	static const char hotel[] =
+	    "The Grand Riverside Palace Hotel and Conference Centre of the Historic "
+	    "Old Town Quarter by the Tagus Estuary";
+	static const char name[] = "Maria Antonia Fernanda Josefina de los Santos y Pereira "
+				   "da Costa Albuquerque Mascarenhas";
+	static const enum hbk_notice notices[] = {HBK_NOTICE_CONFIRMATION, HBK_NOTICE_UPDATE,
+						  HBK_NOTICE_CANCELLATION};
+	json_t *booking = booking_json(hotel, name, "maria@example.com");
+	struct hbk_buf value;
+	char reference[121];
+
+	memset(reference, 'R', sizeof(reference) - 1);
+	reference[sizeof(reference) - 1] = '\0';
+	json_object_set_new(json_object_get(booking, "partner"), "reference",
+			    json_string(reference));
+	hbk_buf_init(&value, 0);
+	for (size_t i = 0; i < sizeof(notices) / sizeof(notices[0]); i++) {
+		struct hbk_buf msg;
+		render(notices[i], booking, &msg);
+		check_lines(msg.data);
+		/* Folding loses nothing: the unfolded values are whole. */
+		CHECK(header_value(msg.data, "Subject", &value));
+		CHECK(value.data && strstr(value.data, hotel) != NULL);
+		CHECK(header_value(msg.data, "To", &value));
+		CHECK(value.data && strncmp(value.data, name, strlen(name)) == 0);
+		/* The hotel name is wrapped in the body, not cut. */
+		CHECK(strstr(body_of(msg.data), "  Hotel:        The Grand Riverside") != NULL);
+		CHECK(strstr(body_of(msg.data), "Tagus Estuary\r\n") != NULL);
+		hbk_buf_free(&msg);
+	}
+	hbk_buf_free(&value);
+	json_decref(booking);
+}
+
+static void test_render_refuses_header_injection(void)
+{
+	static const char *const emails[] = {
+	    "ana@example.com\r\nBcc: evil@example.com",
+	    "ana@example.com\nBcc: evil@example.com",
+	    "ana@example.com\r",
+	    "",
+	};
+	struct hbk_error err;
+	struct hbk_buf msg;
+
+	for (size_t i = 0; i < sizeof(emails) / sizeof(emails[0]); i++) {
+		json_t *booking = booking_json("Hotel Lisboa Centro", "Ana", emails[i]);
+		hbk_buf_init(&msg, 0);
+		hbk_error_clear(&err);
+		CHECK_INT(
+		    hbk_notify_render(HBK_NOTICE_CONFIRMATION, booking, FROM, NOW_MS, &msg, &err),
+		    HBK_EINVAL);
+		CHECK_STR(err.field, "guest.email");
+		CHECK_INT(msg.len, 0);
+		hbk_buf_free(&msg);
+		json_decref(booking);
+	}
+}
+
+/* CR/LF in other header values are stripped: no header of their own. */
+static void test_render_strips_line_breaks_from_headers(void)
+{
+	json_t *booking = booking_json("Hotel Lisboa\r\nX-Evil: 1", "Ana\r\nBcc: evil@example.com",
+				       "ana@example.com");
+	struct hbk_buf msg;
+
+	render(HBK_NOTICE_CONFIRMATION, booking, &msg);
+	CHECK(!has_line_starting(msg.data, "Bcc:"));
+	CHECK(!has_line_starting(msg.data, "X-Evil:"));
+	/* The stripped name holds specials, so it is quoted. */
+	check_header(msg.data, "To", "\"AnaBcc: evil@example.com\" <ana@example.com>");
+	check_header(msg.data, "Subject",
+		     "Booking confirmed: " BOOKING_ID " Hotel LisboaX-Evil: 1, 2026-12-01 to "
+		     "2026-12-04");
+	check_lines(msg.data);
+	hbk_buf_free(&msg);
+	json_decref(booking);
+}
+
+static void test_render_quotes_specials(void)
+{
+	json_t *booking = booking_json("Hotel Lisboa Centro", "Silva, Ana", "ana@example.com");
+	struct hbk_buf msg;
+
+	render(HBK_NOTICE_CONFIRMATION, booking, &msg);
+	check_header(msg.data, "To", "\"Silva, Ana\" <ana@example.com>");
+	hbk_buf_free(&msg);
+	json_object_set_new(json_object_get(booking, "guest"), "name",
+			    json_string("Ana \"Nana\" Silva"));
+	render(HBK_NOTICE_CONFIRMATION, booking, &msg);
+	check_header(msg.data, "To", "\"Ana \\\"Nana\\\" Silva\" <ana@example.com>");
+	hbk_buf_free(&msg);
+	json_decref(booking);
+}
+
+static bool headers_ascii(const char *msg)
+{
+	const char *end = strstr(msg, "\r\n\r\n");
+	for (const char *p = msg; end && p < end; p++)
+		if ((unsigned char)*p >= 0x80)
+			return false;
+	return end != NULL;
+}
+
+static void test_render_encodes_non_ascii(void)
+{
+	json_t *booking = booking_json("Hotel S\xc3\xa3o Jorge",
+				       "Jos\xc3\xa9 \xc3\x91\xc3\xba\xc3\xb1"
+				       "ez",
+				       "jose@example.com");
+	struct hbk_buf msg, value, decoded;
+
+	hbk_buf_init(&value, 0);
+	hbk_buf_init(&decoded, 0);
+	render(HBK_NOTICE_CONFIRMATION, booking, &msg);
+	CHECK(headers_ascii(msg.data));
+	CHECK(header_value(msg.data, "To", &value));
+	CHECK(value.data && strncmp(value.data, "=?UTF-8?B?", 10) == 0);
+	CHECK(decode_words(value.data, &decoded));
+	CHECK_STR(decoded.data, "Jos\xc3\xa9 \xc3\x91\xc3\xba\xc3\xb1"
+				"ez <jose@example.com>");
+	CHECK(header_value(msg.data, "Subject", &value));
+	CHECK(value.data && strncmp(value.data, "=?UTF-8?B?", 10) == 0);
+	CHECK(decode_words(value.data, &decoded));
+	CHECK_STR(decoded.data, "Booking confirmed: " BOOKING_ID
+				" Hotel S\xc3\xa3o Jorge, 2026-12-01 to 2026-12-04");
+	/* The body is 8bit UTF-8, as Content-Transfer-Encoding says. */
+	CHECK(strstr(body_of(msg.data), "Dear Jos\xc3\xa9 ") != NULL);
+	hbk_buf_free(&msg);
+
+	/* A long name needs several words, none splitting a character. */
+	struct hbk_buf long_name;
+	hbk_buf_init(&long_name, 0);
+	/* "A" first, so that a cut every 42 octets would split a character. */
+	hbk_buf_puts(&long_name, "A");
+	for (int i = 0; i < 40; i++)
+		hbk_buf_puts(&long_name, "\xc3\xa7");
+	json_object_set_new(json_object_get(booking, "guest"), "name", json_string(long_name.data));
+	render(HBK_NOTICE_CONFIRMATION, booking, &msg);
+	check_lines(msg.data);
+	CHECK(headers_ascii(msg.data));
+	CHECK(header_value(msg.data, "To", &value));
+	CHECK(decode_words(value.data, &decoded));
+	CHECK(decoded.data && strncmp(decoded.data, long_name.data, long_name.len) == 0);
+	CHECK(decoded.data && hbk_utf8_valid(decoded.data, decoded.len));
+	CHECK(check_words_whole(value.data) >= 2);
+	hbk_buf_free(&msg);
+	hbk_buf_free(&long_name);
+	hbk_buf_free(&decoded);
+	hbk_buf_free(&value);
+	json_decref(booking);
+}
+
+static void test_render_policy_in_words(void)
+{
+	json_t *booking = sample_booking();
+	struct hbk_buf msg;
+
+	/* Charged from the moment of booking: a non-refundable rate. */
+	json_object_set_new(booking, "cancellation_policy",
+			    json_pack("[{s:s, s:{s:s, s:s}}]", "from", "2026-11-20T09:30:00Z",
+				      "penalty", "amount", "360.00", "currency", "EUR"));
+	render(HBK_NOTICE_CONFIRMATION, booking, &msg);
+	CHECK(strstr(body_of(msg.data),
+		     "  From the time of booking, cancelling costs 360.00 EUR.\r\n") != NULL);
+	CHECK(strstr(body_of(msg.data), "Free cancellation") == NULL);
+	hbk_buf_free(&msg);
+
+	json_object_set_new(booking, "cancellation_policy", json_array());
+	render(HBK_NOTICE_CONFIRMATION, booking, &msg);
+	CHECK(strstr(body_of(msg.data), "  Free cancellation at any time before check-in.\r\n") !=
+	      NULL);
+	hbk_buf_free(&msg);
+	json_decref(booking);
+}
+
+static void test_render_date_header(void)
+{
+	json_t *booking = sample_booking();
+	struct hbk_buf msg;
+	struct hbk_error err;
+
+	hbk_buf_init(&msg, 0);
+	/* 2028-02-29T23:59:59Z, a Tuesday in a leap year. */
+	CHECK_INT(hbk_notify_render(HBK_NOTICE_UPDATE, booking, FROM, 1835481599000LL, &msg, &err),
+		  HBK_OK);
+	check_header(msg.data, "Date", "Tue, 29 Feb 2028 23:59:59 +0000");
+	hbk_buf_free(&msg);
+	json_decref(booking);
+}
+
+/* A message that does not fit the caller's bound fails cleanly. */
+static void test_render_bounded(void)
+{
+	json_t *booking = sample_booking();
+	struct hbk_buf msg;
+	struct hbk_error err;
+
+	hbk_buf_init(&msg, 256);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notify_render(HBK_NOTICE_CONFIRMATION, booking, FROM, NOW_MS, &msg, &err),
+		  HBK_EINTERNAL);
+	CHECK_INT(msg.len, 0);
+	CHECK(!msg.overflow);
+	hbk_buf_free(&msg);
+	json_decref(booking);
+}
+
+static struct hbk_config *load_config(const char *yaml)
+{
+	struct hbk_config *cfg = NULL;
+	struct hbk_error err;
+
+	hbk_error_clear(&err);
+	if (hbk_config_load_string(yaml, "test.yaml", &cfg, &err) != HBK_OK) {
+		fprintf(stderr, "test_notify: config: %s\n", err.message);
+		exit(1);
+	}
+	return cfg;
+}
+
+static void test_notifier_open_kinds(void)
+{
+	struct hbk_config *cfg = load_config("notify:\n  email:\n    kind: smtp\n");
+	struct hbk_notifier *notifier = NULL;
+	struct hbk_error err;
+
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
+	CHECK_STR(err.message, "notify kind smtp is not available in this build");
+	CHECK(notifier == NULL);
+	hbk_config_free(cfg);
+
+	cfg = load_config("notify:\n  email:\n    kind: pigeon\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
+	CHECK_STR(err.field, "notify.email.kind");
+	hbk_config_free(cfg);
+
+	cfg = load_config("notify:\n  email:\n    kind: maildir\n");
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	CHECK(notifier != NULL);
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+}
+
+/* Names of regular files in dir, one per line, into out; -1 when the
+ * directory cannot be read. */
+static int list_dir(const char *dir, struct hbk_buf *out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *entry;
+	int count = 0;
+
+	hbk_buf_reset(out);
+	hbk_buf_puts(out, "");
+	if (!d)
+		return -1;
+	while ((entry = readdir(d)) != NULL) {
+		if (entry->d_name[0] == '.')
+			continue;
+		hbk_buf_printf(out, "%s\n", entry->d_name);
+		count++;
+	}
+	closedir(d);
+	return count;
+}
+
+static int dir_mode(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? (int)(st.st_mode & 07777) : -1;
+}
+
+/* "<seconds>.M<microseconds>P<pid>Q<counter>.<host>" */
+static bool unique_name_valid(const char *name)
+{
+	char pid_part[32];
+	const char *p = name;
+
+	hbk_format(pid_part, sizeof(pid_part), "P%ldQ", (long)getpid());
+	if (!(*p >= '0' && *p <= '9'))
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (strncmp(p, ".M", 2) != 0)
+		return false;
+	p += 2;
+	if (!(*p >= '0' && *p <= '9'))
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (strncmp(p, pid_part, strlen(pid_part)) != 0)
+		return false;
+	p += strlen(pid_part);
+	if (!(*p >= '0' && *p <= '9'))
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return *p == '.' && p[1] != '\0' && !strchr(p, '/');
+}
+
+static void test_maildir_send(void)
+{
+	char home[512], mail[600], path[700];
+	struct hbk_buf listing, content;
+	struct hbk_notifier *notifier = NULL;
+	struct hbk_error err;
+
+	/* A home that does not exist yet: the first send creates it. */
+	hbk_format(home, sizeof(home), "%s/home", unit_tmpdir());
+	hbk_format(mail, sizeof(mail), "%s/mail", home);
+	setenv("HBK_HOME", home, 1);
+	struct hbk_config *cfg =
+	    load_config("notify:\n  email:\n    from: \"Hotel Desk <desk@hbk.invalid>\"\n");
+	hbk_buf_init(&listing, 0);
+	hbk_buf_init(&content, 0);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	if (!notifier) {
+		hbk_config_free(cfg);
+		return;
+	}
+	/* Opening alone writes nothing. */
+	CHECK_INT(dir_mode(mail), -1);
+
+	json_t *booking = sample_booking();
+	CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_CONFIRMATION, booking, &err), HBK_OK);
+	hbk_format(path, sizeof(path), "%s/tmp", mail);
+	CHECK_INT(list_dir(path, &listing), 0);
+	CHECK_INT(dir_mode(path), 0700);
+	hbk_format(path, sizeof(path), "%s/cur", mail);
+	CHECK_INT(list_dir(path, &listing), 0);
+	CHECK_INT(dir_mode(path), 0700);
+	hbk_format(path, sizeof(path), "%s/new", mail);
+	CHECK_INT(dir_mode(path), 0700);
+	CHECK_INT(dir_mode(mail), 0700);
+	CHECK_INT(list_dir(path, &listing), 1);
+
+	/* The one file is the rendered message under a Maildir unique name. */
+	char *newline = strchr(listing.data, '\n');
+	if (newline)
+		*newline = '\0';
+	CHECK(unique_name_valid(listing.data));
+	hbk_format(path, sizeof(path), "%s/new/%s", mail, listing.data);
+	FILE *f = fopen(path, "rb");
+	CHECK(f != NULL);
+	if (f) {
+		char chunk[4096];
+		size_t n;
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			hbk_buf_append(&content, chunk, n);
+		fclose(f);
+	}
+	hbk_buf_puts(&content, "");
+	CHECK(strncmp(content.data, "Date: ", 6) == 0);
+	check_header(content.data, "From", "Hotel Desk <desk@hbk.invalid>");
+	check_header(content.data, "X-Hbk-Booking", BOOKING_ID);
+	check_lines(content.data);
+
+	/* A second notice gets a name of its own. */
+	CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_UPDATE, booking, &err), HBK_OK);
+	hbk_format(path, sizeof(path), "%s/new", mail);
+	CHECK_INT(list_dir(path, &listing), 2);
+
+	/* A refused message leaves nothing behind. */
+	json_object_set_new(json_object_get(booking, "guest"), "email",
+			    json_string("ana@example.com\r\nBcc: evil@example.com"));
+	CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_UPDATE, booking, &err), HBK_EINVAL);
+	CHECK_INT(list_dir(path, &listing), 2);
+	hbk_format(path, sizeof(path), "%s/tmp", mail);
+	CHECK_INT(list_dir(path, &listing), 0);
+
+	json_decref(booking);
+	hbk_buf_free(&content);
+	hbk_buf_free(&listing);
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+	unsetenv("HBK_HOME");
+}
+
+/* A home that cannot hold a Maildir fails the send, not the process. */
+static void test_maildir_send_failure(void)
+{
+	char home[512];
+	struct hbk_notifier *notifier = NULL;
+	struct hbk_error err;
+
+	hbk_format(home, sizeof(home), "%s/not-a-directory", unit_tmpdir());
+	FILE *f = fopen(home, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	setenv("HBK_HOME", home, 1);
+	struct hbk_config *cfg = load_config("notify:\n  email:\n    kind: maildir\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	if (notifier) {
+		json_t *booking = sample_booking();
+		hbk_error_clear(&err);
+		CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_CONFIRMATION, booking, &err),
+			  HBK_EUNAVAILABLE);
+		CHECK(strstr(err.message, "not a directory") != NULL);
+		json_decref(booking);
+		hbk_notifier_close(notifier);
+	}
+	hbk_config_free(cfg);
+	unsetenv("HBK_HOME");
+}
+
+UNIT_TESTS(UNIT_T(test_render_confirmation_headers), UNIT_T(test_render_confirmation_body),
+	   UNIT_T(test_render_update), UNIT_T(test_render_cancellation),
+	   UNIT_T(test_render_crlf_and_line_length), UNIT_T(test_render_refuses_header_injection),
+	   UNIT_T(test_render_strips_line_breaks_from_headers), UNIT_T(test_render_quotes_specials),
+	   UNIT_T(test_render_encodes_non_ascii), UNIT_T(test_render_policy_in_words),
+	   UNIT_T(test_render_date_header), UNIT_T(test_render_bounded),
+	   UNIT_T(test_notifier_open_kinds), UNIT_T(test_maildir_send),
+	   UNIT_T(test_maildir_send_failure));
