@@ -49,165 +49,84 @@ struct demo_city {
 	const char *streets[DEMO_STREETS];
 };
 
+/* Price levels are what a 3-star double costs on a weekday in spring. */
+// clang-format off
 static const struct demo_city demo_cities[] = {
-    {"LIS",
-     "Lisbon",
-     "PT",
-     "EUR",
-     95,
-     1,
-     false,
-     false,
-     false,
-     {"Alfama", "Chiado", "Baixa", "Belem", "Tagus", "Estrela", "Graca", "Principe Real"},
-     {"Rua Augusta", "Avenida da Liberdade", "Rua do Alecrim", "Rua da Prata"}},
-    {"OPO",
-     "Porto",
-     "PT",
-     "EUR",
-     85,
-     1,
-     false,
-     false,
-     false,
-     {"Ribeira", "Douro", "Bolhao", "Foz", "Aliados", "Cedofeita", "Miragaia", "Clerigos"},
-     {"Rua de Santa Catarina", "Avenida dos Aliados", "Rua das Flores", "Rua de Cedofeita"}},
-    {"MAD",
-     "Madrid",
-     "ES",
-     "EUR",
-     110,
-     1,
-     false,
-     false,
-     false,
-     {"Retiro", "Gran Via", "Salamanca", "Sol", "Chueca", "Prado", "Malasana", "Opera"},
-     {"Calle de Alcala", "Gran Via", "Calle Mayor", "Paseo del Prado"}},
-    {"BCN",
-     "Barcelona",
-     "ES",
-     "EUR",
-     130,
-     1,
-     false,
-     false,
-     false,
-     {"Eixample", "Gracia", "Born", "Barceloneta", "Ramblas", "Gotic", "Montjuic", "Sagrada"},
-     {"Passeig de Gracia", "La Rambla", "Carrer de Balmes", "Avinguda Diagonal"}},
-    {"PAR",
-     "Paris",
-     "FR",
-     "EUR",
-     170,
-     1,
-     false,
-     false,
-     true,
-     {"Marais", "Montmartre", "Opera", "Louvre", "Saint-Germain", "Bastille", "Seine", "Concorde"},
-     {"Rue de Rivoli", "Boulevard Haussmann", "Rue Saint-Honore", "Avenue de l'Opera"}},
-    {"ROM",
-     "Rome",
-     "IT",
-     "EUR",
-     140,
-     1,
-     false,
-     false,
-     false,
-     {"Trastevere", "Colosseo", "Navona", "Pantheon", "Monti", "Borghese", "Tevere", "Spagna"},
-     {"Via del Corso", "Via Nazionale", "Via Veneto", "Via Cavour"}},
-    {"MIL",
-     "Milan",
-     "IT",
-     "EUR",
-     150,
-     1,
-     false,
-     false,
-     false,
-     {"Brera", "Duomo", "Navigli", "Scala", "Sforza", "Isola", "Magenta", "Porta Nuova"},
-     {"Via Montenapoleone", "Corso Buenos Aires", "Via Torino", "Corso Magenta"}},
-    {"BER",
-     "Berlin",
-     "DE",
-     "EUR",
-     115,
-     1,
-     false,
-     false,
-     false,
-     {"Mitte", "Kreuzberg", "Tiergarten", "Spree", "Prenzlauer", "Charlottenburg", "Friedrichshain",
-      "Gendarmenmarkt"},
-     {"Friedrichstrasse", "Unter den Linden", "Kurfuerstendamm", "Torstrasse"}},
-    {"AMS",
-     "Amsterdam",
-     "NL",
-     "EUR",
-     165,
-     1,
-     false,
-     false,
-     false,
-     {"Jordaan", "Dam", "Canal", "Vondel", "Amstel", "Pijp", "Museum", "Westerpark"},
-     {"Damrak", "Prinsengracht", "Herengracht", "Kalverstraat"}},
-    {"LON",
-     "London",
-     "GB",
-     "GBP",
-     150,
-     1,
-     false,
-     false,
-     true,
-     {"Covent Garden", "Kensington", "Mayfair", "Thames", "Soho", "Bloomsbury", "Chelsea",
-      "Westminster"},
-     {"Oxford Street", "Strand", "Baker Street", "Piccadilly"}},
-    {"NYC",
-     "New York",
-     "US",
-     "USD",
-     240,
-     1,
-     false,
-     false,
-     true,
-     {"Midtown", "Hudson", "SoHo", "Chelsea", "Central Park", "Tribeca", "Gramercy", "Battery"},
-     {"Broadway", "Fifth Avenue", "Lexington Avenue", "West 44th Street"}},
-    {"TYO",
-     "Tokyo",
-     "JP",
-     "JPY",
-     19000,
-     100,
-     false,
-     false,
-     false,
-     {"Shinjuku", "Ginza", "Asakusa", "Shibuya", "Ueno", "Akasaka", "Roppongi", "Sumida"},
-     {"Chuo-dori", "Meiji-dori", "Omotesando", "Yasukuni-dori"}},
-    {"DXB",
-     "Dubai",
-     "AE",
-     "AED",
-     550,
-     5,
-     true,
-     true,
-     true,
-     {"Marina", "Creek", "Jumeirah", "Deira", "Palm", "Downtown", "Al Barsha", "Bur Dubai"},
-     {"Sheikh Zayed Road", "Al Wasl Road", "Jumeirah Beach Road", "Al Khaleej Road"}},
-    {"PRG",
-     "Prague",
-     "CZ",
-     "CZK",
-     2500,
-     10,
-     false,
-     false,
-     false,
-     {"Vltava", "Mala Strana", "Old Town", "Charles Bridge", "Vinohrady", "Hradcany", "Josefov",
-      "Karlin"},
-     {"Vaclavske namesti", "Narodni", "Parizska", "Karlova"}},
+	{.code = "LIS", .name = "Lisbon", .country = "PT", .currency = "EUR",
+	 .dbl_major = 95, .round_major = 1,
+	 .places = {"Alfama", "Chiado", "Baixa", "Belem", "Tagus", "Estrela", "Graca",
+	            "Principe Real"},
+	 .streets = {"Rua Augusta", "Avenida da Liberdade", "Rua do Alecrim", "Rua da Prata"}},
+	{.code = "OPO", .name = "Porto", .country = "PT", .currency = "EUR",
+	 .dbl_major = 85, .round_major = 1,
+	 .places = {"Ribeira", "Douro", "Bolhao", "Foz", "Aliados", "Cedofeita", "Miragaia",
+	            "Clerigos"},
+	 .streets = {"Rua de Santa Catarina", "Avenida dos Aliados", "Rua das Flores",
+	             "Rua de Cedofeita"}},
+	{.code = "MAD", .name = "Madrid", .country = "ES", .currency = "EUR",
+	 .dbl_major = 110, .round_major = 1,
+	 .places = {"Retiro", "Gran Via", "Salamanca", "Sol", "Chueca", "Prado", "Malasana",
+	            "Opera"},
+	 .streets = {"Calle de Alcala", "Gran Via", "Calle Mayor", "Paseo del Prado"}},
+	{.code = "BCN", .name = "Barcelona", .country = "ES", .currency = "EUR",
+	 .dbl_major = 130, .round_major = 1,
+	 .places = {"Eixample", "Gracia", "Born", "Barceloneta", "Ramblas", "Gotic", "Montjuic",
+	            "Sagrada"},
+	 .streets = {"Passeig de Gracia", "La Rambla", "Carrer de Balmes", "Avinguda Diagonal"}},
+	{.code = "PAR", .name = "Paris", .country = "FR", .currency = "EUR",
+	 .dbl_major = 170, .round_major = 1, .number_first = true,
+	 .places = {"Marais", "Montmartre", "Opera", "Louvre", "Saint-Germain", "Bastille", "Seine",
+	            "Concorde"},
+	 .streets = {"Rue de Rivoli", "Boulevard Haussmann", "Rue Saint-Honore",
+	             "Avenue de l'Opera"}},
+	{.code = "ROM", .name = "Rome", .country = "IT", .currency = "EUR",
+	 .dbl_major = 140, .round_major = 1,
+	 .places = {"Trastevere", "Colosseo", "Navona", "Pantheon", "Monti", "Borghese", "Tevere",
+	            "Spagna"},
+	 .streets = {"Via del Corso", "Via Nazionale", "Via Veneto", "Via Cavour"}},
+	{.code = "MIL", .name = "Milan", .country = "IT", .currency = "EUR",
+	 .dbl_major = 150, .round_major = 1,
+	 .places = {"Brera", "Duomo", "Navigli", "Scala", "Sforza", "Isola", "Magenta",
+	            "Porta Nuova"},
+	 .streets = {"Via Montenapoleone", "Corso Buenos Aires", "Via Torino", "Corso Magenta"}},
+	{.code = "BER", .name = "Berlin", .country = "DE", .currency = "EUR",
+	 .dbl_major = 115, .round_major = 1,
+	 .places = {"Mitte", "Kreuzberg", "Tiergarten", "Spree", "Prenzlauer", "Charlottenburg",
+	            "Friedrichshain", "Gendarmenmarkt"},
+	 .streets = {"Friedrichstrasse", "Unter den Linden", "Kurfuerstendamm", "Torstrasse"}},
+	{.code = "AMS", .name = "Amsterdam", .country = "NL", .currency = "EUR",
+	 .dbl_major = 165, .round_major = 1,
+	 .places = {"Jordaan", "Dam", "Canal", "Vondel", "Amstel", "Pijp", "Museum", "Westerpark"},
+	 .streets = {"Damrak", "Prinsengracht", "Herengracht", "Kalverstraat"}},
+	{.code = "LON", .name = "London", .country = "GB", .currency = "GBP",
+	 .dbl_major = 150, .round_major = 1, .number_first = true,
+	 .places = {"Covent Garden", "Kensington", "Mayfair", "Thames", "Soho", "Bloomsbury",
+	            "Chelsea", "Westminster"},
+	 .streets = {"Oxford Street", "Strand", "Baker Street", "Piccadilly"}},
+	{.code = "NYC", .name = "New York", .country = "US", .currency = "USD",
+	 .dbl_major = 240, .round_major = 1, .number_first = true,
+	 .places = {"Midtown", "Hudson", "SoHo", "Chelsea", "Central Park", "Tribeca", "Gramercy",
+	            "Battery"},
+	 .streets = {"Broadway", "Fifth Avenue", "Lexington Avenue", "West 44th Street"}},
+	{.code = "TYO", .name = "Tokyo", .country = "JP", .currency = "JPY",
+	 .dbl_major = 19000, .round_major = 100,
+	 .places = {"Shinjuku", "Ginza", "Asakusa", "Shibuya", "Ueno", "Akasaka", "Roppongi",
+	            "Sumida"},
+	 .streets = {"Chuo-dori", "Meiji-dori", "Omotesando", "Yasukuni-dori"}},
+	{.code = "DXB", .name = "Dubai", .country = "AE", .currency = "AED",
+	 .dbl_major = 550, .round_major = 5, .number_first = true,
+	 .hot_summer = true, .ai_resorts = true,
+	 .places = {"Marina", "Creek", "Jumeirah", "Deira", "Palm", "Downtown", "Al Barsha",
+	            "Bur Dubai"},
+	 .streets = {"Sheikh Zayed Road", "Al Wasl Road", "Jumeirah Beach Road",
+	             "Al Khaleej Road"}},
+	{.code = "PRG", .name = "Prague", .country = "CZ", .currency = "CZK",
+	 .dbl_major = 2500, .round_major = 10,
+	 .places = {"Vltava", "Mala Strana", "Old Town", "Charles Bridge", "Vinohrady", "Hradcany",
+	            "Josefov", "Karlin"},
+	 .streets = {"Vaclavske namesti", "Narodni", "Parizska", "Karlova"}},
 };
+// clang-format on
 
 #define DEMO_CITIES ((int)(sizeof(demo_cities) / sizeof(demo_cities[0])))
 #define DEMO_HOTELS (DEMO_CITIES * DEMO_HOTELS_PER_CITY)
@@ -237,15 +156,19 @@ enum demo_board_kind { BOARD_RO, BOARD_BB, BOARD_HB, BOARD_FB, BOARD_AI, BOARD_K
 
 /* Supplements per adult per night, per mille of the city's double: they rise
  * in this order, which search and pricing are entitled to assume. */
+// clang-format off
 static const struct {
 	const char *code;
 	const char *name;
 	int supplement_pm;
 } demo_boards[BOARD_KINDS] = {
-    [BOARD_RO] = {"RO", "Room only", 0},       [BOARD_BB] = {"BB", "Bed and breakfast", 140},
-    [BOARD_HB] = {"HB", "Half board", 330},    [BOARD_FB] = {"FB", "Full board", 520},
-    [BOARD_AI] = {"AI", "All inclusive", 780},
+	[BOARD_RO] = {"RO", "Room only", 0},
+	[BOARD_BB] = {"BB", "Bed and breakfast", 140},
+	[BOARD_HB] = {"HB", "Half board", 330},
+	[BOARD_FB] = {"FB", "Full board", 520},
+	[BOARD_AI] = {"AI", "All inclusive", 780},
 };
+// clang-format on
 
 static const char *const demo_nouns_budget[] = {"Inn", "Lodge", "House", "Rooms", "Stay"};
 static const char *const demo_nouns_mid[] = {"Hotel", "Garden", "Plaza", "Square",
@@ -317,7 +240,7 @@ struct demo_room {
 
 struct demo_board {
 	int kind;
-	int64_t supplement_minor;
+	int64_t supplement_major; /* whole units of the city's currency */
 };
 
 struct demo_hotel {
@@ -506,7 +429,7 @@ static void demo_pick_boards(struct demo_rng *rng, const struct demo_city *city,
 			continue;
 		struct demo_board *board = &hotel->boards[hotel->board_count++];
 		board->kind = kind;
-		board->supplement_minor = major; /* scaled to minor units by the caller */
+		board->supplement_major = major;
 	}
 }
 
@@ -764,7 +687,7 @@ static hbk_result demo_write_boards(struct demo_writer *writer, int64_t minor_pe
 		hbk_bind_text(stmt, 1, hotel->id);
 		hbk_bind_text(stmt, 2, demo_boards[board->kind].code);
 		hbk_bind_text(stmt, 3, demo_boards[board->kind].name);
-		demo_bind_int(stmt, 4, board->supplement_minor * minor_per_major);
+		demo_bind_int(stmt, 4, board->supplement_major * minor_per_major);
 		hbk_result result =
 		    demo_step(writer, STMT_BOARD, "cannot insert a demo board", err);
 		if (result != HBK_OK)
@@ -906,7 +829,7 @@ hbk_result hbk_inventory_seed_demo(struct hbk_store *store, hbk_date from, int d
 		sqlite3_finalize(writer.stmts[i]);
 	if (result == HBK_OK) {
 		result = hbk_store_commit(store, err);
-		/* A commit that fails (busy, disk full) leaves the transaction open. */
+		/* SQLite may keep a transaction open after a failed COMMIT. */
 		if (result != HBK_OK && !sqlite3_get_autocommit(store->db))
 			hbk_store_rollback(store);
 	} else if (in_transaction) {

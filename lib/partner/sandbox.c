@@ -42,6 +42,7 @@
 hbk_result hbk_partner_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
 				    struct hbk_partner *out, struct hbk_error *err);
 
+/* clang-format off */
 #define SIM_REFERENCE_ATTEMPTS_MAX 16 /* fresh references tried before giving up */
 #define SIM_PPM_ONE 1000000LL         /* probability 1.0 in parts per million */
 #define SIM_FAIL_STEP_MAX 32          /* one name in partner.faults.fail */
@@ -71,11 +72,12 @@ static const char partner_sim_schema[] =
 	" modified_ms INTEGER NOT NULL,"
 	" cancelled_ms INTEGER"
 	");";
+/* clang-format on */
 
 /* The columns row_read() reads, in its order. */
 #define BOOKING_COLUMNS                                                                            \
-	"reference, client_reference, status, holder, hotel_id, room_type, board, refundable,"    \
-	" checkin, checkout, rooms, adults, children, total_minor, currency,"                     \
+	"reference, client_reference, status, holder, hotel_id, room_type, board, refundable,"     \
+	" checkin, checkout, rooms, adults, children, total_minor, currency,"                      \
 	" cancellation_policy, penalty_minor, created_ms, modified_ms, cancelled_ms"
 
 enum sim_step { STEP_BOOK, STEP_MODIFY, STEP_CANCEL, STEP_COUNT };
@@ -84,18 +86,18 @@ static const char *const step_names[STEP_COUNT] = {"book", "modify", "cancel"};
 
 /* What a forced failure of each step says, in the partner's words. */
 static const char *const step_refusals[STEP_COUNT] = {
-	"partner refused the booking: INVALID_DATA: no rooms at the hotel for these dates "
-	"(simulated)",
-	"partner refused the modification: INVALID_DATA: the booking cannot be modified "
-	"(simulated)",
-	"partner refused the cancellation: INVALID_DATA: the booking cannot be cancelled "
-	"(simulated)",
+    "partner refused the booking: INVALID_DATA: no rooms at the hotel for these dates "
+    "(simulated)",
+    "partner refused the modification: INVALID_DATA: the booking cannot be modified "
+    "(simulated)",
+    "partner refused the cancellation: INVALID_DATA: the booking cannot be cancelled "
+    "(simulated)",
 };
 
 struct partner_sim {
 	struct hbk_store *store; /* borrowed */
-	long long error_ppm;     /* partner.faults.error_rate */
-	bool fail[STEP_COUNT];   /* partner.faults.fail */
+	long long error_ppm;	 /* partner.faults.error_rate */
+	bool fail[STEP_COUNT];	 /* partner.faults.fail */
 };
 
 /* A stored booking with what the port's struct does not carry. */
@@ -138,8 +140,7 @@ static hbk_result check_faults(const struct partner_sim *sim, int step, struct h
 		return hbk_fail(err, HBK_EUNAVAILABLE, "partner_unavailable",
 				"partner unavailable: simulated 503 (error rate)");
 	if (step >= 0 && step < STEP_COUNT && sim->fail[step])
-		return hbk_fail(err, HBK_EDECLINED, "partner_rejected", "%s",
-				step_refusals[step]);
+		return hbk_fail(err, HBK_EDECLINED, "partner_rejected", "%s", step_refusals[step]);
 	return HBK_OK;
 }
 
@@ -196,7 +197,7 @@ static hbk_result new_reference(struct hbk_store *store, char out[HBK_PARTNER_RE
 {
 	sqlite3_stmt *stmt = NULL;
 	hbk_result r = hbk_store_prepare(
-		store, "SELECT 1 FROM partner_sim_bookings WHERE reference = ?1", &stmt, err);
+	    store, "SELECT 1 FROM partner_sim_bookings WHERE reference = ?1", &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	for (int attempt = 0; attempt < SIM_REFERENCE_ATTEMPTS_MAX; attempt++) {
@@ -312,10 +313,10 @@ static hbk_result booking_load(struct hbk_store *store, enum sim_key by, const c
 			       struct sim_booking *out, bool *found, struct hbk_error *err)
 {
 	static const char *const sql[] = {
-		[BY_REFERENCE] = "SELECT " BOOKING_COLUMNS
-				 " FROM partner_sim_bookings WHERE reference = ?1",
-		[BY_CLIENT_REFERENCE] = "SELECT " BOOKING_COLUMNS
-					" FROM partner_sim_bookings WHERE client_reference = ?1",
+	    [BY_REFERENCE] =
+		"SELECT " BOOKING_COLUMNS " FROM partner_sim_bookings WHERE reference = ?1",
+	    [BY_CLIENT_REFERENCE] =
+		"SELECT " BOOKING_COLUMNS " FROM partner_sim_bookings WHERE client_reference = ?1",
 	};
 	*found = false;
 	sqlite3_stmt *stmt = NULL;
@@ -473,13 +474,13 @@ static hbk_result booking_insert(struct hbk_store *store, const char *reference,
 	hbk_date_format(req->stay.checkout, checkout);
 	sqlite3_stmt *stmt = NULL;
 	hbk_result r = hbk_store_prepare(
-		store,
-		"INSERT INTO partner_sim_bookings (reference, client_reference, status, holder,"
-		" hotel_id, room_type, board, refundable, checkin, checkout, rooms, adults,"
-		" children, total_minor, currency, cancellation_policy, created_ms, modified_ms)"
-		" VALUES (?1, ?2, 'CONFIRMED', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		" ?14, ?15, ?16, ?16)",
-		&stmt, err);
+	    store,
+	    "INSERT INTO partner_sim_bookings (reference, client_reference, status, holder,"
+	    " hotel_id, room_type, board, refundable, checkin, checkout, rooms, adults,"
+	    " children, total_minor, currency, cancellation_policy, created_ms, modified_ms)"
+	    " VALUES (?1, ?2, 'CONFIRMED', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14, ?15, ?16, ?16)",
+	    &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	char *policy = policy_text(&req->policy);
@@ -529,8 +530,7 @@ static hbk_result sim_book(void *self, const struct hbk_partner_request *req,
 		return r;
 	struct sim_booking row;
 	bool found = false;
-	r = booking_load(sim->store, BY_CLIENT_REFERENCE, req->client_reference, &row, &found,
-			 err);
+	r = booking_load(sim->store, BY_CLIENT_REFERENCE, req->client_reference, &row, &found, err);
 	if (r == HBK_OK && found)
 		r = hbk_fail_field(err, HBK_ECONFLICT, "duplicate_client_reference",
 				   "client_reference",
@@ -589,12 +589,12 @@ static hbk_result booking_update(struct hbk_store *store, const struct sim_booki
 	hbk_date_format(b->stay.checkout, checkout);
 	sqlite3_stmt *stmt = NULL;
 	hbk_result r = hbk_store_prepare(
-		store,
-		"UPDATE partner_sim_bookings SET holder = ?2, room_type = ?3, board = ?4,"
-		" refundable = ?5, checkin = ?6, checkout = ?7, rooms = ?8, adults = ?9,"
-		" children = ?10, total_minor = ?11, currency = ?12, cancellation_policy = ?13,"
-		" modified_ms = ?14 WHERE reference = ?1 AND status = 'CONFIRMED'",
-		&stmt, err);
+	    store,
+	    "UPDATE partner_sim_bookings SET holder = ?2, room_type = ?3, board = ?4,"
+	    " refundable = ?5, checkin = ?6, checkout = ?7, rooms = ?8, adults = ?9,"
+	    " children = ?10, total_minor = ?11, currency = ?12, cancellation_policy = ?13,"
+	    " modified_ms = ?14 WHERE reference = ?1 AND status = 'CONFIRMED'",
+	    &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	char *policy = policy_text(&row->policy);
@@ -687,10 +687,10 @@ static hbk_result booking_mark_cancelled(struct hbk_store *store, const char *re
 {
 	sqlite3_stmt *stmt = NULL;
 	hbk_result r = hbk_store_prepare(
-		store,
-		"UPDATE partner_sim_bookings SET status = 'CANCELLED', penalty_minor = ?2,"
-		" cancelled_ms = ?3, modified_ms = ?4 WHERE reference = ?1 AND status = 'CONFIRMED'",
-		&stmt, err);
+	    store,
+	    "UPDATE partner_sim_bookings SET status = 'CANCELLED', penalty_minor = ?2,"
+	    " cancelled_ms = ?3, modified_ms = ?4 WHERE reference = ?1 AND status = 'CONFIRMED'",
+	    &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	hbk_bind_text(stmt, 1, reference);
@@ -793,13 +793,13 @@ static void sim_destroy(void *self)
 }
 
 static const struct hbk_partner_ops sandbox_ops = {
-	.name = "sandbox",
-	.book = sim_book,
-	.find = sim_find,
-	.modify = sim_modify,
-	.cancel = sim_cancel,
-	.list = sim_list,
-	.destroy = sim_destroy,
+    .name = "sandbox",
+    .book = sim_book,
+    .find = sim_find,
+    .modify = sim_modify,
+    .cancel = sim_cancel,
+    .list = sim_list,
+    .destroy = sim_destroy,
 };
 
 /* ------------------------------------------------------------------------
@@ -829,11 +829,11 @@ static hbk_result parse_fail_steps(const char *list, bool fail[STEP_COUNT], stru
 		}
 		if (!known)
 			return hbk_fail_field(
-				err, HBK_EINVAL, "invalid_config", "partner.faults.fail",
-				"partner.faults.fail: unknown step '%.*s' (expected book, modify "
-				"or cancel)",
-				(int)(name_len < SIM_FAIL_STEP_MAX ? name_len : SIM_FAIL_STEP_MAX),
-				start);
+			    err, HBK_EINVAL, "invalid_config", "partner.faults.fail",
+			    "partner.faults.fail: unknown step '%.*s' (expected book, modify "
+			    "or cancel)",
+			    (int)(name_len < SIM_FAIL_STEP_MAX ? name_len : SIM_FAIL_STEP_MAX),
+			    start);
 		p += len;
 		if (*p == ',')
 			p++;

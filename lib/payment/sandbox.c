@@ -52,6 +52,7 @@
 hbk_result hbk_payment_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
 				    struct hbk_payment *out, struct hbk_error *err);
 
+/* clang-format off */
 #define SIM_ID_RANDOM_CHARS 24          /* "pi_" + 24, as Stripe's ids */
 #define SIM_AMOUNT_MAX 99999999LL       /* Stripe's limit: eight digits */
 #define SIM_BOOKING_ID_MAX 128          /* metadata[booking_id] */
@@ -98,10 +99,11 @@ static const char payment_sim_schema[] =
 	" result TEXT NOT NULL,"           /* the record returned to every repeat */
 	" created_ms INTEGER NOT NULL"
 	") WITHOUT ROWID;";
+/* clang-format on */
 
 /* The columns intent_json() reads, in its order. */
 #define INTENT_COLUMNS                                                                             \
-	"id, amount, currency, status, amount_capturable, amount_received, amount_refunded,"      \
+	"id, amount, currency, status, amount_capturable, amount_received, amount_refunded,"       \
 	" payment_method, booking_id, decline_code, created_ms, canceled_ms"
 
 enum sim_step { STEP_AUTHORIZE, STEP_CAPTURE, STEP_CANCEL, STEP_REFUND, STEP_COUNT };
@@ -110,24 +112,24 @@ static const char *const step_names[STEP_COUNT] = {"authorize", "capture", "canc
 
 struct payment_sim {
 	struct hbk_store *store; /* borrowed */
-	long long error_ppm;     /* payment.faults.error_rate */
-	bool fail[STEP_COUNT];   /* payment.faults.fail */
+	long long error_ppm;	 /* payment.faults.error_rate */
+	bool fail[STEP_COUNT];	 /* payment.faults.fail */
 };
 
 /* Stripe's test payment methods that decline, and how. */
 struct sim_decline {
 	const char *payment_method;
-	const char *code;         /* our error code */
+	const char *code;	  /* our error code */
 	const char *decline_code; /* Stripe's decline_code */
 };
 
 static const struct sim_decline declines[] = {
-	{"pm_card_chargeDeclined", "payment_declined", "generic_decline"},
-	{"pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds", "insufficient_funds"},
-	{"pm_card_chargeDeclinedExpiredCard", "payment_declined", "expired_card"},
-	{"pm_card_chargeDeclinedIncorrectCvc", "payment_declined", "incorrect_cvc"},
-	{"pm_card_chargeDeclinedFraudulent", "payment_declined", "fraudulent"},
-	{"pm_card_chargeDeclinedProcessingError", "payment_declined", "processing_error"},
+    {"pm_card_chargeDeclined", "payment_declined", "generic_decline"},
+    {"pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds", "insufficient_funds"},
+    {"pm_card_chargeDeclinedExpiredCard", "payment_declined", "expired_card"},
+    {"pm_card_chargeDeclinedIncorrectCvc", "payment_declined", "incorrect_cvc"},
+    {"pm_card_chargeDeclinedFraudulent", "payment_declined", "fraudulent"},
+    {"pm_card_chargeDeclinedProcessingError", "payment_declined", "processing_error"},
 };
 
 hbk_result hbk_payment_sim_migrate(struct hbk_store *store, struct hbk_error *err)
@@ -144,7 +146,7 @@ hbk_result hbk_payment_sim_migrate(struct hbk_store *store, struct hbk_error *er
 static void random_alnum(char *out, size_t n)
 {
 	static const char alphabet[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	const unsigned accept_below = 248; /* 4 * 62: keeps the choice uniform */
 	size_t filled = 0;
 
@@ -271,8 +273,7 @@ static json_t *intent_json(sqlite3_stmt *stmt)
 	json_object_set_new(obj, "id", json_string(hbk_column_text(stmt, 0)));
 	json_object_set_new(obj, "object", json_string("payment_intent"));
 	json_object_set_new(obj, "amount", json_integer(sqlite3_column_int64(stmt, 1)));
-	json_object_set_new(obj, "amount_capturable",
-			    json_integer(sqlite3_column_int64(stmt, 4)));
+	json_object_set_new(obj, "amount_capturable", json_integer(sqlite3_column_int64(stmt, 4)));
 	json_object_set_new(obj, "amount_received", json_integer(sqlite3_column_int64(stmt, 5)));
 	/* Not on Stripe's PaymentIntent (it is on the charge); kept for the port. */
 	json_object_set_new(obj, "amount_refunded", json_integer(sqlite3_column_int64(stmt, 6)));
@@ -318,8 +319,7 @@ static hbk_result intent_load(struct hbk_store *store, const char *id, json_t **
 	*out = NULL;
 	sqlite3_stmt *stmt = NULL;
 	hbk_result r = hbk_store_prepare(
-		store, "SELECT " INTENT_COLUMNS " FROM payment_sim_intents WHERE id = ?1", &stmt,
-		err);
+	    store, "SELECT " INTENT_COLUMNS " FROM payment_sim_intents WHERE id = ?1", &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	hbk_bind_text(stmt, 1, id);
@@ -441,8 +441,8 @@ static hbk_result key_load(struct hbk_store *store, const char *key, char **fing
 	*record = NULL;
 	sqlite3_stmt *stmt = NULL;
 	hbk_result r = hbk_store_prepare(
-		store, "SELECT fingerprint, result FROM payment_sim_idempotency WHERE key = ?1",
-		&stmt, err);
+	    store, "SELECT fingerprint, result FROM payment_sim_idempotency WHERE key = ?1", &stmt,
+	    err);
 	if (r != HBK_OK)
 		return r;
 	hbk_bind_text(stmt, 1, key);
@@ -461,10 +461,11 @@ static hbk_result key_save(struct hbk_store *store, const char *key, const char 
 			   const json_t *record, struct hbk_error *err)
 {
 	sqlite3_stmt *stmt = NULL;
-	hbk_result r = hbk_store_prepare(store,
-					 "INSERT INTO payment_sim_idempotency"
-					 " (key, fingerprint, result, created_ms) VALUES (?1, ?2, ?3, ?4)",
-					 &stmt, err);
+	hbk_result r =
+	    hbk_store_prepare(store,
+			      "INSERT INTO payment_sim_idempotency"
+			      " (key, fingerprint, result, created_ms) VALUES (?1, ?2, ?3, ?4)",
+			      &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	char *text = hbk_json_dumps(record);
@@ -484,8 +485,8 @@ static hbk_result key_check(const char *key, struct hbk_error *err)
 	if (key == NULL || key[0] == '\0')
 		return HBK_OK;
 	if (strnlen(key, HBK_IDEMPOTENCY_KEY_MAX) >= HBK_IDEMPOTENCY_KEY_MAX)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_idempotency_key",
-				      "idempotency_key", "idempotency key longer than %d characters",
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_idempotency_key", "idempotency_key",
+				      "idempotency key longer than %d characters",
 				      HBK_IDEMPOTENCY_KEY_MAX - 1);
 	return HBK_OK;
 }
@@ -512,12 +513,14 @@ static hbk_result run_idempotent(struct payment_sim *sim, const char *key, const
 		r = key_load(sim->store, key, &stored_fingerprint, &stored_record, err);
 		if (r == HBK_OK && stored_record != NULL) {
 			if (strcmp(stored_fingerprint, fingerprint) != 0)
-				r = hbk_fail_field(
-					err, HBK_EINVAL, "idempotency_error", "idempotency_key",
-					"idempotency key '%.64s' was already used with other parameters",
-					key);
+				r = hbk_fail_field(err, HBK_EINVAL, "idempotency_error",
+						   "idempotency_key",
+						   "idempotency key '%.64s' was already used with "
+						   "other parameters",
+						   key);
 			else
-				*record = hbk_json_loads(stored_record, strlen(stored_record), NULL);
+				*record =
+				    hbk_json_loads(stored_record, strlen(stored_record), NULL);
 			if (r == HBK_OK && *record == NULL)
 				r = hbk_fail(err, HBK_EINTERNAL, "internal",
 					     "payment simulator: unreadable stored result for key "
@@ -603,11 +606,11 @@ static hbk_result authorize_apply(struct payment_sim *sim, const void *vargs, js
 
 	sqlite3_stmt *stmt = NULL;
 	hbk_result r = hbk_store_prepare(
-		sim->store,
-		"INSERT INTO payment_sim_intents (id, amount, currency, status, amount_capturable,"
-		" payment_method, booking_id, decline_code, created_ms, updated_ms)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-		&stmt, err);
+	    sim->store,
+	    "INSERT INTO payment_sim_intents (id, amount, currency, status, amount_capturable,"
+	    " payment_method, booking_id, decline_code, created_ms, updated_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+	    &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	hbk_bind_text(stmt, 1, id);
@@ -663,13 +666,13 @@ static hbk_result sim_authorize(void *self, const char *idempotency_key,
 				      SIM_AMOUNT_MAX);
 	char upper[4];
 	currency_case(upper, amount->currency, true);
-	if (strlen(amount->currency) != 3 || hbk_currency_exponent(upper) < 0)
+	if (strnlen(amount->currency, sizeof(amount->currency)) != 3 ||
+	    hbk_currency_exponent(upper) < 0)
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_currency", "currency",
 				      "unknown currency");
 	/* Never echo the value: it could be a card number typed by mistake. */
 	if (!hbk_payment_method_valid(payment_method))
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_payment_method",
-				      "payment_method",
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_payment_method", "payment_method",
 				      "payment method must be a pm_ token such as pm_card_visa");
 	if (booking_id == NULL)
 		booking_id = "";
@@ -679,9 +682,9 @@ static hbk_result sim_authorize(void *self, const char *idempotency_key,
 				      SIM_BOOKING_ID_MAX - 1);
 
 	struct authorize_args args = {
-		.amount_minor = amount->minor,
-		.payment_method = payment_method,
-		.booking_id = booking_id,
+	    .amount_minor = amount->minor,
+	    .payment_method = payment_method,
+	    .booking_id = booking_id,
 	};
 	currency_case(args.currency, amount->currency, false);
 
@@ -794,9 +797,8 @@ static hbk_result cancel_apply(struct payment_sim *sim, const void *vargs, json_
 		return not_found_record(args->intent_id, record);
 
 	/* Stripe voids an intent in any status before capture or processing. */
-	static const char *const cancelable[] = {"requires_payment_method",
-						 "requires_confirmation", "requires_action",
-						 "requires_capture"};
+	static const char *const cancelable[] = {"requires_payment_method", "requires_confirmation",
+						 "requires_action", "requires_capture"};
 	const char *status = hbk_json_str(intent, "status", "");
 	bool ok = false;
 	for (size_t i = 0; i < sizeof(cancelable) / sizeof(cancelable[0]); i++)
@@ -837,10 +839,10 @@ static hbk_result refund_insert(struct payment_sim *sim, const char *intent_id,
 	int64_t now_ms = hbk_now_ms();
 	sqlite3_stmt *stmt = NULL;
 	hbk_result r = hbk_store_prepare(
-		sim->store,
-		"INSERT INTO payment_sim_refunds (id, payment_intent, amount, currency, status,"
-		" created_ms) VALUES (?1, ?2, ?3, ?4, 'succeeded', ?5)",
-		&stmt, err);
+	    sim->store,
+	    "INSERT INTO payment_sim_refunds (id, payment_intent, amount, currency, status,"
+	    " created_ms) VALUES (?1, ?2, ?3, ?4, 'succeeded', ?5)",
+	    &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	hbk_bind_text(stmt, 1, id);
@@ -879,8 +881,8 @@ static hbk_result refund_apply(struct payment_sim *sim, const void *vargs, json_
 	char currency[4];
 	currency_case(currency, hbk_json_str(intent, "currency", ""), false);
 	const char *status = hbk_json_str(intent, "status", "");
-	int64_t left = hbk_json_int(intent, "amount_received", 0) -
-		       hbk_json_int(intent, "amount_refunded", 0);
+	int64_t left =
+	    hbk_json_int(intent, "amount_received", 0) - hbk_json_int(intent, "amount_refunded", 0);
 	if (strcmp(status, "succeeded") != 0) {
 		*record = record_error(HBK_ECONFLICT, "payment_intent_unexpected_state", NULL,
 				       "payment intent %s is %s; only a succeeded intent can be "
@@ -906,10 +908,11 @@ static hbk_result refund_apply(struct payment_sim *sim, const void *vargs, json_
 		return r;
 
 	sqlite3_stmt *stmt = NULL;
-	r = hbk_store_prepare(sim->store,
-			      "UPDATE payment_sim_intents SET amount_refunded = amount_refunded + ?2,"
-			      " updated_ms = ?3 WHERE id = ?1",
-			      &stmt, err);
+	r = hbk_store_prepare(
+	    sim->store,
+	    "UPDATE payment_sim_intents SET amount_refunded = amount_refunded + ?2,"
+	    " updated_ms = ?3 WHERE id = ?1",
+	    &stmt, err);
 	if (r == HBK_OK) {
 		hbk_bind_text(stmt, 1, args->intent_id);
 		sqlite3_bind_int64(stmt, 2, args->amount_minor);
@@ -980,8 +983,8 @@ static hbk_result sim_cancel(void *self, const char *idempotency_key, const char
 	HBK_ASSERT(sim != NULL && out != NULL);
 	memset(out, 0, sizeof(*out));
 	json_t *record = NULL;
-	hbk_result r =
-		intent_call(sim, STEP_CANCEL, idempotency_key, intent_id, 0, cancel_apply, &record, err);
+	hbk_result r = intent_call(sim, STEP_CANCEL, idempotency_key, intent_id, 0, cancel_apply,
+				   &record, err);
 	if (r == HBK_OK)
 		r = record_result(record, out, NULL, err);
 	json_decref(record);
@@ -1069,14 +1072,14 @@ static void sim_destroy(void *self)
 }
 
 static const struct hbk_payment_ops sandbox_ops = {
-	.name = "sandbox",
-	.authorize = sim_authorize,
-	.capture = sim_capture,
-	.cancel = sim_cancel,
-	.refund = sim_refund,
-	.get = sim_get,
-	.list = sim_list,
-	.destroy = sim_destroy,
+    .name = "sandbox",
+    .authorize = sim_authorize,
+    .capture = sim_capture,
+    .cancel = sim_cancel,
+    .refund = sim_refund,
+    .get = sim_get,
+    .list = sim_list,
+    .destroy = sim_destroy,
 };
 
 /* ------------------------------------------------------------------------
@@ -1107,11 +1110,12 @@ static hbk_result parse_fail_steps(const char *list, bool fail[STEP_COUNT], stru
 			}
 			if (!known)
 				return hbk_fail_field(
-					err, HBK_EINVAL, "invalid_config", "payment.faults.fail",
-					"payment.faults.fail: unknown step '%.*s' (expected "
-					"authorize, capture, cancel or refund)",
-					(int)(name_len < SIM_FAIL_STEP_MAX ? name_len : SIM_FAIL_STEP_MAX),
-					start);
+				    err, HBK_EINVAL, "invalid_config", "payment.faults.fail",
+				    "payment.faults.fail: unknown step '%.*s' (expected "
+				    "authorize, capture, cancel or refund)",
+				    (int)(name_len < SIM_FAIL_STEP_MAX ? name_len
+								       : SIM_FAIL_STEP_MAX),
+				    start);
 		}
 		p += len;
 		if (*p == ',')

@@ -1,0 +1,12 @@
+/*
+ * view.c - hbk view: one booking.
+ */
+#include "hbk.h"
+
+int cmd_view(struct hbk_cli *cli, int argc, const char **argv)
+{
+	struct hbk_error err = {0};
+	json_t *booking = NULL;
+	hbk_result rc = hbk_booking_view(cli->engine, argv[0], &booking, &err);
+	return finish_booking_command(cli, rc, booking, &err);
+}

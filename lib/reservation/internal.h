@@ -1,0 +1,49 @@
+/*
+ * internal.h - what the files of lib/reservation share; not exported.
+ */
+#ifndef HBK_RESERVATION_INTERNAL_H
+#define HBK_RESERVATION_INTERNAL_H
+
+#include "hbk/events.h"
+#include "hbk/reservation.h"
+#include "hbk/store.h"
+
+#define BOOKING_EVENTS_PER_COMMIT_MAX 4
+
+/* Events to append together, in one transaction, to one booking. */
+struct event_batch {
+	int count;
+	struct hbk_event events[BOOKING_EVENTS_PER_COMMIT_MAX];
+};
+
+/* Adds an event of type "hbk.booking.<name>" to the batch; takes data. */
+void batch_add(struct event_batch *batch, const struct hbk_booking *b, const char *name,
+	       json_t *data);
+void batch_clear(struct event_batch *batch);
+
+/* Folds a booking's events: HBK_ENOTFOUND when it has none. */
+hbk_result booking_load(struct hbk_store *store, const char *id, struct hbk_booking *b,
+			struct hbk_error *err);
+
+/* Appends the batch at b's sequence, applies it to b and writes the
+ * projection. Inside the caller's write transaction. */
+hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b,
+			  struct event_batch *batch, struct hbk_error *err);
+
+/* The saga registry: which process runs which booking's saga. */
+hbk_result saga_register(struct hbk_store *store, const char *booking_id, const char *kind,
+			 struct hbk_error *err);
+hbk_result saga_unregister(struct hbk_store *store, const char *booking_id,
+			   struct hbk_error *err);
+/* This process's identity: pid and start time (clock ticks after boot). */
+void process_identity(long *pid, long long *start);
+/* True when the process pid with that start time is still running. */
+bool process_alive(long pid, long long start);
+
+/* The stay fields of an event's data (room_type, board, dates, guests ...). */
+json_t *stay_json(const struct hbk_stay *stay);
+
+/* Maps a failure code recorded on a booking back to a result. */
+hbk_result failure_result(const char *code);
+
+#endif

@@ -1,0 +1,532 @@
+/*
+ * saga.c - runs a booking's saga step by step from its recorded state.
+ *
+ * Each iteration folds the booking's events, asks hbk_booking_next_step()
+ * what to do, does it (an external call, or a local change), and records
+ * the outcome as events in one transaction. Because every external call
+ * carries an idempotency key derived from the booking and the step, a
+ * process that dies between a call and its record can be resumed by
+ * anyone: the repeated call returns the first call's result.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hbk/json.h"
+#include "hbk/notify.h"
+#include "internal.h"
+
+#define SAGA_STEPS_MAX 64             /* more means a bug in next_step */
+#define STEP_ATTEMPTS_MAX 3           /* forward steps: then compensate */
+#define COMPENSATION_ATTEMPTS_MAX 6   /* compensations try harder */
+#define RETRY_BACKOFF_MS_BASE 20
+#define RETRY_BACKOFF_MS_MAX 500
+
+void batch_add(struct event_batch *batch, const struct hbk_booking *b, const char *name,
+	       json_t *data)
+{
+	HBK_ASSERT(batch->count < BOOKING_EVENTS_PER_COMMIT_MAX);
+	struct hbk_event *ev = &batch->events[batch->count++];
+	memset(ev, 0, sizeof(*ev));
+	hbk_format(ev->type, sizeof(ev->type), "hbk.booking.%s", name);
+	hbk_copy(ev->subject, sizeof(ev->subject), b->id);
+	hbk_copy(ev->partitionkey, sizeof(ev->partitionkey), b->stay.hotel_id);
+	hbk_copy(ev->correlationid, sizeof(ev->correlationid), b->id);
+	ev->data = data;
+	HBK_ASSERT(ev->data != NULL);
+}
+
+void batch_clear(struct event_batch *batch)
+{
+	for (int i = 0; i < batch->count; i++)
+		hbk_event_clear(&batch->events[i]);
+	batch->count = 0;
+}
+
+json_t *stay_json(const struct hbk_stay *stay)
+{
+	char checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
+	hbk_date_format(stay->checkin, checkin);
+	hbk_date_format(stay->checkout, checkout);
+	return json_pack("{s:s, s:s, s:b, s:i, s:s, s:s, s:{s:i, s:i}}", "room_type",
+			 stay->room_type, "board", stay->board, "refundable", stay->refundable,
+			 "rooms", stay->rooms, "checkin", checkin, "checkout", checkout, "guests",
+			 "adults", stay->adults, "children", stay->children);
+}
+
+hbk_result failure_result(const char *code)
+{
+	if (strcmp(code, "payment_declined") == 0 || strcmp(code, "insufficient_funds") == 0 ||
+	    strcmp(code, "partner_rejected") == 0)
+		return HBK_EDECLINED;
+	if (strstr(code, "unavailable"))
+		return HBK_EUNAVAILABLE;
+	if (strcmp(code, "no_availability") == 0 || strcmp(code, "price_changed") == 0)
+		return HBK_ECONFLICT;
+	return HBK_EDECLINED;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Backoff with full jitter: a random wait up to base * 2^attempt. */
+static void backoff(int attempt)
+{
+	unsigned int r;
+	int cap = RETRY_BACKOFF_MS_BASE << (attempt < 5 ? attempt : 5);
+	if (cap > RETRY_BACKOFF_MS_MAX)
+		cap = RETRY_BACKOFF_MS_MAX;
+	hbk_random_bytes(&r, sizeof(r));
+	sleep_ms(1 + (int)(r % (unsigned int)cap));
+}
+
+/* The test hook of DESIGN's crash-safety promise: die like kill -9. */
+static void maybe_die(const struct hbk_engine *engine, enum hbk_saga_step step, bool recorded)
+{
+	char name[64];
+	if (!engine->kill_at)
+		return;
+	hbk_format(name, sizeof(name), "%s%s", hbk_saga_step_name(step),
+		   recorded ? ":recorded" : "");
+	if (strcmp(engine->kill_at, name) == 0)
+		raise(SIGKILL);
+}
+
+static hbk_result commit_batch(struct hbk_engine *engine, struct hbk_booking *b,
+			       struct event_batch *batch, hbk_result (*local)(struct hbk_engine *,
+									       struct hbk_booking *,
+									       struct hbk_error *),
+			       bool finish, struct hbk_error *err)
+{
+	hbk_result rc = hbk_store_begin(engine->store, true, err);
+	if (rc != HBK_OK) {
+		batch_clear(batch);
+		return rc;
+	}
+	if (local)
+		rc = local(engine, b, err);
+	if (rc == HBK_OK)
+		rc = booking_append(engine->store, b, batch, err);
+	if (rc == HBK_OK && finish)
+		rc = saga_unregister(engine->store, b->id, err);
+	if (rc == HBK_OK)
+		rc = hbk_store_commit(engine->store, err);
+	else
+		hbk_store_rollback(engine->store);
+	batch_clear(batch);
+	return rc;
+}
+
+/* ---- local changes made in the same transaction as their events ---- */
+
+/* Nights of [a0, a1) not in [b0, b1), as up to two ranges. */
+static int range_minus(hbk_date a0, hbk_date a1, hbk_date b0, hbk_date b1, hbk_date out[2][2])
+{
+	int n = 0;
+	if (b1 <= a0 || b0 >= a1) {
+		out[0][0] = a0;
+		out[0][1] = a1;
+		return 1;
+	}
+	if (a0 < b0) {
+		out[n][0] = a0;
+		out[n++][1] = b0;
+	}
+	if (b1 < a1) {
+		out[n][0] = b1;
+		out[n++][1] = a1;
+	}
+	return n;
+}
+
+/*
+ * The nights an update moves: from `from` minus what `keep` already covers
+ * in the same room type. hold=true takes them, else gives them back.
+ */
+static hbk_result move_nights(struct hbk_store *store, const struct hbk_stay *from,
+			      const struct hbk_stay *keep, bool hold, struct hbk_error *err)
+{
+	hbk_date ranges[2][2];
+	int n;
+	if (strcmp(from->room_type, keep->room_type) == 0)
+		n = range_minus(from->checkin, from->checkout, keep->checkin, keep->checkout,
+				ranges);
+	else
+		n = range_minus(from->checkin, from->checkout, 0, 0, ranges);
+	for (int i = 0; i < n; i++) {
+		hbk_result rc = hold ? hbk_inventory_hold(store, from->hotel_id, from->room_type,
+							  ranges[i][0], ranges[i][1], from->rooms,
+							  err)
+				     : hbk_inventory_release(store, from->hotel_id, from->room_type,
+							     ranges[i][0], ranges[i][1],
+							     from->rooms, err);
+		if (rc != HBK_OK)
+			return rc;
+	}
+	return HBK_OK;
+}
+
+static hbk_result release_current(struct hbk_engine *engine, struct hbk_booking *b,
+				  struct hbk_error *err)
+{
+	return hbk_inventory_release(engine->store, b->stay.hotel_id, b->stay.room_type,
+				     b->stay.checkin, b->stay.checkout, b->stay.rooms, err);
+}
+
+static hbk_result release_old_nights(struct hbk_engine *engine, struct hbk_booking *b,
+				     struct hbk_error *err)
+{
+	if (!b->stay_changes)
+		return HBK_OK;
+	return move_nights(engine->store, &b->stay, &b->new_stay, false, err);
+}
+
+static hbk_result release_new_nights(struct hbk_engine *engine, struct hbk_booking *b,
+				     struct hbk_error *err)
+{
+	if (!b->stay_changes || !b->new_rooms_held)
+		return HBK_OK;
+	return move_nights(engine->store, &b->new_stay, &b->stay, false, err);
+}
+
+hbk_result hbk_update_hold_new_nights(struct hbk_store *store, const struct hbk_booking *b,
+				      struct hbk_error *err);
+hbk_result hbk_update_hold_new_nights(struct hbk_store *store, const struct hbk_booking *b,
+				      struct hbk_error *err)
+{
+	return move_nights(store, &b->new_stay, &b->stay, true, err);
+}
+
+/* ---- external steps ---- */
+
+static void partner_request(const struct hbk_booking *b, const struct hbk_stay *stay,
+			    const struct hbk_money *total, const struct hbk_policy *policy,
+			    struct hbk_partner_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	hbk_copy(req->client_reference, sizeof(req->client_reference), b->id);
+	req->stay = *stay;
+	hbk_copy(req->holder_name, sizeof(req->holder_name), b->guest.name);
+	req->total = *total;
+	req->policy = *policy;
+}
+
+/* The payment a refund comes from: the latest with something left. */
+static int refund_source(const struct hbk_booking *b)
+{
+	for (int i = b->npayments - 1; i >= 0; i--)
+		if (b->payments[i].captured > b->payments[i].refunded)
+			return i;
+	return -1;
+}
+
+static int64_t refund_due(const struct hbk_booking *b)
+{
+	int64_t net = hbk_booking_paid(b).minor - hbk_booking_refunded(b).minor;
+	switch (b->saga) {
+	case HBK_SAGA_CREATE: return net;
+	case HBK_SAGA_CANCEL: return net - b->penalty.minor;
+	case HBK_SAGA_UPDATE: return net - b->new_total.minor;
+	case HBK_SAGA_NONE: break;
+	}
+	return 0;
+}
+
+static int first_open_authorization(const struct hbk_booking *b)
+{
+	for (int i = 0; i < b->npayments; i++)
+		if (b->payments[i].captured == 0 && !b->payments[i].voided)
+			return i;
+	return -1;
+}
+
+/*
+ * Does one external step; on success adds its event to batch. A failure
+ * comes back with err filled; HBK_EUNAVAILABLE is worth retrying.
+ */
+static hbk_result external_step(struct hbk_engine *engine, const struct hbk_booking *b,
+				enum hbk_saga_step step, struct event_batch *batch,
+				struct hbk_error *err)
+{
+	struct hbk_payment *pay = &engine->payment;
+	struct hbk_partner *partner = &engine->partner;
+	struct hbk_payment_intent pi;
+	struct hbk_partner_booking pb;
+	struct hbk_partner_request req;
+	struct hbk_refund refund;
+	struct hbk_money amount;
+	char key[HBK_IDEMPOTENCY_KEY_MAX];
+	hbk_result rc;
+	int i;
+
+	switch (step) {
+	case HBK_STEP_AUTHORIZE:
+	case HBK_STEP_UPDATE_CHARGE:
+		if (step == HBK_STEP_AUTHORIZE) {
+			hbk_format(key, sizeof(key), "%s:authorize", b->id);
+			amount = b->total;
+		} else {
+			hbk_format(key, sizeof(key), "%s:charge:%lld", b->id,
+				   (long long)b->sequence);
+			amount = hbk_money_make(b->new_total.minor - hbk_booking_paid(b).minor +
+							hbk_booking_refunded(b).minor,
+						b->total.currency);
+		}
+		rc = pay->ops->authorize(pay->self, key, &amount, b->payment_method, b->id, &pi, err);
+		if (rc != HBK_OK)
+			return rc;
+		batch_add(batch, b, "payment_authorized.v1",
+			  json_pack("{s:s, s:o, s:s}", "reference", pi.id, "amount",
+				    hbk_json_money(&amount), "status", pi.status));
+		return HBK_OK;
+	case HBK_STEP_CAPTURE:
+	case HBK_STEP_UPDATE_CAPTURE:
+		i = step == HBK_STEP_CAPTURE ? 0 : b->charge_payment;
+		HBK_ASSERT(i >= 0 && i < b->npayments);
+		hbk_format(key, sizeof(key), "%s:capture:%s", b->id, b->payments[i].reference);
+		rc = pay->ops->capture(pay->self, key, b->payments[i].reference,
+				       b->payments[i].authorized, &pi, err);
+		if (rc != HBK_OK)
+			return rc;
+		amount = hbk_money_make(b->payments[i].authorized, b->total.currency);
+		batch_add(batch, b, "payment_captured.v1",
+			  json_pack("{s:s, s:o}", "reference", pi.id, "amount",
+				    hbk_json_money(&amount)));
+		return HBK_OK;
+	case HBK_STEP_PAYMENT_VOID:
+		i = first_open_authorization(b);
+		HBK_ASSERT(i >= 0);
+		hbk_format(key, sizeof(key), "%s:void:%s", b->id, b->payments[i].reference);
+		rc = pay->ops->cancel(pay->self, key, b->payments[i].reference, &pi, err);
+		if (rc != HBK_OK)
+			return rc;
+		batch_add(batch, b, "payment_voided.v1",
+			  json_pack("{s:s}", "reference", b->payments[i].reference));
+		return HBK_OK;
+	case HBK_STEP_PAYMENT_REFUND: {
+		i = refund_source(b);
+		HBK_ASSERT(i >= 0);
+		int64_t due = refund_due(b);
+		int64_t left = b->payments[i].captured - b->payments[i].refunded;
+		HBK_ASSERT(due > 0);
+		amount = hbk_money_make(due < left ? due : left, b->total.currency);
+		hbk_format(key, sizeof(key), "%s:refund:%lld", b->id, (long long)b->sequence);
+		rc = pay->ops->refund(pay->self, key, b->payments[i].reference, amount.minor,
+				      &refund, err);
+		if (rc != HBK_OK)
+			return rc;
+		batch_add(batch, b, "payment_refunded.v1",
+			  json_pack("{s:s, s:s, s:o}", "reference", b->payments[i].reference,
+				    "refund", refund.id, "amount", hbk_json_money(&amount)));
+		return HBK_OK;
+	}
+	case HBK_STEP_PARTNER_BOOK:
+		partner_request(b, &b->stay, &b->total, &b->policy, &req);
+		rc = partner->ops->book(partner->self, &req, &pb, err);
+		if (rc == HBK_ECONFLICT && strcmp(err->code, "duplicate_client_reference") == 0)
+			/* Booked by an earlier attempt whose answer was lost. */
+			rc = partner->ops->find(partner->self, b->id, &pb, err);
+		if (rc != HBK_OK)
+			return rc;
+		batch_add(batch, b, "partner_booked.v1",
+			  json_pack("{s:s, s:s}", "name", partner->ops->name, "reference",
+				    pb.reference));
+		return HBK_OK;
+	case HBK_STEP_PARTNER_CANCEL:
+		rc = partner->ops->cancel(partner->self, b->partner_reference, false, hbk_now_ms(),
+					  &amount, err);
+		if (rc != HBK_OK)
+			return rc;
+		batch_add(batch, b, "partner_cancelled.v1",
+			  json_pack("{s:s, s:o}", "reference", b->partner_reference, "penalty",
+				    hbk_json_money(&amount)));
+		return HBK_OK;
+	case HBK_STEP_PARTNER_MODIFY:
+		partner_request(b, &b->new_stay, &b->new_total, &b->new_policy, &req);
+		rc = partner->ops->modify(partner->self, b->partner_reference, &req, false, &pb,
+					  err);
+		if (rc != HBK_OK)
+			return rc;
+		batch_add(batch, b, "partner_modified.v1",
+			  json_pack("{s:s}", "reference", b->partner_reference));
+		return HBK_OK;
+	default:
+		break;
+	}
+	HBK_ASSERT(!"not an external step");
+	return HBK_EINTERNAL;
+}
+
+static bool is_compensation(const struct hbk_booking *b, enum hbk_saga_step step)
+{
+	if (b->compensating)
+		return true;
+	/* Once the partner has cancelled or modified, the rest must finish. */
+	if (b->saga == HBK_SAGA_CANCEL)
+		return step != HBK_STEP_PARTNER_CANCEL;
+	if (b->saga == HBK_SAGA_UPDATE)
+		return b->partner_modified;
+	return false;
+}
+
+static void notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_notice notice)
+{
+	struct hbk_error nerr = {0};
+	struct event_batch batch = {0};
+	static const char *const kinds[] = {"confirmation", "update", "cancellation"};
+
+	json_t *view = hbk_booking_json(b);
+	hbk_result rc = engine->notifier ? hbk_notify_send(engine->notifier, notice, view, &nerr)
+					 : hbk_fail(&nerr, HBK_EUNAVAILABLE, "notify_unavailable",
+						    "no notifier configured");
+	json_decref(view);
+	if (rc == HBK_OK)
+		batch_add(&batch, b, "notification_sent.v1",
+			  json_pack("{s:s, s:s, s:s}", "kind", kinds[notice], "channel", "email",
+				    "to", b->guest.email));
+	else
+		batch_add(&batch, b, "notification_failed.v1",
+			  json_pack("{s:s, s:s, s:s, s:s}", "kind", kinds[notice], "channel",
+				    "email", "to", b->guest.email, "error", nerr.message));
+	/* A notice that cannot be recorded never fails the booking. */
+	commit_batch(engine, b, &batch, NULL, false, &nerr);
+}
+
+/* Records that a forward step failed for good: compensation starts. */
+static hbk_result start_compensation(struct hbk_engine *engine, struct hbk_booking *b,
+				     const struct hbk_error *cause, struct hbk_error *err)
+{
+	struct event_batch batch = {0};
+	batch_add(&batch, b, "compensation_started.v1",
+		  json_pack("{s:s, s:s}", "code", cause->code[0] ? cause->code : "failed",
+			    "message", cause->message));
+	return commit_batch(engine, b, &batch, NULL, false, err);
+}
+
+hbk_result hbk_saga_run(struct hbk_engine *engine, const char *id, struct hbk_error *err)
+{
+	struct hbk_booking b;
+	struct hbk_error step_err;
+	hbk_result rc;
+
+	for (int n = 0; n < SAGA_STEPS_MAX; n++) {
+		rc = booking_load(engine->store, id, &b, err);
+		if (rc != HBK_OK)
+			return rc;
+		enum hbk_saga_step step = hbk_booking_next_step(&b);
+		struct event_batch batch = {0};
+
+		switch (step) {
+		case HBK_STEP_DONE:
+			/* Nothing in flight; drop a stale registration if any. */
+			if (hbk_store_begin(engine->store, true, err) == HBK_OK) {
+				saga_unregister(engine->store, id, err);
+				hbk_store_commit(engine->store, err);
+			}
+			return HBK_OK;
+		case HBK_STEP_CONFIRM:
+			batch_add(&batch, &b, "confirmed.v1", json_object());
+			rc = commit_batch(engine, &b, &batch, NULL, true, err);
+			if (rc == HBK_OK)
+				notify(engine, &b, HBK_NOTICE_CONFIRMATION);
+			break;
+		case HBK_STEP_FAIL:
+			batch_add(&batch, &b, "failed.v1",
+				  json_pack("{s:s, s:s}", "code", b.failure_code, "message",
+					    b.failure_message));
+			rc = commit_batch(engine, &b, &batch, NULL, true, err);
+			break;
+		case HBK_STEP_RELEASE:
+			batch_add(&batch, &b, "rooms_released.v1",
+				  json_pack("{s:s, s:o}", "hold", "current", "stay",
+					    stay_json(&b.stay)));
+			rc = commit_batch(engine, &b, &batch, release_current, false, err);
+			break;
+		case HBK_STEP_UPDATE_COMMIT:
+			if (b.stay_changes)
+				batch_add(&batch, &b, "rooms_released.v1",
+					  json_pack("{s:s, s:o}", "hold", "current", "stay",
+						    stay_json(&b.stay)));
+			batch_add(&batch, &b, "updated.v1",
+				  json_pack("{s:o, s:s, s:o, s:o}", "stay", stay_json(&b.new_stay),
+					    "room_name", b.new_room_name, "total",
+					    hbk_json_money(&b.new_total), "cancellation_policy",
+					    hbk_policy_json(&b.new_policy)));
+			rc = commit_batch(engine, &b, &batch, release_old_nights, true, err);
+			if (rc == HBK_OK)
+				notify(engine, &b, HBK_NOTICE_UPDATE);
+			break;
+		case HBK_STEP_UPDATE_ABANDON:
+			if (b.stay_changes && b.new_rooms_held)
+				batch_add(&batch, &b, "rooms_released.v1",
+					  json_pack("{s:s, s:o}", "hold", "new", "stay",
+						    stay_json(&b.new_stay)));
+			batch_add(&batch, &b, "update_abandoned.v1",
+				  json_pack("{s:s, s:s}", "code", b.failure_code, "message",
+					    b.failure_message));
+			rc = commit_batch(engine, &b, &batch, release_new_nights, true, err);
+			if (rc == HBK_OK)
+				return hbk_fail(err, failure_result(b.failure_code), b.failure_code,
+						"update of %s failed: %s", id, b.failure_message);
+			break;
+		case HBK_STEP_CANCEL_COMMIT:
+			batch_add(&batch, &b, "cancelled.v1",
+				  json_pack("{s:s, s:o}", "reason", b.cancel_reason, "penalty",
+					    hbk_json_money(&b.penalty)));
+			rc = commit_batch(engine, &b, &batch, NULL, true, err);
+			if (rc == HBK_OK)
+				notify(engine, &b, HBK_NOTICE_CANCELLATION);
+			break;
+		case HBK_STEP_CANCEL_ABANDON:
+			batch_add(&batch, &b, "cancel_abandoned.v1",
+				  json_pack("{s:s, s:s}", "code", b.failure_code, "message",
+					    b.failure_message));
+			rc = commit_batch(engine, &b, &batch, NULL, true, err);
+			if (rc == HBK_OK)
+				return hbk_fail(err, failure_result(b.failure_code), b.failure_code,
+						"cancellation of %s failed: %s", id,
+						b.failure_message);
+			break;
+		default: {
+			bool compensation = is_compensation(&b, step);
+			int attempts = compensation ? COMPENSATION_ATTEMPTS_MAX : STEP_ATTEMPTS_MAX;
+			for (int a = 0; a < attempts; a++) {
+				hbk_error_clear(&step_err);
+				rc = external_step(engine, &b, step, &batch, &step_err);
+				if (rc != HBK_EUNAVAILABLE)
+					break;
+				if (a + 1 < attempts)
+					backoff(a);
+			}
+			maybe_die(engine, step, false);
+			if (rc == HBK_OK) {
+				rc = commit_batch(engine, &b, &batch, NULL, false, err);
+				break;
+			}
+			batch_clear(&batch);
+			if (!compensation) {
+				rc = start_compensation(engine, &b, &step_err, err);
+				break;
+			}
+			/*
+			 * A compensation that keeps failing: leave the saga registered
+			 * so the next process to open the store (or hbk-admin recover)
+			 * takes it up again once the upstream answers.
+			 */
+			*err = step_err;
+			hbk_error_prefix(err, "%s: %s", id, hbk_saga_step_name(step));
+			return rc;
+		}
+		}
+		if (rc != HBK_OK)
+			return rc;
+		maybe_die(engine, step, true);
+	}
+	return hbk_fail(err, HBK_EINTERNAL, "saga_loop", "saga of %s did not finish in %d steps",
+			id, SAGA_STEPS_MAX);
+}
