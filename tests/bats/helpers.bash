@@ -1,0 +1,48 @@
+# helpers.bash - shared set-up for the end-to-end suites: a fresh
+# $HBK_HOME per test with its own caches, the built tools on PATH, and a
+# demo store seeded once per file and copied for each test.
+
+HBK_TOP="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+export PATH="$HBK_TOP/bin:$PATH"
+
+load_libs() {
+	load '/usr/lib/bats/bats-support/load'
+	load '/usr/lib/bats/bats-assert/load'
+}
+
+# Seeds a demo store once per file (the slow part) into $BATS_FILE_TMPDIR.
+seed_once() {
+	export HBK_HOME="$BATS_FILE_TMPDIR/seed"
+	if [ ! -f "$HBK_HOME/hbk.db" ]; then
+		hbk-admin -q init --demo >/dev/null
+	fi
+}
+
+# A fresh home for one test, with a copy of the seeded store.
+fresh_home() {
+	local seed="$BATS_FILE_TMPDIR/seed"
+	export HBK_HOME="$BATS_TEST_TMPDIR/home"
+	export XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache"
+	export XDG_STATE_HOME="$BATS_TEST_TMPDIR/state"
+	export XDG_CONFIG_HOME="$BATS_TEST_TMPDIR/config"
+	unset HBK_CONFIG HBK_API_URL HBK_FAULT_KILL_AT
+	mkdir -p "$HBK_HOME"
+	if [ -f "$seed/hbk.db" ]; then
+		sqlite3 "$seed/hbk.db" ".backup '$HBK_HOME/hbk.db'"
+	fi
+}
+
+# A date N days from today (UTC), YYYY-MM-DD.
+day() {
+	date -u -d "+$1 days" +%F
+}
+
+# The number of rooms left for a hotel, room type and night.
+allotment() {
+	sqlite3 "$HBK_HOME/hbk.db" "SELECT allotment FROM inventory WHERE hotel_id='$1' AND room_type='$2' AND night = CAST(julianday('$3') - 2440587.5 AS INTEGER)"
+}
+
+# A dump of everything a failed command must not change.
+store_dump() {
+	sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*), COALESCE(SUM(allotment),0) FROM inventory; SELECT COUNT(*) FROM events; SELECT COUNT(*) FROM bookings; SELECT COUNT(*) FROM payment_sim_intents; SELECT COUNT(*) FROM partner_sim_bookings;"
+}
