@@ -30,35 +30,40 @@ all: $(TOOLS:%=bin/%)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(SAN)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	@echo "  CC san  $<"
+	@$(CC) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/libhbk.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(SAN)/libhbk.a: $(LIB_SAN_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 define tool_rule
 $(1)_SRC := $$(sort $$(wildcard cmd/$(1)/*.c))
 bin/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libhbk.a
 	@mkdir -p bin
-	$$(CC) $$(CFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $$(CFLAGS) -o $$@ $$^ $(PKG_LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
 $(SAN)/tests/%: $(SAN)/tests/unit/%.o $(SAN)/tests/unit/unit.o $(SAN)/libhbk.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD san  $@"
+	@$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(SAN)/tests/unit/unit.o: tests/unit/unit.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	@echo "  CC san  $<"
+	@$(CC) $(CFLAGS) -O1 $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 deps:
 	@sh scripts/install-deps.sh

@@ -39,6 +39,7 @@ static bool copy_field(char *dst, size_t size, const char *src, const char *what
 
 int cmd_book(struct hbk_cli *cli, int argc, const char **argv)
 {
+	int code;
 	struct hbk_book_request req = {0};
 	struct hbk_error err = {0};
 	char offer_id[HBK_OFFER_ID_MAX];
@@ -74,6 +75,8 @@ int cmd_book(struct hbk_cli *cli, int argc, const char **argv)
 	if (hbk_offer_id_decode(offer_id, &req.stay, &req.expected_total, &err) != HBK_OK)
 		return hbk_cli_error(cli, &err);
 
+	if ((code = hbk_cli_engine(cli)) != 0)
+		return code;
 	hbk_result rc = hbk_book(cli->engine, &req, &booking, &err);
 	return finish_booking_command(cli, rc, booking, &err);
 }

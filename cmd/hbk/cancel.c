@@ -38,8 +38,11 @@ static const struct hbk_column preview_columns[] = {
 
 int cmd_cancel(struct hbk_cli *cli, int argc, const char **argv)
 {
+	int code;
 	struct hbk_error err = {0};
 	json_t *out = NULL;
+	if ((code = hbk_cli_engine(cli)) != 0)
+		return code;
 	hbk_result rc = hbk_cancel(cli->engine, argv[0], opt.reason, opt.dry_run,
 				   opt.if_match_given ? opt.if_match : -1, &out, &err);
 	if (rc != HBK_OK || !opt.dry_run)

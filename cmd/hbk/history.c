@@ -12,8 +12,11 @@ static const struct hbk_column columns[] = {
 
 int cmd_history(struct hbk_cli *cli, int argc, const char **argv)
 {
+	int code;
 	struct hbk_error err = {0};
 	json_t *history = NULL;
+	if ((code = hbk_cli_engine(cli)) != 0)
+		return code;
 	if (hbk_history(cli->engine, argv[0], &history, &err) != HBK_OK)
 		return hbk_cli_error(cli, &err);
 	if (cli->format == HBK_FORMAT_JSON)

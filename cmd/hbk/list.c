@@ -49,6 +49,7 @@ static const struct hbk_column columns[] = {
 
 int cmd_list(struct hbk_cli *cli, int argc, const char **argv)
 {
+	int code;
 	struct hbk_list_filter f = {.status = opt.status,
 				    .hotel_id = opt.hotel,
 				    .email = opt.email,
@@ -62,8 +63,11 @@ int cmd_list(struct hbk_cli *cli, int argc, const char **argv)
 		rc = hbk_cli_date("from", opt.from, &f.checkin_from, &err);
 	if (rc == HBK_OK && opt.to)
 		rc = hbk_cli_date("to", opt.to, &f.checkin_to, &err);
-	if (rc == HBK_OK)
-		rc = hbk_booking_list(cli->engine, &f, &result, &err);
+	if (rc != HBK_OK)
+		return hbk_cli_error(cli, &err);
+	if ((code = hbk_cli_engine(cli)) != 0)
+		return code;
+	rc = hbk_booking_list(cli->engine, &f, &result, &err);
 	if (rc != HBK_OK)
 		return hbk_cli_error(cli, &err);
 	if (cli->format == HBK_FORMAT_JSON)

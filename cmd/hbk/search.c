@@ -62,6 +62,7 @@ static const struct hbk_column columns[] = {
 
 int cmd_search(struct hbk_cli *cli, int argc, const char **argv)
 {
+	int code;
 	struct hbk_search_query q = {0};
 	struct hbk_error err = {0};
 	json_t *result = NULL;
@@ -109,8 +110,11 @@ int cmd_search(struct hbk_cli *cli, int argc, const char **argv)
 					   opt.sort);
 
 	rc = hbk_search_query_check(&q, hbk_date_today(), &err);
-	if (rc == HBK_OK)
-		rc = hbk_search(cli->engine->store, &q, hbk_now_ms(), &result, &err);
+	if (rc != HBK_OK)
+		return hbk_cli_error(cli, &err);
+	if ((code = hbk_cli_engine(cli)) != 0)
+		return code;
+	rc = hbk_search(cli->engine->store, &q, hbk_now_ms(), &result, &err);
 	if (rc != HBK_OK)
 		return hbk_cli_error(cli, &err);
 	last_search_save(cli, result);

@@ -186,6 +186,8 @@ int cmd_shell(struct hbk_cli *cli, int argc, const char **argv)
 	char history[4200], *words[SHELL_WORDS_MAX + 1];
 	int code = 0, count;
 
+	if ((code = hbk_cli_engine(cli)) != 0)
+		return code;
 	shell_cli = cli;
 	cli->interactive = true;
 	history_path(history, sizeof(history));

@@ -41,6 +41,7 @@ void update_reset(void)
 
 int cmd_update(struct hbk_cli *cli, int argc, const char **argv)
 {
+	int code;
 	struct hbk_update_request req = {.if_match = opt.if_match_given ? opt.if_match : -1};
 	struct hbk_error err = {0};
 	json_t *booking = NULL;
@@ -77,6 +78,8 @@ int cmd_update(struct hbk_cli *cli, int argc, const char **argv)
 		hbk_fail(&err, HBK_EINVAL, "too_long", "a guest field is too long");
 		return hbk_cli_error(cli, &err);
 	}
+	if ((code = hbk_cli_engine(cli)) != 0)
+		return code;
 	rc = hbk_update(cli->engine, argv[0], &req, &booking, &err);
 	return finish_booking_command(cli, rc, booking, &err);
 }

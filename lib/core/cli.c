@@ -152,13 +152,20 @@ static hbk_result setup(struct hbk_cli *cli, const struct hbk_command *cmd,
 		if (rc != HBK_OK)
 			return rc;
 	}
-	if ((cmd->needs & HBK_NEEDS_ENGINE) && !cli->engine) {
-		int flags = cmd->needs & HBK_NEEDS_NO_RECOVER ? HBK_ENGINE_NO_RECOVER : 0;
-		rc = hbk_engine_open(cli->cfg, flags, &cli->engine, err);
-		if (rc != HBK_OK)
-			return rc;
-	}
+	cli->needs = cmd->needs;
 	return HBK_OK;
+}
+
+int hbk_cli_engine(struct hbk_cli *cli)
+{
+	struct hbk_error err = {0};
+	if (cli->engine)
+		return 0;
+	HBK_ASSERT(cli->cfg != NULL);
+	int flags = cli->needs & HBK_NEEDS_NO_RECOVER ? HBK_ENGINE_NO_RECOVER : 0;
+	if (hbk_engine_open(cli->cfg, flags, &cli->engine, &err) != HBK_OK)
+		return hbk_cli_error(cli, &err);
+	return 0;
 }
 
 int hbk_cli_run(struct hbk_cli *cli, const struct hbk_command *commands, int argc, char **argv)

@@ -241,6 +241,11 @@ hbk_result hbk_booking_apply(struct hbk_booking *b, const char *type, const json
 		b->status = HBK_BOOKING_CANCELLED;
 		b->saga = HBK_SAGA_NONE;
 		b->version++;
+	} else if (strcmp(name, "compensation_step_failed.v1") == 0) {
+		const char *step = hbk_json_str(data, "step", "");
+		for (int i = HBK_STEP_DONE; i <= HBK_STEP_CANCEL_ABANDON; i++)
+			if (strcmp(step, hbk_saga_step_name((enum hbk_saga_step)i)) == 0)
+				b->unresolved |= 1u << i;
 	} else if (strcmp(name, "notification_sent.v1") == 0 ||
 		   strcmp(name, "notification_failed.v1") == 0) {
 		/* History only. */
@@ -286,6 +291,12 @@ static bool has_open_authorization(const struct hbk_booking *b)
 	return false;
 }
 
+/* A compensation step still to do: not refused for good before. */
+static bool open_step(const struct hbk_booking *b, enum hbk_saga_step step)
+{
+	return !(b->unresolved & (1u << step));
+}
+
 static enum hbk_saga_step next_create(const struct hbk_booking *b)
 {
 	if (!b->compensating) {
@@ -297,11 +308,11 @@ static enum hbk_saga_step next_create(const struct hbk_booking *b)
 			return HBK_STEP_CAPTURE;
 		return HBK_STEP_CONFIRM;
 	}
-	if (b->partner_booked && !b->partner_cancelled)
+	if (b->partner_booked && !b->partner_cancelled && open_step(b, HBK_STEP_PARTNER_CANCEL))
 		return HBK_STEP_PARTNER_CANCEL;
-	if (has_open_authorization(b))
+	if (has_open_authorization(b) && open_step(b, HBK_STEP_PAYMENT_VOID))
 		return HBK_STEP_PAYMENT_VOID;
-	if (net_paid(b) > 0)
+	if (net_paid(b) > 0 && open_step(b, HBK_STEP_PAYMENT_REFUND))
 		return HBK_STEP_PAYMENT_REFUND;
 	if (b->rooms_held)
 		return HBK_STEP_RELEASE;
@@ -311,7 +322,8 @@ static enum hbk_saga_step next_create(const struct hbk_booking *b)
 static enum hbk_saga_step next_update(const struct hbk_booking *b)
 {
 	if (b->compensating) {
-		if (b->charge_payment >= 0 && has_open_authorization(b))
+		if (b->charge_payment >= 0 && has_open_authorization(b) &&
+		    open_step(b, HBK_STEP_PAYMENT_VOID))
 			return HBK_STEP_PAYMENT_VOID;
 		return HBK_STEP_UPDATE_ABANDON;
 	}
@@ -325,7 +337,7 @@ static enum hbk_saga_step next_update(const struct hbk_booking *b)
 	}
 	if (!b->partner_modified)
 		return HBK_STEP_PARTNER_MODIFY;
-	if (net > b->new_total.minor)
+	if (net > b->new_total.minor && open_step(b, HBK_STEP_PAYMENT_REFUND))
 		return HBK_STEP_PAYMENT_REFUND;
 	return HBK_STEP_UPDATE_COMMIT;
 }
@@ -336,7 +348,7 @@ static enum hbk_saga_step next_cancel(const struct hbk_booking *b)
 		return HBK_STEP_CANCEL_ABANDON;
 	if (b->partner_booked && !b->partner_cancelled)
 		return HBK_STEP_PARTNER_CANCEL;
-	if (net_paid(b) > b->penalty.minor)
+	if (net_paid(b) > b->penalty.minor && open_step(b, HBK_STEP_PAYMENT_REFUND))
 		return HBK_STEP_PAYMENT_REFUND;
 	if (b->rooms_held)
 		return HBK_STEP_RELEASE;
@@ -456,6 +468,14 @@ json_t *hbk_booking_json(const struct hbk_booking *b)
 		json_object_set_new(json, "failure",
 				    json_pack("{s:s, s:s}", "code", b->failure_code, "message",
 					      b->failure_message));
+	if (b->unresolved) {
+		json_t *steps = json_array();
+		for (int i = HBK_STEP_DONE; i <= HBK_STEP_CANCEL_ABANDON; i++)
+			if (b->unresolved & (1u << i))
+				json_array_append_new(
+					steps, json_string(hbk_saga_step_name((enum hbk_saga_step)i)));
+		json_object_set_new(json, "unresolved", steps);
+	}
 	if (b->status == HBK_BOOKING_CANCELLED) {
 		json_object_set_new(json, "cancellation",
 				    json_pack("{s:o, s:s}", "penalty", hbk_json_money(&b->penalty),

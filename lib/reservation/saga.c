@@ -513,10 +513,25 @@ hbk_result hbk_saga_run(struct hbk_engine *engine, const char *id, struct hbk_er
 				rc = start_compensation(engine, &b, &step_err, err);
 				break;
 			}
+			if (rc != HBK_EUNAVAILABLE) {
+				/*
+				 * Refused for good (the partner will not cancel, the
+				 * provider will not void): record it for reconciliation
+				 * and finish the rest, so the booking does not stay
+				 * PENDING on a decision no retry will change.
+				 */
+				batch_add(&batch, &b, "compensation_step_failed.v1",
+					  json_pack("{s:s, s:s, s:s}", "step",
+						    hbk_saga_step_name(step), "code", step_err.code,
+						    "message", step_err.message));
+				rc = commit_batch(engine, &b, &batch, NULL, false, err);
+				break;
+			}
 			/*
-			 * A compensation that keeps failing: leave the saga registered
-			 * so the next process to open the store (or hbk-admin recover)
-			 * takes it up again once the upstream answers.
+			 * Still unreachable after the retries: leave the saga
+			 * registered so the next process to open the store (or
+			 * hbk-admin recover) takes it up again once the upstream
+			 * answers.
 			 */
 			*err = step_err;
 			hbk_error_prefix(err, "%s: %s", id, hbk_saga_step_name(step));

@@ -31,7 +31,8 @@ struct hbk_cli {
 	bool color;
 	bool interactive; /* inside hbk shell */
 	struct hbk_config *cfg;
-	struct hbk_engine *engine;
+	struct hbk_engine *engine; /* opened by hbk_cli_engine() */
+	unsigned needs;            /* of the command running */
 	struct hbk_option globals[10];
 };
 
@@ -67,6 +68,14 @@ int hbk_cli_run(struct hbk_cli *cli, const struct hbk_command *commands, int arg
 void hbk_cli_help(const struct hbk_cli *cli, const struct hbk_command *commands, FILE *out,
 		  const char *synopsis);
 const struct hbk_command *hbk_cli_find(const struct hbk_command *commands, const char *name);
+
+/*
+ * Opens the engine for the command running (once; the shell keeps it).
+ * Commands call it after checking their arguments, so a usage error is
+ * reported as one even where no store exists. Returns 0, or the exit code
+ * after printing the error.
+ */
+int hbk_cli_engine(struct hbk_cli *cli);
 
 /* Prints "<prog>: error: <message>" and returns the exit code. */
 int hbk_cli_error(const struct hbk_cli *cli, const struct hbk_error *err);

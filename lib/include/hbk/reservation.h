@@ -97,6 +97,9 @@ struct hbk_booking {
 	bool partner_booked;
 	bool partner_cancelled;
 	bool compensating;
+	/* Compensation steps an upstream refused for good (1u << step): the
+	 * saga goes on without them and reconciliation settles them. */
+	unsigned unresolved;
 	/* A pending update. */
 	struct hbk_stay new_stay;
 	struct hbk_money new_total;

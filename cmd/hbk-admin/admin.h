@@ -1,0 +1,29 @@
+/*
+ * admin.h - the subcommands of hbk-admin(8). Each lives in its own file,
+ * cmd/hbk-admin/<name>.c, with its option table and the reset function
+ * that clears the option values before a parse; main.c holds the command
+ * table that points at them.
+ */
+#ifndef HBK_ADMIN_H
+#define HBK_ADMIN_H
+
+#include "hbk/cli.h"
+
+int cmd_config(struct hbk_cli *cli, int argc, const char **argv);
+int cmd_hotel(struct hbk_cli *cli, int argc, const char **argv);
+int cmd_init(struct hbk_cli *cli, int argc, const char **argv);
+int cmd_inventory(struct hbk_cli *cli, int argc, const char **argv);
+int cmd_recover(struct hbk_cli *cli, int argc, const char **argv);
+
+extern const struct hbk_option hotel_options[];
+extern const struct hbk_option init_options[];
+extern const struct hbk_option inventory_options[];
+
+void hotel_reset(void);
+void init_reset(void);
+void inventory_reset(void);
+
+/* The command table, for usage errors raised inside a command. */
+const struct hbk_command *admin_command(const char *name);
+
+#endif
