@@ -115,6 +115,8 @@ int cmd_search(struct hbk_cli *cli, int argc, const char **argv)
 	if ((code = hbk_cli_engine(cli)) != 0)
 		return code;
 	rc = hbk_search(cli->engine->store, &q, hbk_now_ms(), &result, &err);
+	if (rc != HBK_OK && strcmp(err.field, "max_price") == 0)
+		hbk_error_prefix(&err, "--max-price");
 	if (rc != HBK_OK)
 		return hbk_cli_error(cli, &err);
 	last_search_save(cli, result);
