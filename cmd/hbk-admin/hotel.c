@@ -95,9 +95,12 @@ static void section(const json_t *rows, const struct hbk_column *columns, size_t
 
 static int hotel_show(struct hbk_cli *cli, const char *hotel_id)
 {
+	int code;
 	struct hbk_error err = {0};
 	json_t *doc = NULL;
 
+	if ((code = hbk_cli_engine(cli)) != 0)
+		return code;
 	if (hbk_hotel_json(cli->engine->store, hotel_id, &doc, &err) != HBK_OK)
 		return hbk_cli_error(cli, &err);
 	switch (cli->format) {
