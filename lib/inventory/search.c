@@ -267,23 +267,31 @@ static json_t *offer_json(const struct offer *o, int n, const struct hbk_search_
 static hbk_result load_candidates(struct hbk_store *store, const struct hbk_search_query *q,
 				  struct candidate **out, int *count, struct hbk_error *err)
 {
+	/*
+	 * Two fixed statements, so that each lets SQLite drive the join from
+	 * the hotels it selects (by city index or by id) into the inventory's
+	 * primary key; CROSS JOIN fixes that order, whatever the statistics.
+	 */
+#define CANDIDATES_SQL(where)                                                                      \
+	"SELECT h.id, h.code, h.name, h.city, h.stars, h.currency, h.address,"                     \
+	" r.code, r.name, h.free_cancel_days, h.sells_refundable, h.nrf_discount_pct,"              \
+	" MIN(i.allotment), SUM(i.price_minor),"                                                   \
+	" SUM(CASE WHEN i.night = ?3 THEN i.price_minor ELSE 0 END)"                               \
+	" FROM hotels h"                                                                           \
+	" CROSS JOIN room_types r ON r.hotel_id = h.id"                                            \
+	" CROSS JOIN inventory i ON i.hotel_id = h.id AND i.room_type = r.code"                    \
+	"  AND i.night >= ?3 AND i.night < ?4"                                                     \
+	" WHERE " where                                                                            \
+	"  AND r.capacity * ?5 >= ?6 + ?7 AND r.max_children * ?5 >= ?7"                           \
+	"  AND NOT EXISTS (SELECT 1 FROM blackouts b WHERE b.hotel_id = h.id"                      \
+	"   AND b.night >= ?3 AND b.night < ?4)"                                                   \
+	" GROUP BY h.id, r.code"                                                                   \
+	" HAVING COUNT(*) = ?4 - ?3 AND MIN(i.allotment) >= ?5"
+	static const char by_city[] = CANDIDATES_SQL("h.city = ?1 AND (?2 = '' OR h.id = ?2)");
+	static const char by_hotel[] = CANDIDATES_SQL("h.id = ?2 AND (?1 = '' OR h.city = ?1)");
+#undef CANDIDATES_SQL
 	sqlite3_stmt *stmt;
-	hbk_result rc = hbk_store_prepare(
-		store,
-		"SELECT h.id, h.code, h.name, h.city, h.stars, h.currency, h.address,"
-		" r.code, r.name, h.free_cancel_days, h.sells_refundable, h.nrf_discount_pct,"
-		" MIN(i.allotment), SUM(i.price_minor),"
-		" SUM(CASE WHEN i.night = ?3 THEN i.price_minor ELSE 0 END)"
-		" FROM hotels h"
-		" JOIN room_types r ON r.hotel_id = h.id"
-		" JOIN inventory i ON i.hotel_id = h.id AND i.room_type = r.code"
-		"  AND i.night >= ?3 AND i.night < ?4"
-		" WHERE (?1 = '' OR h.city = ?1) AND (?2 = '' OR h.id = ?2)"
-		"  AND r.capacity * ?5 >= ?6 + ?7 AND r.max_children * ?5 >= ?7"
-		"  AND NOT EXISTS (SELECT 1 FROM blackouts b WHERE b.hotel_id = h.id"
-		"   AND b.night >= ?3 AND b.night < ?4)"
-		" GROUP BY h.id, r.code"
-		" HAVING COUNT(*) = ?4 - ?3 AND MIN(i.allotment) >= ?5",
+	hbk_result rc = hbk_store_prepare(store, q->hotel_id[0] ? by_hotel : by_city,
 		&stmt, err);
 	if (rc != HBK_OK)
 		return rc;
