@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hbk/json.h"
+#include "hbk/notify.h"
 #include "internal.h"
 
 #define LIST_LIMIT_MAX 1000
@@ -271,6 +272,8 @@ static hbk_result update_guest(struct hbk_engine *engine, struct hbk_booking *b,
 			hbk_store_rollback(engine->store);
 	}
 	batch_clear(&batch);
+	if (rc == HBK_OK)
+		booking_notify(engine, b, HBK_NOTICE_UPDATE);
 	return rc;
 }
 

@@ -43,6 +43,10 @@ bool process_alive(long pid, long long start);
 /* The stay fields of an event's data (room_type, board, dates, guests ...). */
 json_t *stay_json(const struct hbk_stay *stay);
 
+/* Sends a guest notice and records that it was sent or not; never fails. */
+enum hbk_notice;
+void booking_notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_notice notice);
+
 /* Maps a failure code recorded on a booking back to a result. */
 hbk_result failure_result(const char *code);
 

@@ -154,8 +154,7 @@ static hbk_result move_nights(struct hbk_store *store, const struct hbk_stay *fr
 	hbk_date ranges[2][2];
 	int n;
 	if (strcmp(from->room_type, keep->room_type) == 0)
-		n = range_minus(from->checkin, from->checkout, keep->checkin, keep->checkout,
-				ranges);
+		n = range_minus(from->checkin, from->checkout, 0, 0, ranges);
 	else
 		n = range_minus(from->checkin, from->checkout, 0, 0, ranges);
 	for (int i = 0; i < n; i++) {
@@ -374,7 +373,7 @@ static bool is_compensation(const struct hbk_booking *b, enum hbk_saga_step step
 	return false;
 }
 
-static void notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_notice notice)
+void booking_notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_notice notice)
 {
 	struct hbk_error nerr = {0};
 	struct event_batch batch = {0};
@@ -433,7 +432,7 @@ hbk_result hbk_saga_run(struct hbk_engine *engine, const char *id, struct hbk_er
 			batch_add(&batch, &b, "confirmed.v1", json_object());
 			rc = commit_batch(engine, &b, &batch, NULL, true, err);
 			if (rc == HBK_OK)
-				notify(engine, &b, HBK_NOTICE_CONFIRMATION);
+				booking_notify(engine, &b, HBK_NOTICE_CONFIRMATION);
 			break;
 		case HBK_STEP_FAIL:
 			batch_add(&batch, &b, "failed.v1",
@@ -459,7 +458,7 @@ hbk_result hbk_saga_run(struct hbk_engine *engine, const char *id, struct hbk_er
 					    hbk_policy_json(&b.new_policy)));
 			rc = commit_batch(engine, &b, &batch, release_old_nights, true, err);
 			if (rc == HBK_OK)
-				notify(engine, &b, HBK_NOTICE_UPDATE);
+				booking_notify(engine, &b, HBK_NOTICE_UPDATE);
 			break;
 		case HBK_STEP_UPDATE_ABANDON:
 			if (b.stay_changes && b.new_rooms_held)
@@ -480,7 +479,7 @@ hbk_result hbk_saga_run(struct hbk_engine *engine, const char *id, struct hbk_er
 					    hbk_json_money(&b.penalty)));
 			rc = commit_batch(engine, &b, &batch, NULL, true, err);
 			if (rc == HBK_OK)
-				notify(engine, &b, HBK_NOTICE_CANCELLATION);
+				booking_notify(engine, &b, HBK_NOTICE_CANCELLATION);
 			break;
 		case HBK_STEP_CANCEL_ABANDON:
 			batch_add(&batch, &b, "cancel_abandoned.v1",

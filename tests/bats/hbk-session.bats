@@ -118,13 +118,14 @@ db() { sqlite3 "$HBK_HOME/hbk.db" "$@"; }
 		and .events[0].subject == "'"$id"'" and .events[0].partitionkey == "H-LIS-0001"'
 	types=$(echo "$output" | jq -r '[.events[].type | sub("hbk.booking.";"") | sub(".v1";"")] | join(" ")')
 	[[ "$types" == "requested rooms_held payment_authorized partner_booked payment_captured confirmed notification_sent update_requested rooms_held"* ]]
-	[[ "$types" == *"guest_updated cancel_requested partner_cancelled payment_refunded"*"rooms_released cancelled notification_sent" ]]
+	[[ "$types" == *"guest_updated notification_sent cancel_requested partner_cancelled payment_refunded"*"rooms_released cancelled notification_sent" ]]
 	run hbk history "$id"
 	assert_success
 	assert_line --index 0 --regexp '^SEQ +TIME +TYPE'
 
-	# Notifications: confirmation, update and cancellation mails.
-	[ "$(ls "$HBK_HOME/mail/new" | wc -l)" -eq 3 ]
+	# Notifications: confirmation, two updates and cancellation mails.
+	[ "$(ls "$HBK_HOME/mail/new" | wc -l)" -eq 4 ]
+	grep -l "^To: .*ana.silva@example.com" "$HBK_HOME"/mail/new/* >/dev/null
 	grep -l "Subject: Booking confirmed: $id" "$HBK_HOME"/mail/new/* >/dev/null
 	grep -l "Subject: Booking cancelled: $id" "$HBK_HOME"/mail/new/* >/dev/null
 }
