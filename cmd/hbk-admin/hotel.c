@@ -104,9 +104,7 @@ static int hotel_show(struct hbk_cli *cli, const char *hotel_id)
 	if (hbk_hotel_json(cli->engine->store, hotel_id, &doc, &err) != HBK_OK)
 		return hbk_cli_error(cli, &err);
 	switch (cli->format) {
-	case HBK_FORMAT_JSON:
-		hbk_output_json(stdout, doc);
-		break;
+	case HBK_FORMAT_JSON: hbk_output_json(stdout, doc); break;
 	case HBK_FORMAT_CSV:
 		/* One CSV document per output: the room types, the useful rows. */
 		hbk_output_rows(stdout, HBK_FORMAT_CSV, room_columns, ARRAY_SIZE(room_columns),

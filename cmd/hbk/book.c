@@ -10,16 +10,16 @@ static struct {
 } opt;
 
 const struct hbk_option book_options[] = {
-	{HBK_OPT_STRING, "guest", 0, &opt.guest, NULL, "NAME", "the lead guest's full name", 0, 0,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "email", 0, &opt.email, NULL, "EMAIL", "where the confirmation goes", 0,
-	 0, HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "phone", 0, &opt.phone, NULL, "PHONE", "the guest's phone", 0, 0,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "payment-method", 0, &opt.payment_method, NULL, "PM",
-	 "payment method token (default pm_card_visa)", 0, 0, HBK_COMPLETE_WORDS,
-	 "pm_card_visa pm_card_chargeDeclined pm_card_chargeDeclinedInsufficientFunds"},
-	{HBK_OPT_END},
+    {HBK_OPT_STRING, "guest", 0, &opt.guest, NULL, "NAME", "the lead guest's full name", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "email", 0, &opt.email, NULL, "EMAIL", "where the confirmation goes", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "phone", 0, &opt.phone, NULL, "PHONE", "the guest's phone", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "payment-method", 0, &opt.payment_method, NULL, "PM",
+     "payment method token (default pm_card_visa)", 0, 0, HBK_COMPLETE_WORDS,
+     "pm_card_visa pm_card_chargeDeclined pm_card_chargeDeclinedInsufficientFunds"},
+    {HBK_OPT_END},
 };
 
 void book_reset(void)
@@ -51,15 +51,15 @@ int cmd_book(struct hbk_cli *cli, int argc, const char **argv)
 		return hbk_cli_usage_error(cli, self, "book: --guest and --email are required");
 	const char *pm = opt.payment_method ? opt.payment_method : "pm_card_visa";
 	if (hbk_looks_like_card_number(pm))
-		return hbk_cli_usage_error(cli, NULL,
-					   "--payment-method: card numbers are not accepted; give a "
-					   "payment method token such as pm_card_visa");
+		return hbk_cli_usage_error(
+		    cli, NULL,
+		    "--payment-method: card numbers are not accepted; give a "
+		    "payment method token such as pm_card_visa");
 	if (!copy_field(req.guest.name, sizeof(req.guest.name), opt.guest, "guest", &err) ||
 	    !copy_field(req.guest.email, sizeof(req.guest.email), opt.email, "email", &err) ||
 	    !copy_field(req.guest.phone, sizeof(req.guest.phone), opt.phone ? opt.phone : "",
 			"phone", &err) ||
-	    !copy_field(req.payment_method, sizeof(req.payment_method), pm, "payment-method",
-			&err))
+	    !copy_field(req.payment_method, sizeof(req.payment_method), pm, "payment-method", &err))
 		return hbk_cli_error(cli, &err);
 
 	if (argv[0][0] >= '0' && argv[0][0] <= '9') {

@@ -13,13 +13,13 @@ static struct {
 } opt;
 
 const struct hbk_option cancel_options[] = {
-	{HBK_OPT_STRING, "reason", 0, &opt.reason, NULL, "TEXT", "why, for the record", 0, 0,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_BOOL, "dry-run", 'n', &opt.dry_run, NULL, NULL,
-	 "show the penalty and refund, change nothing", 0, 0, HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_INT, "if-match", 0, &opt.if_match, &opt.if_match_given, "VERSION",
-	 "only if the booking is at this version", 0, 1000000, HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_END},
+    {HBK_OPT_STRING, "reason", 0, &opt.reason, NULL, "TEXT", "why, for the record", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_BOOL, "dry-run", 'n', &opt.dry_run, NULL, NULL,
+     "show the penalty and refund, change nothing", 0, 0, HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_INT, "if-match", 0, &opt.if_match, &opt.if_match_given, "VERSION",
+     "only if the booking is at this version", 0, 1000000, HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_END},
 };
 
 void cancel_reset(void)
@@ -28,12 +28,9 @@ void cancel_reset(void)
 }
 
 static const struct hbk_column preview_columns[] = {
-	{"ID", "booking.id", false},
-	{"Status", "booking.status", false},
-	{"Paid", "booking.paid.amount", true},
-	{"Penalty", "penalty.amount", true},
-	{"Refund", "refund.amount", true},
-	{"Currency", "refund.currency", false},
+    {"ID", "booking.id", false},	   {"Status", "booking.status", false},
+    {"Paid", "booking.paid.amount", true}, {"Penalty", "penalty.amount", true},
+    {"Refund", "refund.amount", true},	   {"Currency", "refund.currency", false},
 };
 
 int cmd_cancel(struct hbk_cli *cli, int argc, const char **argv)

@@ -19,8 +19,8 @@ int cmd_shell(struct hbk_cli *cli, int argc, const char **argv);
 int cmd_update(struct hbk_cli *cli, int argc, const char **argv);
 int cmd_view(struct hbk_cli *cli, int argc, const char **argv);
 
-extern const struct hbk_option book_options[], cancel_options[], list_options[],
-	search_options[], update_options[], no_options[];
+extern const struct hbk_option book_options[], cancel_options[], list_options[], search_options[],
+    update_options[], no_options[];
 void book_reset(void);
 void cancel_reset(void);
 void list_reset(void);

@@ -4,10 +4,10 @@
 #include "hbk.h"
 
 static const struct hbk_column columns[] = {
-	{"SEQ", "sequence", true},
-	{"TIME", "time", false},
-	{"TYPE", "type", false},
-	{"EVENT ID", "id", false},
+    {"SEQ", "sequence", true},
+    {"TIME", "time", false},
+    {"TYPE", "type", false},
+    {"EVENT ID", "id", false},
 };
 
 int cmd_history(struct hbk_cli *cli, int argc, const char **argv)

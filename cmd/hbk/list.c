@@ -11,22 +11,22 @@ static struct {
 } opt;
 
 const struct hbk_option list_options[] = {
-	{HBK_OPT_STRING, "status", 0, &opt.status, NULL, "STATUS",
-	 "PENDING, CONFIRMED, CANCELLED or FAILED", 0, 0, HBK_COMPLETE_WORDS,
-	 "PENDING CONFIRMED CANCELLED FAILED"},
-	{HBK_OPT_STRING, "hotel", 0, &opt.hotel, NULL, "ID", "bookings at one hotel", 0, 0,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "from", 0, &opt.from, NULL, "DATE", "check-in on or after DATE", 0, 0,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "to", 0, &opt.to, NULL, "DATE", "check-in on or before DATE", 0, 0,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "email", 0, &opt.email, NULL, "EMAIL", "the guest's email", 0, 0,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_INT, "limit", 0, &opt.limit, NULL, "N", "at most N bookings (default 50)", 1,
-	 1000, HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "cursor", 0, &opt.cursor, NULL, "ID",
-	 "continue after this booking (next_cursor)", 0, 0, HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_END},
+    {HBK_OPT_STRING, "status", 0, &opt.status, NULL, "STATUS",
+     "PENDING, CONFIRMED, CANCELLED or FAILED", 0, 0, HBK_COMPLETE_WORDS,
+     "PENDING CONFIRMED CANCELLED FAILED"},
+    {HBK_OPT_STRING, "hotel", 0, &opt.hotel, NULL, "ID", "bookings at one hotel", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "from", 0, &opt.from, NULL, "DATE", "check-in on or after DATE", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "to", 0, &opt.to, NULL, "DATE", "check-in on or before DATE", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "email", 0, &opt.email, NULL, "EMAIL", "the guest's email", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_INT, "limit", 0, &opt.limit, NULL, "N", "at most N bookings (default 50)", 1, 1000,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "cursor", 0, &opt.cursor, NULL, "ID",
+     "continue after this booking (next_cursor)", 0, 0, HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_END},
 };
 
 void list_reset(void)
@@ -36,15 +36,15 @@ void list_reset(void)
 }
 
 static const struct hbk_column columns[] = {
-	{"ID", "id", false},
-	{"STATUS", "status", false},
-	{"HOTEL", "hotel.name", false},
-	{"ROOM", "room_type", false},
-	{"CHECKIN", "checkin", false},
-	{"CHECKOUT", "checkout", false},
-	{"GUEST", "guest.name", false},
-	{"TOTAL", "total.amount", true},
-	{"CUR", "total.currency", false},
+    {"ID", "id", false},
+    {"STATUS", "status", false},
+    {"HOTEL", "hotel.name", false},
+    {"ROOM", "room_type", false},
+    {"CHECKIN", "checkin", false},
+    {"CHECKOUT", "checkout", false},
+    {"GUEST", "guest.name", false},
+    {"TOTAL", "total.amount", true},
+    {"CUR", "total.currency", false},
 };
 
 int cmd_list(struct hbk_cli *cli, int argc, const char **argv)

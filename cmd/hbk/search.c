@@ -12,31 +12,31 @@ static struct {
 } opt;
 
 const struct hbk_option search_options[] = {
-	{HBK_OPT_STRING, "city", 0, &opt.city, NULL, "CODE", "IATA city code (LIS, PAR ...)", 0, 0,
-	 HBK_COMPLETE_CITY, NULL},
-	{HBK_OPT_STRING, "hotel", 0, &opt.hotel, NULL, "ID", "one hotel (H-LIS-0001)", 0, 0,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "checkin", 0, &opt.checkin, NULL, "DATE", "arrival, YYYY-MM-DD", 0, 0,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "checkout", 0, &opt.checkout, NULL, "DATE", "departure, YYYY-MM-DD", 0,
-	 0, HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_INT, "nights", 0, &opt.nights, &opt.nights_given, "N",
-	 "nights, instead of --checkout", 1, HBK_MAX_NIGHTS, HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_INT, "adults", 0, &opt.adults, NULL, "N", "adults (default 2)", 0,
-	 HBK_MAX_GUESTS, HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_INT, "children", 0, &opt.children, NULL, "N", "children (default 0)", 0,
-	 HBK_MAX_GUESTS, HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_INT, "rooms", 0, &opt.rooms, NULL, "N", "rooms (default 1)", 1, HBK_MAX_ROOMS,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "max-price", 0, &opt.max_price, NULL, "AMOUNT",
-	 "highest total, in the hotel's currency", 0, 0, HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_BOOL, "refundable", 0, &opt.refundable, NULL, NULL, "refundable rates only", 0, 0,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_STRING, "sort", 0, &opt.sort, NULL, "KEY", "price (default), stars or name", 0, 0,
-	 HBK_COMPLETE_WORDS, "price stars name"},
-	{HBK_OPT_INT, "limit", 0, &opt.limit, NULL, "N", "at most N offers (default 20)", 1, 500,
-	 HBK_COMPLETE_NONE, NULL},
-	{HBK_OPT_END},
+    {HBK_OPT_STRING, "city", 0, &opt.city, NULL, "CODE", "IATA city code (LIS, PAR ...)", 0, 0,
+     HBK_COMPLETE_CITY, NULL},
+    {HBK_OPT_STRING, "hotel", 0, &opt.hotel, NULL, "ID", "one hotel (H-LIS-0001)", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "checkin", 0, &opt.checkin, NULL, "DATE", "arrival, YYYY-MM-DD", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "checkout", 0, &opt.checkout, NULL, "DATE", "departure, YYYY-MM-DD", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_INT, "nights", 0, &opt.nights, &opt.nights_given, "N", "nights, instead of --checkout",
+     1, HBK_MAX_NIGHTS, HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_INT, "adults", 0, &opt.adults, NULL, "N", "adults (default 2)", 0, HBK_MAX_GUESTS,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_INT, "children", 0, &opt.children, NULL, "N", "children (default 0)", 0,
+     HBK_MAX_GUESTS, HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_INT, "rooms", 0, &opt.rooms, NULL, "N", "rooms (default 1)", 1, HBK_MAX_ROOMS,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "max-price", 0, &opt.max_price, NULL, "AMOUNT",
+     "highest total, in the hotel's currency", 0, 0, HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_BOOL, "refundable", 0, &opt.refundable, NULL, NULL, "refundable rates only", 0, 0,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_STRING, "sort", 0, &opt.sort, NULL, "KEY", "price (default), stars or name", 0, 0,
+     HBK_COMPLETE_WORDS, "price stars name"},
+    {HBK_OPT_INT, "limit", 0, &opt.limit, NULL, "N", "at most N offers (default 20)", 1, 500,
+     HBK_COMPLETE_NONE, NULL},
+    {HBK_OPT_END},
 };
 
 void search_reset(void)
@@ -48,16 +48,16 @@ void search_reset(void)
 }
 
 static const struct hbk_column columns[] = {
-	{"N", "n", true},
-	{"HOTEL", "hotel.name", false},
-	{"STARS", "hotel.stars", true},
-	{"ROOM", "room_type", false},
-	{"BOARD", "board", false},
-	{"REFUNDABLE", "refundable", false},
-	{"LEFT", "available", true},
-	{"NIGHTS", "nights", true},
-	{"TOTAL", "total.amount", true},
-	{"CUR", "total.currency", false},
+    {"N", "n", true},
+    {"HOTEL", "hotel.name", false},
+    {"STARS", "hotel.stars", true},
+    {"ROOM", "room_type", false},
+    {"BOARD", "board", false},
+    {"REFUNDABLE", "refundable", false},
+    {"LEFT", "available", true},
+    {"NIGHTS", "nights", true},
+    {"TOTAL", "total.amount", true},
+    {"CUR", "total.currency", false},
 };
 
 int cmd_search(struct hbk_cli *cli, int argc, const char **argv)
@@ -105,9 +105,8 @@ int cmd_search(struct hbk_cli *cli, int argc, const char **argv)
 	else if (strcmp(opt.sort, "name") == 0)
 		q.sort = HBK_SORT_NAME;
 	else
-		return hbk_cli_usage_error(cli, NULL,
-					   "--sort: unknown key '%s' (price, stars or name)",
-					   opt.sort);
+		return hbk_cli_usage_error(
+		    cli, NULL, "--sort: unknown key '%s' (price, stars or name)", opt.sort);
 
 	rc = hbk_search_query_check(&q, hbk_date_today(), &err);
 	if (rc != HBK_OK)

@@ -14,8 +14,8 @@
 
 #include "hbk.h"
 
-#define SHELL_WORDS_MAX 64
-#define SHELL_HISTORY_MAX 1000
+#define SHELL_WORDS_MAX	   64
+#define SHELL_HISTORY_MAX  1000
 #define COMPLETION_IDS_MAX 200
 
 static struct hbk_cli *shell_cli;

@@ -14,25 +14,25 @@ void hbk_cli_init(struct hbk_cli *cli, const char *prog)
 	memset(cli, 0, sizeof(*cli));
 	cli->prog = prog;
 	struct hbk_option globals[] = {
-		{HBK_OPT_STRING, "output", 'o', &cli->output, NULL, "FORMAT",
-		 "table, json or csv (default: table)", 0, 0, HBK_COMPLETE_WORDS, "table json csv"},
-		{HBK_OPT_STRING, "config", 0, &cli->config_path, NULL, "FILE",
-		 "configuration file (HBK_CONFIG)", 0, 0, HBK_COMPLETE_FILE, NULL},
-		{HBK_OPT_STRING, "api", 0, &cli->api_url, NULL, "URL",
-		 "talk to hbkd at URL (HBK_API_URL)", 0, 0, HBK_COMPLETE_NONE, NULL},
-		{HBK_OPT_STRING, "token", 0, &cli->token, NULL, "TOKEN",
-		 "API token for --api (HBK_TOKEN)", 0, 0, HBK_COMPLETE_NONE, NULL},
-		{HBK_OPT_BOOL, "quiet", 'q', &cli->quiet, NULL, NULL, "print only results", 0, 0,
-		 HBK_COMPLETE_NONE, NULL},
-		{HBK_OPT_COUNT, "verbose", 'v', &cli->verbose, NULL, NULL, "say more on stderr", 0,
-		 0, HBK_COMPLETE_NONE, NULL},
-		{HBK_OPT_BOOL, "no-color", 0, &cli->no_color, NULL, NULL,
-		 "no colors (also NO_COLOR)", 0, 0, HBK_COMPLETE_NONE, NULL},
-		{HBK_OPT_BOOL, "help", 'h', &cli->help, NULL, NULL, "show help and exit", 0, 0,
-		 HBK_COMPLETE_NONE, NULL},
-		{HBK_OPT_BOOL, "version", 0, &cli->version, NULL, NULL, "show the version and exit",
-		 0, 0, HBK_COMPLETE_NONE, NULL},
-		{HBK_OPT_END, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, HBK_COMPLETE_NONE, NULL},
+	    {HBK_OPT_STRING, "output", 'o', &cli->output, NULL, "FORMAT",
+	     "table, json or csv (default: table)", 0, 0, HBK_COMPLETE_WORDS, "table json csv"},
+	    {HBK_OPT_STRING, "config", 0, &cli->config_path, NULL, "FILE",
+	     "configuration file (HBK_CONFIG)", 0, 0, HBK_COMPLETE_FILE, NULL},
+	    {HBK_OPT_STRING, "api", 0, &cli->api_url, NULL, "URL",
+	     "talk to hbkd at URL (HBK_API_URL)", 0, 0, HBK_COMPLETE_NONE, NULL},
+	    {HBK_OPT_STRING, "token", 0, &cli->token, NULL, "TOKEN",
+	     "API token for --api (HBK_TOKEN)", 0, 0, HBK_COMPLETE_NONE, NULL},
+	    {HBK_OPT_BOOL, "quiet", 'q', &cli->quiet, NULL, NULL, "print only results", 0, 0,
+	     HBK_COMPLETE_NONE, NULL},
+	    {HBK_OPT_COUNT, "verbose", 'v', &cli->verbose, NULL, NULL, "say more on stderr", 0, 0,
+	     HBK_COMPLETE_NONE, NULL},
+	    {HBK_OPT_BOOL, "no-color", 0, &cli->no_color, NULL, NULL, "no colors (also NO_COLOR)",
+	     0, 0, HBK_COMPLETE_NONE, NULL},
+	    {HBK_OPT_BOOL, "help", 'h', &cli->help, NULL, NULL, "show help and exit", 0, 0,
+	     HBK_COMPLETE_NONE, NULL},
+	    {HBK_OPT_BOOL, "version", 0, &cli->version, NULL, NULL, "show the version and exit", 0,
+	     0, HBK_COMPLETE_NONE, NULL},
+	    {HBK_OPT_END, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, HBK_COMPLETE_NONE, NULL},
 	};
 	HBK_ASSERT(sizeof(globals) == sizeof(cli->globals));
 	memcpy(cli->globals, globals, sizeof(globals));
@@ -79,8 +79,7 @@ void hbk_cli_note(const struct hbk_cli *cli, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-hbk_result hbk_cli_date(const char *option, const char *value, hbk_date *out,
-			struct hbk_error *err)
+hbk_result hbk_cli_date(const char *option, const char *value, hbk_date *out, struct hbk_error *err)
 {
 	if (hbk_date_parse(value, out))
 		return HBK_OK;
@@ -129,8 +128,7 @@ static void reset_globals(struct hbk_cli *cli)
 	cli->help = cli->version = false;
 }
 
-static hbk_result setup(struct hbk_cli *cli, const struct hbk_command *cmd,
-			struct hbk_error *err)
+static hbk_result setup(struct hbk_cli *cli, const struct hbk_command *cmd, struct hbk_error *err)
 {
 	hbk_result rc;
 	const char *output = cli->output;

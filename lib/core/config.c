@@ -16,9 +16,9 @@
 #include "hbk/config.h"
 
 #define CONFIG_ENTRIES_MAX 128
-#define CONFIG_DEPTH_MAX 8
-#define CONFIG_KEY_MAX 128
-#define SECRET_FILE_MAX 4096
+#define CONFIG_DEPTH_MAX   8
+#define CONFIG_KEY_MAX	   128
+#define SECRET_FILE_MAX	   4096
 
 struct config_entry {
 	char *key;
@@ -39,42 +39,42 @@ static const struct {
 	const char *key;
 	bool secret;
 } known_keys[] = {
-	{"store.path", false},
-	{"server.listen", false},
-	{"server.max_body_bytes", false},
-	{"server.max_connections", false},
-	{"server.idle_timeout_ms", false},
-	{"client.url", false},
-	{"client.token", true},
-	{"client.timeout_ms", false},
-	{"kafka.brokers", false},
-	{"kafka.topics.commands", false},
-	{"kafka.topics.events", false},
-	{"kafka.topics.dlq", false},
-	{"kafka.partitions", false},
-	{"partner.kind", false},
-	{"partner.url", false},
-	{"partner.api_key", true},
-	{"partner.secret", true},
-	{"partner.timeout_ms", false},
-	{"partner.faults.error_rate", false},
-	{"partner.faults.fail", false},
-	{"payment.kind", false},
-	{"payment.url", false},
-	{"payment.secret_key", true},
-	{"payment.webhook_secret", true},
-	{"payment.timeout_ms", false},
-	{"payment.faults.error_rate", false},
-	{"payment.faults.fail", false},
-	{"notify.email.kind", false},
-	{"notify.email.url", false},
-	{"notify.email.from", false},
-	{"notify.sms.kind", false},
-	{"notify.sms.region", false},
-	{"notify.sms.topic_arn", false},
-	{"log.level", false},
-	{"log.format", false},
-	{"log.file", false},
+    {"store.path", false},
+    {"server.listen", false},
+    {"server.max_body_bytes", false},
+    {"server.max_connections", false},
+    {"server.idle_timeout_ms", false},
+    {"client.url", false},
+    {"client.token", true},
+    {"client.timeout_ms", false},
+    {"kafka.brokers", false},
+    {"kafka.topics.commands", false},
+    {"kafka.topics.events", false},
+    {"kafka.topics.dlq", false},
+    {"kafka.partitions", false},
+    {"partner.kind", false},
+    {"partner.url", false},
+    {"partner.api_key", true},
+    {"partner.secret", true},
+    {"partner.timeout_ms", false},
+    {"partner.faults.error_rate", false},
+    {"partner.faults.fail", false},
+    {"payment.kind", false},
+    {"payment.url", false},
+    {"payment.secret_key", true},
+    {"payment.webhook_secret", true},
+    {"payment.timeout_ms", false},
+    {"payment.faults.error_rate", false},
+    {"payment.faults.fail", false},
+    {"notify.email.kind", false},
+    {"notify.email.url", false},
+    {"notify.email.from", false},
+    {"notify.sms.kind", false},
+    {"notify.sms.region", false},
+    {"notify.sms.topic_arn", false},
+    {"log.level", false},
+    {"log.format", false},
+    {"log.file", false},
 };
 
 static int known_key(const char *key)
@@ -197,13 +197,12 @@ static hbk_result parse_yaml(struct hbk_config *cfg, yaml_parser_t *parser, cons
 		}
 		int line = (int)ev.start_mark.line + 1;
 		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
+		case YAML_STREAM_END_EVENT: done = true; break;
 		case YAML_MAPPING_START_EVENT:
 			if (in_sequence) {
 				rc = hbk_fail(err, HBK_EINVAL, "config",
-					      "%s:%d: a list may hold only plain values", name, line);
+					      "%s:%d: a list may hold only plain values", name,
+					      line);
 				break;
 			}
 			if (depth > 0 && expect_key[depth]) {
@@ -226,8 +225,8 @@ static hbk_result parse_yaml(struct hbk_config *cfg, yaml_parser_t *parser, cons
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 			if (depth == 0 || expect_key[depth] || in_sequence) {
-				rc = hbk_fail(err, HBK_EINVAL, "config",
-					      "%s:%d: unexpected list", name, line);
+				rc = hbk_fail(err, HBK_EINVAL, "config", "%s:%d: unexpected list",
+					      name, line);
 				break;
 			}
 			in_sequence = true;
@@ -265,8 +264,7 @@ static hbk_result parse_yaml(struct hbk_config *cfg, yaml_parser_t *parser, cons
 			rc = hbk_fail(err, HBK_EINVAL, "config", "%s:%d: aliases are not supported",
 				      name, line);
 			break;
-		default:
-			break;
+		default: break;
 		}
 		yaml_event_delete(&ev);
 	}

@@ -20,9 +20,9 @@ hbk_result hbk_json_get_money(const json_t *obj, const char *field, struct hbk_m
 	const char *amount = hbk_json_str(money, "amount", NULL);
 	const char *currency = hbk_json_str(money, "currency", NULL);
 	if (!json_is_object(money) || !amount || !currency)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_field", field,
-				      "%s: expected {\"amount\":\"decimal\",\"currency\":\"ISO 4217\"}",
-				      field);
+		return hbk_fail_field(
+		    err, HBK_EINVAL, "invalid_field", field,
+		    "%s: expected {\"amount\":\"decimal\",\"currency\":\"ISO 4217\"}", field);
 	hbk_result rc = hbk_money_parse(amount, currency, out, err);
 	if (rc != HBK_OK) {
 		hbk_copy(err->field, sizeof(err->field), field);

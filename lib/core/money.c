@@ -11,10 +11,10 @@ static const struct {
 	const char code[4];
 	int exponent;
 } currencies[] = {
-	{"AED", 2}, {"AUD", 2}, {"BHD", 3}, {"BRL", 2}, {"CAD", 2}, {"CHF", 2}, {"CNY", 2},
-	{"CZK", 2}, {"DKK", 2}, {"EUR", 2}, {"GBP", 2}, {"HKD", 2}, {"HUF", 2}, {"INR", 2},
-	{"JPY", 0}, {"KRW", 0}, {"KWD", 3}, {"MXN", 2}, {"NOK", 2}, {"NZD", 2}, {"PLN", 2},
-	{"SEK", 2}, {"SGD", 2}, {"THB", 2}, {"TRY", 2}, {"USD", 2}, {"ZAR", 2},
+    {"AED", 2}, {"AUD", 2}, {"BHD", 3}, {"BRL", 2}, {"CAD", 2}, {"CHF", 2}, {"CNY", 2},
+    {"CZK", 2}, {"DKK", 2}, {"EUR", 2}, {"GBP", 2}, {"HKD", 2}, {"HUF", 2}, {"INR", 2},
+    {"JPY", 0}, {"KRW", 0}, {"KWD", 3}, {"MXN", 2}, {"NOK", 2}, {"NZD", 2}, {"PLN", 2},
+    {"SEK", 2}, {"SGD", 2}, {"THB", 2}, {"TRY", 2}, {"USD", 2}, {"ZAR", 2},
 };
 
 int hbk_currency_exponent(const char *currency)
@@ -82,7 +82,8 @@ void hbk_money_format(const struct hbk_money *money, char out[HBK_MONEY_STR])
 	int64_t scale = 1;
 	for (int i = 0; i < exponent; i++)
 		scale *= 10;
-	uint64_t v = money->minor < 0 ? (uint64_t)0 - (uint64_t)money->minor : (uint64_t)money->minor;
+	uint64_t v =
+	    money->minor < 0 ? (uint64_t)0 - (uint64_t)money->minor : (uint64_t)money->minor;
 	const char *sign = money->minor < 0 ? "-" : "";
 	if (exponent == 0)
 		hbk_format(out, HBK_MONEY_STR, "%s%llu", sign, (unsigned long long)v);

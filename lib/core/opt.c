@@ -29,24 +29,18 @@ static hbk_result set_value(const struct hbk_option *o, const char *shown, const
 	long long n;
 
 	switch (o->type) {
-	case HBK_OPT_BOOL:
-		*(bool *)o->value = true;
-		break;
-	case HBK_OPT_COUNT:
-		(*(int *)o->value)++;
-		break;
-	case HBK_OPT_STRING:
-		*(const char **)o->value = value;
-		break;
+	case HBK_OPT_BOOL: *(bool *)o->value = true; break;
+	case HBK_OPT_COUNT: (*(int *)o->value)++; break;
+	case HBK_OPT_STRING: *(const char **)o->value = value; break;
 	case HBK_OPT_INT:
 		if (!hbk_parse_int(value, o->min, o->max, &n))
-			return hbk_fail_field(err, HBK_EINVAL, "invalid_option", o->long_name,
-					      "%s: expected a whole number from %lld to %lld, got '%s'",
-					      shown, o->min, o->max, value);
+			return hbk_fail_field(
+			    err, HBK_EINVAL, "invalid_option", o->long_name,
+			    "%s: expected a whole number from %lld to %lld, got '%s'", shown,
+			    o->min, o->max, value);
 		*(long long *)o->value = n;
 		break;
-	case HBK_OPT_END:
-		HBK_ASSERT(!"unreachable");
+	case HBK_OPT_END: HBK_ASSERT(!"unreachable");
 	}
 	if (o->given)
 		*o->given = true;
@@ -82,8 +76,8 @@ hbk_result hbk_opt_parse(const struct hbk_option *const *tables, int argc, char 
 			const char *eq = strchr(arg + 2, '=');
 			size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
 			if (len >= sizeof(name))
-				return hbk_fail(err, HBK_EINVAL, "usage", "unknown option '%.40s...'",
-						arg);
+				return hbk_fail(err, HBK_EINVAL, "usage",
+						"unknown option '%.40s...'", arg);
 			memcpy(name, arg + 2, len);
 			name[len] = '\0';
 			const struct hbk_option *o = hbk_opt_find(tables, name);
@@ -114,7 +108,8 @@ hbk_result hbk_opt_parse(const struct hbk_option *const *tables, int argc, char 
 		for (const char *p = arg + 1; *p; p++) {
 			const struct hbk_option *o = find_short(tables, *p);
 			if (!o)
-				return hbk_fail(err, HBK_EINVAL, "usage", "unknown option '-%c'", *p);
+				return hbk_fail(err, HBK_EINVAL, "usage", "unknown option '-%c'",
+						*p);
 			hbk_format(shown, sizeof(shown), "-%c", *p);
 			const char *value = NULL;
 			if (takes_value(o)) {

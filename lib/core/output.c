@@ -43,21 +43,11 @@ void hbk_json_scalar_text(const json_t *value, struct hbk_buf *buf)
 {
 	hbk_buf_reset(buf);
 	switch (json_typeof(value)) {
-	case JSON_STRING:
-		hbk_buf_puts(buf, json_string_value(value));
-		break;
-	case JSON_INTEGER:
-		hbk_buf_printf(buf, "%lld", (long long)json_integer_value(value));
-		break;
-	case JSON_REAL:
-		hbk_buf_printf(buf, "%g", json_real_value(value));
-		break;
-	case JSON_TRUE:
-		hbk_buf_puts(buf, "yes");
-		break;
-	case JSON_FALSE:
-		hbk_buf_puts(buf, "no");
-		break;
+	case JSON_STRING: hbk_buf_puts(buf, json_string_value(value)); break;
+	case JSON_INTEGER: hbk_buf_printf(buf, "%lld", (long long)json_integer_value(value)); break;
+	case JSON_REAL: hbk_buf_printf(buf, "%g", json_real_value(value)); break;
+	case JSON_TRUE: hbk_buf_puts(buf, "yes"); break;
+	case JSON_FALSE: hbk_buf_puts(buf, "no"); break;
 	case JSON_OBJECT:
 	case JSON_ARRAY: {
 		char *s = hbk_json_dumps(value);
@@ -65,8 +55,7 @@ void hbk_json_scalar_text(const json_t *value, struct hbk_buf *buf)
 		free(s);
 		break;
 	}
-	case JSON_NULL:
-		break;
+	case JSON_NULL: break;
 	}
 	if (!buf->data)
 		hbk_buf_puts(buf, "");
@@ -133,8 +122,7 @@ void hbk_output_rows(FILE *out, enum hbk_format format, const struct hbk_column 
 				if (c)
 					fputc(',', out);
 				hbk_json_scalar_text(
-					hbk_json_path(json_array_get(rows, r), columns[c].path),
-					&text);
+				    hbk_json_path(json_array_get(rows, r), columns[c].path), &text);
 				csv_field(out, text.data);
 			}
 			fputs("\r\n", out);
@@ -148,8 +136,8 @@ void hbk_output_rows(FILE *out, enum hbk_format format, const struct hbk_column 
 		width[c] = text_width(columns[c].header);
 	for (size_t r = 0; r < nrows; r++)
 		for (size_t c = 0; c < ncolumns; c++) {
-			hbk_json_scalar_text(hbk_json_path(json_array_get(rows, r), columns[c].path),
-					     &text);
+			hbk_json_scalar_text(
+			    hbk_json_path(json_array_get(rows, r), columns[c].path), &text);
 			size_t w = text_width(text.data);
 			if (w > width[c])
 				width[c] = w;
@@ -165,8 +153,8 @@ void hbk_output_rows(FILE *out, enum hbk_format format, const struct hbk_column 
 	fputc('\n', out);
 	for (size_t r = 0; r < nrows; r++) {
 		for (size_t c = 0; c < ncolumns; c++) {
-			hbk_json_scalar_text(hbk_json_path(json_array_get(rows, r), columns[c].path),
-					     &text);
+			hbk_json_scalar_text(
+			    hbk_json_path(json_array_get(rows, r), columns[c].path), &text);
 			size_t w = text_width(text.data);
 			if (columns[c].right)
 				pad(out, width[c] - w);

@@ -16,15 +16,15 @@
 #include "hbk/store.h"
 
 /* Bump when a context's schema changes; each migrate is idempotent. */
-#define HBK_SCHEMA_VERSION 1
+#define HBK_SCHEMA_VERSION    1
 #define STORE_BUSY_TIMEOUT_MS 30000
 
 typedef hbk_result (*migrate_fn)(struct hbk_store *store, struct hbk_error *err);
 
 /* Every context that owns tables, in dependency order. */
 static const migrate_fn migrations[] = {
-	hbk_inventory_migrate,  hbk_events_migrate,      hbk_reservation_migrate,
-	hbk_partner_sim_migrate, hbk_payment_sim_migrate,
+    hbk_inventory_migrate,   hbk_events_migrate,      hbk_reservation_migrate,
+    hbk_partner_sim_migrate, hbk_payment_sim_migrate,
 };
 
 hbk_result hbk_store_fail(struct hbk_store *store, struct hbk_error *err, const char *what)
@@ -136,7 +136,8 @@ static hbk_result migrate(struct hbk_store *store, struct hbk_error *err)
 			rc = migrations[i](store, err);
 		if (rc == HBK_OK) {
 			char sql[64];
-			hbk_format(sql, sizeof(sql), "PRAGMA user_version = %d", HBK_SCHEMA_VERSION);
+			hbk_format(sql, sizeof(sql), "PRAGMA user_version = %d",
+				   HBK_SCHEMA_VERSION);
 			rc = hbk_store_exec(store, sql, err);
 		}
 	}
@@ -178,9 +179,9 @@ hbk_result hbk_store_open(const char *path, int flags, struct hbk_store **out,
 	hbk_result rc;
 	if (access(path, F_OK) != 0) {
 		if (!(flags & HBK_STORE_CREATE))
-			return hbk_fail(err, HBK_ENOTFOUND, "no_store",
-					"no store at %s (run 'hbk-admin init --demo' to create one)",
-					path);
+			return hbk_fail(
+			    err, HBK_ENOTFOUND, "no_store",
+			    "no store at %s (run 'hbk-admin init --demo' to create one)", path);
 		rc = make_parent(path, err);
 		if (rc != HBK_OK)
 			return rc;
@@ -193,8 +194,9 @@ hbk_result hbk_store_open(const char *path, int flags, struct hbk_store **out,
 	int open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
 			 (flags & HBK_STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(path, &store->db, open_flags, NULL) != SQLITE_OK) {
-		rc = hbk_fail(err, HBK_EUNAVAILABLE, "store_unavailable", "cannot open store %s: %s",
-			      path, store->db ? sqlite3_errmsg(store->db) : "out of memory");
+		rc =
+		    hbk_fail(err, HBK_EUNAVAILABLE, "store_unavailable", "cannot open store %s: %s",
+			     path, store->db ? sqlite3_errmsg(store->db) : "out of memory");
 		hbk_store_close(store);
 		return rc;
 	}

@@ -12,21 +12,20 @@
 #include "hbk/events.h"
 #include "hbk/json.h"
 
-static const char events_schema[] =
-	"CREATE TABLE IF NOT EXISTS events ("
-	" position INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" id TEXT NOT NULL UNIQUE,"
-	" stream TEXT NOT NULL,"
-	" sequence INTEGER NOT NULL CHECK (sequence > 0),"
-	" type TEXT NOT NULL,"
-	" time_ms INTEGER NOT NULL,"
-	" partitionkey TEXT NOT NULL,"
-	" correlationid TEXT NOT NULL DEFAULT '',"
-	" causationid TEXT NOT NULL DEFAULT '',"
-	" data TEXT NOT NULL,"
-	" published INTEGER NOT NULL DEFAULT 0,"
-	" UNIQUE (stream, sequence)"
-	");";
+static const char events_schema[] = "CREATE TABLE IF NOT EXISTS events ("
+				    " position INTEGER PRIMARY KEY AUTOINCREMENT,"
+				    " id TEXT NOT NULL UNIQUE,"
+				    " stream TEXT NOT NULL,"
+				    " sequence INTEGER NOT NULL CHECK (sequence > 0),"
+				    " type TEXT NOT NULL,"
+				    " time_ms INTEGER NOT NULL,"
+				    " partitionkey TEXT NOT NULL,"
+				    " correlationid TEXT NOT NULL DEFAULT '',"
+				    " causationid TEXT NOT NULL DEFAULT '',"
+				    " data TEXT NOT NULL,"
+				    " published INTEGER NOT NULL DEFAULT 0,"
+				    " UNIQUE (stream, sequence)"
+				    ");";
 
 hbk_result hbk_events_migrate(struct hbk_store *store, struct hbk_error *err)
 {
@@ -48,8 +47,8 @@ hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int6
 	HBK_ASSERT(store->tx_depth > 0);
 	HBK_ASSERT(ev->data != NULL && ev->type[0] && ev->subject[0]);
 
-	rc = hbk_store_prepare(store, "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE stream = ?",
-			       &stmt, err);
+	rc = hbk_store_prepare(
+	    store, "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE stream = ?", &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, ev->subject);
@@ -67,10 +66,11 @@ hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int6
 	if (!ev->time_ms)
 		ev->time_ms = hbk_now_ms();
 	char *data = hbk_json_dumps(ev->data);
-	rc = hbk_store_prepare(store,
-			       "INSERT INTO events (id, stream, sequence, type, time_ms, partitionkey,"
-			       " correlationid, causationid, data) VALUES (?,?,?,?,?,?,?,?,?)",
-			       &stmt, err);
+	rc = hbk_store_prepare(
+	    store,
+	    "INSERT INTO events (id, stream, sequence, type, time_ms, partitionkey,"
+	    " correlationid, causationid, data) VALUES (?,?,?,?,?,?,?,?,?)",
+	    &stmt, err);
 	if (rc == HBK_OK) {
 		hbk_bind_text(stmt, 1, ev->id);
 		hbk_bind_text(stmt, 2, ev->subject);
@@ -98,10 +98,10 @@ hbk_result hbk_events_read(struct hbk_store *store, const char *stream, hbk_even
 {
 	sqlite3_stmt *stmt;
 	hbk_result rc = hbk_store_prepare(
-		store,
-		"SELECT id, sequence, type, time_ms, partitionkey, correlationid, causationid, data"
-		" FROM events WHERE stream = ? ORDER BY sequence",
-		&stmt, err);
+	    store,
+	    "SELECT id, sequence, type, time_ms, partitionkey, correlationid, causationid, data"
+	    " FROM events WHERE stream = ? ORDER BY sequence",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, stream);
@@ -135,11 +135,11 @@ json_t *hbk_event_json(const struct hbk_event *ev)
 {
 	char time[HBK_TIME_STR];
 	hbk_time_format(ev->time_ms, time);
-	json_t *json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "specversion",
-				 "1.0", "id", ev->id, "source", HBK_EVENT_SOURCE, "type", ev->type,
-				 "subject", ev->subject, "time", time, "datacontenttype",
-				 "application/json", "sequence", (json_int_t)ev->sequence,
-				 "partitionkey", ev->partitionkey);
+	json_t *json =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "specversion", "1.0", "id",
+		      ev->id, "source", HBK_EVENT_SOURCE, "type", ev->type, "subject", ev->subject,
+		      "time", time, "datacontenttype", "application/json", "sequence",
+		      (json_int_t)ev->sequence, "partitionkey", ev->partitionkey);
 	if (ev->correlationid[0])
 		json_object_set_new(json, "correlationid", json_string(ev->correlationid));
 	if (ev->causationid[0])

@@ -24,8 +24,8 @@ hbk_result hbk_hotel_get(struct hbk_store *store, const char *hotel_id, struct h
 			 struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
-	hbk_result rc = hbk_store_prepare(store, "SELECT " HOTEL_COLUMNS " FROM hotels WHERE id = ?",
-					  &stmt, err);
+	hbk_result rc = hbk_store_prepare(
+	    store, "SELECT " HOTEL_COLUMNS " FROM hotels WHERE id = ?", &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, hotel_id);
@@ -68,11 +68,11 @@ hbk_result hbk_hotels_json(struct hbk_store *store, const char *city, json_t **o
 		return hbk_fail_field(err, HBK_EINVAL, "unknown_city", "city", "unknown city '%s'",
 				      city);
 	hbk_result rc = hbk_store_prepare(
-		store,
-		"SELECT " HOTEL_COLUMNS ", (SELECT COUNT(*) FROM room_types r WHERE r.hotel_id = id),"
-		" (SELECT COALESCE(SUM(total_rooms), 0) FROM room_types r WHERE r.hotel_id = id)"
-		" FROM hotels WHERE ?1 IS NULL OR city = ?1 ORDER BY city, id",
-		&stmt, err);
+	    store,
+	    "SELECT " HOTEL_COLUMNS ", (SELECT COUNT(*) FROM room_types r WHERE r.hotel_id = id),"
+	    " (SELECT COALESCE(SUM(total_rooms), 0) FROM room_types r WHERE r.hotel_id = id)"
+	    " FROM hotels WHERE ?1 IS NULL OR city = ?1 ORDER BY city, id",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, city);
@@ -105,10 +105,11 @@ hbk_result hbk_hotel_json(struct hbk_store *store, const char *hotel_id, json_t 
 		return rc;
 	json_t *json = hotel_json(&h);
 
-	rc = hbk_store_prepare(store,
-			       "SELECT free_cancel_days, sells_refundable, nrf_discount_pct FROM hotels"
-			       " WHERE id = ?",
-			       &stmt, err);
+	rc = hbk_store_prepare(
+	    store,
+	    "SELECT free_cancel_days, sells_refundable, nrf_discount_pct FROM hotels"
+	    " WHERE id = ?",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		goto out;
 	hbk_bind_text(stmt, 1, hotel_id);
@@ -122,21 +123,22 @@ hbk_result hbk_hotel_json(struct hbk_store *store, const char *hotel_id, json_t 
 	}
 	sqlite3_finalize(stmt);
 
-	rc = hbk_store_prepare(store,
-			       "SELECT code, name, capacity, max_children, total_rooms FROM room_types"
-			       " WHERE hotel_id = ? ORDER BY capacity, code",
-			       &stmt, err);
+	rc = hbk_store_prepare(
+	    store,
+	    "SELECT code, name, capacity, max_children, total_rooms FROM room_types"
+	    " WHERE hotel_id = ? ORDER BY capacity, code",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		goto out;
 	hbk_bind_text(stmt, 1, hotel_id);
 	json_t *rooms = json_array();
 	while (sqlite3_step(stmt) == SQLITE_ROW)
-		json_array_append_new(
-			rooms, json_pack("{s:s, s:s, s:i, s:i, s:i}", "code",
-					 hbk_column_text(stmt, 0), "name", hbk_column_text(stmt, 1),
-					 "capacity", sqlite3_column_int(stmt, 2), "max_children",
-					 sqlite3_column_int(stmt, 3), "rooms",
-					 sqlite3_column_int(stmt, 4)));
+		json_array_append_new(rooms, json_pack("{s:s, s:s, s:i, s:i, s:i}", "code",
+						       hbk_column_text(stmt, 0), "name",
+						       hbk_column_text(stmt, 1), "capacity",
+						       sqlite3_column_int(stmt, 2), "max_children",
+						       sqlite3_column_int(stmt, 3), "rooms",
+						       sqlite3_column_int(stmt, 4)));
 	sqlite3_finalize(stmt);
 	json_object_set_new(json, "room_types", rooms);
 
@@ -150,18 +152,18 @@ hbk_result hbk_hotel_json(struct hbk_store *store, const char *hotel_id, json_t 
 	json_t *boards = json_array();
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		struct hbk_money supplement =
-			hbk_money_make(sqlite3_column_int64(stmt, 2), h.currency);
-		json_array_append_new(boards,
-				      json_pack("{s:s, s:s, s:o}", "code", hbk_column_text(stmt, 0),
-						"name", hbk_column_text(stmt, 1),
-						"supplement_per_adult_night",
-						hbk_json_money(&supplement)));
+		    hbk_money_make(sqlite3_column_int64(stmt, 2), h.currency);
+		json_array_append_new(
+		    boards, json_pack("{s:s, s:s, s:o}", "code", hbk_column_text(stmt, 0), "name",
+				      hbk_column_text(stmt, 1), "supplement_per_adult_night",
+				      hbk_json_money(&supplement)));
 	}
 	sqlite3_finalize(stmt);
 	json_object_set_new(json, "boards", boards);
 
-	rc = hbk_store_prepare(store, "SELECT night, reason FROM blackouts WHERE hotel_id = ?"
-				      " ORDER BY night",
+	rc = hbk_store_prepare(store,
+			       "SELECT night, reason FROM blackouts WHERE hotel_id = ?"
+			       " ORDER BY night",
 			       &stmt, err);
 	if (rc != HBK_OK)
 		goto out;
@@ -199,14 +201,15 @@ hbk_result hbk_inventory_json(struct hbk_store *store, const char *hotel_id, hbk
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "to",
 				      "at most 400 nights at a time");
 	rc = hbk_store_prepare(
-		store,
-		"SELECT i.room_type, i.night, i.allotment, r.total_rooms, i.price_minor,"
-		" EXISTS (SELECT 1 FROM blackouts b WHERE b.hotel_id = i.hotel_id"
-		" AND b.night = i.night)"
-		" FROM inventory i JOIN room_types r ON r.hotel_id = i.hotel_id AND r.code = i.room_type"
-		" WHERE i.hotel_id = ? AND i.night >= ? AND i.night < ? ORDER BY i.night, r.capacity,"
-		" i.room_type",
-		&stmt, err);
+	    store,
+	    "SELECT i.room_type, i.night, i.allotment, r.total_rooms, i.price_minor,"
+	    " EXISTS (SELECT 1 FROM blackouts b WHERE b.hotel_id = i.hotel_id"
+	    " AND b.night = i.night)"
+	    " FROM inventory i JOIN room_types r ON r.hotel_id = i.hotel_id AND r.code = "
+	    "i.room_type"
+	    " WHERE i.hotel_id = ? AND i.night >= ? AND i.night < ? ORDER BY i.night, r.capacity,"
+	    " i.room_type",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, hotel_id);
@@ -219,13 +222,12 @@ hbk_result hbk_inventory_json(struct hbk_store *store, const char *hotel_id, hbk
 		struct hbk_money price = hbk_money_make(sqlite3_column_int64(stmt, 4), h.currency);
 		hbk_date_format(sqlite3_column_int(stmt, 1), night);
 		json_array_append_new(
-			nights,
-			json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:b}", "night", night,
-				  "room_type", hbk_column_text(stmt, 0), "available",
-				  sqlite3_column_int(stmt, 2), "total", sqlite3_column_int(stmt, 3),
-				  "sold", sqlite3_column_int(stmt, 3) - sqlite3_column_int(stmt, 2),
-				  "price", hbk_json_money(&price), "closed",
-				  sqlite3_column_int(stmt, 5)));
+		    nights,
+		    json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:b}", "night", night, "room_type",
+			      hbk_column_text(stmt, 0), "available", sqlite3_column_int(stmt, 2),
+			      "total", sqlite3_column_int(stmt, 3), "sold",
+			      sqlite3_column_int(stmt, 3) - sqlite3_column_int(stmt, 2), "price",
+			      hbk_json_money(&price), "closed", sqlite3_column_int(stmt, 5)));
 	}
 	sqlite3_finalize(stmt);
 	if (step != SQLITE_DONE) {
@@ -239,7 +241,8 @@ hbk_result hbk_inventory_json(struct hbk_store *store, const char *hotel_id, hbk
 hbk_result hbk_cities_json(struct hbk_store *store, json_t **out, struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
-	hbk_result rc = hbk_store_prepare(store, "SELECT code FROM cities ORDER BY code", &stmt, err);
+	hbk_result rc =
+	    hbk_store_prepare(store, "SELECT code FROM cities ORDER BY code", &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	json_t *cities = json_array();

@@ -317,12 +317,8 @@ static void demo_make_name(struct demo_rng *rng, const struct demo_city *city, i
 		else
 			hbk_format(out, size, "Hotel %s %s", place, noun);
 		break;
-	case 1:
-		hbk_format(out, size, "%s %s", place, noun);
-		break;
-	case 2:
-		hbk_format(out, size, "Grand %s Palace", place);
-		break;
+	case 1: hbk_format(out, size, "%s %s", place, noun); break;
+	case 2: hbk_format(out, size, "Grand %s Palace", place); break;
 	case 3:
 		hbk_format(out, size, "The %s %s",
 			   demo_adjectives[demo_below(rng, COUNT_OF(demo_adjectives))], noun);

@@ -8,9 +8,8 @@
  */
 #include "hbk/inventory.h"
 
-hbk_result hbk_inventory_hold(struct hbk_store *store, const char *hotel_id,
-			      const char *room_type, hbk_date checkin, hbk_date checkout, int rooms,
-			      struct hbk_error *err)
+hbk_result hbk_inventory_hold(struct hbk_store *store, const char *hotel_id, const char *room_type,
+			      hbk_date checkin, hbk_date checkout, int rooms, struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
 	int nights = checkout - checkin;
@@ -67,10 +66,11 @@ hbk_result hbk_inventory_release(struct hbk_store *store, const char *hotel_id,
 	sqlite3_stmt *stmt;
 	HBK_ASSERT(store->tx_depth > 0);
 	HBK_ASSERT(rooms > 0);
-	hbk_result rc = hbk_store_prepare(store,
-					  "UPDATE inventory SET allotment = allotment + ? WHERE"
-					  " hotel_id = ? AND room_type = ? AND night >= ? AND night < ?",
-					  &stmt, err);
+	hbk_result rc =
+	    hbk_store_prepare(store,
+			      "UPDATE inventory SET allotment = allotment + ? WHERE"
+			      " hotel_id = ? AND room_type = ? AND night >= ? AND night < ?",
+			      &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	sqlite3_bind_int(stmt, 1, rooms);

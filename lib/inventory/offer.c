@@ -80,8 +80,8 @@ static int split(char *s, char **fields, int max)
 	return n;
 }
 
-hbk_result hbk_offer_id_decode(const char *offer_id, struct hbk_stay *stay,
-			       struct hbk_money *total, struct hbk_error *err)
+hbk_result hbk_offer_id_decode(const char *offer_id, struct hbk_stay *stay, struct hbk_money *total,
+			       struct hbk_error *err)
 {
 	unsigned char raw[128];
 	char *f[11];

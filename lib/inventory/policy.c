@@ -41,8 +41,8 @@ json_t *hbk_policy_json(const struct hbk_policy *policy)
 	return array;
 }
 
-hbk_result hbk_policy_from_json(const json_t *array, const char *currency,
-				struct hbk_policy *out, struct hbk_error *err)
+hbk_result hbk_policy_from_json(const json_t *array, const char *currency, struct hbk_policy *out,
+				struct hbk_error *err)
 {
 	size_t i;
 	const json_t *entry;

@@ -9,59 +9,59 @@
 #include "hbk/inventory.h"
 
 static const char inventory_schema[] =
-	"CREATE TABLE IF NOT EXISTS cities ("
-	" code TEXT PRIMARY KEY,"          /* IATA city code */
-	" name TEXT NOT NULL,"
-	" country TEXT NOT NULL,"          /* ISO 3166 alpha-2 */
-	" currency TEXT NOT NULL"
-	") WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS hotels ("
-	" id TEXT PRIMARY KEY,"            /* H-LIS-0001 */
-	" code INTEGER NOT NULL UNIQUE,"   /* the partner's hotel code */
-	" name TEXT NOT NULL,"
-	" city TEXT NOT NULL REFERENCES cities(code),"
-	" stars INTEGER NOT NULL CHECK (stars BETWEEN 1 AND 5),"
-	" currency TEXT NOT NULL,"
-	" address TEXT NOT NULL DEFAULT '',"
-	/* refundable rates cancel free until this many days before check-in */
-	" free_cancel_days INTEGER NOT NULL DEFAULT 3 CHECK (free_cancel_days >= 0),"
-	/* 1 when the hotel sells refundable (NOR) rates */
-	" sells_refundable INTEGER NOT NULL DEFAULT 1,"
-	/* discount of the non-refundable (NRF) rate; 0 = no NRF rate */
-	" nrf_discount_pct INTEGER NOT NULL DEFAULT 10 CHECK (nrf_discount_pct BETWEEN 0 AND 90)"
-	");"
-	"CREATE INDEX IF NOT EXISTS hotels_city ON hotels(city);"
-	"CREATE TABLE IF NOT EXISTS room_types ("
-	" hotel_id TEXT NOT NULL REFERENCES hotels(id),"
-	" code TEXT NOT NULL,"             /* SGL DBL TWN TRP FAM STE ... */
-	" name TEXT NOT NULL,"
-	" capacity INTEGER NOT NULL CHECK (capacity > 0)," /* guests per room */
-	" max_children INTEGER NOT NULL DEFAULT 0 CHECK (max_children >= 0),"
-	" total_rooms INTEGER NOT NULL CHECK (total_rooms >= 0),"
-	" PRIMARY KEY (hotel_id, code)"
-	") WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS boards ("
-	" hotel_id TEXT NOT NULL REFERENCES hotels(id),"
-	" code TEXT NOT NULL,"             /* RO BB HB FB AI */
-	" name TEXT NOT NULL,"
-	/* per adult per night, minor units; a child pays half */
-	" supplement_minor INTEGER NOT NULL CHECK (supplement_minor >= 0),"
-	" PRIMARY KEY (hotel_id, code)"
-	") WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS inventory ("
-	" hotel_id TEXT NOT NULL,"
-	" room_type TEXT NOT NULL,"
-	" night INTEGER NOT NULL,"         /* days since 1970-01-01 */
-	" allotment INTEGER NOT NULL CHECK (allotment >= 0),"
-	" price_minor INTEGER NOT NULL CHECK (price_minor > 0)," /* one room, one night, RO */
-	" PRIMARY KEY (hotel_id, room_type, night)"
-	") WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS blackouts ("
-	" hotel_id TEXT NOT NULL,"
-	" night INTEGER NOT NULL,"
-	" reason TEXT NOT NULL DEFAULT '',"
-	" PRIMARY KEY (hotel_id, night)"
-	") WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS cities ("
+    " code TEXT PRIMARY KEY," /* IATA city code */
+    " name TEXT NOT NULL,"
+    " country TEXT NOT NULL," /* ISO 3166 alpha-2 */
+    " currency TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS hotels ("
+    " id TEXT PRIMARY KEY,"	     /* H-LIS-0001 */
+    " code INTEGER NOT NULL UNIQUE," /* the partner's hotel code */
+    " name TEXT NOT NULL,"
+    " city TEXT NOT NULL REFERENCES cities(code),"
+    " stars INTEGER NOT NULL CHECK (stars BETWEEN 1 AND 5),"
+    " currency TEXT NOT NULL,"
+    " address TEXT NOT NULL DEFAULT '',"
+    /* refundable rates cancel free until this many days before check-in */
+    " free_cancel_days INTEGER NOT NULL DEFAULT 3 CHECK (free_cancel_days >= 0),"
+    /* 1 when the hotel sells refundable (NOR) rates */
+    " sells_refundable INTEGER NOT NULL DEFAULT 1,"
+    /* discount of the non-refundable (NRF) rate; 0 = no NRF rate */
+    " nrf_discount_pct INTEGER NOT NULL DEFAULT 10 CHECK (nrf_discount_pct BETWEEN 0 AND 90)"
+    ");"
+    "CREATE INDEX IF NOT EXISTS hotels_city ON hotels(city);"
+    "CREATE TABLE IF NOT EXISTS room_types ("
+    " hotel_id TEXT NOT NULL REFERENCES hotels(id),"
+    " code TEXT NOT NULL," /* SGL DBL TWN TRP FAM STE ... */
+    " name TEXT NOT NULL,"
+    " capacity INTEGER NOT NULL CHECK (capacity > 0)," /* guests per room */
+    " max_children INTEGER NOT NULL DEFAULT 0 CHECK (max_children >= 0),"
+    " total_rooms INTEGER NOT NULL CHECK (total_rooms >= 0),"
+    " PRIMARY KEY (hotel_id, code)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS boards ("
+    " hotel_id TEXT NOT NULL REFERENCES hotels(id),"
+    " code TEXT NOT NULL," /* RO BB HB FB AI */
+    " name TEXT NOT NULL,"
+    /* per adult per night, minor units; a child pays half */
+    " supplement_minor INTEGER NOT NULL CHECK (supplement_minor >= 0),"
+    " PRIMARY KEY (hotel_id, code)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS inventory ("
+    " hotel_id TEXT NOT NULL,"
+    " room_type TEXT NOT NULL,"
+    " night INTEGER NOT NULL," /* days since 1970-01-01 */
+    " allotment INTEGER NOT NULL CHECK (allotment >= 0),"
+    " price_minor INTEGER NOT NULL CHECK (price_minor > 0)," /* one room, one night, RO */
+    " PRIMARY KEY (hotel_id, room_type, night)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS blackouts ("
+    " hotel_id TEXT NOT NULL,"
+    " night INTEGER NOT NULL,"
+    " reason TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (hotel_id, night)"
+    ") WITHOUT ROWID;";
 
 hbk_result hbk_inventory_migrate(struct hbk_store *store, struct hbk_error *err)
 {

@@ -7,13 +7,14 @@
  * Refundable rates cancel free until free_cancel_days before check-in, then
  * cost the first night; non-refundable rates cost the total from booking on.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <stdlib.h>
 #include <string.h>
 
 #include "hbk/inventory.h"
 #include "hbk/json.h"
 
-#define SEARCH_LIMIT_MAX 500
+#define SEARCH_LIMIT_MAX      500
 #define SEARCH_CANDIDATES_MAX 4096
 
 struct pricing {
@@ -97,17 +98,17 @@ hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, 
 	memset(quote, 0, sizeof(*quote));
 	rc = hbk_hotel_get(store, stay->hotel_id, &quote->hotel, err);
 	if (rc != HBK_OK)
-		return rc == HBK_ENOTFOUND ? hbk_fail_field(err, HBK_EINVAL, "unknown_hotel",
-							    "hotel", "unknown hotel '%s'",
-							    stay->hotel_id)
-					   : rc;
+		return rc == HBK_ENOTFOUND
+			   ? hbk_fail_field(err, HBK_EINVAL, "unknown_hotel", "hotel",
+					    "unknown hotel '%s'", stay->hotel_id)
+			   : rc;
 
 	rc = hbk_store_prepare(
-		store,
-		"SELECT r.name, r.capacity, r.max_children, h.free_cancel_days, h.sells_refundable,"
-		" h.nrf_discount_pct FROM room_types r JOIN hotels h ON h.id = r.hotel_id"
-		" WHERE r.hotel_id = ? AND r.code = ?",
-		&stmt, err);
+	    store,
+	    "SELECT r.name, r.capacity, r.max_children, h.free_cancel_days, h.sells_refundable,"
+	    " h.nrf_discount_pct FROM room_types r JOIN hotels h ON h.id = r.hotel_id"
+	    " WHERE r.hotel_id = ? AND r.code = ?",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, stay->hotel_id);
@@ -140,9 +141,9 @@ hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, 
 				      "hotel %s sells no %s rate", stay->hotel_id,
 				      stay->refundable ? "refundable" : "non-refundable");
 
-	rc = hbk_store_prepare(store,
-			       "SELECT name, supplement_minor FROM boards WHERE hotel_id = ? AND code = ?",
-			       &stmt, err);
+	rc = hbk_store_prepare(
+	    store, "SELECT name, supplement_minor FROM boards WHERE hotel_id = ? AND code = ?",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, stay->hotel_id);
@@ -157,13 +158,13 @@ hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, 
 	sqlite3_finalize(stmt);
 
 	rc = hbk_store_prepare(
-		store,
-		"SELECT COUNT(*), MIN(allotment), SUM(price_minor),"
-		" (SELECT price_minor FROM inventory WHERE hotel_id = ?1 AND room_type = ?2"
-		"  AND night = ?3),"
-		" (SELECT COUNT(*) FROM blackouts WHERE hotel_id = ?1 AND night >= ?3 AND night < ?4)"
-		" FROM inventory WHERE hotel_id = ?1 AND room_type = ?2 AND night >= ?3 AND night < ?4",
-		&stmt, err);
+	    store,
+	    "SELECT COUNT(*), MIN(allotment), SUM(price_minor),"
+	    " (SELECT price_minor FROM inventory WHERE hotel_id = ?1 AND room_type = ?2"
+	    "  AND night = ?3),"
+	    " (SELECT COUNT(*) FROM blackouts WHERE hotel_id = ?1 AND night >= ?3 AND night < ?4)"
+	    " FROM inventory WHERE hotel_id = ?1 AND room_type = ?2 AND night >= ?3 AND night < ?4",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, stay->hotel_id);
@@ -210,11 +211,10 @@ struct offer {
 	struct hbk_quote quote;
 };
 
-static enum hbk_sort sort_key;
-
-static int offer_cmp(const void *a, const void *b)
+static int offer_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct offer *x = a, *y = b;
+	enum hbk_sort sort_key = *(const enum hbk_sort *)ctx;
 	int by_price = (x->quote.total.minor > y->quote.total.minor) -
 		       (x->quote.total.minor < y->quote.total.minor);
 	int by_name = strcmp(x->c->hotel.name, y->c->hotel.name);
@@ -227,12 +227,9 @@ static int offer_cmp(const void *a, const void *b)
 	if (!tie)
 		tie = (int)y->refundable - (int)x->refundable;
 	switch (sort_key) {
-	case HBK_SORT_PRICE:
-		return by_price ? by_price : by_name ? by_name : tie;
-	case HBK_SORT_STARS:
-		return by_stars ? by_stars : by_price ? by_price : tie;
-	case HBK_SORT_NAME:
-		return by_name ? by_name : by_price ? by_price : tie;
+	case HBK_SORT_PRICE: return by_price ? by_price : by_name ? by_name : tie;
+	case HBK_SORT_STARS: return by_stars ? by_stars : by_price ? by_price : tie;
+	case HBK_SORT_NAME: return by_name ? by_name : by_price ? by_price : tie;
 	}
 	return tie;
 }
@@ -274,15 +271,14 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 	 */
 #define CANDIDATES_SQL(where)                                                                      \
 	"SELECT h.id, h.code, h.name, h.city, h.stars, h.currency, h.address,"                     \
-	" r.code, r.name, h.free_cancel_days, h.sells_refundable, h.nrf_discount_pct,"              \
+	" r.code, r.name, h.free_cancel_days, h.sells_refundable, h.nrf_discount_pct,"             \
 	" MIN(i.allotment), SUM(i.price_minor),"                                                   \
 	" SUM(CASE WHEN i.night = ?3 THEN i.price_minor ELSE 0 END)"                               \
 	" FROM hotels h"                                                                           \
 	" CROSS JOIN room_types r ON r.hotel_id = h.id"                                            \
 	" CROSS JOIN inventory i ON i.hotel_id = h.id AND i.room_type = r.code"                    \
 	"  AND i.night >= ?3 AND i.night < ?4"                                                     \
-	" WHERE " where                                                                            \
-	"  AND r.capacity * ?5 >= ?6 + ?7 AND r.max_children * ?5 >= ?7"                           \
+	" WHERE " where "  AND r.capacity * ?5 >= ?6 + ?7 AND r.max_children * ?5 >= ?7"           \
 	"  AND NOT EXISTS (SELECT 1 FROM blackouts b WHERE b.hotel_id = h.id"                      \
 	"   AND b.night >= ?3 AND b.night < ?4)"                                                   \
 	" GROUP BY h.id, r.code"                                                                   \
@@ -291,8 +287,7 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 	static const char by_hotel[] = CANDIDATES_SQL("h.id = ?2 AND (?1 = '' OR h.city = ?1)");
 #undef CANDIDATES_SQL
 	sqlite3_stmt *stmt;
-	hbk_result rc = hbk_store_prepare(store, q->hotel_id[0] ? by_hotel : by_city,
-		&stmt, err);
+	hbk_result rc = hbk_store_prepare(store, q->hotel_id[0] ? by_hotel : by_city, &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, q->city);
@@ -355,17 +350,18 @@ hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q,
 		struct hbk_hotel h;
 		rc = hbk_hotel_get(store, q->hotel_id, &h, err);
 		if (rc != HBK_OK)
-			return rc == HBK_ENOTFOUND ? hbk_fail_field(err, HBK_EINVAL, "unknown_hotel",
-								    "hotel", "unknown hotel '%s'",
-								    q->hotel_id)
-						   : rc;
+			return rc == HBK_ENOTFOUND
+				   ? hbk_fail_field(err, HBK_EINVAL, "unknown_hotel", "hotel",
+						    "unknown hotel '%s'", q->hotel_id)
+				   : rc;
 	}
 	rc = load_candidates(store, q, &cands, &ncands, err);
 	if (rc == HBK_OK)
-		rc = hbk_store_prepare(store,
-				       "SELECT code, name, supplement_minor FROM boards WHERE hotel_id = ?"
-				       " ORDER BY supplement_minor",
-				       &boards, err);
+		rc = hbk_store_prepare(
+		    store,
+		    "SELECT code, name, supplement_minor FROM boards WHERE hotel_id = ?"
+		    " ORDER BY supplement_minor",
+		    &boards, err);
 	for (int i = 0; rc == HBK_OK && i < ncands; i++) {
 		struct candidate *c = &cands[i];
 		struct hbk_money max_price = {.minor = -1};
@@ -381,9 +377,9 @@ hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q,
 		while (sqlite3_step(boards) == SQLITE_ROW) {
 			for (int r = 0; r < 2; r++) {
 				bool refundable = r == 0;
-				if (refundable ? !c->sells_refundable
-					       : c->pricing.nrf_discount_pct == 0 ||
-							 q->refundable_only)
+				if (refundable
+					? !c->sells_refundable
+					: c->pricing.nrf_discount_pct == 0 || q->refundable_only)
 					continue;
 				struct offer o = {.c = c, .refundable = refundable};
 				hbk_copy(o.board, sizeof(o.board), hbk_column_text(boards, 0));
@@ -400,7 +396,8 @@ hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q,
 					continue;
 				if (noffers == cap) {
 					cap = cap ? cap * 2 : 256;
-					offers = hbk_xrealloc(offers, (size_t)cap * sizeof(*offers));
+					offers =
+					    hbk_xrealloc(offers, (size_t)cap * sizeof(*offers));
 				}
 				offers[noffers++] = o;
 			}
@@ -408,9 +405,9 @@ hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q,
 	}
 	sqlite3_finalize(boards);
 	if (rc == HBK_OK) {
-		sort_key = q->sort;
+		enum hbk_sort sort_key = q->sort;
 		if (noffers > 1)
-			qsort(offers, (size_t)noffers, sizeof(*offers), offer_cmp);
+			qsort_r(offers, (size_t)noffers, sizeof(*offers), offer_cmp, &sort_key);
 		json_t *array = json_array();
 		for (int i = 0; i < noffers && i < q->limit; i++)
 			json_array_append_new(array, offer_json(&offers[i], i + 1, q));

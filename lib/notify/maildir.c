@@ -19,10 +19,7 @@
 
 #include "hbk/core.h"
 
-/* Declared in notify.c, the only caller. */
-hbk_result hbk_maildir_prepare(const char *maildir, struct hbk_error *err);
-hbk_result hbk_maildir_deliver(const char *maildir, const char *message, size_t len,
-			       struct hbk_error *err);
+#include "maildir.h"
 
 #define MAILDIR_MODE 0700
 #define MESSAGE_MODE 0600

@@ -12,10 +12,7 @@
 #include "hbk/config.h"
 #include "hbk/notify.h"
 
-/* Defined in maildir.c. */
-hbk_result hbk_maildir_prepare(const char *maildir, struct hbk_error *err);
-hbk_result hbk_maildir_deliver(const char *maildir, const char *message, size_t len,
-			       struct hbk_error *err);
+#include "maildir.h"
 
 #define NOTIFY_FROM_DEFAULT "hbk <bookings@hbk.invalid>"
 /* A booking summary is a few kilobytes; this bounds a hostile one. */

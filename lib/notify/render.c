@@ -30,12 +30,9 @@
 static const char *notice_name(enum hbk_notice notice)
 {
 	switch (notice) {
-	case HBK_NOTICE_CONFIRMATION:
-		return "confirmation";
-	case HBK_NOTICE_UPDATE:
-		return "update";
-	case HBK_NOTICE_CANCELLATION:
-		return "cancellation";
+	case HBK_NOTICE_CONFIRMATION: return "confirmation";
+	case HBK_NOTICE_UPDATE: return "update";
+	case HBK_NOTICE_CANCELLATION: return "cancellation";
 	}
 	HBK_ASSERT(!"unknown notice");
 	return "unknown";

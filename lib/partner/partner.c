@@ -12,10 +12,6 @@
 #include "hbk/partner.h"
 #include "hbk/store.h"
 
-/* Defined in sandbox.c; not in partner.h yet (see the file comment there). */
-hbk_result hbk_partner_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
-				    struct hbk_partner *out, struct hbk_error *err);
-
 /*
  * Builds the adapter named by partner.kind (default "sandbox"). cfg is
  * borrowed and may be NULL (built-in defaults); store is borrowed and must

@@ -38,10 +38,6 @@
 #include "hbk/partner.h"
 #include "hbk/store.h"
 
-/* Not in partner.h yet: partner.c calls it for partner.kind "sandbox". */
-hbk_result hbk_partner_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
-				    struct hbk_partner *out, struct hbk_error *err);
-
 /* clang-format off */
 #define SIM_REFERENCE_ATTEMPTS_MAX 16 /* fresh references tried before giving up */
 #define SIM_PPM_ONE 1000000LL         /* probability 1.0 in parts per million */

@@ -12,10 +12,6 @@
 #include "hbk/payment.h"
 #include "hbk/store.h"
 
-/* Defined in sandbox.c; not in payment.h yet (see the file comment there). */
-hbk_result hbk_payment_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
-				    struct hbk_payment *out, struct hbk_error *err);
-
 /* Longest token body after "pm_": Stripe's ids are far shorter. */
 #define PAYMENT_METHOD_BODY_MAX 60
 

@@ -48,10 +48,6 @@
 #include "hbk/payment.h"
 #include "hbk/store.h"
 
-/* Not in payment.h yet: payment.c calls it for payment.kind "sandbox". */
-hbk_result hbk_payment_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
-				    struct hbk_payment *out, struct hbk_error *err);
-
 /* clang-format off */
 #define SIM_ID_RANDOM_CHARS 24          /* "pi_" + 24, as Stripe's ids */
 #define SIM_AMOUNT_MAX 99999999LL       /* Stripe's limit: eight digits */

@@ -23,23 +23,23 @@ const char *hbk_booking_status_name(enum hbk_booking_status status)
 const char *hbk_saga_step_name(enum hbk_saga_step step)
 {
 	static const char *const names[] = {
-		[HBK_STEP_DONE] = "done",
-		[HBK_STEP_AUTHORIZE] = "authorize",
-		[HBK_STEP_PARTNER_BOOK] = "partner_book",
-		[HBK_STEP_CAPTURE] = "capture",
-		[HBK_STEP_CONFIRM] = "confirm",
-		[HBK_STEP_PARTNER_CANCEL] = "partner_cancel",
-		[HBK_STEP_PAYMENT_VOID] = "payment_void",
-		[HBK_STEP_PAYMENT_REFUND] = "payment_refund",
-		[HBK_STEP_RELEASE] = "release",
-		[HBK_STEP_FAIL] = "fail",
-		[HBK_STEP_UPDATE_CHARGE] = "update_charge",
-		[HBK_STEP_PARTNER_MODIFY] = "partner_modify",
-		[HBK_STEP_UPDATE_CAPTURE] = "update_capture",
-		[HBK_STEP_UPDATE_COMMIT] = "update_commit",
-		[HBK_STEP_UPDATE_ABANDON] = "update_abandon",
-		[HBK_STEP_CANCEL_COMMIT] = "cancel_commit",
-		[HBK_STEP_CANCEL_ABANDON] = "cancel_abandon",
+	    [HBK_STEP_DONE] = "done",
+	    [HBK_STEP_AUTHORIZE] = "authorize",
+	    [HBK_STEP_PARTNER_BOOK] = "partner_book",
+	    [HBK_STEP_CAPTURE] = "capture",
+	    [HBK_STEP_CONFIRM] = "confirm",
+	    [HBK_STEP_PARTNER_CANCEL] = "partner_cancel",
+	    [HBK_STEP_PAYMENT_VOID] = "payment_void",
+	    [HBK_STEP_PAYMENT_REFUND] = "payment_refund",
+	    [HBK_STEP_RELEASE] = "release",
+	    [HBK_STEP_FAIL] = "fail",
+	    [HBK_STEP_UPDATE_CHARGE] = "update_charge",
+	    [HBK_STEP_PARTNER_MODIFY] = "partner_modify",
+	    [HBK_STEP_UPDATE_CAPTURE] = "update_capture",
+	    [HBK_STEP_UPDATE_COMMIT] = "update_commit",
+	    [HBK_STEP_UPDATE_ABANDON] = "update_abandon",
+	    [HBK_STEP_CANCEL_COMMIT] = "cancel_commit",
+	    [HBK_STEP_CANCEL_ABANDON] = "cancel_abandon",
 	};
 	return step <= HBK_STEP_CANCEL_ABANDON ? names[step] : "unknown";
 }
@@ -374,8 +374,8 @@ hbk_result hbk_booking_check_changeable(const struct hbk_booking *b, const char 
 	if (b->status == HBK_BOOKING_CONFIRMED || b->status == HBK_BOOKING_PENDING)
 		return hbk_fail(err, HBK_ECONFLICT, "booking_busy",
 				"cannot %s booking %s: another change is in progress", what, b->id);
-	return hbk_fail(err, HBK_ECONFLICT, "invalid_state", "cannot %s booking %s: it is %s",
-			what, b->id, hbk_booking_status_name(b->status));
+	return hbk_fail(err, HBK_ECONFLICT, "invalid_state", "cannot %s booking %s: it is %s", what,
+			b->id, hbk_booking_status_name(b->status));
 }
 
 hbk_result hbk_stay_check(const struct hbk_stay *stay, hbk_date today, struct hbk_error *err)
@@ -445,18 +445,17 @@ json_t *hbk_booking_json(const struct hbk_booking *b)
 	hbk_time_format(b->updated_ms, updated);
 
 	json_t *json = json_pack(
-		"{s:s, s:s, s:I, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:b, s:i, s:s, s:s, s:i,"
-		" s:{s:i, s:i}, s:{s:s, s:s, s:s}, s:o, s:o, s:o, s:o}",
-		"id", b->id, "status", hbk_booking_status_name(b->status), "version",
-		(json_int_t)b->version, "hotel", "id", b->stay.hotel_id, "name", b->hotel_name,
-		"city", b->hotel_city, "room_type", b->stay.room_type, "room_name", b->room_name,
-		"board", b->stay.board, "refundable", b->stay.refundable, "rooms", b->stay.rooms,
-		"checkin", checkin, "checkout", checkout, "nights",
-		b->stay.checkout - b->stay.checkin, "guests", "adults", b->stay.adults, "children",
-		b->stay.children, "guest", "name", b->guest.name, "email", b->guest.email, "phone",
-		b->guest.phone, "total", hbk_json_money(&b->total), "paid", hbk_json_money(&paid),
-		"refunded", hbk_json_money(&refunded), "cancellation_policy",
-		hbk_policy_json(&b->policy));
+	    "{s:s, s:s, s:I, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:b, s:i, s:s, s:s, s:i,"
+	    " s:{s:i, s:i}, s:{s:s, s:s, s:s}, s:o, s:o, s:o, s:o}",
+	    "id", b->id, "status", hbk_booking_status_name(b->status), "version",
+	    (json_int_t)b->version, "hotel", "id", b->stay.hotel_id, "name", b->hotel_name, "city",
+	    b->hotel_city, "room_type", b->stay.room_type, "room_name", b->room_name, "board",
+	    b->stay.board, "refundable", b->stay.refundable, "rooms", b->stay.rooms, "checkin",
+	    checkin, "checkout", checkout, "nights", b->stay.checkout - b->stay.checkin, "guests",
+	    "adults", b->stay.adults, "children", b->stay.children, "guest", "name", b->guest.name,
+	    "email", b->guest.email, "phone", b->guest.phone, "total", hbk_json_money(&b->total),
+	    "paid", hbk_json_money(&paid), "refunded", hbk_json_money(&refunded),
+	    "cancellation_policy", hbk_policy_json(&b->policy));
 	HBK_ASSERT(json != NULL);
 	json_object_set_new(json, "partner",
 			    json_pack("{s:s, s:s?}", "name", b->partner_name, "reference",
@@ -473,7 +472,7 @@ json_t *hbk_booking_json(const struct hbk_booking *b)
 		for (int i = HBK_STEP_DONE; i <= HBK_STEP_CANCEL_ABANDON; i++)
 			if (b->unresolved & (1u << i))
 				json_array_append_new(
-					steps, json_string(hbk_saga_step_name((enum hbk_saga_step)i)));
+				    steps, json_string(hbk_saga_step_name((enum hbk_saga_step)i)));
 		json_object_set_new(json, "unresolved", steps);
 	}
 	if (b->status == HBK_BOOKING_CANCELLED) {

@@ -24,8 +24,9 @@ static hbk_result check_payment_method(const char *pm, struct hbk_error *err)
 				      "card numbers are not accepted: give a payment method token "
 				      "(pm_...)");
 	if (!hbk_payment_method_valid(pm))
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_payment_method", "payment_method",
-				      "invalid payment method (expected a token like pm_card_visa)");
+		return hbk_fail_field(
+		    err, HBK_EINVAL, "invalid_payment_method", "payment_method",
+		    "invalid payment method (expected a token like pm_card_visa)");
 	return HBK_OK;
 }
 
@@ -95,8 +96,7 @@ hbk_result hbk_book(struct hbk_engine *engine, const struct hbk_book_request *re
 	json_object_set_new(requested, "cancellation_policy", hbk_policy_json(&quote.policy));
 	json_object_set_new(requested, "payment_method", json_string(req->payment_method));
 	json_object_set_new(requested, "partner", json_string(engine->partner.ops->name));
-	json_object_set_new(requested, "payment_provider",
-			    json_string(engine->payment.ops->name));
+	json_object_set_new(requested, "payment_provider", json_string(engine->payment.ops->name));
 	batch_add(&batch, &b, "requested.v1", requested);
 	batch_add(&batch, &b, "rooms_held.v1",
 		  json_pack("{s:s, s:o}", "hold", "current", "stay", stay_json(&req->stay)));
@@ -107,9 +107,9 @@ hbk_result hbk_book(struct hbk_engine *engine, const struct hbk_book_request *re
 
 	rc = hbk_store_begin(engine->store, true, err);
 	if (rc == HBK_OK) {
-		rc = hbk_inventory_hold(engine->store, req->stay.hotel_id, req->stay.room_type,
-					req->stay.checkin, req->stay.checkout, req->stay.rooms,
-					err);
+		rc =
+		    hbk_inventory_hold(engine->store, req->stay.hotel_id, req->stay.room_type,
+				       req->stay.checkin, req->stay.checkout, req->stay.rooms, err);
 		if (rc == HBK_OK)
 			rc = booking_append(engine->store, &b, &batch, err);
 		if (rc == HBK_OK)
@@ -153,8 +153,8 @@ hbk_result hbk_booking_view(struct hbk_engine *engine, const char *id, json_t **
 	sqlite3_stmt *stmt;
 	if (!id_ok(id, err))
 		return err->result;
-	hbk_result rc = hbk_store_prepare(engine->store, "SELECT doc FROM bookings WHERE id = ?",
-					  &stmt, err);
+	hbk_result rc =
+	    hbk_store_prepare(engine->store, "SELECT doc FROM bookings WHERE id = ?", &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, id);
@@ -192,12 +192,12 @@ hbk_result hbk_booking_list(struct hbk_engine *engine, const struct hbk_list_fil
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_cursor", "cursor",
 				      "malformed cursor");
 	hbk_result rc = hbk_store_prepare(
-		engine->store,
-		"SELECT id, doc FROM bookings WHERE (?1 IS NULL OR status = ?1)"
-		" AND (?2 IS NULL OR hotel_id = ?2) AND (?3 IS NULL OR email = ?3 COLLATE NOCASE)"
-		" AND (?4 = 0 OR checkin >= ?4) AND (?5 = 0 OR checkin <= ?5)"
-		" AND (?6 IS NULL OR id < ?6) ORDER BY id DESC LIMIT ?7",
-		&stmt, err);
+	    engine->store,
+	    "SELECT id, doc FROM bookings WHERE (?1 IS NULL OR status = ?1)"
+	    " AND (?2 IS NULL OR hotel_id = ?2) AND (?3 IS NULL OR email = ?3 COLLATE NOCASE)"
+	    " AND (?4 = 0 OR checkin >= ?4) AND (?5 = 0 OR checkin <= ?5)"
+	    " AND (?6 IS NULL OR id < ?6) ORDER BY id DESC LIMIT ?7",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, f->status);

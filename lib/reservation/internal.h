@@ -27,14 +27,13 @@ hbk_result booking_load(struct hbk_store *store, const char *id, struct hbk_book
 
 /* Appends the batch at b's sequence, applies it to b and writes the
  * projection. Inside the caller's write transaction. */
-hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b,
-			  struct event_batch *batch, struct hbk_error *err);
+hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b, struct event_batch *batch,
+			  struct hbk_error *err);
 
 /* The saga registry: which process runs which booking's saga. */
 hbk_result saga_register(struct hbk_store *store, const char *booking_id, const char *kind,
 			 struct hbk_error *err);
-hbk_result saga_unregister(struct hbk_store *store, const char *booking_id,
-			   struct hbk_error *err);
+hbk_result saga_unregister(struct hbk_store *store, const char *booking_id, struct hbk_error *err);
 /* This process's identity: pid and start time (clock ticks after boot). */
 void process_identity(long *pid, long long *start);
 /* True when the process pid with that start time is still running. */

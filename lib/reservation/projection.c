@@ -36,15 +36,15 @@ static hbk_result project(struct hbk_store *store, const struct hbk_booking *b,
 	char *doc = hbk_json_dumps(view);
 	json_decref(view);
 	hbk_result rc = hbk_store_prepare(
-		store,
-		"INSERT INTO bookings (id, status, version, sequence, hotel_id, room_type, checkin,"
-		" checkout, rooms, email, total_minor, paid_minor, refunded_minor, currency,"
-		" created_ms, updated_ms, doc) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,"
-		"?14,?15,?16,?17) ON CONFLICT (id) DO UPDATE SET status = ?2, version = ?3,"
-		" sequence = ?4, hotel_id = ?5, room_type = ?6, checkin = ?7, checkout = ?8,"
-		" rooms = ?9, email = ?10, total_minor = ?11, paid_minor = ?12,"
-		" refunded_minor = ?13, currency = ?14, updated_ms = ?16, doc = ?17",
-		&stmt, err);
+	    store,
+	    "INSERT INTO bookings (id, status, version, sequence, hotel_id, room_type, checkin,"
+	    " checkout, rooms, email, total_minor, paid_minor, refunded_minor, currency,"
+	    " created_ms, updated_ms, doc) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,"
+	    "?14,?15,?16,?17) ON CONFLICT (id) DO UPDATE SET status = ?2, version = ?3,"
+	    " sequence = ?4, hotel_id = ?5, room_type = ?6, checkin = ?7, checkout = ?8,"
+	    " rooms = ?9, email = ?10, total_minor = ?11, paid_minor = ?12,"
+	    " refunded_minor = ?13, currency = ?14, updated_ms = ?16, doc = ?17",
+	    &stmt, err);
 	if (rc == HBK_OK) {
 		hbk_bind_text(stmt, 1, b->id);
 		hbk_bind_text(stmt, 2, hbk_booking_status_name(b->status));
@@ -71,14 +71,15 @@ static hbk_result project(struct hbk_store *store, const struct hbk_booking *b,
 	return rc;
 }
 
-hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b,
-			  struct event_batch *batch, struct hbk_error *err)
+hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b, struct event_batch *batch,
+			  struct hbk_error *err)
 {
 	for (int i = 0; i < batch->count; i++) {
 		struct hbk_event *ev = &batch->events[i];
 		hbk_result rc = hbk_events_append(store, ev, b->sequence, err);
 		if (rc == HBK_OK)
-			rc = hbk_booking_apply(b, ev->type, ev->data, ev->sequence, ev->time_ms, err);
+			rc = hbk_booking_apply(b, ev->type, ev->data, ev->sequence, ev->time_ms,
+					       err);
 		if (rc != HBK_OK)
 			return rc;
 	}
@@ -144,12 +145,12 @@ hbk_result saga_register(struct hbk_store *store, const char *booking_id, const 
 	process_identity(&pid, &start);
 	int64_t now = hbk_now_ms();
 	hbk_result rc = hbk_store_prepare(
-		store,
-		"INSERT INTO sagas (booking_id, kind, owner_pid, owner_start, started_ms, updated_ms)"
-		" VALUES (?,?,?,?,?,?) ON CONFLICT (booking_id) DO UPDATE SET kind = excluded.kind,"
-		" owner_pid = excluded.owner_pid, owner_start = excluded.owner_start,"
-		" updated_ms = excluded.updated_ms",
-		&stmt, err);
+	    store,
+	    "INSERT INTO sagas (booking_id, kind, owner_pid, owner_start, started_ms, updated_ms)"
+	    " VALUES (?,?,?,?,?,?) ON CONFLICT (booking_id) DO UPDATE SET kind = excluded.kind,"
+	    " owner_pid = excluded.owner_pid, owner_start = excluded.owner_start,"
+	    " updated_ms = excluded.updated_ms",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, booking_id);
@@ -164,12 +165,11 @@ hbk_result saga_register(struct hbk_store *store, const char *booking_id, const 
 	return rc;
 }
 
-hbk_result saga_unregister(struct hbk_store *store, const char *booking_id,
-			   struct hbk_error *err)
+hbk_result saga_unregister(struct hbk_store *store, const char *booking_id, struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
-	hbk_result rc = hbk_store_prepare(store, "DELETE FROM sagas WHERE booking_id = ?", &stmt,
-					  err);
+	hbk_result rc =
+	    hbk_store_prepare(store, "DELETE FROM sagas WHERE booking_id = ?", &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, booking_id);

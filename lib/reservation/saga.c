@@ -18,11 +18,11 @@
 #include "hbk/notify.h"
 #include "internal.h"
 
-#define SAGA_STEPS_MAX 64             /* more means a bug in next_step */
-#define STEP_ATTEMPTS_MAX 3           /* forward steps: then compensate */
-#define COMPENSATION_ATTEMPTS_MAX 6   /* compensations try harder */
-#define RETRY_BACKOFF_MS_BASE 20
-#define RETRY_BACKOFF_MS_MAX 500
+#define SAGA_STEPS_MAX		  64 /* more means a bug in next_step */
+#define STEP_ATTEMPTS_MAX	  3  /* forward steps: then compensate */
+#define COMPENSATION_ATTEMPTS_MAX 6  /* compensations try harder */
+#define RETRY_BACKOFF_MS_BASE	  20
+#define RETRY_BACKOFF_MS_MAX	  500
 
 void batch_add(struct event_batch *batch, const struct hbk_booking *b, const char *name,
 	       json_t *data)
@@ -97,11 +97,10 @@ static void maybe_die(const struct hbk_engine *engine, enum hbk_saga_step step, 
 		raise(SIGKILL);
 }
 
-static hbk_result commit_batch(struct hbk_engine *engine, struct hbk_booking *b,
-			       struct event_batch *batch, hbk_result (*local)(struct hbk_engine *,
-									       struct hbk_booking *,
-									       struct hbk_error *),
-			       bool finish, struct hbk_error *err)
+static hbk_result
+commit_batch(struct hbk_engine *engine, struct hbk_booking *b, struct event_batch *batch,
+	     hbk_result (*local)(struct hbk_engine *, struct hbk_booking *, struct hbk_error *),
+	     bool finish, struct hbk_error *err)
 {
 	hbk_result rc = hbk_store_begin(engine->store, true, err);
 	if (rc != HBK_OK) {
@@ -154,16 +153,16 @@ static hbk_result move_nights(struct hbk_store *store, const struct hbk_stay *fr
 	hbk_date ranges[2][2];
 	int n;
 	if (strcmp(from->room_type, keep->room_type) == 0)
-		n = range_minus(from->checkin, from->checkout, 0, 0, ranges);
+		n = range_minus(from->checkin, from->checkout, keep->checkin, keep->checkout,
+				ranges);
 	else
 		n = range_minus(from->checkin, from->checkout, 0, 0, ranges);
 	for (int i = 0; i < n; i++) {
-		hbk_result rc = hold ? hbk_inventory_hold(store, from->hotel_id, from->room_type,
-							  ranges[i][0], ranges[i][1], from->rooms,
-							  err)
-				     : hbk_inventory_release(store, from->hotel_id, from->room_type,
-							     ranges[i][0], ranges[i][1],
-							     from->rooms, err);
+		hbk_result rc =
+		    hold ? hbk_inventory_hold(store, from->hotel_id, from->room_type, ranges[i][0],
+					      ranges[i][1], from->rooms, err)
+			 : hbk_inventory_release(store, from->hotel_id, from->room_type,
+						 ranges[i][0], ranges[i][1], from->rooms, err);
 		if (rc != HBK_OK)
 			return rc;
 	}
@@ -273,10 +272,11 @@ static hbk_result external_step(struct hbk_engine *engine, const struct hbk_book
 			hbk_format(key, sizeof(key), "%s:charge:%lld", b->id,
 				   (long long)b->sequence);
 			amount = hbk_money_make(b->new_total.minor - hbk_booking_paid(b).minor +
-							hbk_booking_refunded(b).minor,
+						    hbk_booking_refunded(b).minor,
 						b->total.currency);
 		}
-		rc = pay->ops->authorize(pay->self, key, &amount, b->payment_method, b->id, &pi, err);
+		rc = pay->ops->authorize(pay->self, key, &amount, b->payment_method, b->id, &pi,
+					 err);
 		if (rc != HBK_OK)
 			return rc;
 		batch_add(batch, b, "payment_authorized.v1",
@@ -293,9 +293,9 @@ static hbk_result external_step(struct hbk_engine *engine, const struct hbk_book
 		if (rc != HBK_OK)
 			return rc;
 		amount = hbk_money_make(b->payments[i].authorized, b->total.currency);
-		batch_add(batch, b, "payment_captured.v1",
-			  json_pack("{s:s, s:o}", "reference", pi.id, "amount",
-				    hbk_json_money(&amount)));
+		batch_add(
+		    batch, b, "payment_captured.v1",
+		    json_pack("{s:s, s:o}", "reference", pi.id, "amount", hbk_json_money(&amount)));
 		return HBK_OK;
 	case HBK_STEP_PAYMENT_VOID:
 		i = first_open_authorization(b);
@@ -332,9 +332,9 @@ static hbk_result external_step(struct hbk_engine *engine, const struct hbk_book
 			rc = partner->ops->find(partner->self, b->id, &pb, err);
 		if (rc != HBK_OK)
 			return rc;
-		batch_add(batch, b, "partner_booked.v1",
-			  json_pack("{s:s, s:s}", "name", partner->ops->name, "reference",
-				    pb.reference));
+		batch_add(
+		    batch, b, "partner_booked.v1",
+		    json_pack("{s:s, s:s}", "name", partner->ops->name, "reference", pb.reference));
 		return HBK_OK;
 	case HBK_STEP_PARTNER_CANCEL:
 		rc = partner->ops->cancel(partner->self, b->partner_reference, false, hbk_now_ms(),
@@ -354,8 +354,7 @@ static hbk_result external_step(struct hbk_engine *engine, const struct hbk_book
 		batch_add(batch, b, "partner_modified.v1",
 			  json_pack("{s:s}", "reference", b->partner_reference));
 		return HBK_OK;
-	default:
-		break;
+	default: break;
 	}
 	HBK_ASSERT(!"not an external step");
 	return HBK_EINTERNAL;
@@ -441,9 +440,9 @@ hbk_result hbk_saga_run(struct hbk_engine *engine, const char *id, struct hbk_er
 			rc = commit_batch(engine, &b, &batch, NULL, true, err);
 			break;
 		case HBK_STEP_RELEASE:
-			batch_add(&batch, &b, "rooms_released.v1",
-				  json_pack("{s:s, s:o}", "hold", "current", "stay",
-					    stay_json(&b.stay)));
+			batch_add(
+			    &batch, &b, "rooms_released.v1",
+			    json_pack("{s:s, s:o}", "hold", "current", "stay", stay_json(&b.stay)));
 			rc = commit_batch(engine, &b, &batch, release_current, false, err);
 			break;
 		case HBK_STEP_UPDATE_COMMIT:

@@ -32,7 +32,7 @@ struct hbk_cli {
 	bool interactive; /* inside hbk shell */
 	struct hbk_config *cfg;
 	struct hbk_engine *engine; /* opened by hbk_cli_engine() */
-	unsigned needs;            /* of the command running */
+	unsigned needs;		   /* of the command running */
 	struct hbk_option globals[10];
 };
 
@@ -84,7 +84,7 @@ int hbk_cli_usage_error(const struct hbk_cli *cli, const struct hbk_command *cmd
 			...) __attribute__((format(printf, 3, 4)));
 /* Prints "<prog>: <message>" on stderr unless quiet. */
 void hbk_cli_note(const struct hbk_cli *cli, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Parses a date option; on error fills err naming the option. */
 hbk_result hbk_cli_date(const char *option, const char *value, hbk_date *out,

@@ -21,17 +21,17 @@
 typedef enum hbk_result {
 	HBK_OK = 0,
 	HBK_EINTERNAL = 1,    /* unexpected failure */
-	HBK_EINVAL = 2,       /* usage or invalid input */
+	HBK_EINVAL = 2,	      /* usage or invalid input */
 	HBK_ENOTFOUND = 3,    /* no such booking, hotel, ... */
 	HBK_ECONFLICT = 4,    /* no availability, stale version, wrong state */
 	HBK_EDECLINED = 5,    /* payment declined, partner refused */
 	HBK_EUNAVAILABLE = 6, /* service or upstream unreachable or timed out */
-	HBK_EAUTH = 7,        /* authentication */
+	HBK_EAUTH = 7,	      /* authentication */
 } hbk_result;
 
-#define HBK_ERROR_CODE_MAX 48
+#define HBK_ERROR_CODE_MAX    48
 #define HBK_ERROR_MESSAGE_MAX 512
-#define HBK_ERROR_FIELD_MAX 48
+#define HBK_ERROR_FIELD_MAX   48
 
 /*
  * An error context: code is a stable slug ("no_availability",
@@ -58,11 +58,11 @@ hbk_result hbk_fail(struct hbk_error *err, hbk_result result, const char *code, 
 /* As hbk_fail(), naming the input field at fault. */
 hbk_result hbk_fail_field(struct hbk_error *err, hbk_result result, const char *code,
 			  const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 /* Prefixes err->message with "<prefix>: ". */
 void hbk_error_prefix(struct hbk_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* The exit code for a result (identity, clamped to 1 for unknown values). */
 int hbk_exit_code(hbk_result result);
@@ -98,7 +98,8 @@ void hbk_buf_reset(struct hbk_buf *buf);
 bool hbk_buf_append(struct hbk_buf *buf, const void *data, size_t len);
 bool hbk_buf_puts(struct hbk_buf *buf, const char *s);
 bool hbk_buf_putc(struct hbk_buf *buf, char c);
-bool hbk_buf_printf(struct hbk_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool hbk_buf_printf(struct hbk_buf *buf, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 bool hbk_buf_vprintf(struct hbk_buf *buf, const char *fmt, va_list ap);
 /* Returns the data (caller frees) and leaves buf empty. */
 char *hbk_buf_detach(struct hbk_buf *buf);

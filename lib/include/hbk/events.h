@@ -15,14 +15,14 @@
 #include "hbk/store.h"
 
 #define HBK_EVENT_TYPE_MAX 64
-#define HBK_EVENT_SOURCE "urn:hbk:embedded"
+#define HBK_EVENT_SOURCE   "urn:hbk:embedded"
 
 struct hbk_event {
 	char id[HBK_ID_MAX]; /* EV-..., filled by append */
 	char type[HBK_EVENT_TYPE_MAX];
 	char subject[HBK_ID_MAX]; /* the stream id */
-	int64_t sequence;         /* filled by append */
-	int64_t time_ms;          /* filled by append when 0 */
+	int64_t sequence;	  /* filled by append */
+	int64_t time_ms;	  /* filled by append when 0 */
 	char partitionkey[HBK_ID_MAX];
 	char correlationid[HBK_ID_MAX];
 	char causationid[HBK_ID_MAX];

@@ -14,12 +14,12 @@
 #include "hbk/core.h"
 #include "hbk/store.h"
 
-#define HBK_HOTEL_ID_MAX 16   /* "H-LIS-0001" */
-#define HBK_ROOM_CODE_MAX 8   /* "DBL" */
-#define HBK_BOARD_MAX 4       /* "RO" "BB" "HB" "FB" "AI" */
-#define HBK_MAX_NIGHTS 30     /* longest stay sold */
-#define HBK_MAX_ROOMS 9       /* rooms in one booking */
-#define HBK_MAX_GUESTS 36
+#define HBK_HOTEL_ID_MAX  16 /* "H-LIS-0001" */
+#define HBK_ROOM_CODE_MAX 8  /* "DBL" */
+#define HBK_BOARD_MAX	  4  /* "RO" "BB" "HB" "FB" "AI" */
+#define HBK_MAX_NIGHTS	  30 /* longest stay sold */
+#define HBK_MAX_ROOMS	  9  /* rooms in one booking */
+#define HBK_MAX_GUESTS	  36
 
 struct hbk_hotel {
 	char id[HBK_HOTEL_ID_MAX];
@@ -66,14 +66,14 @@ struct hbk_quote {
 enum hbk_sort { HBK_SORT_PRICE, HBK_SORT_STARS, HBK_SORT_NAME };
 
 struct hbk_search_query {
-	char city[4];                        /* or "" */
-	char hotel_id[HBK_HOTEL_ID_MAX];     /* or "" */
+	char city[4];			 /* or "" */
+	char hotel_id[HBK_HOTEL_ID_MAX]; /* or "" */
 	hbk_date checkin, checkout;
 	int adults, children, rooms;
-	char max_price[32];                  /* decimal in the hotel's currency, "" = none */
+	char max_price[32]; /* decimal in the hotel's currency, "" = none */
 	bool refundable_only;
 	enum hbk_sort sort;
-	int limit;                           /* 1..500 */
+	int limit; /* 1..500 */
 };
 
 /* Registers the inventory schema (called by hbk_store_open). */
@@ -88,8 +88,8 @@ hbk_result hbk_search_query_check(const struct hbk_search_query *query, hbk_date
  * shape of DESIGN.md section 5 (n numbered from 1). Unknown city or hotel:
  * HBK_EINVAL naming it.
  */
-hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *query,
-		      int64_t now_ms, json_t **out, struct hbk_error *err);
+hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *query, int64_t now_ms,
+		      json_t **out, struct hbk_error *err);
 
 /*
  * Prices a stay on the current catalog: checks the room type holds the
@@ -103,15 +103,15 @@ hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, 
 #define HBK_OFFER_ID_MAX 160
 void hbk_offer_id_encode(const struct hbk_stay *stay, const struct hbk_money *total,
 			 char out[HBK_OFFER_ID_MAX]);
-hbk_result hbk_offer_id_decode(const char *offer_id, struct hbk_stay *stay,
-			       struct hbk_money *total, struct hbk_error *err);
+hbk_result hbk_offer_id_decode(const char *offer_id, struct hbk_stay *stay, struct hbk_money *total,
+			       struct hbk_error *err);
 
 /*
  * Takes stay->rooms rooms on every night of the stay, or none: fails with
  * HBK_ECONFLICT "no_availability". Must run inside a write transaction.
  */
-hbk_result hbk_inventory_hold(struct hbk_store *store, const char *hotel_id,
-			      const char *room_type, hbk_date checkin, hbk_date checkout, int rooms,
+hbk_result hbk_inventory_hold(struct hbk_store *store, const char *hotel_id, const char *room_type,
+			      hbk_date checkin, hbk_date checkout, int rooms,
 			      struct hbk_error *err);
 /* Gives the rooms back. Inside a write transaction. */
 hbk_result hbk_inventory_release(struct hbk_store *store, const char *hotel_id,
@@ -146,7 +146,7 @@ hbk_result hbk_inventory_seed_demo(struct hbk_store *store, hbk_date from, int d
 struct hbk_money hbk_policy_penalty_at(const struct hbk_policy *policy, const char *currency,
 				       int64_t at_ms);
 json_t *hbk_policy_json(const struct hbk_policy *policy);
-hbk_result hbk_policy_from_json(const json_t *array, const char *currency,
-				struct hbk_policy *out, struct hbk_error *err);
+hbk_result hbk_policy_from_json(const json_t *array, const char *currency, struct hbk_policy *out,
+				struct hbk_error *err);
 
 #endif

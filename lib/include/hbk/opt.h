@@ -11,27 +11,32 @@
 
 enum hbk_opt_type {
 	HBK_OPT_END = 0,
-	HBK_OPT_BOOL,   /* value: bool * */
+	HBK_OPT_BOOL,	/* value: bool * */
 	HBK_OPT_STRING, /* value: const char ** (borrowed from argv) */
-	HBK_OPT_INT,    /* value: long long *, checked against [min, max] */
-	HBK_OPT_COUNT,  /* value: int *, incremented per use (-v -v) */
+	HBK_OPT_INT,	/* value: long long *, checked against [min, max] */
+	HBK_OPT_COUNT,	/* value: int *, incremented per use (-v -v) */
 };
 
 /* What a value can be completed with in hbk shell. */
-enum hbk_opt_complete { HBK_COMPLETE_NONE, HBK_COMPLETE_CITY, HBK_COMPLETE_BOOKING,
-			HBK_COMPLETE_FILE, HBK_COMPLETE_WORDS };
+enum hbk_opt_complete {
+	HBK_COMPLETE_NONE,
+	HBK_COMPLETE_CITY,
+	HBK_COMPLETE_BOOKING,
+	HBK_COMPLETE_FILE,
+	HBK_COMPLETE_WORDS
+};
 
 struct hbk_option {
 	enum hbk_opt_type type;
 	const char *long_name; /* without the dashes */
 	char short_name;       /* 0 for none */
 	void *value;
-	bool *given;           /* optional: set when the option appears */
-	const char *arg_name;  /* "DATE", "N" ... for usage */
+	bool *given;	      /* optional: set when the option appears */
+	const char *arg_name; /* "DATE", "N" ... for usage */
 	const char *help;
-	long long min, max;    /* for HBK_OPT_INT */
+	long long min, max; /* for HBK_OPT_INT */
 	enum hbk_opt_complete complete;
-	const char *words;     /* HBK_COMPLETE_WORDS: "table json csv" */
+	const char *words; /* HBK_COMPLETE_WORDS: "table json csv" */
 };
 
 #define HBK_OPT_MAX_POSITIONAL 16

@@ -46,8 +46,9 @@ struct hbk_partner_ops {
 	hbk_result (*find)(void *self, const char *client_reference,
 			   struct hbk_partner_booking *out, struct hbk_error *err);
 	/* Changes stay and total; simulate only prices the change. */
-	hbk_result (*modify)(void *self, const char *reference, const struct hbk_partner_request *req,
-			     bool simulate, struct hbk_partner_booking *out, struct hbk_error *err);
+	hbk_result (*modify)(void *self, const char *reference,
+			     const struct hbk_partner_request *req, bool simulate,
+			     struct hbk_partner_booking *out, struct hbk_error *err);
 	/* Cancels (idempotent: cancelling a cancelled booking succeeds);
 	 * simulate only reports the penalty. */
 	hbk_result (*cancel)(void *self, const char *reference, bool simulate, int64_t now_ms,
@@ -67,6 +68,11 @@ struct hbk_partner {
 hbk_result hbk_partner_open(const struct hbk_config *cfg, struct hbk_store *store,
 			    struct hbk_partner *out, struct hbk_error *err);
 void hbk_partner_close(struct hbk_partner *partner);
+
+/* The sandbox adapter itself (what kind "sandbox" opens): the simulator on
+ * tables of the store, with fault settings from the config. */
+hbk_result hbk_partner_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
+				    struct hbk_partner *out, struct hbk_error *err);
 
 /* The sandbox simulator's schema (called by hbk_store_open). */
 hbk_result hbk_partner_sim_migrate(struct hbk_store *store, struct hbk_error *err);

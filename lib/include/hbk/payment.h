@@ -16,14 +16,14 @@
 struct hbk_config;
 struct hbk_store;
 
-#define HBK_PAYMENT_REF_MAX 64
+#define HBK_PAYMENT_REF_MAX	64
 #define HBK_IDEMPOTENCY_KEY_MAX 128
 
 struct hbk_payment_intent {
 	char id[HBK_PAYMENT_REF_MAX]; /* "pi_..." */
-	char status[32];              /* requires_capture | succeeded | canceled ... */
+	char status[32];	      /* requires_capture | succeeded | canceled ... */
 	struct hbk_money amount;
-	int64_t amount_captured;      /* minor units */
+	int64_t amount_captured; /* minor units */
 	int64_t amount_refunded;
 	char payment_method[64];
 };
@@ -67,6 +67,11 @@ struct hbk_payment {
 hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *store,
 			    struct hbk_payment *out, struct hbk_error *err);
 void hbk_payment_close(struct hbk_payment *payment);
+
+/* The sandbox adapter itself (what kind "sandbox" opens): the simulator on
+ * tables of the store, with fault settings from the config. */
+hbk_result hbk_payment_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
+				    struct hbk_payment *out, struct hbk_error *err);
 
 hbk_result hbk_payment_sim_migrate(struct hbk_store *store, struct hbk_error *err);
 

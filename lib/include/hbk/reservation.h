@@ -32,30 +32,30 @@ enum hbk_booking_status {
 enum hbk_saga_kind { HBK_SAGA_NONE, HBK_SAGA_CREATE, HBK_SAGA_UPDATE, HBK_SAGA_CANCEL };
 
 enum hbk_saga_step {
-	HBK_STEP_DONE,             /* nothing left to do */
-	HBK_STEP_AUTHORIZE,        /* create: authorize the total */
-	HBK_STEP_PARTNER_BOOK,     /* create: book at the partner */
-	HBK_STEP_CAPTURE,          /* create: capture the authorization */
-	HBK_STEP_CONFIRM,          /* create: record CONFIRMED */
-	HBK_STEP_PARTNER_CANCEL,   /* compensate or cancel: cancel at the partner */
-	HBK_STEP_PAYMENT_VOID,     /* compensate: void an uncaptured authorization */
-	HBK_STEP_PAYMENT_REFUND,   /* compensate, cancel or update: refund what is due */
-	HBK_STEP_RELEASE,          /* compensate or cancel: give the rooms back */
-	HBK_STEP_FAIL,             /* compensate: record FAILED */
-	HBK_STEP_UPDATE_CHARGE,    /* update: authorize the price difference */
-	HBK_STEP_PARTNER_MODIFY,   /* update: modify at the partner */
-	HBK_STEP_UPDATE_CAPTURE,   /* update: capture the difference */
-	HBK_STEP_UPDATE_COMMIT,    /* update: release the old nights, record the change */
-	HBK_STEP_UPDATE_ABANDON,   /* update failed: release the new nights, keep the old */
-	HBK_STEP_CANCEL_COMMIT,    /* cancel: record CANCELLED */
-	HBK_STEP_CANCEL_ABANDON,   /* cancel failed at the partner: stay CONFIRMED */
+	HBK_STEP_DONE,		 /* nothing left to do */
+	HBK_STEP_AUTHORIZE,	 /* create: authorize the total */
+	HBK_STEP_PARTNER_BOOK,	 /* create: book at the partner */
+	HBK_STEP_CAPTURE,	 /* create: capture the authorization */
+	HBK_STEP_CONFIRM,	 /* create: record CONFIRMED */
+	HBK_STEP_PARTNER_CANCEL, /* compensate or cancel: cancel at the partner */
+	HBK_STEP_PAYMENT_VOID,	 /* compensate: void an uncaptured authorization */
+	HBK_STEP_PAYMENT_REFUND, /* compensate, cancel or update: refund what is due */
+	HBK_STEP_RELEASE,	 /* compensate or cancel: give the rooms back */
+	HBK_STEP_FAIL,		 /* compensate: record FAILED */
+	HBK_STEP_UPDATE_CHARGE,	 /* update: authorize the price difference */
+	HBK_STEP_PARTNER_MODIFY, /* update: modify at the partner */
+	HBK_STEP_UPDATE_CAPTURE, /* update: capture the difference */
+	HBK_STEP_UPDATE_COMMIT,	 /* update: release the old nights, record the change */
+	HBK_STEP_UPDATE_ABANDON, /* update failed: release the new nights, keep the old */
+	HBK_STEP_CANCEL_COMMIT,	 /* cancel: record CANCELLED */
+	HBK_STEP_CANCEL_ABANDON, /* cancel failed at the partner: stay CONFIRMED */
 };
 
-#define HBK_PAYMENTS_MAX 8
+#define HBK_PAYMENTS_MAX   8
 #define HBK_GUEST_NAME_MAX 128
-#define HBK_EMAIL_MAX 255
-#define HBK_PHONE_MAX 32
-#define HBK_REASON_MAX 256
+#define HBK_EMAIL_MAX	   255
+#define HBK_PHONE_MAX	   32
+#define HBK_REASON_MAX	   256
 
 struct hbk_booking_payment {
 	char reference[HBK_PAYMENT_REF_MAX];
@@ -152,7 +152,7 @@ struct hbk_engine {
 };
 
 enum hbk_engine_flags {
-	HBK_ENGINE_CREATE = 1 << 0,     /* create the store when missing */
+	HBK_ENGINE_CREATE = 1 << 0,	/* create the store when missing */
 	HBK_ENGINE_NO_RECOVER = 1 << 1, /* do not resume orphaned sagas */
 };
 
@@ -184,12 +184,12 @@ hbk_result hbk_booking_view(struct hbk_engine *engine, const char *id, json_t **
 			    struct hbk_error *err);
 
 struct hbk_list_filter {
-	const char *status;   /* or NULL */
-	const char *hotel_id; /* or NULL */
-	const char *email;    /* or NULL */
+	const char *status;		   /* or NULL */
+	const char *hotel_id;		   /* or NULL */
+	const char *email;		   /* or NULL */
 	hbk_date checkin_from, checkin_to; /* 0 = open */
-	int limit;                         /* 1..1000 */
-	const char *cursor;                /* booking id to start after, or NULL */
+	int limit;			   /* 1..1000 */
+	const char *cursor;		   /* booking id to start after, or NULL */
 };
 /* {"bookings":[...], "next_cursor": "..."|null} */
 hbk_result hbk_booking_list(struct hbk_engine *engine, const struct hbk_list_filter *filter,

@@ -21,7 +21,7 @@ struct hbk_store {
 };
 
 enum hbk_store_flags {
-	HBK_STORE_CREATE = 1 << 0,   /* create the file when missing (hbk-admin init) */
+	HBK_STORE_CREATE = 1 << 0,     /* create the file when missing (hbk-admin init) */
 	HBK_STORE_NO_RECOVER = 1 << 1, /* do not resume orphaned sagas on open */
 };
 
