@@ -146,7 +146,8 @@ static hbk_result resolve_secret(struct hbk_config *cfg, struct config_entry *e,
 }
 
 static hbk_result add_leaf(struct hbk_config *cfg, const char *name, char path[][CONFIG_KEY_MAX],
-			   int depth, const char *value, int line, struct hbk_error *err)
+			   int depth, const char *value, int line, bool list_item,
+			   struct hbk_error *err)
 {
 	char key[CONFIG_KEY_MAX * 2] = "";
 	size_t len = 0;
@@ -161,6 +162,9 @@ static hbk_result add_leaf(struct hbk_config *cfg, const char *name, char path[]
 		return hbk_fail(err, HBK_EINVAL, "config", "%s:%d: unknown key '%s'", name, line,
 				key);
 	struct config_entry *e = find_entry(cfg, key);
+	if (e && !list_item)
+		return hbk_fail(err, HBK_EINVAL, "config", "%s:%d: '%s' is set twice (first on line %d)",
+				name, line, key, e->line);
 	if (e) {
 		/* A sequence item: join with a comma. */
 		struct hbk_buf joined;
@@ -245,7 +249,7 @@ static hbk_result parse_yaml(struct hbk_config *cfg, yaml_parser_t *parser, cons
 				break;
 			}
 			if (in_sequence) {
-				rc = add_leaf(cfg, name, path, depth, text, line, err);
+				rc = add_leaf(cfg, name, path, depth, text, line, true, err);
 			} else if (expect_key[depth]) {
 				if (strlen(text) >= CONFIG_KEY_MAX) {
 					rc = hbk_fail(err, HBK_EINVAL, "config",
@@ -255,7 +259,7 @@ static hbk_result parse_yaml(struct hbk_config *cfg, yaml_parser_t *parser, cons
 				hbk_copy(path[depth - 1], CONFIG_KEY_MAX, text);
 				expect_key[depth] = false;
 			} else {
-				rc = add_leaf(cfg, name, path, depth, text, line, err);
+				rc = add_leaf(cfg, name, path, depth, text, line, false, err);
 				expect_key[depth] = true;
 			}
 			break;

@@ -412,7 +412,7 @@ hbk_result hbk_guest_check(const struct hbk_guest *guest, struct hbk_error *err)
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_guest", "guest",
 				      "the guest's name is required");
 	for (const char *p = guest->name; *p; p++)
-		if ((unsigned char)*p < ' ')
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
 			return hbk_fail_field(err, HBK_EINVAL, "invalid_guest", "guest",
 					      "the guest's name has control characters");
 	if (!hbk_utf8_valid(guest->name, strlen(guest->name)))
@@ -463,7 +463,7 @@ json_t *hbk_booking_json(const struct hbk_booking *b)
 	json_object_set_new(json, "payment",
 			    json_pack("{s:s, s:s?}", "provider", b->payment_provider, "reference",
 				      b->npayments ? b->payments[0].reference : NULL));
-	if (b->status == HBK_BOOKING_FAILED || b->compensating)
+	if (b->status == HBK_BOOKING_FAILED)
 		json_object_set_new(json, "failure",
 				    json_pack("{s:s, s:s}", "code", b->failure_code, "message",
 					      b->failure_message));

@@ -158,8 +158,8 @@ struct hbk_money {
  * -1 when the code is not a known ISO 4217 currency. */
 int hbk_currency_exponent(const char *currency);
 
-/* Parses "360", "360.5", "360.50" (at most the currency's decimals; a sign
- * only when allow_negative). */
+/* Parses "360", "360.5", "360.50", "-5" (at most the currency's decimals;
+ * callers that need a positive amount check the sign). */
 hbk_result hbk_money_parse(const char *amount, const char *currency, struct hbk_money *out,
 			   struct hbk_error *err);
 #define HBK_MONEY_STR 32
@@ -170,8 +170,8 @@ struct hbk_money hbk_money_make(int64_t minor, const char *currency);
 void hbk_money_add(struct hbk_money *a, const struct hbk_money *b);
 
 /* ------------------------------------------------------------------------
- * Ids: prefix + 12 Crockford base32 characters, sortable by time:
- * "BK-01J9Z6Q2K3M4". ms-time in the first 8 characters, randomness after.
+ * Ids: prefix + 18 Crockford base32 characters, sortable by time:
+ * "BK-01M88Y48A1XRR7EB4C": ms-time in the first 10, 40 random bits after.
  */
 #define HBK_ID_MAX 40
 void hbk_id_new(const char *prefix, char out[HBK_ID_MAX]);
