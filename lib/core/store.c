@@ -91,6 +91,39 @@ void hbk_store_rollback(struct hbk_store *store)
 	store->tx_depth = 0;
 }
 
+hbk_result hbk_store_join(struct hbk_store *store, bool *owned, struct hbk_error *err)
+{
+	*owned = false;
+	if (store->tx_depth > 0)
+		return HBK_OK;
+	hbk_result rc = hbk_store_begin(store, true, err);
+	*owned = rc == HBK_OK;
+	return rc;
+}
+
+hbk_result hbk_store_leave(struct hbk_store *store, bool owned, bool commit, struct hbk_error *err)
+{
+	if (!owned)
+		return HBK_OK;
+	if (!commit) {
+		hbk_store_rollback(store);
+		return HBK_OK;
+	}
+	struct hbk_error commit_err = {0};
+	hbk_result rc = hbk_store_commit(store, &commit_err);
+	if (rc != HBK_OK && err)
+		*err = commit_err;
+	return rc;
+}
+
+hbk_result hbk_store_step_done(struct hbk_store *store, sqlite3_stmt *stmt, const char *what,
+			       struct hbk_error *err)
+{
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		return hbk_store_fail(store, err, what);
+	return HBK_OK;
+}
+
 void hbk_bind_text(sqlite3_stmt *stmt, int index, const char *text)
 {
 	if (text)

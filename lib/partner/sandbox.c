@@ -140,47 +140,6 @@ static hbk_result check_faults(const struct partner_sim *sim, int step, struct h
 	return HBK_OK;
 }
 
-/* Begins a write transaction unless the caller already holds one. */
-static hbk_result tx_begin(struct hbk_store *store, bool *owned, struct hbk_error *err)
-{
-	*owned = false;
-	if (store->tx_depth > 0)
-		return HBK_OK;
-	hbk_result r = hbk_store_begin(store, true, err);
-	if (r == HBK_OK)
-		*owned = true;
-	return r;
-}
-
-/* Ends what tx_begin() began: commits when commit, else rolls back. A failed
- * commit is returned in err; otherwise err is left alone. */
-static hbk_result tx_end(struct hbk_store *store, bool owned, bool commit, struct hbk_error *err)
-{
-	if (!owned)
-		return HBK_OK;
-	if (!commit) {
-		hbk_store_rollback(store);
-		return HBK_OK;
-	}
-	struct hbk_error commit_err;
-	hbk_error_clear(&commit_err);
-	hbk_result r = hbk_store_commit(store, &commit_err);
-	if (r != HBK_OK) {
-		hbk_store_rollback(store);
-		if (err != NULL)
-			*err = commit_err;
-	}
-	return r;
-}
-
-static hbk_result step_done(struct hbk_store *store, sqlite3_stmt *stmt, const char *what,
-			    struct hbk_error *err)
-{
-	if (sqlite3_step(stmt) != SQLITE_DONE)
-		return hbk_store_fail(store, err, what);
-	return HBK_OK;
-}
-
 /* A NUL-terminated, non-empty string within size bytes. */
 static bool text_ok(const char *s, size_t size)
 {
@@ -496,7 +455,7 @@ static hbk_result booking_insert(struct hbk_store *store, const char *reference,
 	hbk_bind_text(stmt, 14, req->total.currency);
 	hbk_bind_text(stmt, 15, policy);
 	sqlite3_bind_int64(stmt, 16, hbk_now_ms());
-	r = step_done(store, stmt, "create partner booking", err);
+	r = hbk_store_step_done(store, stmt, "create partner booking", err);
 	sqlite3_finalize(stmt);
 	free(policy);
 	return r;
@@ -522,7 +481,7 @@ static hbk_result sim_book(void *self, const struct hbk_partner_request *req,
 		return r;
 
 	bool owned = false;
-	if ((r = tx_begin(sim->store, &owned, err)) != HBK_OK)
+	if ((r = hbk_store_join(sim->store, &owned, err)) != HBK_OK)
 		return r;
 	struct sim_booking row;
 	bool found = false;
@@ -541,10 +500,10 @@ static hbk_result sim_book(void *self, const struct hbk_partner_request *req,
 	if (r == HBK_OK)
 		r = booking_require(sim->store, reference, &row, err);
 	if (r != HBK_OK) {
-		tx_end(sim->store, owned, false, NULL);
+		hbk_store_leave(sim->store, owned, false, NULL);
 		return r;
 	}
-	if ((r = tx_end(sim->store, owned, true, err)) != HBK_OK)
+	if ((r = hbk_store_leave(sim->store, owned, true, err)) != HBK_OK)
 		return r;
 	*out = row.booking;
 	HBK_ASSERT(strcmp(out->status, "CONFIRMED") == 0);
@@ -608,7 +567,7 @@ static hbk_result booking_update(struct hbk_store *store, const struct sim_booki
 	hbk_bind_text(stmt, 12, b->total.currency);
 	hbk_bind_text(stmt, 13, policy);
 	sqlite3_bind_int64(stmt, 14, hbk_now_ms());
-	r = step_done(store, stmt, "modify partner booking", err);
+	r = hbk_store_step_done(store, stmt, "modify partner booking", err);
 	sqlite3_finalize(stmt);
 	free(policy);
 	if (r == HBK_OK)
@@ -640,7 +599,7 @@ static hbk_result sim_modify(void *self, const char *reference,
 		return r;
 
 	bool owned = false;
-	if (!simulate && (r = tx_begin(sim->store, &owned, err)) != HBK_OK)
+	if (!simulate && (r = hbk_store_join(sim->store, &owned, err)) != HBK_OK)
 		return r;
 	struct sim_booking row;
 	r = booking_require(sim->store, reference, &row, err);
@@ -668,10 +627,10 @@ static hbk_result sim_modify(void *self, const char *reference,
 			r = booking_require(sim->store, reference, &row, err);
 	}
 	if (r != HBK_OK) {
-		tx_end(sim->store, owned, false, NULL);
+		hbk_store_leave(sim->store, owned, false, NULL);
 		return r;
 	}
-	if ((r = tx_end(sim->store, owned, true, err)) != HBK_OK)
+	if ((r = hbk_store_leave(sim->store, owned, true, err)) != HBK_OK)
 		return r;
 	*out = row.booking;
 	return HBK_OK;
@@ -693,7 +652,7 @@ static hbk_result booking_mark_cancelled(struct hbk_store *store, const char *re
 	sqlite3_bind_int64(stmt, 2, penalty->minor);
 	sqlite3_bind_int64(stmt, 3, now_ms);
 	sqlite3_bind_int64(stmt, 4, hbk_now_ms());
-	r = step_done(store, stmt, "cancel partner booking", err);
+	r = hbk_store_step_done(store, stmt, "cancel partner booking", err);
 	sqlite3_finalize(stmt);
 	if (r == HBK_OK)
 		HBK_ASSERT(sqlite3_changes(store->db) == 1);
@@ -721,7 +680,7 @@ static hbk_result sim_cancel(void *self, const char *reference, bool simulate, i
 		return r;
 
 	bool owned = false;
-	if (!simulate && (r = tx_begin(sim->store, &owned, err)) != HBK_OK)
+	if (!simulate && (r = hbk_store_join(sim->store, &owned, err)) != HBK_OK)
 		return r;
 	struct sim_booking row;
 	struct hbk_money due = {0};
@@ -738,10 +697,10 @@ static hbk_result sim_cancel(void *self, const char *reference, bool simulate, i
 	if (r == HBK_OK && write)
 		r = booking_mark_cancelled(sim->store, reference, &due, now_ms, err);
 	if (r != HBK_OK) {
-		tx_end(sim->store, owned, false, NULL);
+		hbk_store_leave(sim->store, owned, false, NULL);
 		return r;
 	}
-	if ((r = tx_end(sim->store, owned, write, err)) != HBK_OK)
+	if ((r = hbk_store_leave(sim->store, owned, write, err)) != HBK_OK)
 		return r;
 	HBK_ASSERT(due.minor >= 0);
 	*penalty = due;

@@ -213,51 +213,6 @@ static void money_text(int64_t minor, const char *currency, char out[HBK_MONEY_S
 	hbk_format(out, HBK_MONEY_STR + 8, "%s %s", amount, upper);
 }
 
-/*
- * Begins a write transaction unless the caller already holds one; *owned
- * tells tx_end() whether to commit or roll back.
- */
-static hbk_result tx_begin(struct hbk_store *store, bool *owned, struct hbk_error *err)
-{
-	*owned = false;
-	if (store->tx_depth > 0)
-		return HBK_OK;
-	hbk_result r = hbk_store_begin(store, true, err);
-	if (r == HBK_OK)
-		*owned = true;
-	return r;
-}
-
-/* Ends what tx_begin() began: commits when commit, else rolls back. A failed
- * commit is returned (and err filled); otherwise err is left alone. */
-static hbk_result tx_end(struct hbk_store *store, bool owned, bool commit, struct hbk_error *err)
-{
-	if (!owned)
-		return HBK_OK;
-	if (!commit) {
-		hbk_store_rollback(store);
-		return HBK_OK;
-	}
-	struct hbk_error commit_err;
-	hbk_error_clear(&commit_err);
-	hbk_result r = hbk_store_commit(store, &commit_err);
-	if (r != HBK_OK) {
-		hbk_store_rollback(store);
-		if (err != NULL)
-			*err = commit_err;
-	}
-	return r;
-}
-
-/* Steps a statement that returns no rows. */
-static hbk_result step_done(struct hbk_store *store, sqlite3_stmt *stmt, const char *what,
-			    struct hbk_error *err)
-{
-	if (sqlite3_step(stmt) != SQLITE_DONE)
-		return hbk_store_fail(store, err, what);
-	return HBK_OK;
-}
-
 /* ------------------------------------------------------------------------
  * Rows as Stripe-shaped JSON.
  */
@@ -469,7 +424,7 @@ static hbk_result key_save(struct hbk_store *store, const char *key, const char 
 	hbk_bind_text(stmt, 2, fingerprint);
 	hbk_bind_text(stmt, 3, text);
 	sqlite3_bind_int64(stmt, 4, hbk_now_ms());
-	r = step_done(store, stmt, "save idempotency key", err);
+	r = hbk_store_step_done(store, stmt, "save idempotency key", err);
 	sqlite3_finalize(stmt);
 	free(text);
 	return r;
@@ -500,7 +455,7 @@ static hbk_result run_idempotent(struct payment_sim *sim, const char *key, const
 	*record = NULL;
 	bool keyed = key != NULL && key[0] != '\0';
 	bool owned = false;
-	hbk_result r = tx_begin(sim->store, &owned, err);
+	hbk_result r = hbk_store_join(sim->store, &owned, err);
 	if (r != HBK_OK)
 		return r;
 
@@ -527,7 +482,7 @@ static hbk_result run_idempotent(struct payment_sim *sim, const char *key, const
 		free(stored_record);
 		if (r != HBK_OK || *record != NULL) {
 			/* A replay or a mismatch: nothing was written. */
-			tx_end(sim->store, owned, false, NULL);
+			hbk_store_leave(sim->store, owned, false, NULL);
 			return r;
 		}
 	}
@@ -538,10 +493,10 @@ static hbk_result run_idempotent(struct payment_sim *sim, const char *key, const
 	if (r != HBK_OK) {
 		json_decref(*record);
 		*record = NULL;
-		tx_end(sim->store, owned, false, NULL);
+		hbk_store_leave(sim->store, owned, false, NULL);
 		return r;
 	}
-	r = tx_end(sim->store, owned, true, err);
+	r = hbk_store_leave(sim->store, owned, true, err);
 	if (r != HBK_OK) {
 		json_decref(*record);
 		*record = NULL;
@@ -618,7 +573,7 @@ static hbk_result authorize_apply(struct payment_sim *sim, const void *vargs, js
 	hbk_bind_text(stmt, 7, args->booking_id);
 	hbk_bind_text(stmt, 8, decline ? decline->decline_code : "");
 	sqlite3_bind_int64(stmt, 9, now_ms);
-	r = step_done(sim->store, stmt, "create payment intent", err);
+	r = hbk_store_step_done(sim->store, stmt, "create payment intent", err);
 	sqlite3_finalize(stmt);
 	if (r != HBK_OK)
 		return r;
@@ -773,7 +728,7 @@ static hbk_result capture_apply(struct payment_sim *sim, const void *vargs, json
 	hbk_bind_text(stmt, 1, args->intent_id);
 	sqlite3_bind_int64(stmt, 2, args->amount_minor);
 	sqlite3_bind_int64(stmt, 3, hbk_now_ms());
-	r = step_done(sim->store, stmt, "capture payment intent", err);
+	r = hbk_store_step_done(sim->store, stmt, "capture payment intent", err);
 	sqlite3_finalize(stmt);
 	if (r != HBK_OK)
 		return r;
@@ -818,7 +773,7 @@ static hbk_result cancel_apply(struct payment_sim *sim, const void *vargs, json_
 		return r;
 	hbk_bind_text(stmt, 1, args->intent_id);
 	sqlite3_bind_int64(stmt, 2, hbk_now_ms());
-	r = step_done(sim->store, stmt, "cancel payment intent", err);
+	r = hbk_store_step_done(sim->store, stmt, "cancel payment intent", err);
 	sqlite3_finalize(stmt);
 	if (r != HBK_OK)
 		return r;
@@ -846,7 +801,7 @@ static hbk_result refund_insert(struct payment_sim *sim, const char *intent_id,
 	sqlite3_bind_int64(stmt, 3, amount_minor);
 	hbk_bind_text(stmt, 4, currency);
 	sqlite3_bind_int64(stmt, 5, now_ms);
-	r = step_done(sim->store, stmt, "create refund", err);
+	r = hbk_store_step_done(sim->store, stmt, "create refund", err);
 	sqlite3_finalize(stmt);
 	if (r != HBK_OK)
 		return r;
@@ -913,7 +868,7 @@ static hbk_result refund_apply(struct payment_sim *sim, const void *vargs, json_
 		hbk_bind_text(stmt, 1, args->intent_id);
 		sqlite3_bind_int64(stmt, 2, args->amount_minor);
 		sqlite3_bind_int64(stmt, 3, hbk_now_ms());
-		r = step_done(sim->store, stmt, "refund payment intent", err);
+		r = hbk_store_step_done(sim->store, stmt, "refund payment intent", err);
 		sqlite3_finalize(stmt);
 	}
 	if (r != HBK_OK) {

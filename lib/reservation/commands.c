@@ -50,6 +50,54 @@ static hbk_result finish(struct hbk_engine *engine, const char *id, hbk_result s
 	return HBK_OK;
 }
 
+/* What a command takes in the transaction that starts its saga. */
+enum saga_hold { HOLD_NONE, HOLD_STAY, HOLD_NEW_NIGHTS };
+
+/*
+ * Starts a saga in one transaction: takes the rooms the command needs,
+ * appends its first events to b, registers the saga as this process's.
+ * Takes the batch. Nothing is written when any part fails.
+ */
+static hbk_result saga_start(struct hbk_engine *engine, struct hbk_booking *b,
+			     struct event_batch *batch, const char *kind, enum saga_hold hold,
+			     const struct hbk_stay *stay, struct hbk_error *err)
+{
+	struct hbk_store *store = engine->store;
+	hbk_result rc = hbk_store_begin(store, true, err);
+	if (rc == HBK_OK) {
+		if (hold == HOLD_STAY) {
+			rc = hbk_inventory_hold(store, stay->hotel_id, stay->room_type,
+						stay->checkin, stay->checkout, stay->rooms, err);
+		} else if (hold == HOLD_NEW_NIGHTS) {
+			struct hbk_booking next = *b;
+			next.new_stay = *stay;
+			rc = hbk_update_hold_new_nights(store, &next, err);
+		}
+		if (rc == HBK_OK)
+			rc = booking_append(store, b, batch, err);
+		if (rc == HBK_OK && kind)
+			rc = saga_register(store, b->id, kind, err);
+		if (rc == HBK_OK)
+			rc = hbk_store_commit(store, err);
+		else
+			hbk_store_rollback(store);
+	}
+	batch_clear(batch);
+	return rc;
+}
+
+/* Runs the saga just started and reports its outcome with the booking. */
+static hbk_result saga_finish(struct hbk_engine *engine, const char *id, json_t **out,
+			      struct hbk_error *err)
+{
+	struct hbk_error saga_err = {0};
+	hbk_result saga_rc = hbk_saga_run(engine, id, &saga_err);
+	hbk_result rc = finish(engine, id, saga_rc, out, err);
+	if (saga_rc != HBK_OK)
+		*err = saga_err;
+	return rc;
+}
+
 hbk_result hbk_book(struct hbk_engine *engine, const struct hbk_book_request *req, json_t **out,
 		    struct hbk_error *err)
 {
@@ -105,29 +153,10 @@ hbk_result hbk_book(struct hbk_engine *engine, const struct hbk_book_request *re
 			hbk_copy(batch.events[i].correlationid,
 				 sizeof(batch.events[i].correlationid), req->correlation_id);
 
-	rc = hbk_store_begin(engine->store, true, err);
-	if (rc == HBK_OK) {
-		rc =
-		    hbk_inventory_hold(engine->store, req->stay.hotel_id, req->stay.room_type,
-				       req->stay.checkin, req->stay.checkout, req->stay.rooms, err);
-		if (rc == HBK_OK)
-			rc = booking_append(engine->store, &b, &batch, err);
-		if (rc == HBK_OK)
-			rc = saga_register(engine->store, b.id, "create", err);
-		if (rc == HBK_OK)
-			rc = hbk_store_commit(engine->store, err);
-		else
-			hbk_store_rollback(engine->store);
-	}
-	batch_clear(&batch);
+	rc = saga_start(engine, &b, &batch, "create", HOLD_STAY, &req->stay, err);
 	if (rc != HBK_OK)
 		return rc;
-	struct hbk_error saga_err = {0};
-	hbk_result saga_rc = hbk_saga_run(engine, b.id, &saga_err);
-	rc = finish(engine, b.id, saga_rc, out, err);
-	if (saga_rc != HBK_OK)
-		*err = saga_err;
-	return rc;
+	return saga_finish(engine, b.id, out, err);
 }
 
 static bool id_ok(const char *id, struct hbk_error *err)
@@ -263,15 +292,7 @@ static hbk_result update_guest(struct hbk_engine *engine, struct hbk_booking *b,
 	batch_add(&batch, b, "guest_updated.v1",
 		  json_pack("{s:{s:s, s:s, s:s}}", "guest", "name", guest.name, "email",
 			    guest.email, "phone", guest.phone));
-	rc = hbk_store_begin(engine->store, true, err);
-	if (rc == HBK_OK) {
-		rc = booking_append(engine->store, b, &batch, err);
-		if (rc == HBK_OK)
-			rc = hbk_store_commit(engine->store, err);
-		else
-			hbk_store_rollback(engine->store);
-	}
-	batch_clear(&batch);
+	rc = saga_start(engine, b, &batch, NULL, HOLD_NONE, NULL, err);
 	if (rc == HBK_OK)
 		booking_notify(engine, b, HBK_NOTICE_UPDATE);
 	return rc;
@@ -335,30 +356,11 @@ hbk_result hbk_update(struct hbk_engine *engine, const char *id,
 		batch_add(&batch, &b, "rooms_held.v1",
 			  json_pack("{s:s, s:o}", "hold", "new", "stay", stay_json(&stay)));
 
-	rc = hbk_store_begin(engine->store, true, err);
-	if (rc == HBK_OK) {
-		struct hbk_booking next = b;
-		next.new_stay = stay;
-		if (moves)
-			rc = hbk_update_hold_new_nights(engine->store, &next, err);
-		if (rc == HBK_OK)
-			rc = booking_append(engine->store, &b, &batch, err);
-		if (rc == HBK_OK)
-			rc = saga_register(engine->store, b.id, "update", err);
-		if (rc == HBK_OK)
-			rc = hbk_store_commit(engine->store, err);
-		else
-			hbk_store_rollback(engine->store);
-	}
-	batch_clear(&batch);
+	rc = saga_start(engine, &b, &batch, "update", moves ? HOLD_NEW_NIGHTS : HOLD_NONE, &stay,
+			err);
 	if (rc != HBK_OK)
 		return rc;
-	struct hbk_error saga_err = {0};
-	hbk_result saga_rc = hbk_saga_run(engine, id, &saga_err);
-	rc = finish(engine, id, saga_rc, out, err);
-	if (saga_rc != HBK_OK)
-		*err = saga_err;
-	return rc;
+	return saga_finish(engine, id, out, err);
 }
 
 hbk_result hbk_cancel(struct hbk_engine *engine, const char *id, const char *reason, bool dry_run,
@@ -395,25 +397,10 @@ hbk_result hbk_cancel(struct hbk_engine *engine, const char *id, const char *rea
 	batch_add(&batch, &b, "cancel_requested.v1",
 		  json_pack("{s:s, s:o, s:o}", "reason", reason ? reason : "", "penalty",
 			    hbk_json_money(&penalty), "refund", hbk_json_money(&refund)));
-	rc = hbk_store_begin(engine->store, true, err);
-	if (rc == HBK_OK) {
-		rc = booking_append(engine->store, &b, &batch, err);
-		if (rc == HBK_OK)
-			rc = saga_register(engine->store, b.id, "cancel", err);
-		if (rc == HBK_OK)
-			rc = hbk_store_commit(engine->store, err);
-		else
-			hbk_store_rollback(engine->store);
-	}
-	batch_clear(&batch);
+	rc = saga_start(engine, &b, &batch, "cancel", HOLD_NONE, NULL, err);
 	if (rc != HBK_OK)
 		return rc;
-	struct hbk_error saga_err = {0};
-	hbk_result saga_rc = hbk_saga_run(engine, id, &saga_err);
-	rc = finish(engine, id, saga_rc, out, err);
-	if (saga_rc != HBK_OK)
-		*err = saga_err;
-	return rc;
+	return saga_finish(engine, id, out, err);
 }
 
 static hbk_result collect(const struct hbk_event *ev, void *ctx, struct hbk_error *err)

@@ -40,6 +40,19 @@ hbk_result hbk_store_begin(struct hbk_store *store, bool write, struct hbk_error
 hbk_result hbk_store_commit(struct hbk_store *store, struct hbk_error *err);
 void hbk_store_rollback(struct hbk_store *store);
 
+/*
+ * Joins the caller's write transaction, or begins one: *owned tells
+ * hbk_store_leave() whether this call began it (adapters that may run
+ * inside a command's transaction use the pair).
+ */
+hbk_result hbk_store_join(struct hbk_store *store, bool *owned, struct hbk_error *err);
+/* Ends what hbk_store_join() began: commits when commit, else rolls back;
+ * nothing when !owned. A failed commit is returned with err filled. */
+hbk_result hbk_store_leave(struct hbk_store *store, bool owned, bool commit, struct hbk_error *err);
+/* Steps a statement that returns no rows. */
+hbk_result hbk_store_step_done(struct hbk_store *store, sqlite3_stmt *stmt, const char *what,
+			       struct hbk_error *err);
+
 /* Prepares sql; on failure fills err with the SQLite message. */
 hbk_result hbk_store_prepare(struct hbk_store *store, const char *sql, sqlite3_stmt **out,
 			     struct hbk_error *err);
