@@ -14,6 +14,7 @@ int cmd_hotel(struct hbk_cli *cli, int argc, const char **argv);
 int cmd_init(struct hbk_cli *cli, int argc, const char **argv);
 int cmd_inventory(struct hbk_cli *cli, int argc, const char **argv);
 int cmd_recover(struct hbk_cli *cli, int argc, const char **argv);
+int cmd_token(struct hbk_cli *cli, int argc, const char **argv);
 
 extern const struct hbk_option hotel_options[];
 extern const struct hbk_option init_options[];

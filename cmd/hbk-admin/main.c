@@ -21,6 +21,9 @@ static const struct hbk_command commands[] = {
      "show a hotel's nightly allotments, sales and prices", inventory_options, inventory_reset},
     {"recover", cmd_recover, HBK_NEEDS_ENGINE | HBK_NEEDS_NO_RECOVER, 0, 0, "",
      "resume or compensate the sagas of processes that died", NULL, NULL},
+    {"token", cmd_token, HBK_NEEDS_ENGINE | HBK_NEEDS_NO_RECOVER, 1, 2,
+     "create NAME | list | revoke NAME", "API tokens for hbkd (shown once, stored as SHA-256)",
+     NULL, NULL},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 

@@ -31,11 +31,14 @@ static hbk_result check_payment_method(const char *pm, struct hbk_error *err)
 }
 
 /* The view of a booking after its saga, with the saga's outcome. */
-static hbk_result finish(struct hbk_engine *engine, const char *id, hbk_result saga_rc,
-			 json_t **out, struct hbk_error *err)
+hbk_result hbk_saga_outcome(struct hbk_engine *engine, const char *id, hbk_result saga_rc,
+			    const struct hbk_error *saga_err, json_t **out, struct hbk_error *err)
 {
 	struct hbk_booking b;
 	struct hbk_error load_err;
+	*out = NULL;
+	if (saga_rc != HBK_OK && saga_err)
+		*err = *saga_err;
 	if (booking_load(engine->store, id, &b, &load_err) != HBK_OK)
 		return saga_rc != HBK_OK ? saga_rc : (*err = load_err, load_err.result);
 	*out = hbk_booking_json(&b);
@@ -58,9 +61,9 @@ enum saga_hold { HOLD_NONE, HOLD_STAY, HOLD_NEW_NIGHTS };
  * appends its first events to b, registers the saga as this process's.
  * Takes the batch. Nothing is written when any part fails.
  */
-static hbk_result saga_start(struct hbk_engine *engine, struct hbk_booking *b,
-			     struct event_batch *batch, const char *kind, enum saga_hold hold,
-			     const struct hbk_stay *stay, struct hbk_error *err)
+static hbk_result record_start(struct hbk_engine *engine, struct hbk_booking *b,
+			       struct event_batch *batch, const char *kind, enum saga_hold hold,
+			       const struct hbk_stay *stay, struct hbk_error *err)
 {
 	struct hbk_store *store = engine->store;
 	hbk_result rc = hbk_store_begin(store, true, err);
@@ -92,14 +95,11 @@ static hbk_result saga_finish(struct hbk_engine *engine, const char *id, json_t 
 {
 	struct hbk_error saga_err = {0};
 	hbk_result saga_rc = hbk_saga_run(engine, id, &saga_err);
-	hbk_result rc = finish(engine, id, saga_rc, out, err);
-	if (saga_rc != HBK_OK)
-		*err = saga_err;
-	return rc;
+	return hbk_saga_outcome(engine, id, saga_rc, &saga_err, out, err);
 }
 
-hbk_result hbk_book(struct hbk_engine *engine, const struct hbk_book_request *req, json_t **out,
-		    struct hbk_error *err)
+hbk_result hbk_book_begin(struct hbk_engine *engine, const struct hbk_book_request *req,
+			  char id[HBK_ID_MAX], struct hbk_error *err)
 {
 	struct hbk_quote quote;
 	struct hbk_booking b;
@@ -107,7 +107,6 @@ hbk_result hbk_book(struct hbk_engine *engine, const struct hbk_book_request *re
 	int64_t now = hbk_now_ms();
 	hbk_result rc;
 
-	*out = NULL;
 	rc = hbk_stay_check(&req->stay, hbk_date_today(), err);
 	if (rc == HBK_OK)
 		rc = hbk_guest_check(&req->guest, err);
@@ -153,10 +152,21 @@ hbk_result hbk_book(struct hbk_engine *engine, const struct hbk_book_request *re
 			hbk_copy(batch.events[i].correlationid,
 				 sizeof(batch.events[i].correlationid), req->correlation_id);
 
-	rc = saga_start(engine, &b, &batch, "create", HOLD_STAY, &req->stay, err);
+	rc = record_start(engine, &b, &batch, "create", HOLD_STAY, &req->stay, err);
+	if (rc == HBK_OK)
+		hbk_copy(id, HBK_ID_MAX, b.id);
+	return rc;
+}
+
+hbk_result hbk_book(struct hbk_engine *engine, const struct hbk_book_request *req, json_t **out,
+		    struct hbk_error *err)
+{
+	char id[HBK_ID_MAX];
+	*out = NULL;
+	hbk_result rc = hbk_book_begin(engine, req, id, err);
 	if (rc != HBK_OK)
 		return rc;
-	return saga_finish(engine, b.id, out, err);
+	return saga_finish(engine, id, out, err);
 }
 
 static bool id_ok(const char *id, struct hbk_error *err)
@@ -292,14 +302,14 @@ static hbk_result update_guest(struct hbk_engine *engine, struct hbk_booking *b,
 	batch_add(&batch, b, "guest_updated.v1",
 		  json_pack("{s:{s:s, s:s, s:s}}", "guest", "name", guest.name, "email",
 			    guest.email, "phone", guest.phone));
-	rc = saga_start(engine, b, &batch, NULL, HOLD_NONE, NULL, err);
+	rc = record_start(engine, b, &batch, NULL, HOLD_NONE, NULL, err);
 	if (rc == HBK_OK)
 		booking_notify(engine, b, HBK_NOTICE_UPDATE);
 	return rc;
 }
 
-hbk_result hbk_update(struct hbk_engine *engine, const char *id,
-		      const struct hbk_update_request *req, json_t **out, struct hbk_error *err)
+hbk_result hbk_update_begin(struct hbk_engine *engine, const char *id,
+			    const struct hbk_update_request *req, bool *saga, struct hbk_error *err)
 {
 	struct hbk_booking b;
 	struct hbk_quote quote;
@@ -309,7 +319,7 @@ hbk_result hbk_update(struct hbk_engine *engine, const char *id,
 			   req->set_adults || req->set_children;
 	hbk_result rc;
 
-	*out = NULL;
+	*saga = false;
 	if (!guest_change && !stay_change)
 		return hbk_fail(err, HBK_EINVAL, "usage",
 				"nothing to update: give new dates, room type, guests or contact");
@@ -342,7 +352,7 @@ hbk_result hbk_update(struct hbk_engine *engine, const char *id,
 			return rc;
 	}
 	if (!stay_change)
-		return finish(engine, id, HBK_OK, out, err);
+		return HBK_OK;
 
 	bool moves = stay.checkin != b.stay.checkin || stay.checkout != b.stay.checkout ||
 		     strcmp(stay.room_type, b.stay.room_type) != 0;
@@ -356,48 +366,81 @@ hbk_result hbk_update(struct hbk_engine *engine, const char *id,
 		batch_add(&batch, &b, "rooms_held.v1",
 			  json_pack("{s:s, s:o}", "hold", "new", "stay", stay_json(&stay)));
 
-	rc = saga_start(engine, &b, &batch, "update", moves ? HOLD_NEW_NIGHTS : HOLD_NONE, &stay,
-			err);
+	rc = record_start(engine, &b, &batch, "update", moves ? HOLD_NEW_NIGHTS : HOLD_NONE, &stay,
+			  err);
+	*saga = rc == HBK_OK;
+	return rc;
+}
+
+hbk_result hbk_update(struct hbk_engine *engine, const char *id,
+		      const struct hbk_update_request *req, json_t **out, struct hbk_error *err)
+{
+	bool saga;
+	*out = NULL;
+	hbk_result rc = hbk_update_begin(engine, id, req, &saga, err);
 	if (rc != HBK_OK)
 		return rc;
+	if (!saga)
+		return hbk_saga_outcome(engine, id, HBK_OK, NULL, out, err);
 	return saga_finish(engine, id, out, err);
 }
 
-hbk_result hbk_cancel(struct hbk_engine *engine, const char *id, const char *reason, bool dry_run,
-		      int64_t if_match, json_t **out, struct hbk_error *err)
+/* Checks a cancellation and what it costs now. */
+static hbk_result cancel_terms(struct hbk_engine *engine, const char *id, const char *reason,
+			       int64_t if_match, struct hbk_booking *b, struct hbk_money *penalty,
+			       struct hbk_money *refund, struct hbk_error *err)
 {
-	struct hbk_booking b;
-	struct event_batch batch = {0};
-	hbk_result rc;
-
-	*out = NULL;
 	if (reason && strlen(reason) >= HBK_REASON_MAX)
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_reason", "reason",
 				      "reason is longer than %d bytes", HBK_REASON_MAX - 1);
 	if (reason && !hbk_utf8_valid(reason, strlen(reason)))
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_reason", "reason",
 				      "reason is not valid UTF-8");
-	rc = load_for_change(engine, id, if_match, "cancel", &b, err);
+	hbk_result rc = load_for_change(engine, id, if_match, "cancel", b, err);
 	if (rc != HBK_OK)
 		return rc;
+	struct hbk_money paid = hbk_booking_paid(b);
+	paid.minor -= hbk_booking_refunded(b).minor;
+	*penalty = hbk_policy_penalty_at(&b->policy, b->total.currency, hbk_now_ms());
+	/* Never keep more than was paid. */
+	if (penalty->minor > paid.minor)
+		penalty->minor = paid.minor;
+	*refund = hbk_money_make(paid.minor - penalty->minor, b->total.currency);
+	return HBK_OK;
+}
 
-	struct hbk_money paid = hbk_booking_paid(&b);
-	paid.minor -= hbk_booking_refunded(&b).minor;
-	struct hbk_money penalty = hbk_policy_penalty_at(&b.policy, b.total.currency, hbk_now_ms());
-	if (penalty.minor > paid.minor)
-		penalty.minor = paid.minor;
-	struct hbk_money refund = hbk_money_make(paid.minor - penalty.minor, b.total.currency);
+hbk_result hbk_cancel_begin(struct hbk_engine *engine, const char *id, const char *reason,
+			    int64_t if_match, struct hbk_error *err)
+{
+	struct hbk_booking b;
+	struct hbk_money penalty, refund;
+	struct event_batch batch = {0};
+	hbk_result rc = cancel_terms(engine, id, reason, if_match, &b, &penalty, &refund, err);
+	if (rc != HBK_OK)
+		return rc;
+	batch_add(&batch, &b, "cancel_requested.v1",
+		  json_pack("{s:s, s:o, s:o}", "reason", reason ? reason : "", "penalty",
+			    hbk_json_money(&penalty), "refund", hbk_json_money(&refund)));
+	return record_start(engine, &b, &batch, "cancel", HOLD_NONE, NULL, err);
+}
 
+hbk_result hbk_cancel(struct hbk_engine *engine, const char *id, const char *reason, bool dry_run,
+		      int64_t if_match, json_t **out, struct hbk_error *err)
+{
+	*out = NULL;
 	if (dry_run) {
+		struct hbk_booking b;
+		struct hbk_money penalty, refund;
+		hbk_result rc =
+		    cancel_terms(engine, id, reason, if_match, &b, &penalty, &refund, err);
+		if (rc != HBK_OK)
+			return rc;
 		*out = json_pack("{s:o, s:o, s:o, s:b}", "booking", hbk_booking_json(&b), "penalty",
 				 hbk_json_money(&penalty), "refund", hbk_json_money(&refund),
 				 "dry_run", 1);
 		return HBK_OK;
 	}
-	batch_add(&batch, &b, "cancel_requested.v1",
-		  json_pack("{s:s, s:o, s:o}", "reason", reason ? reason : "", "penalty",
-			    hbk_json_money(&penalty), "refund", hbk_json_money(&refund)));
-	rc = saga_start(engine, &b, &batch, "cancel", HOLD_NONE, NULL, err);
+	hbk_result rc = hbk_cancel_begin(engine, id, reason, if_match, err);
 	if (rc != HBK_OK)
 		return rc;
 	return saga_finish(engine, id, out, err);

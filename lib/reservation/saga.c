@@ -75,14 +75,14 @@ static void sleep_ms(int ms)
 }
 
 /* Backoff with full jitter: a random wait up to base * 2^attempt. */
-static void backoff(int attempt)
+static int backoff_ms(int attempt)
 {
 	unsigned int r;
 	int cap = RETRY_BACKOFF_MS_BASE << (attempt < 5 ? attempt : 5);
 	if (cap > RETRY_BACKOFF_MS_MAX)
 		cap = RETRY_BACKOFF_MS_MAX;
 	hbk_random_bytes(&r, sizeof(r));
-	sleep_ms(1 + (int)(r % (unsigned int)cap));
+	return 1 + (int)(r % (unsigned int)cap);
 }
 
 /* The test hook of DESIGN's crash-safety promise: die like kill -9. */
@@ -406,140 +406,277 @@ static hbk_result start_compensation(struct hbk_engine *engine, struct hbk_booki
 	return commit_batch(engine, b, &batch, NULL, false, err);
 }
 
+/*
+ * Does a local step: the store only, in one transaction. *ended is set
+ * when the saga is over; an abandoned update or cancel ends with its
+ * failure in err and that result.
+ */
+static hbk_result local_step(struct hbk_engine *engine, struct hbk_booking *b,
+			     enum hbk_saga_step step, bool *ended, struct hbk_error *err)
+{
+	struct event_batch batch = {0};
+	hbk_result rc = HBK_OK;
+
+	*ended = false;
+	switch (step) {
+	case HBK_STEP_DONE:
+		/* Nothing in flight; drop a stale registration if any. */
+		*ended = true;
+		if (hbk_store_begin(engine->store, true, err) == HBK_OK) {
+			saga_unregister(engine->store, b->id, err);
+			hbk_store_commit(engine->store, err);
+		}
+		return HBK_OK;
+	case HBK_STEP_CONFIRM:
+		batch_add(&batch, b, "confirmed.v1", json_object());
+		rc = commit_batch(engine, b, &batch, NULL, true, err);
+		if (rc == HBK_OK)
+			booking_notify(engine, b, HBK_NOTICE_CONFIRMATION);
+		return rc;
+	case HBK_STEP_FAIL:
+		batch_add(&batch, b, "failed.v1",
+			  json_pack("{s:s, s:s}", "code", b->failure_code, "message",
+				    b->failure_message));
+		return commit_batch(engine, b, &batch, NULL, true, err);
+	case HBK_STEP_RELEASE:
+		batch_add(&batch, b, "rooms_released.v1",
+			  json_pack("{s:s, s:o}", "hold", "current", "stay", stay_json(&b->stay)));
+		return commit_batch(engine, b, &batch, release_current, false, err);
+	case HBK_STEP_UPDATE_COMMIT:
+		if (b->stay_changes)
+			batch_add(&batch, b, "rooms_released.v1",
+				  json_pack("{s:s, s:o}", "hold", "current", "stay",
+					    stay_json(&b->stay)));
+		batch_add(&batch, b, "updated.v1",
+			  json_pack("{s:o, s:s, s:o, s:o}", "stay", stay_json(&b->new_stay),
+				    "room_name", b->new_room_name, "total",
+				    hbk_json_money(&b->new_total), "cancellation_policy",
+				    hbk_policy_json(&b->new_policy)));
+		rc = commit_batch(engine, b, &batch, release_old_nights, true, err);
+		if (rc == HBK_OK)
+			booking_notify(engine, b, HBK_NOTICE_UPDATE);
+		return rc;
+	case HBK_STEP_UPDATE_ABANDON:
+		if (b->stay_changes && b->new_rooms_held)
+			batch_add(&batch, b, "rooms_released.v1",
+				  json_pack("{s:s, s:o}", "hold", "new", "stay",
+					    stay_json(&b->new_stay)));
+		batch_add(&batch, b, "update_abandoned.v1",
+			  json_pack("{s:s, s:s}", "code", b->failure_code, "message",
+				    b->failure_message));
+		rc = commit_batch(engine, b, &batch, release_new_nights, true, err);
+		if (rc != HBK_OK)
+			return rc;
+		*ended = true;
+		return hbk_fail(err, failure_result(b->failure_code), b->failure_code,
+				"update of %s failed: %s", b->id, b->failure_message);
+	case HBK_STEP_CANCEL_COMMIT:
+		batch_add(&batch, b, "cancelled.v1",
+			  json_pack("{s:s, s:o}", "reason", b->cancel_reason, "penalty",
+				    hbk_json_money(&b->penalty)));
+		rc = commit_batch(engine, b, &batch, NULL, true, err);
+		if (rc == HBK_OK)
+			booking_notify(engine, b, HBK_NOTICE_CANCELLATION);
+		return rc;
+	case HBK_STEP_CANCEL_ABANDON:
+		batch_add(&batch, b, "cancel_abandoned.v1",
+			  json_pack("{s:s, s:s}", "code", b->failure_code, "message",
+				    b->failure_message));
+		rc = commit_batch(engine, b, &batch, NULL, true, err);
+		if (rc != HBK_OK)
+			return rc;
+		*ended = true;
+		return hbk_fail(err, failure_result(b->failure_code), b->failure_code,
+				"cancellation of %s failed: %s", b->id, b->failure_message);
+	default: break;
+	}
+	HBK_ASSERT(!"not a local step");
+	return HBK_EINTERNAL;
+}
+
+static bool is_local(enum hbk_saga_step step)
+{
+	switch (step) {
+	case HBK_STEP_DONE:
+	case HBK_STEP_CONFIRM:
+	case HBK_STEP_FAIL:
+	case HBK_STEP_RELEASE:
+	case HBK_STEP_UPDATE_COMMIT:
+	case HBK_STEP_UPDATE_ABANDON:
+	case HBK_STEP_CANCEL_COMMIT:
+	case HBK_STEP_CANCEL_ABANDON: return true;
+	default: return false;
+	}
+}
+
+/* One saga in flight: the continuation the steps call back into. */
+struct saga_run {
+	struct hbk_engine *engine;
+	const struct hbk_saga_env *env;
+	char id[HBK_ID_MAX];
+	hbk_saga_done done;
+	void *arg;
+	int steps;
+	int attempt;
+	enum hbk_saga_step step;
+	struct hbk_booking booking;
+	struct hbk_error err;
+};
+
+static void run_end(struct saga_run *run, hbk_result rc)
+{
+	run->done(run->arg, rc, &run->err);
+	free(run);
+}
+
+static void advance(struct saga_run *run);
+
+/* What follows an external step's outcome: record it, then go on. */
+static void external_done(struct saga_run *run, hbk_result rc, struct event_batch *batch,
+			  const struct hbk_error *step_err)
+{
+	struct hbk_engine *engine = run->engine;
+	struct hbk_booking *b = &run->booking;
+	enum hbk_saga_step step = run->step;
+	bool compensation = is_compensation(b, step);
+
+	maybe_die(engine, step, false);
+	if (rc == HBK_OK) {
+		rc = commit_batch(engine, b, batch, NULL, false, &run->err);
+	} else if (!compensation) {
+		batch_clear(batch);
+		rc = start_compensation(engine, b, step_err, &run->err);
+	} else if (rc != HBK_EUNAVAILABLE) {
+		/*
+		 * Refused for good (the partner will not cancel, the provider will
+		 * not void): record it for reconciliation and finish the rest, so
+		 * the booking does not stay PENDING on a decision no retry will
+		 * change.
+		 */
+		batch_clear(batch);
+		batch_add(batch, b, "compensation_step_failed.v1",
+			  json_pack("{s:s, s:s, s:s}", "step", hbk_saga_step_name(step), "code",
+				    step_err->code, "message", step_err->message));
+		rc = commit_batch(engine, b, batch, NULL, false, &run->err);
+	} else {
+		/*
+		 * Still unreachable after the retries: leave the saga registered
+		 * so the next process to open the store (or hbk-admin recover)
+		 * takes it up again once the upstream answers.
+		 */
+		batch_clear(batch);
+		run->err = *step_err;
+		hbk_error_prefix(&run->err, "%s: %s", run->id, hbk_saga_step_name(step));
+		run_end(run, rc);
+		return;
+	}
+	if (rc != HBK_OK) {
+		run_end(run, rc);
+		return;
+	}
+	maybe_die(engine, step, true);
+	advance(run);
+}
+
+static void attempt(void *arg)
+{
+	struct saga_run *run = arg;
+	struct event_batch batch = {0};
+	struct hbk_error step_err = {0};
+	bool compensation = is_compensation(&run->booking, run->step);
+	int attempts = compensation ? COMPENSATION_ATTEMPTS_MAX : STEP_ATTEMPTS_MAX;
+
+	int64_t t0 = hbk_now_ms() * 1000;
+	hbk_result rc = external_step(run->engine, &run->booking, run->step, &batch, &step_err);
+	if (run->engine->on_step)
+		run->engine->on_step(run->engine->on_step_ctx, run->step, hbk_now_ms() * 1000 - t0,
+				     rc);
+	if (rc == HBK_EUNAVAILABLE && ++run->attempt < attempts) {
+		batch_clear(&batch);
+		run->env->defer(run->env->ctx, backoff_ms(run->attempt - 1), attempt, run);
+		return;
+	}
+	external_done(run, rc, &batch, &step_err);
+}
+
+static void advance(struct saga_run *run)
+{
+	for (;;) {
+		if (++run->steps > SAGA_STEPS_MAX) {
+			hbk_fail(&run->err, HBK_EINTERNAL, "saga_loop",
+				 "saga of %s did not finish in %d steps", run->id, SAGA_STEPS_MAX);
+			run_end(run, HBK_EINTERNAL);
+			return;
+		}
+		hbk_result rc = booking_load(run->engine->store, run->id, &run->booking, &run->err);
+		if (rc != HBK_OK) {
+			run_end(run, rc);
+			return;
+		}
+		run->step = hbk_booking_next_step(&run->booking);
+		if (!is_local(run->step)) {
+			run->attempt = 0;
+			attempt(run);
+			return;
+		}
+		bool ended;
+		rc = local_step(run->engine, &run->booking, run->step, &ended, &run->err);
+		if (rc != HBK_OK || ended) {
+			run_end(run, rc);
+			return;
+		}
+		maybe_die(run->engine, run->step, true);
+	}
+}
+
+static void start(struct hbk_engine *engine, const struct hbk_saga_env *env, const char *id,
+		  hbk_saga_done done, void *arg)
+{
+	struct saga_run *run = hbk_xcalloc(1, sizeof(*run));
+	run->engine = engine;
+	run->env = env;
+	hbk_copy(run->id, sizeof(run->id), id);
+	run->done = done;
+	run->arg = arg;
+	advance(run);
+}
+
+static void sync_defer(void *ctx, int delay_ms, void (*fn)(void *arg), void *arg)
+{
+	(void)ctx;
+	sleep_ms(delay_ms);
+	fn(arg);
+}
+
+static const struct hbk_saga_env sync_env = {sync_defer, NULL};
+
+void hbk_saga_start(struct hbk_engine *engine, const char *id, hbk_saga_done done, void *arg)
+{
+	start(engine, engine->saga_env ? engine->saga_env : &sync_env, id, done, arg);
+}
+
+struct sync_outcome {
+	bool ended;
+	hbk_result rc;
+	struct hbk_error err;
+};
+
+static void sync_done(void *arg, hbk_result rc, const struct hbk_error *err)
+{
+	struct sync_outcome *outcome = arg;
+	outcome->ended = true;
+	outcome->rc = rc;
+	if (rc != HBK_OK)
+		outcome->err = *err;
+}
+
 hbk_result hbk_saga_run(struct hbk_engine *engine, const char *id, struct hbk_error *err)
 {
-	struct hbk_booking b;
-	struct hbk_error step_err;
-	hbk_result rc;
-
-	for (int n = 0; n < SAGA_STEPS_MAX; n++) {
-		rc = booking_load(engine->store, id, &b, err);
-		if (rc != HBK_OK)
-			return rc;
-		enum hbk_saga_step step = hbk_booking_next_step(&b);
-		struct event_batch batch = {0};
-
-		switch (step) {
-		case HBK_STEP_DONE:
-			/* Nothing in flight; drop a stale registration if any. */
-			if (hbk_store_begin(engine->store, true, err) == HBK_OK) {
-				saga_unregister(engine->store, id, err);
-				hbk_store_commit(engine->store, err);
-			}
-			return HBK_OK;
-		case HBK_STEP_CONFIRM:
-			batch_add(&batch, &b, "confirmed.v1", json_object());
-			rc = commit_batch(engine, &b, &batch, NULL, true, err);
-			if (rc == HBK_OK)
-				booking_notify(engine, &b, HBK_NOTICE_CONFIRMATION);
-			break;
-		case HBK_STEP_FAIL:
-			batch_add(&batch, &b, "failed.v1",
-				  json_pack("{s:s, s:s}", "code", b.failure_code, "message",
-					    b.failure_message));
-			rc = commit_batch(engine, &b, &batch, NULL, true, err);
-			break;
-		case HBK_STEP_RELEASE:
-			batch_add(
-			    &batch, &b, "rooms_released.v1",
-			    json_pack("{s:s, s:o}", "hold", "current", "stay", stay_json(&b.stay)));
-			rc = commit_batch(engine, &b, &batch, release_current, false, err);
-			break;
-		case HBK_STEP_UPDATE_COMMIT:
-			if (b.stay_changes)
-				batch_add(&batch, &b, "rooms_released.v1",
-					  json_pack("{s:s, s:o}", "hold", "current", "stay",
-						    stay_json(&b.stay)));
-			batch_add(&batch, &b, "updated.v1",
-				  json_pack("{s:o, s:s, s:o, s:o}", "stay", stay_json(&b.new_stay),
-					    "room_name", b.new_room_name, "total",
-					    hbk_json_money(&b.new_total), "cancellation_policy",
-					    hbk_policy_json(&b.new_policy)));
-			rc = commit_batch(engine, &b, &batch, release_old_nights, true, err);
-			if (rc == HBK_OK)
-				booking_notify(engine, &b, HBK_NOTICE_UPDATE);
-			break;
-		case HBK_STEP_UPDATE_ABANDON:
-			if (b.stay_changes && b.new_rooms_held)
-				batch_add(&batch, &b, "rooms_released.v1",
-					  json_pack("{s:s, s:o}", "hold", "new", "stay",
-						    stay_json(&b.new_stay)));
-			batch_add(&batch, &b, "update_abandoned.v1",
-				  json_pack("{s:s, s:s}", "code", b.failure_code, "message",
-					    b.failure_message));
-			rc = commit_batch(engine, &b, &batch, release_new_nights, true, err);
-			if (rc == HBK_OK)
-				return hbk_fail(err, failure_result(b.failure_code), b.failure_code,
-						"update of %s failed: %s", id, b.failure_message);
-			break;
-		case HBK_STEP_CANCEL_COMMIT:
-			batch_add(&batch, &b, "cancelled.v1",
-				  json_pack("{s:s, s:o}", "reason", b.cancel_reason, "penalty",
-					    hbk_json_money(&b.penalty)));
-			rc = commit_batch(engine, &b, &batch, NULL, true, err);
-			if (rc == HBK_OK)
-				booking_notify(engine, &b, HBK_NOTICE_CANCELLATION);
-			break;
-		case HBK_STEP_CANCEL_ABANDON:
-			batch_add(&batch, &b, "cancel_abandoned.v1",
-				  json_pack("{s:s, s:s}", "code", b.failure_code, "message",
-					    b.failure_message));
-			rc = commit_batch(engine, &b, &batch, NULL, true, err);
-			if (rc == HBK_OK)
-				return hbk_fail(err, failure_result(b.failure_code), b.failure_code,
-						"cancellation of %s failed: %s", id,
-						b.failure_message);
-			break;
-		default: {
-			bool compensation = is_compensation(&b, step);
-			int attempts = compensation ? COMPENSATION_ATTEMPTS_MAX : STEP_ATTEMPTS_MAX;
-			for (int a = 0; a < attempts; a++) {
-				hbk_error_clear(&step_err);
-				rc = external_step(engine, &b, step, &batch, &step_err);
-				if (rc != HBK_EUNAVAILABLE)
-					break;
-				if (a + 1 < attempts)
-					backoff(a);
-			}
-			maybe_die(engine, step, false);
-			if (rc == HBK_OK) {
-				rc = commit_batch(engine, &b, &batch, NULL, false, err);
-				break;
-			}
-			batch_clear(&batch);
-			if (!compensation) {
-				rc = start_compensation(engine, &b, &step_err, err);
-				break;
-			}
-			if (rc != HBK_EUNAVAILABLE) {
-				/*
-				 * Refused for good (the partner will not cancel, the
-				 * provider will not void): record it for reconciliation
-				 * and finish the rest, so the booking does not stay
-				 * PENDING on a decision no retry will change.
-				 */
-				batch_add(&batch, &b, "compensation_step_failed.v1",
-					  json_pack("{s:s, s:s, s:s}", "step",
-						    hbk_saga_step_name(step), "code", step_err.code,
-						    "message", step_err.message));
-				rc = commit_batch(engine, &b, &batch, NULL, false, err);
-				break;
-			}
-			/*
-			 * Still unreachable after the retries: leave the saga
-			 * registered so the next process to open the store (or
-			 * hbk-admin recover) takes it up again once the upstream
-			 * answers.
-			 */
-			*err = step_err;
-			hbk_error_prefix(err, "%s: %s", id, hbk_saga_step_name(step));
-			return rc;
-		}
-		}
-		if (rc != HBK_OK)
-			return rc;
-		maybe_die(engine, step, true);
-	}
-	return hbk_fail(err, HBK_EINTERNAL, "saga_loop", "saga of %s did not finish in %d steps",
-			id, SAGA_STEPS_MAX);
+	struct sync_outcome outcome = {0};
+	/* The synchronous environment calls back before start() returns. */
+	start(engine, &sync_env, id, sync_done, &outcome);
+	HBK_ASSERT(outcome.ended);
+	if (outcome.rc != HBK_OK && err)
+		*err = outcome.err;
+	return outcome.rc;
 }

@@ -140,6 +140,23 @@ hbk_result hbk_reservation_migrate(struct hbk_store *store, struct hbk_error *er
 /* ------------------------------------------------------------------------
  * The engine: the store and the adapters a saga needs.
  */
+/*
+ * How a saga waits. The executor is continuation-passing: each step
+ * completes through a callback, and a retry's backoff is a deferred call,
+ * so an event loop can run many sagas at once. The default environment
+ * sleeps and calls back at once (the synchronous hbk process); hbkd
+ * defers on its event loop.
+ */
+struct hbk_saga_env {
+	/* Calls fn(arg) after delay_ms. */
+	void (*defer)(void *ctx, int delay_ms, void (*fn)(void *arg), void *arg);
+	void *ctx;
+};
+
+/* Observes each external step: for metrics. */
+typedef void (*hbk_step_observer)(void *ctx, enum hbk_saga_step step, int64_t duration_us,
+				  hbk_result result);
+
 struct hbk_engine {
 	const struct hbk_config *cfg; /* borrowed */
 	struct hbk_store *store;
@@ -149,6 +166,10 @@ struct hbk_engine {
 	/* Test hook: HBK_FAULT_KILL_AT=<step name> kills the process (SIGKILL)
 	 * right after that step's external call, before it is recorded. */
 	const char *kill_at;
+	/* The saga environment of hbk_saga_start(); NULL: the synchronous one. */
+	const struct hbk_saga_env *saga_env;
+	hbk_step_observer on_step;
+	void *on_step_ctx;
 };
 
 enum hbk_engine_flags {
@@ -216,7 +237,31 @@ hbk_result hbk_cancel(struct hbk_engine *engine, const char *id, const char *rea
 hbk_result hbk_history(struct hbk_engine *engine, const char *id, json_t **out,
 		       struct hbk_error *err);
 
-/* Runs a booking's saga to its end from the recorded state. */
+/* Runs a booking's saga to its end from the recorded state, synchronously. */
 hbk_result hbk_saga_run(struct hbk_engine *engine, const char *id, struct hbk_error *err);
+
+/*
+ * Runs a booking's saga in engine->saga_env; done is called once, when it
+ * has ended (rc and err say how; err is borrowed for the call).
+ */
+typedef void (*hbk_saga_done)(void *arg, hbk_result rc, const struct hbk_error *err);
+void hbk_saga_start(struct hbk_engine *engine, const char *id, hbk_saga_done done, void *arg);
+
+/*
+ * The commands in two halves, for callers that run the saga themselves
+ * (hbkd): *_begin validates, decides and records the first events (taking
+ * the rooms); then hbk_saga_start(); then hbk_saga_outcome() builds what the
+ * whole command returns. *saga is false when nothing needs a saga (a
+ * contact change, a dry run).
+ */
+hbk_result hbk_book_begin(struct hbk_engine *engine, const struct hbk_book_request *req,
+			  char id[HBK_ID_MAX], struct hbk_error *err);
+hbk_result hbk_update_begin(struct hbk_engine *engine, const char *id,
+			    const struct hbk_update_request *req, bool *saga,
+			    struct hbk_error *err);
+hbk_result hbk_cancel_begin(struct hbk_engine *engine, const char *id, const char *reason,
+			    int64_t if_match, struct hbk_error *err);
+hbk_result hbk_saga_outcome(struct hbk_engine *engine, const char *id, hbk_result saga_rc,
+			    const struct hbk_error *saga_err, json_t **out, struct hbk_error *err);
 
 #endif

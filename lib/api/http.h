@@ -1,0 +1,103 @@
+/*
+ * http.h - a small HTTP/1.1 server on libevent bufferevents; internal to
+ * lib/api.
+ *
+ * Written on bufferevents rather than evhttp so that every refusal the
+ * transport makes (headers too large, body too large, a slow client, too
+ * many connections, a malformed request line) is answered with an RFC 9457
+ * problem like every other error, and so that its limits are ours to set.
+ * It supports keep-alive and pipelined requests (answered in order) and
+ * Content-Length bodies; a chunked request body is refused with 411.
+ */
+#ifndef HBK_API_HTTP_H
+#define HBK_API_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "hbk/core.h"
+
+#define HTTP_HEADERS_MAX 64
+#define HTTP_RESPONSE_HEADERS_MAX 12
+
+struct http_header {
+	const char *name; /* points into the request's header block */
+	const char *value;
+};
+
+struct http_request {
+	const char *method;
+	const char *target; /* path and query, as sent */
+	char path[1024];    /* decoded path */
+	const char *query;  /* after '?', or "" */
+	int version_minor;  /* HTTP/1.x */
+	int nheaders;
+	struct http_header headers[HTTP_HEADERS_MAX];
+	const char *body; /* NUL-terminated, body_len bytes */
+	size_t body_len;
+	char remote[64];   /* peer address */
+	int64_t start_us;  /* when the request was complete */
+};
+
+struct http_response {
+	int status;
+	const char *content_type;
+	int nheaders;
+	struct {
+		char name[32];
+		char value[160];
+	} headers[HTTP_RESPONSE_HEADERS_MAX];
+	struct hbk_buf body;
+};
+
+/* Case-insensitive header lookup; NULL when absent. Borrowed. */
+const char *http_header(const struct http_request *req, const char *name);
+void http_response_init(struct http_response *resp);
+void http_response_free(struct http_response *resp);
+void http_response_header(struct http_response *resp, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+struct http_limits {
+	size_t max_header_bytes;  /* request line and headers: 431 beyond */
+	size_t max_body_bytes;    /* 413 beyond */
+	int idle_timeout_ms;      /* a keep-alive connection with no request */
+	int request_timeout_ms;   /* from the first byte to a complete request: 408 */
+	int max_connections;      /* per server: 503 beyond */
+};
+
+/*
+ * The application: called once per complete request on the server's
+ * thread; fills resp. A transport refusal is passed as refused_status with
+ * req partly filled (for the log), and handle only logs it.
+ */
+struct http_app {
+	void (*handle)(void *ctx, struct http_request *req, struct http_response *resp);
+	void (*log)(void *ctx, const struct http_request *req, const struct http_response *resp,
+		    int64_t duration_us);
+	/* Builds a problem body for a transport refusal. */
+	void (*refuse)(void *ctx, int status, const char *code, const char *detail,
+		       struct http_response *resp);
+	void *ctx;
+};
+
+struct http_server;
+
+/*
+ * Listens on fd (already bound and listening, shared by several servers
+ * with SO_REUSEPORT or passed in) on base. Returns NULL on failure.
+ */
+struct http_server *http_server_new(struct event_base *base, int listen_fd,
+				    const struct http_limits *limits, const struct http_app *app);
+/* Stops accepting; idle connections close; in-flight requests finish. */
+void http_server_drain(struct http_server *server);
+/* Connections still open. */
+int http_server_connections(const struct http_server *server);
+void http_server_free(struct http_server *server);
+
+/* Microseconds on a monotonic clock. */
+int64_t http_now_us(void);
+
+#endif
