@@ -8,7 +8,7 @@
 
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = libcurl jansson sqlite3 yaml-0.1 libevent openssl rdkafka
+PKGS = libcurl jansson sqlite3 yaml-0.1 libevent libevent_pthreads openssl rdkafka
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	-Ilib/include -MMD -MP
@@ -16,7 +16,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lreadline -lpthread -lm
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
-TOOLS := hbk hbk-admin
+TOOLS := hbk hbk-admin hbkd
 BUILD := build/release
 SAN := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

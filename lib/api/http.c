@@ -27,8 +27,9 @@ struct http_conn {
 	struct bufferevent *bev;
 	struct event *deadline;
 	char remote[64];
-	bool in_request; /* the first byte of a request has arrived */
-	bool closing;    /* close once the output is written */
+	bool in_request;	       /* the first byte of a request has arrived */
+	bool closing;		       /* close once the output is written */
+	struct http_exchange *pending; /* a request still being answered */
 	struct http_conn *prev, *next;
 };
 
@@ -125,6 +126,8 @@ static void conn_free(struct http_conn *conn)
 	if (conn->next)
 		conn->next->prev = conn->prev;
 	server->connections--;
+	if (conn->pending)
+		conn->pending->conn = NULL;
 	event_free(conn->deadline);
 	bufferevent_free(conn->bev);
 	free(conn);
@@ -149,8 +152,7 @@ static void send_response(struct http_conn *conn, const struct http_response *re
 {
 	struct evbuffer *out = bufferevent_get_output(conn->bev);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\n",
-			    resp->status, reason_phrase(resp->status), http_date(),
-			    resp->body.len);
+			    resp->status, reason_phrase(resp->status), http_date(), resp->body.len);
 	if (resp->body.len || resp->status >= 400)
 		evbuffer_add_printf(out, "Content-Type: %s\r\n", resp->content_type);
 	for (int i = 0; i < resp->nheaders; i++)
@@ -302,6 +304,8 @@ static int parse_head(char *block, struct http_request *req, const char **why)
 	return 0;
 }
 
+static void on_read(struct bufferevent *bev, void *arg);
+
 static bool wants_close(const struct http_request *req)
 {
 	const char *connection = http_header(req, "Connection");
@@ -322,7 +326,7 @@ static bool serve_one(struct http_conn *conn)
 	struct http_request req;
 	const char *why = NULL;
 
-	if (conn->closing || avail == 0)
+	if (conn->closing || conn->pending || avail == 0)
 		return false;
 	if (!conn->in_request) {
 		conn->in_request = true;
@@ -378,12 +382,12 @@ static bool serve_one(struct http_conn *conn)
 			req.method = "-";
 			req.target = "-";
 		}
-		refuse(conn, &req,
-		       status, status == 413 ? "body_too_large"
-		       : status == 431	     ? "headers_too_large"
-		       : status == 411	     ? "length_required"
-		       : status == 505	     ? "http_version_not_supported"
-					     : "bad_request",
+		refuse(conn, &req, status,
+		       status == 413   ? "body_too_large"
+		       : status == 431 ? "headers_too_large"
+		       : status == 411 ? "length_required"
+		       : status == 505 ? "http_version_not_supported"
+				       : "bad_request",
 		       why);
 		free(head);
 		return false;
@@ -392,29 +396,51 @@ static bool serve_one(struct http_conn *conn)
 		free(head);
 		return false;
 	}
-	char *body = hbk_xmalloc(body_len + 1);
+	struct http_exchange *ex = hbk_xcalloc(1, sizeof(*ex));
+	ex->req = req;
+	ex->head = head;
+	ex->body = hbk_xmalloc(body_len + 1);
 	evbuffer_drain(in, head_len);
-	evbuffer_remove(in, body, body_len);
-	body[body_len] = '\0';
-	req.body = body;
-	req.body_len = body_len;
-	hbk_copy(req.remote, sizeof(req.remote), conn->remote);
-	req.start_us = http_now_us();
+	evbuffer_remove(in, ex->body, body_len);
+	ex->body[body_len] = '\0';
+	/* The parsed pointers moved with the struct copy, but point into head. */
+	ex->req.body = ex->body;
+	ex->req.body_len = body_len;
+	hbk_copy(ex->req.remote, sizeof(ex->req.remote), conn->remote);
+	ex->req.start_us = http_now_us();
+	ex->conn = conn;
+	ex->server = server;
 	evtimer_del(conn->deadline);
 	conn->in_request = false;
+	conn->pending = ex;
+	http_response_init(&ex->resp);
+	if (!server->app.handle(server->app.ctx, ex))
+		return false; /* answered later, by http_exchange_finish() */
+	ex->answered_inline = true;
+	http_exchange_finish(ex);
+	return !conn->closing;
+}
 
-	struct http_response resp;
-	http_response_init(&resp);
-	server->app.handle(server->app.ctx, &req, &resp);
-	bool close = wants_close(&req) || server->draining;
-	if (strcmp(req.method, "HEAD") == 0)
-		hbk_buf_reset(&resp.body);
-	send_response(conn, &resp, close);
-	server->app.log(server->app.ctx, &req, &resp, http_now_us() - req.start_us);
-	http_response_free(&resp);
-	free(body);
-	free(head);
-	return !close;
+void http_exchange_finish(struct http_exchange *ex)
+{
+	struct http_conn *conn = ex->conn;
+	struct http_server *server = ex->server;
+	if (conn) {
+		bool close = wants_close(&ex->req) || server->draining;
+		if (strcmp(ex->req.method, "HEAD") == 0)
+			hbk_buf_reset(&ex->resp.body);
+		send_response(conn, &ex->resp, close);
+		conn->pending = NULL;
+	}
+	server->app.log(server->app.ctx, &ex->req, &ex->resp, http_now_us() - ex->req.start_us);
+	http_response_free(&ex->resp);
+	free(ex->body);
+	free(ex->head);
+	bool resume = conn && !conn->closing && !ex->answered_inline;
+	free(ex);
+	/* Requests that arrived meanwhile (pipelined) are served now. */
+	if (resume)
+		on_read(conn->bev, conn);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -488,6 +514,10 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	struct timeval idle = {server->limits.idle_timeout_ms / 1000,
 			       (server->limits.idle_timeout_ms % 1000) * 1000};
 	bufferevent_set_timeouts(conn->bev, &idle, &idle);
+	/* Stop reading what a client pipelines past one full request. */
+	bufferevent_setwatermark(conn->bev, EV_READ, 0,
+				 server->limits.max_header_bytes + server->limits.max_body_bytes +
+				     1);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	if (server->connections > server->limits.max_connections || server->draining) {
 		struct http_request req = {.method = "-", .target = "-"};
@@ -504,8 +534,8 @@ struct http_server *http_server_new(struct event_base *base, int listen_fd,
 	server->base = base;
 	server->limits = *limits;
 	server->app = *app;
-	server->listener = evconnlistener_new(base, on_accept, server, LEV_OPT_CLOSE_ON_EXEC, -1,
-					      listen_fd);
+	server->listener =
+	    evconnlistener_new(base, on_accept, server, LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
 	if (!server->listener) {
 		free(server);
 		return NULL;

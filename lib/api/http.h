@@ -20,7 +20,7 @@
 
 #include "hbk/core.h"
 
-#define HTTP_HEADERS_MAX 64
+#define HTTP_HEADERS_MAX	  64
 #define HTTP_RESPONSE_HEADERS_MAX 12
 
 struct http_header {
@@ -38,8 +38,9 @@ struct http_request {
 	struct http_header headers[HTTP_HEADERS_MAX];
 	const char *body; /* NUL-terminated, body_len bytes */
 	size_t body_len;
-	char remote[64];   /* peer address */
-	int64_t start_us;  /* when the request was complete */
+	char remote[64];  /* peer address */
+	int64_t start_us; /* when the request was complete */
+	void *app_data;	  /* the application's, until its log callback */
 };
 
 struct http_response {
@@ -58,23 +59,43 @@ const char *http_header(const struct http_request *req, const char *name);
 void http_response_init(struct http_response *resp);
 void http_response_free(struct http_response *resp);
 void http_response_header(struct http_response *resp, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 struct http_limits {
-	size_t max_header_bytes;  /* request line and headers: 431 beyond */
-	size_t max_body_bytes;    /* 413 beyond */
-	int idle_timeout_ms;      /* a keep-alive connection with no request */
-	int request_timeout_ms;   /* from the first byte to a complete request: 408 */
-	int max_connections;      /* per server: 503 beyond */
+	size_t max_header_bytes; /* request line and headers: 431 beyond */
+	size_t max_body_bytes;	 /* 413 beyond */
+	int idle_timeout_ms;	 /* a keep-alive connection with no request */
+	int request_timeout_ms;	 /* from the first byte to a complete request: 408 */
+	int max_connections;	 /* per server: 503 beyond */
 };
 
 /*
- * The application: called once per complete request on the server's
- * thread; fills resp. A transport refusal is passed as refused_status with
- * req partly filled (for the log), and handle only logs it.
+ * One request and its response. The application may answer after its
+ * handler has returned (a saga waiting on the event loop): it then calls
+ * http_exchange_finish() later. Requests on one connection are answered in
+ * order, so the next one waits.
+ */
+struct http_conn;
+struct http_exchange {
+	struct http_request req;
+	struct http_response resp;
+	struct http_conn *conn; /* NULL once the client has gone */
+	struct http_server *server;
+	char *head, *body;
+	bool answered_inline; /* the handler answered before returning */
+};
+
+/* Sends ex->resp when the client is still there, logs it, frees ex. */
+void http_exchange_finish(struct http_exchange *ex);
+
+/*
+ * The application: handle is called once per complete request on the
+ * server's thread; it fills ex->resp and returns true, or returns false and
+ * calls http_exchange_finish() later. refuse builds the problem body of a
+ * transport refusal; log writes the access log line of every answer.
  */
 struct http_app {
-	void (*handle)(void *ctx, struct http_request *req, struct http_response *resp);
+	bool (*handle)(void *ctx, struct http_exchange *ex);
 	void (*log)(void *ctx, const struct http_request *req, const struct http_response *resp,
 		    int64_t duration_us);
 	/* Builds a problem body for a transport refusal. */

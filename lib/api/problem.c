@@ -18,8 +18,7 @@ int hbk_api_status(hbk_result result, const char *code)
 	case HBK_EAUTH: return 401;
 	case HBK_ENOTFOUND: return 404;
 	case HBK_ECONFLICT: return strcmp(code, "precondition_failed") == 0 ? 412 : 409;
-	case HBK_EDECLINED:
-		return strncmp(code, "partner", 7) == 0 ? 502 : 402;
+	case HBK_EDECLINED: return strncmp(code, "partner", 7) == 0 ? 502 : 402;
 	case HBK_EUNAVAILABLE: return 503;
 	case HBK_EINTERNAL: break;
 	}
@@ -76,14 +75,13 @@ json_t *hbk_api_problem(int status, const struct hbk_error *err, const json_t *b
 	char type[128];
 	const char *code = err->code[0] ? err->code : "error";
 	hbk_format(type, sizeof(type), "%s%s", HBK_API_PROBLEM_BASE, code);
-	json_t *problem = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title",
-				    status_title(status), "status", status, "detail",
-				    err->message[0] ? err->message : status_title(status), "code",
-				    code);
+	json_t *problem = json_pack(
+	    "{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", status_title(status), "status",
+	    status, "detail", err->message[0] ? err->message : status_title(status), "code", code);
 	if (err->field[0])
-		json_object_set_new(problem, "errors",
-				    json_pack("[{s:s, s:s}]", "field", err->field, "detail",
-					      err->message));
+		json_object_set_new(
+		    problem, "errors",
+		    json_pack("[{s:s, s:s}]", "field", err->field, "detail", err->message));
 	if (booking)
 		json_object_set(problem, "booking", (json_t *)booking);
 	return problem;

@@ -12,17 +12,17 @@
 #include "hbk/store.h"
 
 #define TOKEN_RANDOM_BYTES 32
-#define TOKEN_SET_MAX 1024
-#define SHA256_BYTES 32
+#define TOKEN_SET_MAX	   1024
+#define SHA256_BYTES	   32
 
 static const char tokens_schema[] =
-	"CREATE TABLE IF NOT EXISTS api_tokens ("
-	" name TEXT PRIMARY KEY,"
-	" sha256 BLOB NOT NULL,"
-	" created_ms INTEGER NOT NULL,"
-	" revoked_ms INTEGER,"
-	" changed_ms INTEGER NOT NULL" /* created or revoked: what servers watch */
-	");";
+    "CREATE TABLE IF NOT EXISTS api_tokens ("
+    " name TEXT PRIMARY KEY,"
+    " sha256 BLOB NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " revoked_ms INTEGER,"
+    " changed_ms INTEGER NOT NULL" /* created or revoked: what servers watch */
+    ");";
 
 hbk_result hbk_tokens_migrate(struct hbk_store *store, struct hbk_error *err)
 {
@@ -42,7 +42,8 @@ static bool name_valid(const char *name)
 	if (len == 0 || len >= HBK_TOKEN_NAME_MAX)
 		return false;
 	for (const char *p = name; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p))
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+			    *p))
 			return false;
 	return true;
 }
@@ -51,7 +52,7 @@ hbk_result hbk_token_create(struct hbk_store *store, const char *name, char toke
 			    struct hbk_error *err)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char random[TOKEN_RANDOM_BYTES + 1] = {0};
 	unsigned char hash[SHA256_BYTES];
 	sqlite3_stmt *stmt;
@@ -78,12 +79,12 @@ hbk_result hbk_token_create(struct hbk_store *store, const char *name, char toke
 
 	int64_t now = hbk_now_ms();
 	hbk_result rc = hbk_store_prepare(
-		store,
-		"INSERT INTO api_tokens (name, sha256, created_ms, revoked_ms, changed_ms)"
-		" VALUES (?1, ?2, ?3, NULL, ?3) ON CONFLICT (name) DO UPDATE SET"
-		" sha256 = ?2, created_ms = ?3, revoked_ms = NULL, changed_ms = ?3"
-		" WHERE revoked_ms IS NOT NULL",
-		&stmt, err);
+	    store,
+	    "INSERT INTO api_tokens (name, sha256, created_ms, revoked_ms, changed_ms)"
+	    " VALUES (?1, ?2, ?3, NULL, ?3) ON CONFLICT (name) DO UPDATE SET"
+	    " sha256 = ?2, created_ms = ?3, revoked_ms = NULL, changed_ms = ?3"
+	    " WHERE revoked_ms IS NOT NULL",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, name);
@@ -104,7 +105,7 @@ hbk_result hbk_token_list(struct hbk_store *store, json_t **out, struct hbk_erro
 {
 	sqlite3_stmt *stmt;
 	hbk_result rc = hbk_store_prepare(
-		store, "SELECT name, created_ms, revoked_ms FROM api_tokens ORDER BY name", &stmt, err);
+	    store, "SELECT name, created_ms, revoked_ms FROM api_tokens ORDER BY name", &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	json_t *tokens = json_array();
@@ -129,10 +130,10 @@ hbk_result hbk_token_revoke(struct hbk_store *store, const char *name, struct hb
 {
 	sqlite3_stmt *stmt;
 	hbk_result rc = hbk_store_prepare(
-		store,
-		"UPDATE api_tokens SET revoked_ms = ?2, changed_ms = ?2 WHERE name = ?1"
-		" AND revoked_ms IS NULL",
-		&stmt, err);
+	    store,
+	    "UPDATE api_tokens SET revoked_ms = ?2, changed_ms = ?2 WHERE name = ?1"
+	    " AND revoked_ms IS NULL",
+	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, name);
@@ -173,7 +174,7 @@ hbk_result hbk_token_set_refresh(struct hbk_token_set *set, struct hbk_store *st
 {
 	sqlite3_stmt *stmt;
 	hbk_result rc = hbk_store_prepare(
-		store, "SELECT COUNT(*), COALESCE(MAX(changed_ms), 0) FROM api_tokens", &stmt, err);
+	    store, "SELECT COUNT(*), COALESCE(MAX(changed_ms), 0) FROM api_tokens", &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	int64_t rows = -1, changed = -1;
@@ -187,9 +188,9 @@ hbk_result hbk_token_set_refresh(struct hbk_token_set *set, struct hbk_store *st
 	if (set->loaded && rows == set->stamp_rows && changed == set->stamp_changed)
 		return HBK_OK;
 
-	rc = hbk_store_prepare(store,
-			       "SELECT name, sha256 FROM api_tokens WHERE revoked_ms IS NULL LIMIT ?",
-			       &stmt, err);
+	rc = hbk_store_prepare(
+	    store, "SELECT name, sha256 FROM api_tokens WHERE revoked_ms IS NULL LIMIT ?", &stmt,
+	    err);
 	if (rc != HBK_OK)
 		return rc;
 	sqlite3_bind_int(stmt, 1, TOKEN_SET_MAX);
@@ -197,7 +198,8 @@ hbk_result hbk_token_set_refresh(struct hbk_token_set *set, struct hbk_store *st
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		if (sqlite3_column_bytes(stmt, 1) != SHA256_BYTES)
 			continue;
-		hbk_copy(set->tokens[set->count].name, HBK_TOKEN_NAME_MAX, hbk_column_text(stmt, 0));
+		hbk_copy(set->tokens[set->count].name, HBK_TOKEN_NAME_MAX,
+			 hbk_column_text(stmt, 0));
 		memcpy(set->tokens[set->count].sha256, sqlite3_column_blob(stmt, 1), SHA256_BYTES);
 		set->count++;
 	}

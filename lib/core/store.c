@@ -17,7 +17,7 @@
 #include "hbk/store.h"
 
 /* Bump when a context's schema changes; each migrate is idempotent. */
-#define HBK_SCHEMA_VERSION    2
+#define HBK_SCHEMA_VERSION    3
 #define STORE_BUSY_TIMEOUT_MS 30000
 
 typedef hbk_result (*migrate_fn)(struct hbk_store *store, struct hbk_error *err);
@@ -25,7 +25,7 @@ typedef hbk_result (*migrate_fn)(struct hbk_store *store, struct hbk_error *err)
 /* Every context that owns tables, in dependency order. */
 static const migrate_fn migrations[] = {
     hbk_inventory_migrate,   hbk_events_migrate,      hbk_reservation_migrate,
-    hbk_partner_sim_migrate, hbk_payment_sim_migrate, hbk_tokens_migrate,
+    hbk_partner_sim_migrate, hbk_payment_sim_migrate, hbk_api_migrate,
 };
 
 hbk_result hbk_store_fail(struct hbk_store *store, struct hbk_error *err, const char *what)

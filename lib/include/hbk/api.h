@@ -62,6 +62,8 @@ struct hbk_store;
 #define HBK_TOKEN_MAX 64      /* "hbk_" + 43 base64url characters + NUL */
 #define HBK_TOKEN_NAME_MAX 65 /* [A-Za-z0-9._-]{1,64} */
 
+/* The API context's tables: tokens and Idempotency-Key records. */
+hbk_result hbk_api_migrate(struct hbk_store *store, struct hbk_error *err);
 hbk_result hbk_tokens_migrate(struct hbk_store *store, struct hbk_error *err);
 /* Creates a token named name; fails HBK_ECONFLICT when an active one has it. */
 hbk_result hbk_token_create(struct hbk_store *store, const char *name,

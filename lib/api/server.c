@@ -1,0 +1,376 @@
+/*
+ * server.c - hbkd's process: the listening socket, worker threads (each
+ * with its own event loop, store connection and engine), signals, the log.
+ *
+ * Workers share nothing but the listening socket, the metrics (atomics)
+ * and the log descriptor; SQLite's locking orders their writes to the one
+ * store. SIGTERM stops accepting, lets in-flight requests and their sagas
+ * finish, then exits; SIGHUP reopens the log file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "hbk/config.h"
+#include "hbk/json.h"
+#include "server.h"
+
+#define DRAIN_CHECK_MS 20
+#define DRAIN_LIMIT_MS 30000
+#define LISTEN_BACKLOG 1024
+#define LOG_LINE_MAX   4096
+
+void server_log_line(struct server *server, json_t *line)
+{
+	char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	json_decref(line);
+	if (!text)
+		return;
+	size_t len = strlen(text);
+	if (len < LOG_LINE_MAX) {
+		text[len] = '\n';
+		/* One write per line: O_APPEND keeps concurrent lines whole. */
+		ssize_t n = write(server->log_fd, text, len + 1);
+		(void)n;
+	}
+	free(text);
+}
+
+static void log_event(struct server *server, const char *level, const char *msg, const char *fmt,
+		      ...) __attribute__((format(printf, 4, 5)));
+static void log_event(struct server *server, const char *level, const char *msg, const char *fmt,
+		      ...)
+{
+	char time[HBK_TIME_STR], detail[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	hbk_time_format(hbk_now_ms(), time);
+	server_log_line(server, json_pack("{s:s, s:s, s:s, s:s}", "time", time, "level", level,
+					  "msg", msg, "detail", detail));
+}
+
+static hbk_result open_log(struct server *server, struct hbk_error *err)
+{
+	if (!server->log_path[0]) {
+		server->log_fd = STDERR_FILENO;
+		return HBK_OK;
+	}
+	int fd = open(server->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return hbk_fail(err, HBK_EUNAVAILABLE, "log", "cannot open log file %s: %s",
+				server->log_path, strerror(errno));
+	if (server->log_fd > STDERR_FILENO) {
+		/* Swap in place, so a worker writing now never sees a closed fd. */
+		dup2(fd, server->log_fd);
+		close(fd);
+	} else {
+		server->log_fd = fd;
+	}
+	return HBK_OK;
+}
+
+static hbk_result listen_on(const char *address, int *out, struct hbk_error *err)
+{
+	char host[256];
+	const char *colon = strrchr(address, ':');
+	if (!colon || colon == address || !colon[1] || (size_t)(colon - address) >= sizeof(host))
+		return hbk_fail(err, HBK_EINVAL, "invalid_listen",
+				"invalid listen address '%s' (expected HOST:PORT)", address);
+	memcpy(host, address, (size_t)(colon - address));
+	host[colon - address] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host) - 2);
+		host[strlen(host) - 2] = '\0';
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res;
+	int gai = getaddrinfo(host, colon + 1, &hints, &res);
+	if (gai != 0)
+		return hbk_fail(err, HBK_EINVAL, "invalid_listen", "cannot resolve '%s': %s",
+				address, gai_strerror(gai));
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, LISTEN_BACKLOG) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return hbk_fail(err, HBK_EUNAVAILABLE, "listen", "cannot listen on %s: %s", address,
+				strerror(e));
+	}
+	freeaddrinfo(res);
+	*out = fd;
+	return HBK_OK;
+}
+
+/* The saga environment of a worker: retries wait on its event loop. */
+struct deferred {
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void run_deferred(evutil_socket_t fd, short what, void *arg)
+{
+	struct deferred *d = arg;
+	(void)fd;
+	(void)what;
+	void (*fn)(void *) = d->fn;
+	void *fn_arg = d->arg;
+	free(d);
+	fn(fn_arg);
+}
+
+static void worker_defer(void *ctx, int delay_ms, void (*fn)(void *arg), void *arg)
+{
+	struct worker *w = ctx;
+	struct deferred *d = hbk_xmalloc(sizeof(*d));
+	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+	d->fn = fn;
+	d->arg = arg;
+	if (event_base_once(w->base, -1, EV_TIMEOUT, run_deferred, d, &tv) != 0) {
+		free(d);
+		fn(arg);
+	}
+}
+
+static void on_step(void *ctx, enum hbk_saga_step step, int64_t duration_us, hbk_result result)
+{
+	struct worker *w = ctx;
+	(void)result;
+	metrics_observe(&w->server->metrics->saga_steps[step], duration_us);
+}
+
+static void on_statement(void *ctx, const char *sql, sqlite3_uint64 ns)
+{
+	(void)sql;
+	metrics_observe(&((struct metrics *)ctx)->store, (int64_t)(ns / 1000));
+}
+
+static int trace_store(unsigned mask, void *ctx, void *stmt, void *ns)
+{
+	(void)mask;
+	(void)stmt;
+	on_statement(ctx, NULL, *(sqlite3_uint64 *)ns);
+	return 0;
+}
+
+static void drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	int in_flight = atomic_load(&w->server->metrics->in_flight);
+	if (http_server_connections(w->http) == 0 || in_flight < 0) {
+		event_base_loopbreak(w->base);
+		return;
+	}
+	struct timeval tv = {0, DRAIN_CHECK_MS * 1000};
+	evtimer_add(w->drain_check, &tv);
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	if (w->draining)
+		return;
+	w->draining = true;
+	http_server_drain(w->http);
+	drain_check(-1, 0, w);
+	struct timeval limit = {DRAIN_LIMIT_MS / 1000, 0};
+	event_base_loopexit(w->base, &limit);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+static hbk_result worker_init(struct server *server, struct worker *w, int index,
+			      struct hbk_error *err)
+{
+	w->index = index;
+	w->server = server;
+	int flags = index == 0 ? 0 : HBK_ENGINE_NO_RECOVER;
+	hbk_result rc = hbk_engine_open(server->cfg, flags, &w->engine, err);
+	if (rc != HBK_OK)
+		return rc;
+	w->base = event_base_new();
+	if (!w->base)
+		return hbk_fail(err, HBK_EINTERNAL, "event_base", "cannot create an event loop");
+	w->saga_env.defer = worker_defer;
+	w->saga_env.ctx = w;
+	w->engine->saga_env = &w->saga_env;
+	w->engine->on_step = on_step;
+	w->engine->on_step_ctx = w;
+	sqlite3_trace_v2(w->engine->store->db, SQLITE_TRACE_PROFILE, trace_store, server->metrics);
+	w->tokens = hbk_token_set_new();
+	struct http_app app = {app_handle, app_log, app_refuse, w};
+	w->http = http_server_new(w->base, server->listen_fd, &server->limits, &app);
+	w->stop = event_new(w->base, -1, 0, on_stop, w);
+	w->drain_check = evtimer_new(w->base, drain_check, w);
+	if (!w->http || !w->stop || !w->drain_check)
+		return hbk_fail(err, HBK_EINTERNAL, "http", "cannot start the HTTP server");
+	return HBK_OK;
+}
+
+static void worker_free(struct worker *w)
+{
+	http_server_free(w->http);
+	if (w->stop)
+		event_free(w->stop);
+	if (w->drain_check)
+		event_free(w->drain_check);
+	hbk_token_set_free(w->tokens);
+	if (w->base)
+		event_base_free(w->base);
+	hbk_engine_close(w->engine);
+	memset(w, 0, sizeof(*w));
+}
+
+struct signals {
+	struct server *server;
+	struct event_base *base;
+	bool stopping;
+};
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct signals *s = arg;
+	struct server *server = s->server;
+	struct hbk_error err = {0};
+	(void)what;
+	if (sig == SIGHUP) {
+		if (open_log(server, &err) != HBK_OK)
+			log_event(server, "error", "log", "%s", err.message);
+		else
+			log_event(server, "info", "log", "log file reopened");
+		return;
+	}
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	atomic_store(&server->draining, true);
+	log_event(server, "info", "shutdown", "signal %d: draining %d worker(s)", (int)sig,
+		  server->nworkers);
+	for (int i = 0; i < server->nworkers; i++)
+		event_active(server->workers[i].stop, EV_READ, 0);
+	event_base_loopbreak(s->base);
+}
+
+static hbk_result limits_from(const struct hbk_config *cfg, struct http_limits *limits,
+			      struct hbk_error *err)
+{
+	long long body, conns, idle;
+	hbk_result rc =
+	    hbk_config_get_int(cfg, "server.max_body_bytes", 65536, 1, 64 << 20, &body, err);
+	if (rc == HBK_OK)
+		rc = hbk_config_get_int(cfg, "server.max_connections", 1024, 1, 1 << 20, &conns,
+					err);
+	if (rc == HBK_OK)
+		rc = hbk_config_get_int(cfg, "server.idle_timeout_ms", 30000, 100, 3600000, &idle,
+					err);
+	limits->max_body_bytes = (size_t)body;
+	limits->max_header_bytes = 8192;
+	limits->idle_timeout_ms = (int)idle;
+	limits->request_timeout_ms = (int)(idle < 10000 ? idle : 10000);
+	limits->max_connections = (int)conns;
+	return rc;
+}
+
+hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_options *opts,
+			  struct hbk_error *err)
+{
+	struct server *server = hbk_xcalloc(1, sizeof(*server));
+	struct signals signals = {server, NULL, false};
+	struct event *sig_events[4] = {0};
+	hbk_result rc;
+
+	server->cfg = cfg;
+	server->listen_fd = -1;
+	server->log_fd = STDERR_FILENO;
+	server->metrics = hbk_xcalloc(1, sizeof(*server->metrics));
+	server->started_ms = hbk_now_ms();
+	const char *log_path =
+	    opts->log_path ? opts->log_path : hbk_config_get(cfg, "log.file", "");
+	hbk_copy(server->log_path, sizeof(server->log_path), log_path);
+	const char *listen = opts->listen ? opts->listen : getenv("HBK_LISTEN");
+	if (!listen || !*listen)
+		listen = hbk_config_get(cfg, "server.listen", "127.0.0.1:8080");
+	int workers = opts->workers > 0 ? opts->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (workers < 1)
+		workers = 1;
+	if (workers > HBK_SERVER_WORKERS_MAX)
+		workers = HBK_SERVER_WORKERS_MAX;
+
+	evthread_use_pthreads();
+	signal(SIGPIPE, SIG_IGN);
+	rc = limits_from(cfg, &server->limits, err);
+	if (rc == HBK_OK)
+		rc = open_log(server, err);
+	if (rc == HBK_OK)
+		rc = listen_on(listen, &server->listen_fd, err);
+	for (int i = 0; rc == HBK_OK && i < workers; i++) {
+		rc = worker_init(server, &server->workers[i], i, err);
+		server->nworkers = i + 1;
+	}
+	if (rc == HBK_OK) {
+		signals.base = event_base_new();
+		int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+		for (int i = 0; i < 3; i++) {
+			sig_events[i] = evsignal_new(signals.base, sigs[i], on_signal, &signals);
+			evsignal_add(sig_events[i], NULL);
+		}
+		/* Workers must not take the signals: block them before starting. */
+		sigset_t set, old;
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &set, &old);
+		for (int i = 0; i < server->nworkers; i++)
+			pthread_create(&server->workers[i].thread, NULL, worker_main,
+				       &server->workers[i]);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		log_event(server, "info", "start", "hbkd %s listening on %s with %d worker(s)",
+			  HBK_VERSION, listen, server->nworkers);
+		if (opts->on_listen)
+			opts->on_listen(opts->ctx, listen);
+		event_base_dispatch(signals.base);
+		for (int i = 0; i < server->nworkers; i++)
+			pthread_join(server->workers[i].thread, NULL);
+		log_event(server, "info", "stop", "hbkd stopped");
+	}
+	for (int i = 0; i < 4; i++)
+		if (sig_events[i])
+			event_free(sig_events[i]);
+	if (signals.base)
+		event_base_free(signals.base);
+	for (int i = 0; i < server->nworkers; i++)
+		worker_free(&server->workers[i]);
+	if (server->listen_fd >= 0)
+		close(server->listen_fd);
+	if (server->log_fd > STDERR_FILENO)
+		close(server->log_fd);
+	free(server->metrics);
+	free(server);
+	return rc;
+}
