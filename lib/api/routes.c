@@ -245,7 +245,7 @@ static json_t *body_object(const struct http_request *req, const char *const *al
 		for (const char *const *a = allowed; *a && !known; a++)
 			known = strcmp(*a, key) == 0;
 		if (!known) {
-			problem(resp, 422, "unknown_field", key, "unknown field '%.64s'", key);
+			problem(resp, 400, "unknown_field", key, "unknown field '%.64s'", key);
 			json_decref(body);
 			return NULL;
 		}
@@ -321,7 +321,7 @@ static bool body_object_member(const json_t *obj, const char *key, const char *c
 		for (const char *const *a = allowed; *a && !known; a++)
 			known = strcmp(*a, k) == 0;
 		if (!known) {
-			problem(resp, 422, "unknown_field", key, "unknown field '%s.%.64s'", key,
+			problem(resp, 400, "unknown_field", key, "unknown field '%s.%.64s'", key,
 				k);
 			return false;
 		}
@@ -506,6 +506,51 @@ static bool run_saga(struct exchange_ctx *x)
 	return x->answered;
 }
 
+/* A saga that runs on after its request was answered (?wait=0). */
+struct background_saga {
+	struct worker *worker;
+	char id[HBK_ID_MAX];
+};
+
+static void background_done(void *arg, hbk_result rc, const struct hbk_error *err)
+{
+	struct background_saga *bg = arg;
+	struct metrics *m = bg->worker->server->metrics;
+	(void)err;
+	atomic_fetch_add_explicit(&m->bookings[rc == HBK_OK ? OUTCOME_CONFIRMED : OUTCOME_FAILED],
+				  1, memory_order_relaxed);
+	atomic_fetch_sub(&m->in_flight, 1);
+	free(bg);
+}
+
+static void background_start(void *arg)
+{
+	struct background_saga *bg = arg;
+	hbk_saga_start(bg->worker->engine, bg->id, background_done, bg);
+}
+
+/* Answers 202 with the PENDING booking; its saga starts on the next turn
+ * of the event loop. */
+static bool answer_accepted(struct exchange_ctx *x, struct http_response *resp)
+{
+	struct hbk_error err = {0};
+	json_t *booking = NULL;
+	struct background_saga *bg = hbk_xcalloc(1, sizeof(*bg));
+	bg->worker = x->worker;
+	hbk_copy(bg->id, sizeof(bg->id), x->booking_id);
+	atomic_fetch_add(&x->worker->server->metrics->in_flight, 1);
+	x->worker->saga_env.defer(x->worker->saga_env.ctx, 0, background_start, bg);
+	if (hbk_booking_view(x->worker->engine, x->booking_id, &booking, &err) != HBK_OK) {
+		reply_error(resp, &err, NULL);
+	} else {
+		set_etag(resp, booking);
+		http_response_header(resp, "Location", "/v1/bookings/%s", x->booking_id);
+		reply_json(resp, 202, booking);
+	}
+	remember(x, resp);
+	return true;
+}
+
 static bool h_create(struct exchange_ctx *x, struct http_request *req, struct http_response *resp)
 {
 	static const char *const allowed[] = {"offer_id", "guest", "payment_method", NULL};
@@ -516,12 +561,17 @@ static bool h_create(struct exchange_ctx *x, struct http_request *req, struct ht
 	const json_t *guest;
 	struct query query;
 
-	static const char *const no_params[] = {"wait", NULL};
-	if (!query_parse(req->query, no_params, &query, resp)) {
-		query_free(&query);
-		return true;
+	static const char *const params[] = {"wait", NULL};
+	bool ok_query = query_parse(req->query, params, &query, resp);
+	const char *wait = ok_query ? query_get(&query, "wait") : NULL;
+	if (ok_query && wait && strcmp(wait, "0") != 0 && strcmp(wait, "1") != 0) {
+		problem(resp, 422, "invalid_parameter", "wait", "wait must be 0 or 1");
+		ok_query = false;
 	}
+	bool no_wait = wait && strcmp(wait, "0") == 0;
 	query_free(&query);
+	if (!ok_query)
+		return true;
 	const char *key = http_header(req, "Idempotency-Key");
 	if (key && !idempotency_key_valid(key)) {
 		problem(resp, 400, "invalid_idempotency_key", "Idempotency-Key",
@@ -591,7 +641,7 @@ static bool h_create(struct exchange_ctx *x, struct http_request *req, struct ht
 			idempotency_record_free(&rec);
 			return true;
 		case IDEMPOTENCY_IN_PROGRESS:
-			problem(resp, 409, "idempotency_in_progress", "Idempotency-Key",
+			problem(resp, 409, "idempotency_key_in_use", "Idempotency-Key",
 				"a request with this Idempotency-Key is in progress; retry later");
 			return true;
 		case IDEMPOTENCY_MISMATCH:
@@ -611,6 +661,8 @@ static bool h_create(struct exchange_ctx *x, struct http_request *req, struct ht
 		return true;
 	}
 	x->created_status = 201;
+	if (no_wait)
+		return answer_accepted(x, resp);
 	atomic_fetch_add(&x->worker->server->metrics->in_flight, 1);
 	return run_saga(x);
 }
@@ -810,7 +862,9 @@ static bool h_readyz(struct exchange_ctx *x, struct http_request *req, struct ht
 	struct hbk_error err = {0};
 	(void)req;
 	if (atomic_load(&x->worker->server->draining)) {
-		reply_json(resp, 503, json_pack("{s:s}", "status", "draining"));
+		reply_json(resp, 503,
+			   json_pack("{s:s, s:s}", "status", "unavailable", "detail",
+				     "the server is shutting down"));
 		return true;
 	}
 	if (hbk_store_exec(x->worker->engine->store, "SELECT 1 FROM bookings LIMIT 1", &err) !=

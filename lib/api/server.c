@@ -7,6 +7,7 @@
  * store. SIGTERM stops accepting, lets in-flight requests and their sagas
  * finish, then exits; SIGHUP reopens the log file.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -118,6 +119,27 @@ static hbk_result listen_on(const char *address, int *out, struct hbk_error *err
 	return HBK_OK;
 }
 
+/* The address actually bound (port 0 picks a free one). */
+static void bound_address(int fd, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+				  sizeof(host));
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+				  sizeof(host));
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+	}
+	snprintf(out, size, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+}
+
 /* The saga environment of a worker: retries wait on its event loop. */
 struct deferred {
 	void (*fn)(void *arg);
@@ -175,7 +197,8 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	int in_flight = atomic_load(&w->server->metrics->in_flight);
-	if (http_server_connections(w->http) == 0 || in_flight < 0) {
+	/* Done when no client is connected and no saga of any worker runs. */
+	if (http_server_connections(w->http) == 0 && in_flight <= 0) {
 		event_base_loopbreak(w->base);
 		return;
 	}
@@ -350,10 +373,12 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 			pthread_create(&server->workers[i].thread, NULL, worker_main,
 				       &server->workers[i]);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		char address[128];
+		bound_address(server->listen_fd, address, sizeof(address));
 		log_event(server, "info", "start", "hbkd %s listening on %s with %d worker(s)",
-			  HBK_VERSION, listen, server->nworkers);
+			  HBK_VERSION, address, server->nworkers);
 		if (opts->on_listen)
-			opts->on_listen(opts->ctx, listen);
+			opts->on_listen(opts->ctx, address);
 		event_base_dispatch(signals.base);
 		for (int i = 0; i < server->nworkers; i++)
 			pthread_join(server->workers[i].thread, NULL);
