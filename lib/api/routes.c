@@ -873,7 +873,7 @@ static bool h_readyz(struct exchange_ctx *x, struct http_request *req, struct ht
 			   json_pack("{s:s, s:s}", "status", "unavailable", "detail", err.message));
 		return true;
 	}
-	reply_json(resp, 200, json_pack("{s:s}", "status", "ready"));
+	reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 	return true;
 }
 

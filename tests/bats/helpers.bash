@@ -46,3 +46,47 @@ allotment() {
 store_dump() {
 	sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*), COALESCE(SUM(allotment),0) FROM inventory; SELECT COUNT(*) FROM events; SELECT COUNT(*) FROM bookings; SELECT COUNT(*) FROM payment_sim_intents; SELECT COUNT(*) FROM partner_sim_bookings;"
 }
+
+# Starts hbkd on a free loopback port over $HBK_HOME's store; sets HBKD_URL,
+# HBKD_PID, HBKD_LOG and a token in HBK_TEST_TOKEN. Extra arguments go to
+# hbkd (e.g. --config FILE).
+start_hbkd() {
+	HBKD_LOG="$BATS_TEST_TMPDIR/hbkd.log"
+	local ready="$BATS_TEST_TMPDIR/hbkd.ready"
+	rm -f "$ready"
+	HBK_TEST_TOKEN=$(hbk-admin -q token create "test-$BATS_TEST_NUMBER-$RANDOM")
+	hbkd --listen 127.0.0.1:0 --ready-file "$ready" --log "$HBKD_LOG" --workers 2 "$@" \
+		3>&- &
+	HBKD_PID=$!
+	for _ in $(seq 1 100); do
+		[ -s "$ready" ] && break
+		kill -0 "$HBKD_PID" 2>/dev/null || { cat "$HBKD_LOG" >&2; return 1; }
+		sleep 0.05
+	done
+	[ -s "$ready" ] || { echo "hbkd did not start" >&2; return 1; }
+	HBKD_URL="http://$(cat "$ready")"
+	export HBKD_URL HBKD_PID HBKD_LOG HBK_TEST_TOKEN
+}
+
+stop_hbkd() {
+	if [ -n "${HBKD_PID:-}" ] && kill -0 "$HBKD_PID" 2>/dev/null; then
+		kill -TERM "$HBKD_PID"
+		for _ in $(seq 1 100); do
+			kill -0 "$HBKD_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -9 "$HBKD_PID" 2>/dev/null || true
+	fi
+	HBKD_PID=
+}
+
+# curl against hbkd with the test token; prints the body, and the status
+# on the last line.
+api() {
+	curl -sS -w '\n%{http_code}' -H "Authorization: Bearer $HBK_TEST_TOKEN" "$@"
+}
+
+# Checks a recorded response against docs/openapi.yaml.
+check_response() {
+	node "$HBK_TOP/tests/tools/check-response.mjs" "$@"
+}
