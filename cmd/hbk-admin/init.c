@@ -47,7 +47,7 @@ static long long count_rows(struct hbk_store *store, const char *sql)
 		return -1;
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		n = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return n;
 }
 

@@ -28,7 +28,7 @@ static hbk_result pending_bookings(struct hbk_store *store, json_t *ids, long lo
 			json_array_append_new(ids, json_string(hbk_column_text(stmt, 0)));
 		(*count)++;
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (step != SQLITE_DONE)
 		return hbk_store_fail(store, err, "listing pending bookings");
 	return HBK_OK;

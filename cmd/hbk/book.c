@@ -42,6 +42,7 @@ int cmd_book(struct hbk_cli *cli, int argc, const char **argv)
 	int code;
 	struct hbk_book_request req = {0};
 	struct hbk_error err = {0};
+	struct hbk_client *client;
 	char offer_id[HBK_OFFER_ID_MAX];
 	long long line;
 	json_t *booking = NULL;
@@ -75,8 +76,11 @@ int cmd_book(struct hbk_cli *cli, int argc, const char **argv)
 	if (hbk_offer_id_decode(offer_id, &req.stay, &req.expected_total, &err) != HBK_OK)
 		return hbk_cli_error(cli, &err);
 
-	if ((code = hbk_cli_engine(cli)) != 0)
+	if ((code = tool_backend(cli, &client)) != 0)
 		return code;
-	hbk_result rc = hbk_book(cli->engine, &req, &booking, &err);
+	/* Remotely, the offer id carries the stay and the expected total. */
+	hbk_result rc = client ? hbk_client_book(client, offer_id, &req.guest, req.payment_method,
+						 NULL, &booking, &err)
+			       : hbk_book(cli->engine, &req, &booking, &err);
 	return finish_booking_command(cli, rc, booking, &err);
 }

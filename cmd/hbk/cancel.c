@@ -37,11 +37,15 @@ int cmd_cancel(struct hbk_cli *cli, int argc, const char **argv)
 {
 	int code;
 	struct hbk_error err = {0};
+	struct hbk_client *client;
 	json_t *out = NULL;
-	if ((code = hbk_cli_engine(cli)) != 0)
+	int64_t if_match = opt.if_match_given ? opt.if_match : -1;
+	if ((code = tool_backend(cli, &client)) != 0)
 		return code;
-	hbk_result rc = hbk_cancel(cli->engine, argv[0], opt.reason, opt.dry_run,
-				   opt.if_match_given ? opt.if_match : -1, &out, &err);
+	hbk_result rc =
+	    client
+		? hbk_client_cancel(client, argv[0], opt.reason, opt.dry_run, if_match, &out, &err)
+		: hbk_cancel(cli->engine, argv[0], opt.reason, opt.dry_run, if_match, &out, &err);
 	if (rc != HBK_OK || !opt.dry_run)
 		return finish_booking_command(cli, rc, out, &err);
 	if (cli->format == HBK_FORMAT_JSON)

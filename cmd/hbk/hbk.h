@@ -5,6 +5,7 @@
 #define HBK_TOOL_H
 
 #include "hbk/cli.h"
+#include "hbk/client.h"
 #include "hbk/json.h"
 #include "hbk/reservation.h"
 
@@ -26,6 +27,19 @@ void cancel_reset(void);
 void list_reset(void);
 void search_reset(void);
 void update_reset(void);
+
+/*
+ * Remote mode (remote.c). remote() is true when --api, HBK_API_URL or
+ * client.url names hbkd. tool_client() opens the client once (token from
+ * --token, HBK_TOKEN or client.token) and lends it in *out. tool_backend()
+ * opens what the command runs against: the client in remote mode (*out
+ * set), else the engine (cli->engine, *out NULL). Both return 0, or the
+ * exit code after printing the error. tool_client_close() is for exit.
+ */
+bool remote(const struct hbk_cli *cli);
+int tool_client(struct hbk_cli *cli, struct hbk_client **out);
+int tool_backend(struct hbk_cli *cli, struct hbk_client **out);
+void tool_client_close(void);
 
 /* Prints a booking (record, or its JSON document). */
 void show_booking(const struct hbk_cli *cli, const json_t *booking);

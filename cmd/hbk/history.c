@@ -14,10 +14,13 @@ int cmd_history(struct hbk_cli *cli, int argc, const char **argv)
 {
 	int code;
 	struct hbk_error err = {0};
+	struct hbk_client *client;
 	json_t *history = NULL;
-	if ((code = hbk_cli_engine(cli)) != 0)
+	if ((code = tool_backend(cli, &client)) != 0)
 		return code;
-	if (hbk_history(cli->engine, argv[0], &history, &err) != HBK_OK)
+	hbk_result rc = client ? hbk_client_history(client, argv[0], &history, &err)
+			       : hbk_history(cli->engine, argv[0], &history, &err);
+	if (rc != HBK_OK)
 		return hbk_cli_error(cli, &err);
 	if (cli->format == HBK_FORMAT_JSON)
 		hbk_output_json(stdout, history);

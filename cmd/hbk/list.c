@@ -56,6 +56,7 @@ int cmd_list(struct hbk_cli *cli, int argc, const char **argv)
 				    .cursor = opt.cursor,
 				    .limit = (int)opt.limit};
 	struct hbk_error err = {0};
+	struct hbk_client *client;
 	json_t *result = NULL;
 	hbk_result rc = HBK_OK;
 
@@ -65,9 +66,10 @@ int cmd_list(struct hbk_cli *cli, int argc, const char **argv)
 		rc = hbk_cli_date("to", opt.to, &f.checkin_to, &err);
 	if (rc != HBK_OK)
 		return hbk_cli_error(cli, &err);
-	if ((code = hbk_cli_engine(cli)) != 0)
+	if ((code = tool_backend(cli, &client)) != 0)
 		return code;
-	rc = hbk_booking_list(cli->engine, &f, &result, &err);
+	rc = client ? hbk_client_list(client, &f, &result, &err)
+		    : hbk_booking_list(cli->engine, &f, &result, &err);
 	if (rc != HBK_OK)
 		return hbk_cli_error(cli, &err);
 	if (cli->format == HBK_FORMAT_JSON)

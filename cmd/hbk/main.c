@@ -8,28 +8,30 @@
 
 const struct hbk_option no_options[] = {{HBK_OPT_END}};
 
-/* Sorted by name; needs are checked by the dispatcher, once. */
+/* Sorted by name; needs are checked by the dispatcher, once. Every command
+ * runs on the engine, or against hbkd in remote mode. */
 const struct hbk_command hbk_commands[] = {
-    {"book", cmd_book, HBK_NEEDS_ENGINE, 1, 1,
+    {"book", cmd_book, HBK_NEEDS_ENGINE_OR_API, 1, 1,
      "(N | OFFER_ID) --guest NAME --email E [--phone P] [--payment-method PM]",
      "book line N of the last search, or an offer id", book_options, book_reset},
-    {"cancel", cmd_cancel, HBK_NEEDS_ENGINE, 1, 1, "ID [--reason TEXT] [--dry-run]",
+    {"cancel", cmd_cancel, HBK_NEEDS_ENGINE_OR_API, 1, 1, "ID [--reason TEXT] [--dry-run]",
      "cancel a booking (--dry-run shows the penalty and refund)", cancel_options, cancel_reset},
-    {"history", cmd_history, HBK_NEEDS_ENGINE, 1, 1, "ID", "list a booking's events in order",
-     no_options, NULL},
-    {"list", cmd_list, HBK_NEEDS_ENGINE, 0, 0,
+    {"history", cmd_history, HBK_NEEDS_ENGINE_OR_API, 1, 1, "ID",
+     "list a booking's events in order", no_options, NULL},
+    {"list", cmd_list, HBK_NEEDS_ENGINE_OR_API, 0, 0,
      "[--status S] [--hotel H] [--from D] [--to D] [--email E] [--limit N]",
      "list bookings, newest first", list_options, list_reset},
-    {"search", cmd_search, HBK_NEEDS_ENGINE, 0, 0,
+    {"search", cmd_search, HBK_NEEDS_ENGINE_OR_API, 0, 0,
      "--city C --checkin D (--checkout D | --nights N) [--adults N] [--children N] "
      "[--rooms N] [--max-price A] [--refundable] [--sort price|stars|name] [--limit N]",
      "search offers", search_options, search_reset},
-    {"shell", cmd_shell, HBK_NEEDS_ENGINE, 0, 0, "", "an interactive session", no_options, NULL},
-    {"update", cmd_update, HBK_NEEDS_ENGINE, 1, 1,
+    {"shell", cmd_shell, HBK_NEEDS_ENGINE_OR_API, 0, 0, "", "an interactive session", no_options,
+     NULL},
+    {"update", cmd_update, HBK_NEEDS_ENGINE_OR_API, 1, 1,
      "ID [--checkin D] [--checkout D] [--room-type T] [--adults N] [--children N] "
      "[--guest NAME] [--email E] [--phone P]",
      "change a booking's stay or the guest's contact", update_options, update_reset},
-    {"view", cmd_view, HBK_NEEDS_ENGINE, 1, 1, "ID", "show a booking", no_options, NULL},
+    {"view", cmd_view, HBK_NEEDS_ENGINE_OR_API, 1, 1, "ID", "show a booking", no_options, NULL},
     {NULL},
 };
 
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
 			args[n++] = argv[i];
 	code = hbk_cli_run(&cli, hbk_commands, n, args);
 	free(args);
+	tool_client_close();
 	hbk_cli_close(&cli);
 	return code;
 }

@@ -65,6 +65,7 @@ int cmd_search(struct hbk_cli *cli, int argc, const char **argv)
 	int code;
 	struct hbk_search_query q = {0};
 	struct hbk_error err = {0};
+	struct hbk_client *client;
 	json_t *result = NULL;
 	hbk_result rc = HBK_OK;
 
@@ -111,11 +112,18 @@ int cmd_search(struct hbk_cli *cli, int argc, const char **argv)
 	rc = hbk_search_query_check(&q, hbk_date_today(), &err);
 	if (rc != HBK_OK)
 		return hbk_cli_error(cli, &err);
-	if ((code = hbk_cli_engine(cli)) != 0)
+	if ((code = tool_backend(cli, &client)) != 0)
 		return code;
-	rc = hbk_search(cli->engine->store, &q, hbk_now_ms(), &result, &err);
-	if (rc != HBK_OK && strcmp(err.field, "max_price") == 0)
+	rc = client ? hbk_client_search(client, &q, &result, &err)
+		    : hbk_search(cli->engine->store, &q, hbk_now_ms(), &result, &err);
+	if (rc != HBK_OK && strcmp(err.field, "max_price") == 0) {
+		/* hbkd names its query parameter where the tool names its option. */
+		const char param[] = "max_price: ";
+		if (client && strncmp(err.message, param, strlen(param)) == 0)
+			memmove(err.message, err.message + strlen(param),
+				strlen(err.message + strlen(param)) + 1);
 		hbk_error_prefix(&err, "--max-price");
+	}
 	if (rc != HBK_OK)
 		return hbk_cli_error(cli, &err);
 	last_search_save(cli, result);

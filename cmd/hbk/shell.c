@@ -1,7 +1,7 @@
 /*
  * shell.c - hbk shell: the same commands, interactively, with readline
  * history ($XDG_STATE_HOME/hbk/history) and tab completion of commands,
- * options, city codes and booking ids.
+ * options, city codes and booking ids (the last two on the local store only).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,10 +89,12 @@ static char *generator(const char *text, int state)
 	return NULL;
 }
 
+/* Words from the local store; none in remote mode, where the shell
+ * completes commands and options only. */
 static void add_query_words(const char *sql)
 {
 	sqlite3_stmt *stmt;
-	if (!shell_cli->engine ||
+	if (remote(shell_cli) || !shell_cli->engine ||
 	    hbk_store_prepare(shell_cli->engine->store, sql, &stmt, NULL) != HBK_OK)
 		return;
 	while (sqlite3_step(stmt) == SQLITE_ROW)
@@ -185,8 +187,10 @@ int cmd_shell(struct hbk_cli *cli, int argc, const char **argv)
 {
 	char history[4200], *words[SHELL_WORDS_MAX + 1];
 	int code = 0, count;
+	struct hbk_client *client;
 
-	if ((code = hbk_cli_engine(cli)) != 0)
+	/* Fails early on a store that cannot open or a bad hbkd URL. */
+	if ((code = tool_backend(cli, &client)) != 0)
 		return code;
 	shell_cli = cli;
 	cli->interactive = true;

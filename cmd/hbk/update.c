@@ -44,6 +44,7 @@ int cmd_update(struct hbk_cli *cli, int argc, const char **argv)
 	int code;
 	struct hbk_update_request req = {.if_match = opt.if_match_given ? opt.if_match : -1};
 	struct hbk_error err = {0};
+	struct hbk_client *client;
 	json_t *booking = NULL;
 	hbk_result rc = HBK_OK;
 
@@ -78,8 +79,9 @@ int cmd_update(struct hbk_cli *cli, int argc, const char **argv)
 		hbk_fail(&err, HBK_EINVAL, "too_long", "a guest field is too long");
 		return hbk_cli_error(cli, &err);
 	}
-	if ((code = hbk_cli_engine(cli)) != 0)
+	if ((code = tool_backend(cli, &client)) != 0)
 		return code;
-	rc = hbk_update(cli->engine, argv[0], &req, &booking, &err);
+	rc = client ? hbk_client_update(client, argv[0], &req, &booking, &err)
+		    : hbk_update(cli->engine, argv[0], &req, &booking, &err);
 	return finish_booking_command(cli, rc, booking, &err);
 }

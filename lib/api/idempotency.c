@@ -68,7 +68,7 @@ void idempotency_record_free(struct idempotency_record *rec)
 static hbk_result step(struct hbk_store *store, sqlite3_stmt *stmt, struct hbk_error *err)
 {
 	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return rc == SQLITE_DONE ? HBK_OK : hbk_store_fail(store, err, "idempotency");
 }
 
@@ -113,7 +113,7 @@ hbk_result idempotency_claim(struct hbk_store *store, const char *key,
 			hbk_copy(rec->etag, sizeof(rec->etag), hbk_column_text(stmt, 5));
 		}
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (*state == IDEMPOTENCY_NEW) {
 		rc = hbk_store_prepare(store,
 				       exists

@@ -431,8 +431,6 @@ static bool h_offers(struct exchange_ctx *x, struct http_request *req, struct ht
 	}
 	if (hbk_search_query_check(&q, hbk_date_today(), &err) != HBK_OK ||
 	    hbk_search(x->worker->engine->store, &q, hbk_now_ms(), &result, &err) != HBK_OK) {
-		if (strcmp(err.field, "max_price") == 0)
-			hbk_error_prefix(&err, "max_price");
 		reply_error(resp, &err, NULL);
 		goto done;
 	}

@@ -239,6 +239,8 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	w->base = event_base_new();
 	if (!w->base)
 		return hbk_fail(err, HBK_EINTERNAL, "event_base", "cannot create an event loop");
+	w->engine->store->cache_statements = true;
+	w->engine->store->write_lock = &server->write_lock;
 	w->saga_env.defer = worker_defer;
 	w->saga_env.ctx = w;
 	w->engine->saga_env = &w->saga_env;
@@ -329,6 +331,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 
 	server->cfg = cfg;
 	server->listen_fd = -1;
+	pthread_mutex_init(&server->write_lock, NULL);
 	server->log_fd = STDERR_FILENO;
 	server->metrics = hbk_xcalloc(1, sizeof(*server->metrics));
 	server->started_ms = hbk_now_ms();
@@ -396,6 +399,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 	if (server->log_fd > STDERR_FILENO)
 		close(server->log_fd);
 	free(server->metrics);
+	pthread_mutex_destroy(&server->write_lock);
 	free(server);
 	return rc;
 }

@@ -83,6 +83,7 @@ struct server {
 	struct metrics *metrics;
 	struct http_limits limits;
 	atomic_bool draining;
+	pthread_mutex_t write_lock; /* the workers' writers take turns here */
 	int log_fd;
 	char log_path[1024];
 	int64_t started_ms;

@@ -95,7 +95,7 @@ hbk_result hbk_token_create(struct hbk_store *store, const char *name, char toke
 	else if (sqlite3_changes(store->db) == 0)
 		rc = hbk_fail(err, HBK_ECONFLICT, "token_exists",
 			      "a token named '%s' exists; revoke it first", name);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (rc != HBK_OK)
 		OPENSSL_cleanse(token, HBK_TOKEN_MAX);
 	return rc;
@@ -121,7 +121,7 @@ hbk_result hbk_token_list(struct hbk_store *store, json_t **out, struct hbk_erro
 						"revoked_at", is_revoked ? revoked : NULL, "status",
 						is_revoked ? "revoked" : "active"));
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	*out = json_pack("{s:o}", "tokens", tokens);
 	return HBK_OK;
 }
@@ -143,7 +143,7 @@ hbk_result hbk_token_revoke(struct hbk_store *store, const char *name, struct hb
 	else if (sqlite3_changes(store->db) == 0)
 		rc = hbk_fail(err, HBK_ENOTFOUND, "not_found", "no active token named '%.64s'",
 			      name);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return rc;
 }
 
@@ -182,7 +182,7 @@ hbk_result hbk_token_set_refresh(struct hbk_token_set *set, struct hbk_store *st
 		rows = sqlite3_column_int64(stmt, 0);
 		changed = sqlite3_column_int64(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (rows < 0)
 		return hbk_store_fail(store, err, "tokens");
 	if (set->loaded && rows == set->stamp_rows && changed == set->stamp_changed)
@@ -203,7 +203,7 @@ hbk_result hbk_token_set_refresh(struct hbk_token_set *set, struct hbk_store *st
 		memcpy(set->tokens[set->count].sha256, sqlite3_column_blob(stmt, 1), SHA256_BYTES);
 		set->count++;
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	set->stamp_rows = rows;
 	set->stamp_changed = changed;
 	set->loaded = true;

@@ -140,11 +140,12 @@ static hbk_result setup(struct hbk_cli *cli, const struct hbk_command *cmd, stru
 	cli->color = !cli->no_color && !getenv("NO_COLOR") && isatty(STDOUT_FILENO);
 	if (!cli->api_url)
 		cli->api_url = getenv("HBK_API_URL");
+	/* HBK_NEEDS_ENGINE_OR_API commands choose between the two themselves. */
 	if (cli->api_url && *cli->api_url && (cmd->needs & HBK_NEEDS_ENGINE))
 		return hbk_fail(err, HBK_EUNAVAILABLE, "remote_unavailable",
-				"remote mode (--api %s) needs the hbkd client, which this build "
-				"does not include; unset HBK_API_URL to use the local store",
-				cli->api_url);
+				"'%s %s' works on the local store only, not in remote mode "
+				"(--api %s); unset HBK_API_URL to use it",
+				cli->prog, cmd->name, cli->api_url);
 	if (!cli->cfg) {
 		rc = hbk_config_load(cli->config_path, &cli->cfg, err);
 		if (rc != HBK_OK)

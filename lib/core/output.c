@@ -42,6 +42,10 @@ json_t *hbk_json_path(const json_t *root, const char *path)
 void hbk_json_scalar_text(const json_t *value, struct hbk_buf *buf)
 {
 	hbk_buf_reset(buf);
+	if (!value) {
+		hbk_buf_puts(buf, "");
+		return;
+	}
 	switch (json_typeof(value)) {
 	case JSON_STRING: hbk_buf_puts(buf, json_string_value(value)); break;
 	case JSON_INTEGER: hbk_buf_printf(buf, "%lld", (long long)json_integer_value(value)); break;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hbk/api.h"
@@ -53,34 +54,112 @@ hbk_result hbk_store_exec(struct hbk_store *store, const char *sql, struct hbk_e
 	return HBK_OK;
 }
 
+/*
+ * The stores open in this process, so that hbk_stmt_done() can find a
+ * statement's cache from its connection. Written at open and close only.
+ */
+#define STORES_OPEN_MAX 64
+static struct hbk_store *stores_open[STORES_OPEN_MAX];
+static pthread_mutex_t stores_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void stores_add(struct hbk_store *store)
+{
+	pthread_mutex_lock(&stores_lock);
+	for (int i = 0; i < STORES_OPEN_MAX; i++)
+		if (!stores_open[i]) {
+			stores_open[i] = store;
+			break;
+		}
+	pthread_mutex_unlock(&stores_lock);
+}
+
+static void stores_remove(struct hbk_store *store)
+{
+	pthread_mutex_lock(&stores_lock);
+	for (int i = 0; i < STORES_OPEN_MAX; i++)
+		if (stores_open[i] == store)
+			stores_open[i] = NULL;
+	pthread_mutex_unlock(&stores_lock);
+}
+
 hbk_result hbk_store_prepare(struct hbk_store *store, const char *sql, sqlite3_stmt **out,
 			     struct hbk_error *err)
 {
-	if (sqlite3_prepare_v2(store->db, sql, -1, out, NULL) != SQLITE_OK) {
+	if (store->cache_statements) {
+		for (int i = 0; i < store->ncached; i++) {
+			struct hbk_store_cached_stmt *c = &store->cached[i];
+			if (c->sql == sql && !c->in_use) {
+				c->in_use = true;
+				*out = c->stmt;
+				return HBK_OK;
+			}
+		}
+	}
+	bool keep = store->cache_statements && store->ncached < HBK_STORE_STMT_CACHE_MAX;
+	if (sqlite3_prepare_v3(store->db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, out,
+			       NULL) != SQLITE_OK) {
 		*out = NULL;
 		return hbk_store_fail(store, err, "store");
 	}
+	if (keep)
+		store->cached[store->ncached++] =
+		    (struct hbk_store_cached_stmt){.sql = sql, .stmt = *out, .in_use = true};
 	return HBK_OK;
+}
+
+void hbk_stmt_done(sqlite3_stmt *stmt)
+{
+	if (!stmt)
+		return;
+	sqlite3 *db = sqlite3_db_handle(stmt);
+	for (int i = 0; i < STORES_OPEN_MAX; i++) {
+		struct hbk_store *store = stores_open[i];
+		if (!store || store->db != db || !store->cache_statements)
+			continue;
+		for (int k = 0; k < store->ncached; k++)
+			if (store->cached[k].stmt == stmt) {
+				sqlite3_reset(stmt);
+				sqlite3_clear_bindings(stmt);
+				store->cached[k].in_use = false;
+				return;
+			}
+	}
+	sqlite3_finalize(stmt);
 }
 
 hbk_result hbk_store_begin(struct hbk_store *store, bool write, struct hbk_error *err)
 {
 	HBK_ASSERT(store->tx_depth == 0);
+	if (write && store->write_lock)
+		pthread_mutex_lock(store->write_lock);
 	hbk_result rc = hbk_store_exec(store, write ? "BEGIN IMMEDIATE" : "BEGIN", err);
-	if (rc == HBK_OK)
+	if (rc == HBK_OK) {
 		store->tx_depth = 1;
+		store->holds_write_lock = write && store->write_lock;
+	} else if (write && store->write_lock) {
+		pthread_mutex_unlock(store->write_lock);
+	}
 	return rc;
+}
+
+/* Ends a transaction's hold on the process's write lock. */
+static void tx_end(struct hbk_store *store)
+{
+	if (store->holds_write_lock)
+		pthread_mutex_unlock(store->write_lock);
+	store->holds_write_lock = false;
+	store->tx_depth = 0;
 }
 
 hbk_result hbk_store_commit(struct hbk_store *store, struct hbk_error *err)
 {
-	HBK_ASSERT(store->tx_depth == 1);
+	HBK_ASSERT(store->tx_depth > 0);
 	hbk_result rc = hbk_store_exec(store, "COMMIT", err);
 	if (rc != HBK_OK) {
 		hbk_store_rollback(store);
 		return rc;
 	}
-	store->tx_depth = 0;
+	tx_end(store);
 	return HBK_OK;
 }
 
@@ -89,7 +168,7 @@ void hbk_store_rollback(struct hbk_store *store)
 	if (store->tx_depth == 0)
 		return;
 	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
-	store->tx_depth = 0;
+	tx_end(store);
 }
 
 hbk_result hbk_store_join(struct hbk_store *store, bool *owned, struct hbk_error *err)
@@ -137,6 +216,25 @@ const char *hbk_column_text(sqlite3_stmt *stmt, int index)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, index);
 	return text ? (const char *)text : "";
+}
+
+/*
+ * Waits for another writer: short sleeps first (a write transaction here
+ * lasts well under a millisecond), growing to 2 ms, for at most
+ * STORE_BUSY_TIMEOUT_MS. SQLite's own busy timeout sleeps whole
+ * milliseconds from the start, which costs a busy server its latency.
+ */
+static int busy_wait(void *ctx, int count)
+{
+	(void)ctx;
+	int64_t us = count < 20 ? 50 : count < 100 ? 250 : 2000;
+	int64_t waited_us = count < 20 ? count * 50 : count < 100 ? 1000 + (count - 20) * 250
+								   : 21000 + (count - 100) * 2000;
+	if (waited_us >= (int64_t)STORE_BUSY_TIMEOUT_MS * 1000)
+		return 0;
+	struct timespec ts = {0, us * 1000};
+	nanosleep(&ts, NULL);
+	return 1;
 }
 
 static int schema_version(struct hbk_store *store)
@@ -234,7 +332,7 @@ hbk_result hbk_store_open(const char *path, int flags, struct hbk_store **out,
 		hbk_store_close(store);
 		return rc;
 	}
-	sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(store->db, busy_wait, store);
 	sqlite3_extended_result_codes(store->db, 0);
 	rc = hbk_store_exec(store,
 			    "PRAGMA journal_mode = WAL;"
@@ -249,6 +347,7 @@ hbk_result hbk_store_open(const char *path, int flags, struct hbk_store **out,
 		hbk_store_close(store);
 		return rc;
 	}
+	stores_add(store);
 	*out = store;
 	return HBK_OK;
 }
@@ -258,6 +357,9 @@ void hbk_store_close(struct hbk_store *store)
 	if (!store)
 		return;
 	HBK_ASSERT(store->tx_depth == 0);
+	stores_remove(store);
+	for (int i = 0; i < store->ncached; i++)
+		sqlite3_finalize(store->cached[i].stmt);
 	sqlite3_close_v2(store->db);
 	free(store);
 }

@@ -53,7 +53,7 @@ hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int6
 		return rc;
 	hbk_bind_text(stmt, 1, ev->subject);
 	int64_t current = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (current < 0)
 		return hbk_store_fail(store, err, "event store");
 	if (current != expected)
@@ -87,7 +87,7 @@ hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int6
 				      ev->subject);
 		else if (step != SQLITE_DONE)
 			rc = hbk_store_fail(store, err, "event store");
-		sqlite3_finalize(stmt);
+		hbk_stmt_done(stmt);
 	}
 	free(data);
 	return rc;
@@ -127,7 +127,7 @@ hbk_result hbk_events_read(struct hbk_store *store, const char *stream, hbk_even
 	}
 	if (rc == HBK_OK && step != SQLITE_DONE)
 		rc = hbk_store_fail(store, err, "event store");
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return rc;
 }
 

@@ -37,7 +37,7 @@ hbk_result hbk_hotel_get(struct hbk_store *store, const char *hotel_id, struct h
 				    "unknown hotel '%s'", hotel_id);
 	else
 		rc = hbk_store_fail(store, err, "catalog");
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return rc;
 }
 
@@ -49,7 +49,7 @@ bool hbk_city_exists(struct hbk_store *store, const char *city)
 		return false;
 	hbk_bind_text(stmt, 1, city);
 	found = sqlite3_step(stmt) == SQLITE_ROW;
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return found;
 }
 
@@ -86,7 +86,7 @@ hbk_result hbk_hotels_json(struct hbk_store *store, const char *city, json_t **o
 		json_object_set_new(j, "rooms", json_integer(sqlite3_column_int(stmt, 8)));
 		json_array_append_new(hotels, j);
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (step != SQLITE_DONE) {
 		json_decref(hotels);
 		return hbk_store_fail(store, err, "catalog");
@@ -121,7 +121,7 @@ hbk_result hbk_hotel_json(struct hbk_store *store, const char *hotel_id, json_t 
 		json_object_set_new(json, "non_refundable_discount_pct",
 				    json_integer(sqlite3_column_int(stmt, 2)));
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 
 	rc = hbk_store_prepare(
 	    store,
@@ -139,7 +139,7 @@ hbk_result hbk_hotel_json(struct hbk_store *store, const char *hotel_id, json_t 
 						       sqlite3_column_int(stmt, 2), "max_children",
 						       sqlite3_column_int(stmt, 3), "rooms",
 						       sqlite3_column_int(stmt, 4)));
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	json_object_set_new(json, "room_types", rooms);
 
 	rc = hbk_store_prepare(store,
@@ -158,7 +158,7 @@ hbk_result hbk_hotel_json(struct hbk_store *store, const char *hotel_id, json_t 
 				      hbk_column_text(stmt, 1), "supplement_per_adult_night",
 				      hbk_json_money(&supplement)));
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	json_object_set_new(json, "boards", boards);
 
 	rc = hbk_store_prepare(store,
@@ -175,7 +175,7 @@ hbk_result hbk_hotel_json(struct hbk_store *store, const char *hotel_id, json_t 
 		json_array_append_new(blackouts, json_pack("{s:s, s:s}", "night", night, "reason",
 							   hbk_column_text(stmt, 1)));
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	json_object_set_new(json, "blackouts", blackouts);
 out:
 	if (rc != HBK_OK) {
@@ -229,7 +229,7 @@ hbk_result hbk_inventory_json(struct hbk_store *store, const char *hotel_id, hbk
 			      sqlite3_column_int(stmt, 3) - sqlite3_column_int(stmt, 2), "price",
 			      hbk_json_money(&price), "closed", sqlite3_column_int(stmt, 5)));
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (step != SQLITE_DONE) {
 		json_decref(nights);
 		return hbk_store_fail(store, err, "inventory");
@@ -248,7 +248,7 @@ hbk_result hbk_cities_json(struct hbk_store *store, json_t **out, struct hbk_err
 	json_t *cities = json_array();
 	while (sqlite3_step(stmt) == SQLITE_ROW)
 		json_array_append_new(cities, json_string(hbk_column_text(stmt, 0)));
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	*out = cities;
 	return HBK_OK;
 }

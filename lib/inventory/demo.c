@@ -822,7 +822,7 @@ hbk_result hbk_inventory_seed_demo(struct hbk_store *store, hbk_date from, int d
 	if (result == HBK_OK)
 		result = demo_write_all(&writer, progress, ctx, err);
 	for (int i = 0; i < STMT_COUNT; i++)
-		sqlite3_finalize(writer.stmts[i]);
+		hbk_stmt_done(writer.stmts[i]);
 	if (result == HBK_OK) {
 		result = hbk_store_commit(store, err);
 		/* SQLite may keep a transaction open after a failed COMMIT. */

@@ -30,7 +30,7 @@ hbk_result hbk_inventory_hold(struct hbk_store *store, const char *hotel_id, con
 	sqlite3_bind_int(stmt, 5, rooms);
 	int step = sqlite3_step(stmt);
 	int ok_nights = step == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (ok_nights < 0)
 		return hbk_store_fail(store, err, "hold");
 	if (ok_nights != nights)
@@ -52,7 +52,7 @@ hbk_result hbk_inventory_hold(struct hbk_store *store, const char *hotel_id, con
 	sqlite3_bind_int(stmt, 4, checkin);
 	sqlite3_bind_int(stmt, 5, checkout);
 	step = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (step != SQLITE_DONE)
 		return hbk_store_fail(store, err, "hold");
 	HBK_ASSERT(sqlite3_changes(store->db) == nights);
@@ -79,7 +79,7 @@ hbk_result hbk_inventory_release(struct hbk_store *store, const char *hotel_id,
 	sqlite3_bind_int(stmt, 4, checkin);
 	sqlite3_bind_int(stmt, 5, checkout);
 	int step = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (step != SQLITE_DONE)
 		return hbk_store_fail(store, err, "release");
 	return HBK_OK;

@@ -114,7 +114,7 @@ hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, 
 	hbk_bind_text(stmt, 1, stay->hotel_id);
 	hbk_bind_text(stmt, 2, stay->room_type);
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+		hbk_stmt_done(stmt);
 		return hbk_fail_field(err, HBK_EINVAL, "unknown_room_type", "room_type",
 				      "unknown room type '%s' at hotel %s", stay->room_type,
 				      stay->hotel_id);
@@ -125,7 +125,7 @@ hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, 
 	p.free_cancel_days = sqlite3_column_int(stmt, 3);
 	sells_refundable = sqlite3_column_int(stmt, 4);
 	p.nrf_discount_pct = sqlite3_column_int(stmt, 5);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 
 	if (stay->adults + stay->children > capacity * stay->rooms)
 		return hbk_fail_field(err, HBK_EINVAL, "too_many_guests", "adults",
@@ -149,13 +149,13 @@ hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, 
 	hbk_bind_text(stmt, 1, stay->hotel_id);
 	hbk_bind_text(stmt, 2, stay->board);
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+		hbk_stmt_done(stmt);
 		return hbk_fail_field(err, HBK_EINVAL, "unknown_board", "board",
 				      "hotel %s offers no board '%s'", stay->hotel_id, stay->board);
 	}
 	hbk_copy(quote->board_name, sizeof(quote->board_name), hbk_column_text(stmt, 0));
 	p.supplement = sqlite3_column_int64(stmt, 1);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 
 	rc = hbk_store_prepare(
 	    store,
@@ -172,7 +172,7 @@ hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, 
 	sqlite3_bind_int(stmt, 3, stay->checkin);
 	sqlite3_bind_int(stmt, 4, stay->checkout);
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+		hbk_stmt_done(stmt);
 		return hbk_store_fail(store, err, "inventory");
 	}
 	int nights = sqlite3_column_int(stmt, 0);
@@ -180,7 +180,7 @@ hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, 
 	p.rate_sum = sqlite3_column_int64(stmt, 2);
 	p.first_night = sqlite3_column_int64(stmt, 3);
 	int closed = sqlite3_column_int(stmt, 4);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 
 	if (closed > 0)
 		return hbk_fail(err, HBK_ECONFLICT, "no_availability",
@@ -203,27 +203,34 @@ struct candidate {
 	int sells_refundable;
 };
 
+/* A board a hotel serves. */
+struct board {
+	char hotel_id[HBK_HOTEL_ID_MAX];
+	char code[HBK_BOARD_MAX];
+	char name[32];
+	int64_t supplement;
+};
+
+/* An offer while sorting: small, so that sorting hundreds moves little. */
 struct offer {
 	const struct candidate *c;
-	char board[HBK_BOARD_MAX];
-	char board_name[32];
+	const struct board *board;
 	bool refundable;
-	struct hbk_quote quote;
+	int64_t total;
 };
 
 static int offer_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct offer *x = a, *y = b;
 	enum hbk_sort sort_key = *(const enum hbk_sort *)ctx;
-	int by_price = (x->quote.total.minor > y->quote.total.minor) -
-		       (x->quote.total.minor < y->quote.total.minor);
+	int by_price = (x->total > y->total) - (x->total < y->total);
 	int by_name = strcmp(x->c->hotel.name, y->c->hotel.name);
 	int by_stars = y->c->hotel.stars - x->c->hotel.stars;
 	int tie = strcmp(x->c->hotel.id, y->c->hotel.id);
 	if (!tie)
 		tie = strcmp(x->c->room_type, y->c->room_type);
 	if (!tie)
-		tie = strcmp(x->board, y->board);
+		tie = strcmp(x->board->code, y->board->code);
 	if (!tie)
 		tie = (int)y->refundable - (int)x->refundable;
 	switch (sort_key) {
@@ -234,7 +241,8 @@ static int offer_cmp(const void *a, const void *b, void *ctx)
 	return tie;
 }
 
-static json_t *offer_json(const struct offer *o, int n, const struct hbk_search_query *q)
+static json_t *offer_json(const struct offer *o, int n, const struct hbk_search_query *q,
+			  int64_t now_ms)
 {
 	struct hbk_stay stay = {.refundable = o->refundable,
 				.checkin = q->checkin,
@@ -242,23 +250,66 @@ static json_t *offer_json(const struct offer *o, int n, const struct hbk_search_
 				.adults = q->adults,
 				.children = q->children,
 				.rooms = q->rooms};
+	struct pricing pricing = o->c->pricing;
+	struct hbk_quote quote;
 	char offer_id[HBK_OFFER_ID_MAX], checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
+
+	pricing.supplement = o->board->supplement;
+	price_stay(&pricing, &stay, o->c->hotel.currency, now_ms, &quote);
+	HBK_ASSERT(quote.total.minor == o->total);
 	hbk_copy(stay.hotel_id, sizeof(stay.hotel_id), o->c->hotel.id);
 	hbk_copy(stay.room_type, sizeof(stay.room_type), o->c->room_type);
-	hbk_copy(stay.board, sizeof(stay.board), o->board);
-	hbk_offer_id_encode(&stay, &o->quote.total, offer_id);
+	hbk_copy(stay.board, sizeof(stay.board), o->board->code);
+	hbk_offer_id_encode(&stay, &quote.total, offer_id);
 	hbk_date_format(q->checkin, checkin);
 	hbk_date_format(q->checkout, checkout);
-	return json_pack("{s:i, s:s, s:{s:s, s:s, s:s, s:i}, s:s, s:s, s:s, s:s, s:s, s:s, s:i,"
-			 " s:{s:i, s:i}, s:i, s:i, s:o, s:b, s:o}",
-			 "n", n, "offer_id", offer_id, "hotel", "id", o->c->hotel.id, "name",
-			 o->c->hotel.name, "city", o->c->hotel.city, "stars", o->c->hotel.stars,
-			 "room_type", o->c->room_type, "room_name", o->c->room_name, "board",
-			 o->board, "board_name", o->board_name, "checkin", checkin, "checkout",
-			 checkout, "nights", q->checkout - q->checkin, "guests", "adults",
-			 q->adults, "children", q->children, "rooms", q->rooms, "available",
-			 o->c->available, "total", hbk_json_money(&o->quote.total), "refundable",
-			 o->refundable, "cancellation_policy", hbk_policy_json(&o->quote.policy));
+	return json_pack(
+	    "{s:i, s:s, s:{s:s, s:s, s:s, s:i}, s:s, s:s, s:s, s:s, s:s, s:s, s:i,"
+	    " s:{s:i, s:i}, s:i, s:i, s:o, s:b, s:o}",
+	    "n", n, "offer_id", offer_id, "hotel", "id", o->c->hotel.id, "name", o->c->hotel.name,
+	    "city", o->c->hotel.city, "stars", o->c->hotel.stars, "room_type", o->c->room_type,
+	    "room_name", o->c->room_name, "board", o->board->code, "board_name", o->board->name,
+	    "checkin", checkin, "checkout", checkout, "nights", q->checkout - q->checkin, "guests",
+	    "adults", q->adults, "children", q->children, "rooms", q->rooms, "available",
+	    o->c->available, "total", hbk_json_money(&quote.total), "refundable", o->refundable,
+	    "cancellation_policy", hbk_policy_json(&quote.policy));
+}
+
+/* The boards of the hotels a search looks at, by hotel id then price. */
+static hbk_result load_boards(struct hbk_store *store, const struct hbk_search_query *q,
+			      struct board **out, int *count, struct hbk_error *err)
+{
+	static const char by_city[] =
+	    "SELECT b.hotel_id, b.code, b.name, b.supplement_minor FROM hotels h"
+	    " CROSS JOIN boards b ON b.hotel_id = h.id WHERE h.city = ?1"
+	    " AND (?2 = '' OR h.id = ?2) ORDER BY b.hotel_id, b.supplement_minor";
+	static const char by_hotel[] =
+	    "SELECT b.hotel_id, b.code, b.name, b.supplement_minor FROM boards b"
+	    " WHERE b.hotel_id = ?2 AND (?1 = '' OR ?1 = (SELECT city FROM hotels WHERE id = ?2))"
+	    " ORDER BY b.supplement_minor";
+	sqlite3_stmt *stmt;
+	hbk_result rc = hbk_store_prepare(store, q->hotel_id[0] ? by_hotel : by_city, &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	hbk_bind_text(stmt, 1, q->city);
+	hbk_bind_text(stmt, 2, q->hotel_id);
+	int cap = 64, n = 0;
+	struct board *boards = hbk_xcalloc((size_t)cap, sizeof(*boards));
+	while (sqlite3_step(stmt) == SQLITE_ROW && n < SEARCH_CANDIDATES_MAX) {
+		if (n == cap) {
+			cap *= 2;
+			boards = hbk_xrealloc(boards, (size_t)cap * sizeof(*boards));
+		}
+		struct board *b = &boards[n++];
+		hbk_copy(b->hotel_id, sizeof(b->hotel_id), hbk_column_text(stmt, 0));
+		hbk_copy(b->code, sizeof(b->code), hbk_column_text(stmt, 1));
+		hbk_copy(b->name, sizeof(b->name), hbk_column_text(stmt, 2));
+		b->supplement = sqlite3_column_int64(stmt, 3);
+	}
+	hbk_stmt_done(stmt);
+	*out = boards;
+	*count = n;
+	return HBK_OK;
 }
 
 static hbk_result load_candidates(struct hbk_store *store, const struct hbk_search_query *q,
@@ -282,7 +333,8 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 	"  AND NOT EXISTS (SELECT 1 FROM blackouts b WHERE b.hotel_id = h.id"                      \
 	"   AND b.night >= ?3 AND b.night < ?4)"                                                   \
 	" GROUP BY h.id, r.code"                                                                   \
-	" HAVING COUNT(*) = ?4 - ?3 AND MIN(i.allotment) >= ?5"
+	" HAVING COUNT(*) = ?4 - ?3 AND MIN(i.allotment) >= ?5"                                    \
+	" ORDER BY h.id, r.code"
 	static const char by_city[] = CANDIDATES_SQL("h.city = ?1 AND (?2 = '' OR h.id = ?2)");
 	static const char by_hotel[] = CANDIDATES_SQL("h.id = ?2 AND (?1 = '' OR h.city = ?1)");
 #undef CANDIDATES_SQL
@@ -324,7 +376,7 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 		x->pricing.first_night = sqlite3_column_int64(stmt, 14);
 		x->pricing.nights = q->checkout - q->checkin;
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (step != SQLITE_ROW && step != SQLITE_DONE) {
 		free(c);
 		return hbk_store_fail(store, err, "search");
@@ -334,13 +386,13 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 	return HBK_OK;
 }
 
-hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q, int64_t now_ms,
-		      json_t **out, struct hbk_error *err)
+static hbk_result search_in(struct hbk_store *store, const struct hbk_search_query *q,
+			    int64_t now_ms, json_t **out, struct hbk_error *err)
 {
 	struct candidate *cands = NULL;
+	struct board *boards = NULL;
 	struct offer *offers = NULL;
-	sqlite3_stmt *boards = NULL;
-	int ncands = 0, noffers = 0, cap = 0;
+	int ncands = 0, nboards = 0, noffers = 0, cap = 0;
 	hbk_result rc;
 
 	if (q->city[0] && !hbk_city_exists(store, q->city))
@@ -357,12 +409,8 @@ hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q,
 	}
 	rc = load_candidates(store, q, &cands, &ncands, err);
 	if (rc == HBK_OK)
-		rc = hbk_store_prepare(
-		    store,
-		    "SELECT code, name, supplement_minor FROM boards WHERE hotel_id = ?"
-		    " ORDER BY supplement_minor",
-		    &boards, err);
-	for (int i = 0; rc == HBK_OK && i < ncands; i++) {
+		rc = load_boards(store, q, &boards, &nboards, err);
+	for (int i = 0, first = 0; rc == HBK_OK && i < ncands; i++) {
 		struct candidate *c = &cands[i];
 		struct hbk_money max_price = {.minor = -1};
 		if (q->max_price[0]) {
@@ -372,48 +420,65 @@ hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q,
 				break;
 			}
 		}
-		sqlite3_reset(boards);
-		hbk_bind_text(boards, 1, c->hotel.id);
-		while (sqlite3_step(boards) == SQLITE_ROW) {
+		/* Candidates and boards both come ordered by hotel id. */
+		while (first < nboards && strcmp(boards[first].hotel_id, c->hotel.id) < 0)
+			first++;
+		for (int k = first; k < nboards && strcmp(boards[k].hotel_id, c->hotel.id) == 0;
+		     k++) {
 			for (int r = 0; r < 2; r++) {
 				bool refundable = r == 0;
 				if (refundable
 					? !c->sells_refundable
 					: c->pricing.nrf_discount_pct == 0 || q->refundable_only)
 					continue;
-				struct offer o = {.c = c, .refundable = refundable};
-				hbk_copy(o.board, sizeof(o.board), hbk_column_text(boards, 0));
-				hbk_copy(o.board_name, sizeof(o.board_name),
-					 hbk_column_text(boards, 1));
-				c->pricing.supplement = sqlite3_column_int64(boards, 2);
 				struct hbk_stay stay = {.refundable = refundable,
 							.checkin = q->checkin,
 							.adults = q->adults,
 							.children = q->children,
 							.rooms = q->rooms};
-				price_stay(&c->pricing, &stay, c->hotel.currency, now_ms, &o.quote);
-				if (max_price.minor >= 0 && o.quote.total.minor > max_price.minor)
+				struct hbk_quote quote;
+				c->pricing.supplement = boards[k].supplement;
+				price_stay(&c->pricing, &stay, c->hotel.currency, now_ms, &quote);
+				if (max_price.minor >= 0 && quote.total.minor > max_price.minor)
 					continue;
 				if (noffers == cap) {
 					cap = cap ? cap * 2 : 256;
 					offers =
 					    hbk_xrealloc(offers, (size_t)cap * sizeof(*offers));
 				}
-				offers[noffers++] = o;
+				offers[noffers++] =
+				    (struct offer){c, &boards[k], refundable, quote.total.minor};
 			}
 		}
 	}
-	sqlite3_finalize(boards);
 	if (rc == HBK_OK) {
 		enum hbk_sort sort_key = q->sort;
 		if (noffers > 1)
 			qsort_r(offers, (size_t)noffers, sizeof(*offers), offer_cmp, &sort_key);
 		json_t *array = json_array();
 		for (int i = 0; i < noffers && i < q->limit; i++)
-			json_array_append_new(array, offer_json(&offers[i], i + 1, q));
+			json_array_append_new(array, offer_json(&offers[i], i + 1, q, now_ms));
 		*out = json_pack("{s:o}", "offers", array);
 	}
 	free(offers);
+	free(boards);
 	free(cands);
+	return rc;
+}
+
+hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q, int64_t now_ms,
+		      json_t **out, struct hbk_error *err)
+{
+	/* One read transaction: one snapshot, and one lock instead of one per
+	 * statement. */
+	bool own = store->tx_depth == 0;
+	if (own) {
+		hbk_result rc = hbk_store_begin(store, false, err);
+		if (rc != HBK_OK)
+			return rc;
+	}
+	hbk_result rc = search_in(store, q, now_ms, out, err);
+	if (own)
+		hbk_store_rollback(store);
 	return rc;
 }

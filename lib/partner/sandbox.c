@@ -164,16 +164,16 @@ static hbk_result new_reference(struct hbk_store *store, char out[HBK_PARTNER_RE
 		hbk_bind_text(stmt, 1, out);
 		int rc = sqlite3_step(stmt);
 		if (rc == SQLITE_DONE) {
-			sqlite3_finalize(stmt);
+			hbk_stmt_done(stmt);
 			return HBK_OK;
 		}
 		if (rc != SQLITE_ROW) {
 			r = hbk_store_fail(store, err, "check partner reference");
-			sqlite3_finalize(stmt);
+			hbk_stmt_done(stmt);
 			return r;
 		}
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return hbk_fail(err, HBK_EINTERNAL, "internal",
 			"partner simulator: no free booking reference after %d attempts",
 			SIM_REFERENCE_ATTEMPTS_MAX);
@@ -286,7 +286,7 @@ static hbk_result booking_load(struct hbk_store *store, enum sim_key by, const c
 	} else if (rc != SQLITE_DONE) {
 		r = hbk_store_fail(store, err, "load partner booking");
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return r;
 }
 
@@ -456,7 +456,7 @@ static hbk_result booking_insert(struct hbk_store *store, const char *reference,
 	hbk_bind_text(stmt, 15, policy);
 	sqlite3_bind_int64(stmt, 16, hbk_now_ms());
 	r = hbk_store_step_done(store, stmt, "create partner booking", err);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	free(policy);
 	return r;
 }
@@ -568,7 +568,7 @@ static hbk_result booking_update(struct hbk_store *store, const struct sim_booki
 	hbk_bind_text(stmt, 13, policy);
 	sqlite3_bind_int64(stmt, 14, hbk_now_ms());
 	r = hbk_store_step_done(store, stmt, "modify partner booking", err);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	free(policy);
 	if (r == HBK_OK)
 		HBK_ASSERT(sqlite3_changes(store->db) == 1);
@@ -653,7 +653,7 @@ static hbk_result booking_mark_cancelled(struct hbk_store *store, const char *re
 	sqlite3_bind_int64(stmt, 3, now_ms);
 	sqlite3_bind_int64(stmt, 4, hbk_now_ms());
 	r = hbk_store_step_done(store, stmt, "cancel partner booking", err);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (r == HBK_OK)
 		HBK_ASSERT(sqlite3_changes(store->db) == 1);
 	return r;
@@ -733,7 +733,7 @@ static hbk_result sim_list(void *self, json_t **out, struct hbk_error *err)
 	}
 	if (r == HBK_OK && rc != SQLITE_DONE)
 		r = hbk_store_fail(sim->store, err, "list partner bookings");
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (r != HBK_OK) {
 		json_decref(array);
 		return r;

@@ -279,7 +279,7 @@ static hbk_result intent_load(struct hbk_store *store, const char *id, json_t **
 		*out = intent_json(stmt);
 	else if (rc != SQLITE_DONE)
 		r = hbk_store_fail(store, err, "load payment intent");
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return r;
 }
 
@@ -404,7 +404,7 @@ static hbk_result key_load(struct hbk_store *store, const char *key, char **fing
 	} else if (rc != SQLITE_DONE) {
 		r = hbk_store_fail(store, err, "load idempotency key");
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return r;
 }
 
@@ -425,7 +425,7 @@ static hbk_result key_save(struct hbk_store *store, const char *key, const char 
 	hbk_bind_text(stmt, 3, text);
 	sqlite3_bind_int64(stmt, 4, hbk_now_ms());
 	r = hbk_store_step_done(store, stmt, "save idempotency key", err);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	free(text);
 	return r;
 }
@@ -574,7 +574,7 @@ static hbk_result authorize_apply(struct payment_sim *sim, const void *vargs, js
 	hbk_bind_text(stmt, 8, decline ? decline->decline_code : "");
 	sqlite3_bind_int64(stmt, 9, now_ms);
 	r = hbk_store_step_done(sim->store, stmt, "create payment intent", err);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (r != HBK_OK)
 		return r;
 
@@ -729,7 +729,7 @@ static hbk_result capture_apply(struct payment_sim *sim, const void *vargs, json
 	sqlite3_bind_int64(stmt, 2, args->amount_minor);
 	sqlite3_bind_int64(stmt, 3, hbk_now_ms());
 	r = hbk_store_step_done(sim->store, stmt, "capture payment intent", err);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (r != HBK_OK)
 		return r;
 	HBK_ASSERT(sqlite3_changes(sim->store->db) == 1);
@@ -774,7 +774,7 @@ static hbk_result cancel_apply(struct payment_sim *sim, const void *vargs, json_
 	hbk_bind_text(stmt, 1, args->intent_id);
 	sqlite3_bind_int64(stmt, 2, hbk_now_ms());
 	r = hbk_store_step_done(sim->store, stmt, "cancel payment intent", err);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (r != HBK_OK)
 		return r;
 	return record_reloaded(sim, args->intent_id, record, err);
@@ -802,7 +802,7 @@ static hbk_result refund_insert(struct payment_sim *sim, const char *intent_id,
 	hbk_bind_text(stmt, 4, currency);
 	sqlite3_bind_int64(stmt, 5, now_ms);
 	r = hbk_store_step_done(sim->store, stmt, "create refund", err);
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (r != HBK_OK)
 		return r;
 
@@ -869,7 +869,7 @@ static hbk_result refund_apply(struct payment_sim *sim, const void *vargs, json_
 		sqlite3_bind_int64(stmt, 2, args->amount_minor);
 		sqlite3_bind_int64(stmt, 3, hbk_now_ms());
 		r = hbk_store_step_done(sim->store, stmt, "refund payment intent", err);
-		sqlite3_finalize(stmt);
+		hbk_stmt_done(stmt);
 	}
 	if (r != HBK_OK) {
 		json_decref(refund);
@@ -1012,7 +1012,7 @@ static hbk_result sim_list(void *self, json_t **out, struct hbk_error *err)
 		json_decref(array);
 		array = NULL;
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	*out = array;
 	return r;
 }

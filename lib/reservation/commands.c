@@ -208,7 +208,7 @@ hbk_result hbk_booking_view(struct hbk_engine *engine, const char *id, json_t **
 	} else {
 		rc = hbk_store_fail(engine->store, err, "view");
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return rc;
 }
 
@@ -261,7 +261,7 @@ hbk_result hbk_booking_list(struct hbk_engine *engine, const struct hbk_list_fil
 			json_array_append_new(bookings, b);
 		hbk_copy(last, sizeof(last), hbk_column_text(stmt, 0));
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	if (step != SQLITE_ROW && step != SQLITE_DONE) {
 		json_decref(bookings);
 		return hbk_store_fail(engine->store, err, "list");

@@ -79,7 +79,7 @@ static bool claim(struct hbk_store *store, const char *id, long pid, long long s
 		sqlite3_bind_int64(stmt, 5, pid);
 		sqlite3_bind_int64(stmt, 6, start);
 		claimed = sqlite3_step(stmt) == SQLITE_DONE && sqlite3_changes(store->db) == 1;
-		sqlite3_finalize(stmt);
+		hbk_stmt_done(stmt);
 	}
 	if (claimed && hbk_store_commit(store, NULL) == HBK_OK)
 		return true;
@@ -118,7 +118,7 @@ hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hb
 		orphans[count].start = start;
 		count++;
 	}
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 
 	hbk_result last = HBK_OK;
 	for (int i = 0; i < count; i++) {

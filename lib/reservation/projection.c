@@ -65,7 +65,7 @@ static hbk_result project(struct hbk_store *store, const struct hbk_booking *b,
 		hbk_bind_text(stmt, 17, doc);
 		if (sqlite3_step(stmt) != SQLITE_DONE)
 			rc = hbk_store_fail(store, err, "booking projection");
-		sqlite3_finalize(stmt);
+		hbk_stmt_done(stmt);
 	}
 	free(doc);
 	return rc;
@@ -161,7 +161,7 @@ hbk_result saga_register(struct hbk_store *store, const char *booking_id, const 
 	sqlite3_bind_int64(stmt, 6, now);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = hbk_store_fail(store, err, "saga registry");
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return rc;
 }
 
@@ -175,6 +175,6 @@ hbk_result saga_unregister(struct hbk_store *store, const char *booking_id, stru
 	hbk_bind_text(stmt, 1, booking_id);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = hbk_store_fail(store, err, "saga registry");
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
 	return rc;
 }

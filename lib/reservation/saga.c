@@ -519,6 +519,9 @@ struct saga_run {
 	int steps;
 	int attempt;
 	enum hbk_saga_step step;
+	/* The aggregate, loaded once: this run owns the saga, and every event it
+	 * records is applied to it as it is appended. */
+	bool loaded;
 	struct hbk_booking booking;
 	struct hbk_error err;
 };
@@ -608,10 +611,14 @@ static void advance(struct saga_run *run)
 			run_end(run, HBK_EINTERNAL);
 			return;
 		}
-		hbk_result rc = booking_load(run->engine->store, run->id, &run->booking, &run->err);
-		if (rc != HBK_OK) {
-			run_end(run, rc);
-			return;
+		if (!run->loaded) {
+			hbk_result rc =
+			    booking_load(run->engine->store, run->id, &run->booking, &run->err);
+			if (rc != HBK_OK) {
+				run_end(run, rc);
+				return;
+			}
+			run->loaded = true;
 		}
 		run->step = hbk_booking_next_step(&run->booking);
 		if (!is_local(run->step)) {
@@ -620,7 +627,7 @@ static void advance(struct saga_run *run)
 			return;
 		}
 		bool ended;
-		rc = local_step(run->engine, &run->booking, run->step, &ended, &run->err);
+		hbk_result rc = local_step(run->engine, &run->booking, run->step, &ended, &run->err);
 		if (rc != HBK_OK || ended) {
 			run_end(run, rc);
 			return;

@@ -40,6 +40,9 @@ enum hbk_cli_needs {
 	HBK_NEEDS_CONFIG = 1 << 0,
 	HBK_NEEDS_ENGINE = 1 << 1, /* the store, adapters and crash recovery */
 	HBK_NEEDS_NO_RECOVER = 1 << 2,
+	/* The engine, or hbkd in remote mode (--api, HBK_API_URL, client.url):
+	 * the command chooses. HBK_NEEDS_ENGINE alone refuses remote mode. */
+	HBK_NEEDS_ENGINE_OR_API = 1 << 3,
 };
 
 struct hbk_command {

@@ -8,16 +8,34 @@
 #ifndef HBK_STORE_H
 #define HBK_STORE_H
 
+#include <pthread.h>
+
 #include <sqlite3.h>
 
 #include "hbk/core.h"
 
 struct hbk_config;
 
+#define HBK_STORE_STMT_CACHE_MAX 96
+
+struct hbk_store_cached_stmt {
+	const char *sql; /* the static SQL text it was prepared from */
+	sqlite3_stmt *stmt;
+	bool in_use;
+};
+
 struct hbk_store {
 	sqlite3 *db;
 	char path[4096];
 	int tx_depth;
+	/* Prepared statements kept for reuse (a long-running server turns it on). */
+	bool cache_statements;
+	int ncached;
+	struct hbk_store_cached_stmt cached[HBK_STORE_STMT_CACHE_MAX];
+	/* Serializes this process's writers before SQLite's file lock does
+	 * (optional; shared by the connections of one process). */
+	pthread_mutex_t *write_lock;
+	bool holds_write_lock;
 };
 
 enum hbk_store_flags {
@@ -53,9 +71,16 @@ hbk_result hbk_store_leave(struct hbk_store *store, bool owned, bool commit, str
 hbk_result hbk_store_step_done(struct hbk_store *store, sqlite3_stmt *stmt, const char *what,
 			       struct hbk_error *err);
 
-/* Prepares sql; on failure fills err with the SQLite message. */
+/*
+ * Prepares sql (static text: with cache_statements on, the statement is
+ * kept and reused); on failure fills err with the SQLite message. Every
+ * statement is given back with hbk_stmt_done(), never sqlite3_finalize().
+ */
 hbk_result hbk_store_prepare(struct hbk_store *store, const char *sql, sqlite3_stmt **out,
 			     struct hbk_error *err);
+/* Gives a statement back: resets a cached one, finalizes any other. */
+void hbk_stmt_done(sqlite3_stmt *stmt);
+
 /* Runs SQL text without results (schema, pragmas). */
 hbk_result hbk_store_exec(struct hbk_store *store, const char *sql, struct hbk_error *err);
 /* Maps the last SQLite error to err (BUSY: HBK_EUNAVAILABLE, else internal). */
