@@ -23,6 +23,7 @@ hbk_result hbk_engine_open(const struct hbk_config *cfg, int flags, struct hbk_e
 	engine->cfg = cfg;
 	const char *kill_at = getenv("HBK_FAULT_KILL_AT");
 	engine->kill_at = kill_at && *kill_at ? kill_at : NULL;
+	engine->group_commit = true;
 	rc = hbk_store_open(hbk_config_store_path(cfg),
 			    flags & HBK_ENGINE_CREATE ? HBK_STORE_CREATE : 0, &engine->store, err);
 	if (rc == HBK_OK)

@@ -85,24 +85,38 @@ static int backoff_ms(int attempt)
 	return 1 + (int)(r % (unsigned int)cap);
 }
 
-/* The test hook of DESIGN's crash-safety promise: die like kill -9. */
-static void maybe_die(const struct hbk_engine *engine, enum hbk_saga_step step, bool recorded)
+/* The test hook of DESIGN's crash-safety promise: die like kill -9.
+ * ":recorded" means durably recorded, so the saga's work is committed first. */
+static void maybe_die(struct hbk_engine *engine, enum hbk_saga_step step, bool recorded)
 {
 	char name[64];
 	if (!engine->kill_at)
 		return;
 	hbk_format(name, sizeof(name), "%s%s", hbk_saga_step_name(step),
 		   recorded ? ":recorded" : "");
-	if (strcmp(engine->kill_at, name) == 0)
-		raise(SIGKILL);
+	if (strcmp(engine->kill_at, name) != 0)
+		return;
+	if (recorded && engine->store->tx_depth > 0)
+		hbk_store_commit(engine->store, NULL);
+	raise(SIGKILL);
 }
 
+/*
+ * Records a batch of events (and the local change that goes with it)
+ * atomically: in its own transaction, or, inside the saga's group
+ * transaction, in a savepoint of it.
+ */
 static hbk_result
 commit_batch(struct hbk_engine *engine, struct hbk_booking *b, struct event_batch *batch,
 	     hbk_result (*local)(struct hbk_engine *, struct hbk_booking *, struct hbk_error *),
 	     bool finish, struct hbk_error *err)
 {
-	hbk_result rc = hbk_store_begin(engine->store, true, err);
+	struct hbk_store *store = engine->store;
+	bool owned;
+	struct hbk_booking before = *b;
+	hbk_result rc = hbk_store_join(store, &owned, err);
+	if (rc == HBK_OK && !owned)
+		rc = hbk_store_exec(store, "SAVEPOINT batch", err);
 	if (rc != HBK_OK) {
 		batch_clear(batch);
 		return rc;
@@ -110,13 +124,18 @@ commit_batch(struct hbk_engine *engine, struct hbk_booking *b, struct event_batc
 	if (local)
 		rc = local(engine, b, err);
 	if (rc == HBK_OK)
-		rc = booking_append(engine->store, b, batch, err);
+		rc = booking_append(store, b, batch, err);
 	if (rc == HBK_OK && finish)
-		rc = saga_unregister(engine->store, b->id, err);
-	if (rc == HBK_OK)
-		rc = hbk_store_commit(engine->store, err);
-	else
-		hbk_store_rollback(engine->store);
+		rc = saga_unregister(store, b->id, err);
+	if (owned) {
+		rc = hbk_store_leave(store, true, rc == HBK_OK, err) == HBK_OK ? rc : HBK_EINTERNAL;
+	} else if (rc == HBK_OK) {
+		rc = hbk_store_exec(store, "RELEASE batch", err);
+	} else {
+		sqlite3_exec(store->db, "ROLLBACK TO batch; RELEASE batch", NULL, NULL, NULL);
+	}
+	if (rc != HBK_OK)
+		*b = before; /* the events were not recorded: neither are they applied */
 	batch_clear(batch);
 	return rc;
 }
@@ -422,9 +441,10 @@ static hbk_result local_step(struct hbk_engine *engine, struct hbk_booking *b,
 	case HBK_STEP_DONE:
 		/* Nothing in flight; drop a stale registration if any. */
 		*ended = true;
-		if (hbk_store_begin(engine->store, true, err) == HBK_OK) {
-			saga_unregister(engine->store, b->id, err);
-			hbk_store_commit(engine->store, err);
+		bool owned;
+		if (hbk_store_join(engine->store, &owned, err) == HBK_OK) {
+			hbk_result unregistered = saga_unregister(engine->store, b->id, err);
+			hbk_store_leave(engine->store, owned, unregistered == HBK_OK, err);
 		}
 		return HBK_OK;
 	case HBK_STEP_CONFIRM:
@@ -522,12 +542,31 @@ struct saga_run {
 	/* The aggregate, loaded once: this run owns the saga, and every event it
 	 * records is applied to it as it is appended. */
 	bool loaded;
+	/* Group commit: the steps between two waits share one transaction. */
+	bool in_tx;
 	struct hbk_booking booking;
 	struct hbk_error err;
 };
 
+/* Commits the steps recorded since the last wait. */
+static hbk_result run_commit(struct saga_run *run)
+{
+	if (!run->in_tx)
+		return HBK_OK;
+	run->in_tx = false;
+	if (run->engine->store->tx_depth == 0)
+		return HBK_OK; /* a test hook committed it */
+	return hbk_store_commit(run->engine->store, &run->err);
+}
+
 static void run_end(struct saga_run *run, hbk_result rc)
 {
+	struct hbk_error saved = run->err;
+	hbk_result commit_rc = run_commit(run);
+	if (commit_rc != HBK_OK)
+		rc = commit_rc;
+	else
+		run->err = saved;
 	run->done(run->arg, rc, &run->err);
 	free(run);
 }
@@ -596,6 +635,11 @@ static void attempt(void *arg)
 				     rc);
 	if (rc == HBK_EUNAVAILABLE && ++run->attempt < attempts) {
 		batch_clear(&batch);
+		/* Never hold the store while waiting. */
+		if (run_commit(run) != HBK_OK) {
+			run_end(run, HBK_EINTERNAL);
+			return;
+		}
 		run->env->defer(run->env->ctx, backoff_ms(run->attempt - 1), attempt, run);
 		return;
 	}
@@ -620,6 +664,14 @@ static void advance(struct saga_run *run)
 			}
 			run->loaded = true;
 		}
+		if (!run->in_tx && run->engine->group_commit) {
+			hbk_result rc = hbk_store_begin(run->engine->store, true, &run->err);
+			if (rc != HBK_OK) {
+				run_end(run, rc);
+				return;
+			}
+			run->in_tx = true;
+		}
 		run->step = hbk_booking_next_step(&run->booking);
 		if (!is_local(run->step)) {
 			run->attempt = 0;
@@ -627,7 +679,8 @@ static void advance(struct saga_run *run)
 			return;
 		}
 		bool ended;
-		hbk_result rc = local_step(run->engine, &run->booking, run->step, &ended, &run->err);
+		hbk_result rc =
+		    local_step(run->engine, &run->booking, run->step, &ended, &run->err);
 		if (rc != HBK_OK || ended) {
 			run_end(run, rc);
 			return;

@@ -166,6 +166,15 @@ struct hbk_engine {
 	/* Test hook: HBK_FAULT_KILL_AT=<step name> kills the process (SIGKILL)
 	 * right after that step's external call, before it is recorded. */
 	const char *kill_at;
+	/*
+	 * Group commit: a saga records the steps it runs back to back in one
+	 * transaction, committed before it waits and when it ends. Safe because
+	 * every step is idempotent: steps whose record a crash loses are run
+	 * again and return the same results. The sandbox adapters join the
+	 * transaction; an adapter that calls out of the process must not be
+	 * called inside it, so the engine turns this off for such adapters.
+	 */
+	bool group_commit;
 	/* The saga environment of hbk_saga_start(); NULL: the synchronous one. */
 	const struct hbk_saga_env *saga_env;
 	hbk_step_observer on_step;
