@@ -126,6 +126,8 @@ static void conn_free(struct http_conn *conn)
 	if (conn->next)
 		conn->next->prev = conn->prev;
 	server->connections--;
+	if (server->limits.open_connections)
+		atomic_fetch_sub(server->limits.open_connections, 1);
 	if (conn->pending)
 		conn->pending->conn = NULL;
 	event_free(conn->deadline);
@@ -510,6 +512,9 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 		server->conns->prev = conn;
 	server->conns = conn;
 	server->connections++;
+	int open = server->limits.open_connections
+		       ? atomic_fetch_add(server->limits.open_connections, 1) + 1
+		       : server->connections;
 	bufferevent_setcb(conn->bev, on_read, on_write, on_event, conn);
 	struct timeval idle = {server->limits.idle_timeout_ms / 1000,
 			       (server->limits.idle_timeout_ms % 1000) * 1000};
@@ -519,7 +524,7 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 				 server->limits.max_header_bytes + server->limits.max_body_bytes +
 				     1);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
-	if (server->connections > server->limits.max_connections || server->draining) {
+	if (open > server->limits.max_connections || server->draining) {
 		struct http_request req = {.method = "-", .target = "-"};
 		refuse(conn, &req, 503, "too_many_connections",
 		       server->draining ? "the server is shutting down"

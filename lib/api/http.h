@@ -12,6 +12,7 @@
 #ifndef HBK_API_HTTP_H
 #define HBK_API_HTTP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,11 +63,12 @@ void http_response_header(struct http_response *resp, const char *name, const ch
     __attribute__((format(printf, 3, 4)));
 
 struct http_limits {
-	size_t max_header_bytes; /* request line and headers: 431 beyond */
-	size_t max_body_bytes;	 /* 413 beyond */
-	int idle_timeout_ms;	 /* a keep-alive connection with no request */
-	int request_timeout_ms;	 /* from the first byte to a complete request: 408 */
-	int max_connections;	 /* per server: 503 beyond */
+	size_t max_header_bytes;      /* request line and headers: 431 beyond */
+	size_t max_body_bytes;	      /* 413 beyond */
+	int idle_timeout_ms;	      /* a keep-alive connection with no request */
+	int request_timeout_ms;	      /* from the first byte to a complete request: 408 */
+	int max_connections;	      /* across the servers sharing open_connections: 503 beyond */
+	atomic_int *open_connections; /* shared by every server of the process */
 };
 
 /*

@@ -350,6 +350,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 	evthread_use_pthreads();
 	signal(SIGPIPE, SIG_IGN);
 	rc = limits_from(cfg, &server->limits, err);
+	server->limits.open_connections = &server->metrics->connections;
 	if (rc == HBK_OK)
 		rc = open_log(server, err);
 	if (rc == HBK_OK)

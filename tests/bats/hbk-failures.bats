@@ -11,6 +11,10 @@ setup_file() {
 	seed_once
 }
 
+teardown() {
+	remote_down
+}
+
 setup() {
 	load_libs
 	fresh_home
@@ -61,6 +65,7 @@ line_of() {
 @test "a partner failure after the payment is authorized voids it and releases the rooms" {
 	mkdir -p "$XDG_CONFIG_HOME/hbk"
 	printf 'partner:\n  faults:\n    fail: book\n' >"$XDG_CONFIG_HOME/hbk/hbk.yaml"
+	remote_restart
 	run hbk book "$(line_of SGL RO)" --guest "Par Tner" --email p@example.com -o json
 	assert_failure 5
 	run hbk list --status FAILED -o json
@@ -76,6 +81,7 @@ line_of() {
 @test "a partner that keeps timing out fails the booking as unavailable (exit 6), nothing left open" {
 	mkdir -p "$XDG_CONFIG_HOME/hbk"
 	printf 'partner:\n  faults:\n    error_rate: 1\n' >"$XDG_CONFIG_HOME/hbk/hbk.yaml"
+	remote_restart
 	run hbk book "$(line_of SGL RO)" --guest "Time Out" --email t@example.com -o json
 	assert_failure 6
 	run hbk list --status FAILED -o json
@@ -133,6 +139,7 @@ line_of() {
 @test "an update the partner refuses leaves the booking as it was" {
 	id=$(hbk book "$(line_of SGL RO)" --guest "M" --email m@example.com -o json | jq -r .id)
 	printf 'partner:\n  faults:\n    fail: modify\n' >"$BATS_TEST_TMPDIR/f.yaml"
+	remote_restart --config "$BATS_TEST_TMPDIR/f.yaml"
 	old_night=$(allotment H-LIS-0001 SGL "$checkin")
 	new_night=$(allotment H-LIS-0001 SGL "$(day 32)")
 	run hbk --config "$BATS_TEST_TMPDIR/f.yaml" update "$id" --checkout "$(day 33)" -o json

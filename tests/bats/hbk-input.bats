@@ -9,6 +9,10 @@ setup_file() {
 	seed_once
 }
 
+teardown() {
+	remote_down
+}
+
 setup() {
 	load_libs
 	fresh_home

@@ -10,6 +10,10 @@ setup_file() {
 	seed_once
 }
 
+teardown() {
+	remote_down
+}
+
 setup() {
 	load_libs
 	fresh_home
@@ -28,12 +32,15 @@ night() { echo $(( $(date -u -d "$1" +%s) / 86400 )); }
 
 	out="$BATS_TEST_TMPDIR/runs"
 	mkdir -p "$out"
+	pids=()
 	for i in $(seq 1 40); do
 		(rc=0
 		 hbk book "$offer" --guest "Guest $i" --email "g$i@example.com" -o json >"$out/$i.json" 2>"$out/$i.err" || rc=$?
 		 echo $rc >"$out/$i.rc") &
+		pids+=($!)
 	done
-	wait
+	# Wait for the bookings only (an hbkd may be running in the background).
+	for pid in "${pids[@]}"; do wait "$pid"; done
 
 	ok=0 conflict=0 other=0
 	for i in $(seq 1 40); do

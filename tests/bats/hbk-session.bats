@@ -14,7 +14,11 @@ setup() {
 	export XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache"
 	export XDG_STATE_HOME="$BATS_TEST_TMPDIR/state"
 	export XDG_CONFIG_HOME="$BATS_TEST_TMPDIR/config"
-	unset HBK_CONFIG HBK_API_URL HBK_FAULT_KILL_AT
+	unset HBK_CONFIG HBK_API_URL HBK_TOKEN HBK_FAULT_KILL_AT
+}
+
+teardown() {
+	remote_down
 }
 
 db() { sqlite3 "$HBK_HOME/hbk.db" "$@"; }
@@ -24,6 +28,7 @@ db() { sqlite3 "$HBK_HOME/hbk.db" "$@"; }
 	run hbk-admin init --demo
 	assert_success
 	assert_output --partial "210 hotels in 14 cities"
+	remote_up
 
 	checkin=$(day 20)
 	checkout=$(day 23)
@@ -132,6 +137,7 @@ db() { sqlite3 "$HBK_HOME/hbk.db" "$@"; }
 
 @test "cancelling inside the penalty window keeps the first night and refunds the rest" {
 	hbk-admin -q init --demo
+	remote_up
 	run hbk search --hotel H-LIS-0001 --checkin "$(day 1)" --nights 3 --refundable --limit 100 -o json
 	assert_success
 	line=$(echo "$output" | jq '[.offers[] | select(.room_type=="DBL" and .board=="RO")][0].n')
@@ -160,6 +166,7 @@ db() { sqlite3 "$HBK_HOME/hbk.db" "$@"; }
 
 @test "a non-refundable booking refunds nothing on cancel" {
 	hbk-admin -q init --demo
+	remote_up
 	run hbk search --hotel H-LIS-0001 --checkin "$(day 40)" --nights 2 --limit 100 -o json
 	line=$(echo "$output" | jq '[.offers[] | select(.refundable == false)][0].n')
 	run hbk book "$line" --guest "Nao Reembolso" --email nr@example.com -o json
@@ -172,6 +179,7 @@ db() { sqlite3 "$HBK_HOME/hbk.db" "$@"; }
 
 @test "hbk book N books line N of the last search, and says so when there is none" {
 	hbk-admin -q init --demo
+	remote_up
 	run hbk book 1 --guest A --email a@example.com
 	assert_failure 2
 	assert_output --partial "no previous search"
@@ -186,6 +194,7 @@ db() { sqlite3 "$HBK_HOME/hbk.db" "$@"; }
 
 @test "list filters and pages with a cursor" {
 	hbk-admin -q init --demo
+	remote_up
 	hbk search --city MAD --checkin "$(day 9)" --nights 2 --limit 50 -o json >/dev/null
 	for n in 1 2 3 4 5; do
 		hbk book $n --guest "G $n" --email "g$n@example.com" -q >/dev/null

@@ -17,6 +17,7 @@ setup() {
 }
 
 teardown() {
+	remote_down
 	tmux kill-session -t "$session" 2>/dev/null || true
 }
 
@@ -47,6 +48,7 @@ start_shell() {
 }
 
 @test "Tab completes commands, options and city codes; the search runs" {
+	embedded_only
 	start_shell
 	type_keys "sea" Tab
 	wait_for "hbk> search"
@@ -61,6 +63,7 @@ start_shell() {
 }
 
 @test "Tab completes booking ids, and the history is saved" {
+	embedded_only
 	hbk search --city OPO --checkin "$(day 14)" --nights 1 -o json >/dev/null
 	id=$(hbk book 1 --guest "Shell Guest" --email s@example.com -o json | jq -r .id)
 	start_shell

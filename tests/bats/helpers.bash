@@ -25,11 +25,37 @@ fresh_home() {
 	export XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache"
 	export XDG_STATE_HOME="$BATS_TEST_TMPDIR/state"
 	export XDG_CONFIG_HOME="$BATS_TEST_TMPDIR/config"
-	unset HBK_CONFIG HBK_API_URL HBK_FAULT_KILL_AT
+	unset HBK_CONFIG HBK_API_URL HBK_TOKEN HBK_FAULT_KILL_AT
 	mkdir -p "$HBK_HOME"
 	if [ -f "$seed/hbk.db" ]; then
 		sqlite3 "$seed/hbk.db" ".backup '$HBK_HOME/hbk.db'"
+		remote_up
 	fi
+}
+
+# With HBK_TEST_REMOTE=1 the suites of the agent's tool run a second time
+# with hbk in remote mode: an hbkd on the test's store serves every command.
+remote_up() {
+	[ "${HBK_TEST_REMOTE:-}" = 1 ] || return 0
+	start_hbkd "$@"
+	export HBK_API_URL="$HBKD_URL" HBK_TOKEN="$HBK_TEST_TOKEN"
+}
+
+# After a change of configuration (faults): hbkd reads it again.
+remote_restart() {
+	[ "${HBK_TEST_REMOTE:-}" = 1 ] || return 0
+	stop_hbkd
+	unset HBK_API_URL HBK_TOKEN
+	remote_up "$@"
+}
+
+remote_down() {
+	stop_hbkd
+}
+
+# Skips a test that can only run on the embedded engine.
+embedded_only() {
+	[ "${HBK_TEST_REMOTE:-}" != 1 ] || skip "embedded engine only"
 }
 
 # A date N days from today (UTC), YYYY-MM-DD.
@@ -54,7 +80,7 @@ start_hbkd() {
 	HBKD_LOG="$BATS_TEST_TMPDIR/hbkd.log"
 	local ready="$BATS_TEST_TMPDIR/hbkd.ready"
 	rm -f "$ready"
-	HBK_TEST_TOKEN=$(hbk-admin -q token create "test-$BATS_TEST_NUMBER-$RANDOM")
+	HBK_TEST_TOKEN=$(env -u HBK_API_URL hbk-admin -q token create "test-$BATS_TEST_NUMBER-$RANDOM")
 	hbkd --listen 127.0.0.1:0 --ready-file "$ready" --log "$HBKD_LOG" --workers 2 "$@" \
 		3>&- &
 	HBKD_PID=$!
