@@ -81,6 +81,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/bench
+	@bash scripts/bench-http
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

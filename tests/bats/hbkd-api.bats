@@ -278,3 +278,31 @@ offer_for() { # hotel room board -> offer id
 	[ "$(grep -c '^201$' "$BATS_TEST_TMPDIR/codes")" -eq "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM bookings WHERE status = 'CONFIRMED'")" ]
 	grep -q '"msg":"stop"' "$HBKD_LOG"
 }
+
+@test "a slow client gets 408, and connections past server.max_connections get 503" {
+	stop_hbkd
+	printf 'server:\n  idle_timeout_ms: 400\n  max_connections: 3\n' >"$BATS_TEST_TMPDIR/limits.yaml"
+	start_hbkd --config "$BATS_TEST_TMPDIR/limits.yaml"
+	host=${HBKD_URL#http://}
+	# Half a request head, then nothing: answered 408 and closed.
+	exec 5<>"/dev/tcp/${host%:*}/${host##*:}"
+	printf 'GET /healthz HTTP/1.1\r\nHost: test\r\n' >&5
+	answer=$(timeout 5 cat <&5 || true)
+	exec 5<&-
+	[[ "$answer" == "HTTP/1.1 408 "* ]]
+	[[ "$answer" == *'"code":"request_timeout"'* ]]
+	# Three idle connections take the server's three places ...
+	exec 6<>"/dev/tcp/${host%:*}/${host##*:}" 7<>"/dev/tcp/${host%:*}/${host##*:}" 8<>"/dev/tcp/${host%:*}/${host##*:}"
+	sleep 0.1
+	call "$HBKD_URL/healthz"
+	[ "$status_code" = 503 ]
+	echo "$body" | jq -e '.code == "too_many_connections"'
+	exec 6<&- 7<&- 8<&-
+	# ... and once they are gone it serves again.
+	for _ in $(seq 1 40); do
+		call "$HBKD_URL/healthz"
+		[ "$status_code" = 200 ] && break
+		sleep 0.05
+	done
+	[ "$status_code" = 200 ]
+}
