@@ -330,8 +330,8 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 	" CROSS JOIN inventory i ON i.hotel_id = h.id AND i.room_type = r.code"                    \
 	"  AND i.night >= ?3 AND i.night < ?4"                                                     \
 	" WHERE " where "  AND r.capacity * ?5 >= ?6 + ?7 AND r.max_children * ?5 >= ?7"           \
-	"  AND NOT EXISTS (SELECT 1 FROM blackouts b WHERE b.hotel_id = h.id"                      \
-	"   AND b.night >= ?3 AND b.night < ?4)"                                                   \
+	"  AND h.id NOT IN (SELECT b.hotel_id FROM blackouts b"                                    \
+	"   WHERE b.night >= ?3 AND b.night < ?4)"                                                 \
 	" GROUP BY h.id, r.code"                                                                   \
 	" HAVING COUNT(*) = ?4 - ?3 AND MIN(i.allotment) >= ?5"                                    \
 	" ORDER BY h.id, r.code"

@@ -151,3 +151,26 @@ line_of() {
 	# Nothing charged for the change.
 	[ "$(db "SELECT COUNT(*) FROM payment_sim_intents WHERE status = 'succeeded'")" -eq 1 ]
 }
+
+@test "a blacked-out night is not offered, and an offer over it cannot be booked" {
+	row=$(db "SELECT hotel_id, night FROM blackouts ORDER BY night LIMIT 1")
+	hotel=${row%|*}
+	night=$(date -u -d "@$(( ${row#*|} * 86400 ))" +%F)
+	day_before=$(date -u -d "$night -1 day" +%F)
+	run hbk search --hotel "$hotel" --checkin "$day_before" --nights 2 --adults 1 -o json
+	assert_success
+	echo "$output" | jq -e '.offers == []'
+	# The night before alone is sold; an edited offer over the closed night is refused.
+	run hbk search --hotel "$hotel" --checkin "$day_before" --nights 1 --adults 1 -o json
+	offer=$(echo "$output" | jq -r '.offers[0].offer_id')
+	[ "$offer" != null ]
+	body=${offer#OF1.}
+	while (( ${#body} % 4 )); do body+="="; done
+	raw=$(printf '%s' "$body" | tr -- '-_' '+/' | base64 -d)
+	out=$(printf '%s' "$raw" | awk -F'|' 'BEGIN{OFS="|"; ORS=""} {$6=$6+1; print}' | base64 -w0 | tr -- '+/' '-_' | tr -d '=')
+	before=$(store_dump)
+	run hbk book "OF1.$out" --guest "Closed" --email closed@example.com
+	assert_failure 4
+	assert_output --partial "closed"
+	[ "$(store_dump)" = "$before" ]
+}
