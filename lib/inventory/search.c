@@ -52,35 +52,48 @@ static void price_stay(const struct pricing *p, const struct hbk_stay *stay, con
 	}
 }
 
+hbk_result hbk_stay_check(const struct hbk_stay *stay, hbk_date today, struct hbk_error *err)
+{
+	if (stay->checkout <= stay->checkin)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkout",
+				      "checkout must be after checkin");
+	if (stay->checkin < today)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkin",
+				      "checkin is in the past");
+	if (stay->checkout - stay->checkin > HBK_MAX_NIGHTS)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkout",
+				      "a stay is at most %d nights (asked for %d)", HBK_MAX_NIGHTS,
+				      stay->checkout - stay->checkin);
+	if (stay->rooms < 1 || stay->rooms > HBK_MAX_ROOMS)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_rooms", "rooms",
+				      "rooms must be from 1 to %d", HBK_MAX_ROOMS);
+	if (stay->adults < 1)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "adults",
+				      "at least one adult is needed");
+	if (stay->adults < stay->rooms)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "adults",
+				      "each room needs an adult (%d rooms, %d adults)", stay->rooms,
+				      stay->adults);
+	if (stay->children < 0 || stay->adults + stay->children > HBK_MAX_GUESTS)
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "children",
+				      "invalid number of guests");
+	return HBK_OK;
+}
+
 hbk_result hbk_search_query_check(const struct hbk_search_query *q, hbk_date today,
 				  struct hbk_error *err)
 {
 	if (!q->city[0] && !q->hotel_id[0])
 		return hbk_fail_field(err, HBK_EINVAL, "usage", "city",
 				      "give a city (--city) or a hotel (--hotel)");
-	if (q->checkout <= q->checkin)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkout",
-				      "checkout must be after checkin");
-	if (q->checkin < today)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkin",
-				      "checkin is in the past");
-	if (q->checkout - q->checkin > HBK_MAX_NIGHTS)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkout",
-				      "a stay is at most %d nights (asked for %d)", HBK_MAX_NIGHTS,
-				      q->checkout - q->checkin);
-	if (q->rooms < 1 || q->rooms > HBK_MAX_ROOMS)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_rooms", "rooms",
-				      "rooms must be from 1 to %d", HBK_MAX_ROOMS);
-	if (q->adults < 1)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "adults",
-				      "at least one adult is needed");
-	if (q->adults < q->rooms)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "adults",
-				      "each room needs an adult (%d rooms, %d adults)", q->rooms,
-				      q->adults);
-	if (q->children < 0 || q->adults + q->children > HBK_MAX_GUESTS)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "children",
-				      "invalid number of guests");
+	struct hbk_stay stay = {.checkin = q->checkin,
+				.checkout = q->checkout,
+				.adults = q->adults,
+				.children = q->children,
+				.rooms = q->rooms};
+	hbk_result rc = hbk_stay_check(&stay, today, err);
+	if (rc != HBK_OK)
+		return rc;
 	if (q->limit < 1 || q->limit > SEARCH_LIMIT_MAX)
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_limit", "limit",
 				      "limit must be from 1 to %d", SEARCH_LIMIT_MAX);

@@ -378,34 +378,6 @@ hbk_result hbk_booking_check_changeable(const struct hbk_booking *b, const char 
 			b->id, hbk_booking_status_name(b->status));
 }
 
-hbk_result hbk_stay_check(const struct hbk_stay *stay, hbk_date today, struct hbk_error *err)
-{
-	if (stay->checkout <= stay->checkin)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkout",
-				      "checkout must be after checkin");
-	if (stay->checkin < today)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkin",
-				      "checkin is in the past");
-	if (stay->checkout - stay->checkin > HBK_MAX_NIGHTS)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_dates", "checkout",
-				      "a stay is at most %d nights (asked for %d)", HBK_MAX_NIGHTS,
-				      stay->checkout - stay->checkin);
-	if (stay->rooms < 1 || stay->rooms > HBK_MAX_ROOMS)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_rooms", "rooms",
-				      "rooms must be from 1 to %d", HBK_MAX_ROOMS);
-	if (stay->adults < 1)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "adults",
-				      "at least one adult is needed");
-	if (stay->adults < stay->rooms)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "adults",
-				      "each room needs an adult (%d rooms, %d adults)", stay->rooms,
-				      stay->adults);
-	if (stay->children < 0 || stay->adults + stay->children > HBK_MAX_GUESTS)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_guests", "children",
-				      "invalid number of guests");
-	return HBK_OK;
-}
-
 hbk_result hbk_guest_check(const struct hbk_guest *guest, struct hbk_error *err)
 {
 	if (!guest->name[0])

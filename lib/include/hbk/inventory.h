@@ -79,6 +79,9 @@ struct hbk_search_query {
 /* Registers the inventory schema (called by hbk_store_open). */
 hbk_result hbk_inventory_migrate(struct hbk_store *store, struct hbk_error *err);
 
+/* Checks a stay's dates, nights and counts (today passed for tests). */
+hbk_result hbk_stay_check(const struct hbk_stay *stay, hbk_date today, struct hbk_error *err);
+
 /* Checks a query: dates, nights, counts; today is passed for testability. */
 hbk_result hbk_search_query_check(const struct hbk_search_query *query, hbk_date today,
 				  struct hbk_error *err);

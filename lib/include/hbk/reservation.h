@@ -131,8 +131,6 @@ json_t *hbk_booking_json(const struct hbk_booking *booking);
 /* Rules: checks an update or cancel is allowed in the booking's state. */
 hbk_result hbk_booking_check_changeable(const struct hbk_booking *booking, const char *what,
 					struct hbk_error *err);
-/* Checks a stay for booking: dates, nights, counts (today passed for tests). */
-hbk_result hbk_stay_check(const struct hbk_stay *stay, hbk_date today, struct hbk_error *err);
 hbk_result hbk_guest_check(const struct hbk_guest *guest, struct hbk_error *err);
 
 hbk_result hbk_reservation_migrate(struct hbk_store *store, struct hbk_error *err);
