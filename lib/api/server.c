@@ -29,6 +29,13 @@
 #define LISTEN_BACKLOG 1024
 #define LOG_LINE_MAX   4096
 
+void server_write_log(struct server *server, const char *text, size_t len)
+{
+	/* One write per line: O_APPEND keeps concurrent lines whole. */
+	ssize_t n = write(server->log_fd, text, len);
+	(void)n;
+}
+
 void server_log_line(struct server *server, json_t *line)
 {
 	char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));

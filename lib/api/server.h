@@ -99,7 +99,9 @@ void app_log(void *ctx, const struct http_request *req, const struct http_respon
 void app_refuse(void *ctx, int status, const char *code, const char *detail,
 		struct http_response *resp);
 
-/* Writes one JSON log line (atomic append). */
+/* Writes one JSON log line (atomic append); takes line. */
 void server_log_line(struct server *server, json_t *line);
+/* Writes len bytes, one whole line ending in a newline. */
+void server_write_log(struct server *server, const char *text, size_t len);
 
 #endif

@@ -65,3 +65,23 @@ json_t *hbk_json_loads(const char *text, size_t len, struct hbk_error *err)
 			 jerr.line, jerr.column, jerr.text);
 	return json;
 }
+
+void hbk_buf_json_string(struct hbk_buf *buf, const char *s)
+{
+	hbk_buf_putc(buf, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': hbk_buf_puts(buf, "\\\""); break;
+		case '\\': hbk_buf_puts(buf, "\\\\"); break;
+		case '\n': hbk_buf_puts(buf, "\\n"); break;
+		case '\r': hbk_buf_puts(buf, "\\r"); break;
+		case '\t': hbk_buf_puts(buf, "\\t"); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				hbk_buf_printf(buf, "\\u%04x", *p);
+			else
+				hbk_buf_putc(buf, (char)*p);
+		}
+	}
+	hbk_buf_putc(buf, '"');
+}

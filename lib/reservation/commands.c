@@ -212,6 +212,31 @@ hbk_result hbk_booking_view(struct hbk_engine *engine, const char *id, json_t **
 	return rc;
 }
 
+hbk_result hbk_booking_view_text(struct hbk_engine *engine, const char *id, struct hbk_buf *doc,
+				 int64_t *version, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	if (!id_ok(id, err))
+		return err->result;
+	hbk_result rc = hbk_store_prepare(
+	    engine->store, "SELECT doc, version FROM bookings WHERE id = ?", &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	hbk_bind_text(stmt, 1, id);
+	int step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW) {
+		hbk_buf_append(doc, sqlite3_column_text(stmt, 0),
+			       (size_t)sqlite3_column_bytes(stmt, 0));
+		*version = sqlite3_column_int64(stmt, 1);
+	} else if (step == SQLITE_DONE) {
+		rc = hbk_fail(err, HBK_ENOTFOUND, "not_found", "no booking %s", id);
+	} else {
+		rc = hbk_store_fail(engine->store, err, "view");
+	}
+	hbk_stmt_done(stmt);
+	return rc;
+}
+
 hbk_result hbk_booking_list(struct hbk_engine *engine, const struct hbk_list_filter *f,
 			    json_t **out, struct hbk_error *err)
 {

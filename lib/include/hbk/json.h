@@ -21,6 +21,9 @@ const char *hbk_json_str(const json_t *obj, const char *key, const char *def);
 long long hbk_json_int(const json_t *obj, const char *key, long long def);
 bool hbk_json_bool(const json_t *obj, const char *key, bool def);
 
+/* Appends s as a JSON string literal (quoted, escaped) to buf. */
+void hbk_buf_json_string(struct hbk_buf *buf, const char *s);
+
 /* Serialises compactly with keys in insertion order. Caller frees. */
 char *hbk_json_dumps(const json_t *json);
 /* Parses text; on error fills err (HBK_EINVAL, "invalid_json"). New ref. */

@@ -210,6 +210,10 @@ hbk_result hbk_booking_get(struct hbk_engine *engine, const char *id, struct hbk
 			   struct hbk_error *err);
 hbk_result hbk_booking_view(struct hbk_engine *engine, const char *id, json_t **out,
 			    struct hbk_error *err);
+/* The booking view as stored: its JSON text (appended to doc) and version,
+ * for a server that sends it on as it is. */
+hbk_result hbk_booking_view_text(struct hbk_engine *engine, const char *id, struct hbk_buf *doc,
+				 int64_t *version, struct hbk_error *err);
 
 struct hbk_list_filter {
 	const char *status;		   /* or NULL */
