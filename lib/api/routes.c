@@ -371,7 +371,6 @@ static bool h_offers(struct exchange_ctx *x, struct http_request *req, struct ht
 	struct hbk_error err = {0};
 	struct query query;
 	long long adults, children, rooms, limit, nights;
-	json_t *result = NULL;
 
 	if (!query_parse(req->query, allowed, &query, resp))
 		goto done;
@@ -430,11 +429,14 @@ static bool h_offers(struct exchange_ctx *x, struct http_request *req, struct ht
 		goto done;
 	}
 	if (hbk_search_query_check(&q, hbk_date_today(), &err) != HBK_OK ||
-	    hbk_search(x->worker->engine->store, &q, hbk_now_ms(), &result, &err) != HBK_OK) {
+	    hbk_search_text(x->worker->engine->store, &q, hbk_now_ms(), &resp->body, &err) !=
+		HBK_OK) {
+		hbk_buf_reset(&resp->body);
 		reply_error(resp, &err, NULL);
 		goto done;
 	}
-	reply_json(resp, 200, result);
+	resp->status = 200;
+	resp->content_type = "application/json";
 done:
 	query_free(&query);
 	return true;

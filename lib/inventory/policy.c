@@ -28,6 +28,20 @@ static void format_seconds(int64_t ms, char out[HBK_TIME_STR])
 	out[20] = '\0';
 }
 
+void hbk_policy_text(const struct hbk_policy *policy, struct hbk_buf *out)
+{
+	hbk_buf_putc(out, '[');
+	for (int i = 0; i < policy->count; i++) {
+		char from[HBK_TIME_STR], amount[HBK_MONEY_STR];
+		format_seconds(policy->entries[i].from_ms, from);
+		hbk_money_format(&policy->entries[i].penalty, amount);
+		hbk_buf_printf(
+		    out, "%s{\"from\":\"%s\",\"penalty\":{\"amount\":\"%s\",\"currency\":\"%s\"}}",
+		    i ? "," : "", from, amount, policy->entries[i].penalty.currency);
+	}
+	hbk_buf_putc(out, ']');
+}
+
 json_t *hbk_policy_json(const struct hbk_policy *policy)
 {
 	json_t *array = json_array();

@@ -254,8 +254,12 @@ static int offer_cmp(const void *a, const void *b, void *ctx)
 	return tie;
 }
 
-static json_t *offer_json(const struct offer *o, int n, const struct hbk_search_query *q,
-			  int64_t now_ms)
+/*
+ * Writes one offer as compact JSON: the search document is the hottest
+ * answer hbkd gives, so it is written straight into the response buffer.
+ */
+static void offer_text(const struct offer *o, int n, const struct hbk_search_query *q,
+		       int64_t now_ms, struct hbk_buf *out)
 {
 	struct hbk_stay stay = {.refundable = o->refundable,
 				.checkin = q->checkin,
@@ -266,6 +270,7 @@ static json_t *offer_json(const struct offer *o, int n, const struct hbk_search_
 	struct pricing pricing = o->c->pricing;
 	struct hbk_quote quote;
 	char offer_id[HBK_OFFER_ID_MAX], checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
+	char total[HBK_MONEY_STR];
 
 	pricing.supplement = o->board->supplement;
 	price_stay(&pricing, &stay, o->c->hotel.currency, now_ms, &quote);
@@ -276,16 +281,31 @@ static json_t *offer_json(const struct offer *o, int n, const struct hbk_search_
 	hbk_offer_id_encode(&stay, &quote.total, offer_id);
 	hbk_date_format(q->checkin, checkin);
 	hbk_date_format(q->checkout, checkout);
-	return json_pack(
-	    "{s:i, s:s, s:{s:s, s:s, s:s, s:i}, s:s, s:s, s:s, s:s, s:s, s:s, s:i,"
-	    " s:{s:i, s:i}, s:i, s:i, s:o, s:b, s:o}",
-	    "n", n, "offer_id", offer_id, "hotel", "id", o->c->hotel.id, "name", o->c->hotel.name,
-	    "city", o->c->hotel.city, "stars", o->c->hotel.stars, "room_type", o->c->room_type,
-	    "room_name", o->c->room_name, "board", o->board->code, "board_name", o->board->name,
-	    "checkin", checkin, "checkout", checkout, "nights", q->checkout - q->checkin, "guests",
-	    "adults", q->adults, "children", q->children, "rooms", q->rooms, "available",
-	    o->c->available, "total", hbk_json_money(&quote.total), "refundable", o->refundable,
-	    "cancellation_policy", hbk_policy_json(&quote.policy));
+	hbk_money_format(&quote.total, total);
+
+	hbk_buf_printf(out, "{\"n\":%d,\"offer_id\":\"%s\",\"hotel\":{\"id\":", n, offer_id);
+	hbk_buf_json_string(out, o->c->hotel.id);
+	hbk_buf_puts(out, ",\"name\":");
+	hbk_buf_json_string(out, o->c->hotel.name);
+	hbk_buf_puts(out, ",\"city\":");
+	hbk_buf_json_string(out, o->c->hotel.city);
+	hbk_buf_printf(out, ",\"stars\":%d},\"room_type\":", o->c->hotel.stars);
+	hbk_buf_json_string(out, o->c->room_type);
+	hbk_buf_puts(out, ",\"room_name\":");
+	hbk_buf_json_string(out, o->c->room_name);
+	hbk_buf_puts(out, ",\"board\":");
+	hbk_buf_json_string(out, o->board->code);
+	hbk_buf_puts(out, ",\"board_name\":");
+	hbk_buf_json_string(out, o->board->name);
+	hbk_buf_printf(
+	    out,
+	    ",\"checkin\":\"%s\",\"checkout\":\"%s\",\"nights\":%d,\"guests\":{\"adults\":%d,"
+	    "\"children\":%d},\"rooms\":%d,\"available\":%d,\"total\":{\"amount\":\"%s\","
+	    "\"currency\":\"%s\"},\"refundable\":%s,\"cancellation_policy\":",
+	    checkin, checkout, q->checkout - q->checkin, q->adults, q->children, q->rooms,
+	    o->c->available, total, quote.total.currency, o->refundable ? "true" : "false");
+	hbk_policy_text(&quote.policy, out);
+	hbk_buf_putc(out, '}');
 }
 
 /* The boards of the hotels a search looks at, by hotel id then price. */
@@ -400,7 +420,7 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 }
 
 static hbk_result search_in(struct hbk_store *store, const struct hbk_search_query *q,
-			    int64_t now_ms, json_t **out, struct hbk_error *err)
+			    int64_t now_ms, struct hbk_buf *out, struct hbk_error *err)
 {
 	struct candidate *cands = NULL;
 	struct board *boards = NULL;
@@ -468,10 +488,15 @@ static hbk_result search_in(struct hbk_store *store, const struct hbk_search_que
 		enum hbk_sort sort_key = q->sort;
 		if (noffers > 1)
 			qsort_r(offers, (size_t)noffers, sizeof(*offers), offer_cmp, &sort_key);
-		json_t *array = json_array();
-		for (int i = 0; i < noffers && i < q->limit; i++)
-			json_array_append_new(array, offer_json(&offers[i], i + 1, q, now_ms));
-		*out = json_pack("{s:o}", "offers", array);
+		hbk_buf_puts(out, "{\"offers\":[");
+		for (int i = 0; i < noffers && i < q->limit; i++) {
+			if (i)
+				hbk_buf_putc(out, ',');
+			offer_text(&offers[i], i + 1, q, now_ms, out);
+		}
+		hbk_buf_puts(out, "]}");
+		if (out->overflow)
+			rc = hbk_fail(err, HBK_EINTERNAL, "too_large", "search result too large");
 	}
 	free(offers);
 	free(boards);
@@ -479,8 +504,8 @@ static hbk_result search_in(struct hbk_store *store, const struct hbk_search_que
 	return rc;
 }
 
-hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q, int64_t now_ms,
-		      json_t **out, struct hbk_error *err)
+hbk_result hbk_search_text(struct hbk_store *store, const struct hbk_search_query *q,
+			   int64_t now_ms, struct hbk_buf *out, struct hbk_error *err)
 {
 	/* One read transaction: one snapshot, and one lock instead of one per
 	 * statement. */
@@ -493,5 +518,20 @@ hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q,
 	hbk_result rc = search_in(store, q, now_ms, out, err);
 	if (own)
 		hbk_store_rollback(store);
+	return rc;
+}
+
+hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *q, int64_t now_ms,
+		      json_t **out, struct hbk_error *err)
+{
+	struct hbk_buf text;
+	hbk_buf_init(&text, 0);
+	hbk_result rc = hbk_search_text(store, q, now_ms, &text, err);
+	if (rc == HBK_OK) {
+		*out = hbk_json_loads(text.data, text.len, err);
+		if (!*out)
+			rc = HBK_EINTERNAL;
+	}
+	hbk_buf_free(&text);
 	return rc;
 }

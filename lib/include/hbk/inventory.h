@@ -93,6 +93,9 @@ hbk_result hbk_search_query_check(const struct hbk_search_query *query, hbk_date
  */
 hbk_result hbk_search(struct hbk_store *store, const struct hbk_search_query *query, int64_t now_ms,
 		      json_t **out, struct hbk_error *err);
+/* The same document as compact JSON text, appended to out (what hbkd sends). */
+hbk_result hbk_search_text(struct hbk_store *store, const struct hbk_search_query *query,
+			   int64_t now_ms, struct hbk_buf *out, struct hbk_error *err);
 
 /*
  * Prices a stay on the current catalog: checks the room type holds the
@@ -149,6 +152,8 @@ hbk_result hbk_inventory_seed_demo(struct hbk_store *store, hbk_date from, int d
 struct hbk_money hbk_policy_penalty_at(const struct hbk_policy *policy, const char *currency,
 				       int64_t at_ms);
 json_t *hbk_policy_json(const struct hbk_policy *policy);
+/* The same as compact JSON text, appended to out. */
+void hbk_policy_text(const struct hbk_policy *policy, struct hbk_buf *out);
 hbk_result hbk_policy_from_json(const json_t *array, const char *currency, struct hbk_policy *out,
 				struct hbk_error *err);
 
