@@ -308,6 +308,19 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 	hbk_buf_putc(out, '}');
 }
 
+/* Prepares the statement for a search by city or by hotel (?1 city, ?2 hotel). */
+static hbk_result prepare_scoped(struct hbk_store *store, const struct hbk_search_query *q,
+				 const char *by_city, const char *by_hotel, sqlite3_stmt **stmt,
+				 struct hbk_error *err)
+{
+	hbk_result rc = hbk_store_prepare(store, q->hotel_id[0] ? by_hotel : by_city, stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	hbk_bind_text(*stmt, 1, q->city);
+	hbk_bind_text(*stmt, 2, q->hotel_id);
+	return HBK_OK;
+}
+
 /* The boards of the hotels a search looks at, by hotel id then price. */
 static hbk_result load_boards(struct hbk_store *store, const struct hbk_search_query *q,
 			      struct board **out, int *count, struct hbk_error *err)
@@ -321,11 +334,9 @@ static hbk_result load_boards(struct hbk_store *store, const struct hbk_search_q
 	    " WHERE b.hotel_id = ?2 AND (?1 = '' OR ?1 = (SELECT city FROM hotels WHERE id = ?2))"
 	    " ORDER BY b.supplement_minor";
 	sqlite3_stmt *stmt;
-	hbk_result rc = hbk_store_prepare(store, q->hotel_id[0] ? by_hotel : by_city, &stmt, err);
+	hbk_result rc = prepare_scoped(store, q, by_city, by_hotel, &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
-	hbk_bind_text(stmt, 1, q->city);
-	hbk_bind_text(stmt, 2, q->hotel_id);
 	int cap = 64, n = 0;
 	struct board *boards = hbk_xcalloc((size_t)cap, sizeof(*boards));
 	while (sqlite3_step(stmt) == SQLITE_ROW && n < SEARCH_CANDIDATES_MAX) {
@@ -372,11 +383,9 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 	static const char by_hotel[] = CANDIDATES_SQL("h.id = ?2 AND (?1 = '' OR h.city = ?1)");
 #undef CANDIDATES_SQL
 	sqlite3_stmt *stmt;
-	hbk_result rc = hbk_store_prepare(store, q->hotel_id[0] ? by_hotel : by_city, &stmt, err);
+	hbk_result rc = prepare_scoped(store, q, by_city, by_hotel, &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
-	hbk_bind_text(stmt, 1, q->city);
-	hbk_bind_text(stmt, 2, q->hotel_id);
 	sqlite3_bind_int(stmt, 3, q->checkin);
 	sqlite3_bind_int(stmt, 4, q->checkout);
 	sqlite3_bind_int(stmt, 5, q->rooms);
