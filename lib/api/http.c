@@ -553,13 +553,18 @@ void http_server_drain(struct http_server *server)
 	server->draining = true;
 	if (server->listener)
 		evconnlistener_disable(server->listener);
-	/* Idle keep-alive connections have nothing in flight: close them now. */
+	/*
+	 * Idle keep-alive connections have nothing in flight: close them now.
+	 * A request arriving or being answered keeps its connection, which
+	 * closes after the answer (it carries Connection: close now).
+	 */
 	for (struct http_conn *conn = server->conns, *next; conn; conn = next) {
 		next = conn->next;
-		if (!conn->in_request && !conn->closing &&
-		    evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+		if (conn->in_request || conn->pending)
+			continue;
+		if (!conn->closing && evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
 			conn_free(conn);
-		else if (!conn->in_request)
+		else
 			conn->closing = true;
 	}
 }

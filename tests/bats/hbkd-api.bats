@@ -306,3 +306,60 @@ offer_for() { # hotel room board -> offer id
 	done
 	[ "$status_code" = 200 ]
 }
+
+@test "sagas that wait between retries answer later, and SIGTERM still lets them finish" {
+	stop_hbkd
+	# Half the partner's calls fail as unavailable: sagas back off on the
+	# event loop between attempts, so answers come after their handler returned.
+	printf 'partner:\n  faults:\n    error_rate: 0.5\n' >"$BATS_TEST_TMPDIR/flaky.yaml"
+	start_hbkd --config "$BATS_TEST_TMPDIR/flaky.yaml"
+	hbk search --city BCN --checkin "$in" --nights 2 --limit 100 -o json >/dev/null
+	jq -r '.offers | unique_by(.hotel.id + .room_type) | .[].offer_id' "$XDG_CACHE_HOME/hbk/last-search.json" |
+		head -30 >"$BATS_TEST_TMPDIR/offers"
+	mkdir -p "$BATS_TEST_TMPDIR/r"
+	clients=()
+	i=0
+	while read -r offer; do
+		i=$((i + 1))
+		curl -sS -o "$BATS_TEST_TMPDIR/r/$i.json" -w '%{http_code}\n' -H "$AUTH" -H "$JSON" \
+			-d "{\"offer_id\":\"$offer\",\"guest\":{\"name\":\"F $i\",\"email\":\"f$i@example.com\"}}" \
+			"$HBKD_URL/v1/bookings" >>"$BATS_TEST_TMPDIR/codes" 2>/dev/null &
+		clients+=($!)
+	done <"$BATS_TEST_TMPDIR/offers"
+	for pid in "${clients[@]}"; do wait "$pid" || true; done
+	# The partner was called more often than bookings reached it: retries ran.
+	n201=$(grep -c '^201$' "$BATS_TEST_TMPDIR/codes" || true)
+	n503=$(grep -c '^503$' "$BATS_TEST_TMPDIR/codes" || true)
+	attempts=$(curl -sS "$HBKD_URL/metrics" | sed -n 's/^hbk_saga_step_duration_seconds_count{step="partner_book"} //p')
+	echo "201: $n201, 503: $n503, partner attempts: $attempts"
+	[ "$attempts" -gt $((n201 + 3 * n503)) ]
+	# A second wave, and SIGTERM while it is in flight.
+	clients=()
+	jq -r '.offers | unique_by(.hotel.id + .room_type) | .[].offer_id' "$XDG_CACHE_HOME/hbk/last-search.json" |
+		tail -n +31 | head -20 | while read -r offer; do echo "$offer"; done >"$BATS_TEST_TMPDIR/offers2"
+	while read -r offer; do
+		i=$((i + 1))
+		curl -sS -o "$BATS_TEST_TMPDIR/r/$i.json" -w '%{http_code}\n' -H "$AUTH" -H "$JSON" \
+			-d "{\"offer_id\":\"$offer\",\"guest\":{\"name\":\"F $i\",\"email\":\"f$i@example.com\"}}" \
+			"$HBKD_URL/v1/bookings" >>"$BATS_TEST_TMPDIR/codes" 2>/dev/null &
+		clients+=($!)
+	done <"$BATS_TEST_TMPDIR/offers2"
+	sleep 0.05
+	kill -TERM "$HBKD_PID"
+	for pid in "${clients[@]}"; do wait "$pid" || true; done
+	rc=0
+	wait "$HBKD_PID" || rc=$?
+	[ "$rc" -eq 0 ]
+	# Retried sagas ended CONFIRMED (201); those out of retries FAILED (503
+	# partner_unavailable, the booking in the problem); none is left half-way.
+	[ "$(grep -c '^201$' "$BATS_TEST_TMPDIR/codes")" -ge 1 ]
+	[ "$(grep -vc -e '^201$' -e '^503$' -e '^000$' "$BATS_TEST_TMPDIR/codes" || true)" -eq 0 ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM bookings WHERE status = 'PENDING'")" -eq 0 ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM sagas")" -eq 0 ]
+	[ "$(grep -c '^201$' "$BATS_TEST_TMPDIR/codes")" -eq "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM bookings WHERE status = 'CONFIRMED'")" ]
+	for f in "$BATS_TEST_TMPDIR"/r/*.json; do
+		if jq -e '.status == 503' "$f" >/dev/null 2>&1; then
+			jq -e '.code == "partner_unavailable" and .booking.status == "FAILED"' "$f"
+		fi
+	done
+}
