@@ -23,7 +23,6 @@
  * The cancellation policy is stored as JSON text in the booking contract's
  * shape: [{"from":"<RFC 3339>","penalty":{"amount":"120.00","currency":"EUR"}}].
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 
 #include "hbk/config.h"
 #include "hbk/core.h"
+#include "hbk/faults.h"
 #include "hbk/inventory.h"
 #include "hbk/json.h"
 #include "hbk/partner.h"
@@ -40,8 +40,6 @@
 
 /* clang-format off */
 #define SIM_REFERENCE_ATTEMPTS_MAX 16 /* fresh references tried before giving up */
-#define SIM_PPM_ONE 1000000LL         /* probability 1.0 in parts per million */
-#define SIM_FAIL_STEP_MAX 32          /* one name in partner.faults.fail */
 #define SIM_HOLDER_MAX 128            /* struct hbk_partner_request.holder_name */
 
 static const char partner_sim_schema[] =
@@ -91,9 +89,8 @@ static const char *const step_refusals[STEP_COUNT] = {
 };
 
 struct partner_sim {
-	struct hbk_store *store; /* borrowed */
-	long long error_ppm;	 /* partner.faults.error_rate */
-	bool fail[STEP_COUNT];	 /* partner.faults.fail */
+	struct hbk_store *store;  /* borrowed */
+	struct hbk_faults faults; /* partner.faults.* */
 };
 
 /* A stored booking with what the port's struct does not carry. */
@@ -117,25 +114,15 @@ hbk_result hbk_partner_sim_migrate(struct hbk_store *store, struct hbk_error *er
  */
 
 /* True with probability ppm / 10^6. */
-static bool roll(long long ppm)
-{
-	if (ppm <= 0)
-		return false;
-	if (ppm >= SIM_PPM_ONE)
-		return true;
-	uint32_t r;
-	hbk_random_bytes(&r, sizeof(r));
-	return (long long)(r % (uint32_t)SIM_PPM_ONE) < ppm;
-}
 
 /* Injected faults, checked first so that a failed call changes nothing.
  * step is an enum sim_step, or -1 for reads. */
 static hbk_result check_faults(const struct partner_sim *sim, int step, struct hbk_error *err)
 {
-	if (roll(sim->error_ppm))
+	if (hbk_faults_roll(&sim->faults))
 		return hbk_fail(err, HBK_EUNAVAILABLE, "partner_unavailable",
 				"partner unavailable: simulated 503 (error rate)");
-	if (step >= 0 && step < STEP_COUNT && sim->fail[step])
+	if (hbk_faults_fails(&sim->faults, step))
 		return hbk_fail(err, HBK_EDECLINED, "partner_rejected", "%s", step_refusals[step]);
 	return HBK_OK;
 }
@@ -761,41 +748,6 @@ static const struct hbk_partner_ops sandbox_ops = {
  * Construction.
  */
 
-/* Parses partner.faults.fail: comma-separated step names. */
-static hbk_result parse_fail_steps(const char *list, bool fail[STEP_COUNT], struct hbk_error *err)
-{
-	const char *p = list;
-	while (*p != '\0') {
-		size_t len = strcspn(p, ",");
-		const char *start = p;
-		const char *end = p + len;
-		while (start < end && isspace((unsigned char)*start))
-			start++;
-		while (end > start && isspace((unsigned char)end[-1]))
-			end--;
-		size_t name_len = (size_t)(end - start);
-		bool known = name_len == 0;
-		for (int i = 0; i < STEP_COUNT && !known; i++) {
-			if (strlen(step_names[i]) == name_len &&
-			    memcmp(step_names[i], start, name_len) == 0) {
-				fail[i] = true;
-				known = true;
-			}
-		}
-		if (!known)
-			return hbk_fail_field(
-			    err, HBK_EINVAL, "invalid_config", "partner.faults.fail",
-			    "partner.faults.fail: unknown step '%.*s' (expected book, modify "
-			    "or cancel)",
-			    (int)(name_len < SIM_FAIL_STEP_MAX ? name_len : SIM_FAIL_STEP_MAX),
-			    start);
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return HBK_OK;
-}
-
 /*
  * Builds the sandbox adapter. cfg is borrowed and read only here (may be
  * NULL: no faults); store is borrowed and must outlive the adapter. On
@@ -809,18 +761,10 @@ hbk_result hbk_partner_sandbox_open(const struct hbk_config *cfg, struct hbk_sto
 	struct partner_sim *sim = hbk_xcalloc(1, sizeof(*sim));
 	sim->store = store;
 
-	if (cfg != NULL) {
-		hbk_result r = HBK_OK;
-		if (hbk_config_get(cfg, "partner.faults.error_rate", NULL) != NULL)
-			r = hbk_config_get_ppm(cfg, "partner.faults.error_rate", &sim->error_ppm,
-					       err);
-		if (r == HBK_OK)
-			r = parse_fail_steps(hbk_config_get(cfg, "partner.faults.fail", ""),
-					     sim->fail, err);
-		if (r != HBK_OK) {
-			free(sim);
-			return r;
-		}
+	hbk_result r = hbk_faults_load(cfg, "partner", step_names, STEP_COUNT, &sim->faults, err);
+	if (r != HBK_OK) {
+		free(sim);
+		return r;
 	}
 	out->ops = &sandbox_ops;
 	out->self = sim;

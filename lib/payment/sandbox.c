@@ -44,6 +44,7 @@
 
 #include "hbk/config.h"
 #include "hbk/core.h"
+#include "hbk/faults.h"
 #include "hbk/json.h"
 #include "hbk/payment.h"
 #include "hbk/store.h"
@@ -52,9 +53,7 @@
 #define SIM_ID_RANDOM_CHARS 24          /* "pi_" + 24, as Stripe's ids */
 #define SIM_AMOUNT_MAX 99999999LL       /* Stripe's limit: eight digits */
 #define SIM_BOOKING_ID_MAX 128          /* metadata[booking_id] */
-#define SIM_PPM_ONE 1000000LL           /* probability 1.0 in parts per million */
 #define SIM_RANDOM_BATCHES_MAX 16       /* rejection sampling never needs more */
-#define SIM_FAIL_STEP_MAX 32            /* one name in payment.faults.fail */
 
 static const char payment_sim_schema[] =
 	"CREATE TABLE IF NOT EXISTS payment_sim_intents ("
@@ -107,9 +106,8 @@ enum sim_step { STEP_AUTHORIZE, STEP_CAPTURE, STEP_CANCEL, STEP_REFUND, STEP_COU
 static const char *const step_names[STEP_COUNT] = {"authorize", "capture", "cancel", "refund"};
 
 struct payment_sim {
-	struct hbk_store *store; /* borrowed */
-	long long error_ppm;	 /* payment.faults.error_rate */
-	bool fail[STEP_COUNT];	 /* payment.faults.fail */
+	struct hbk_store *store;  /* borrowed */
+	struct hbk_faults faults; /* payment.faults.* */
 };
 
 /* Stripe's test payment methods that decline, and how. */
@@ -168,24 +166,14 @@ static void new_object_id(const char *prefix, char out[HBK_PAYMENT_REF_MAX])
 }
 
 /* True with probability ppm / 10^6. */
-static bool roll(long long ppm)
-{
-	if (ppm <= 0)
-		return false;
-	if (ppm >= SIM_PPM_ONE)
-		return true;
-	uint32_t r;
-	hbk_random_bytes(&r, sizeof(r));
-	return (long long)(r % (uint32_t)SIM_PPM_ONE) < ppm;
-}
 
 /* Injected faults, checked before anything else so that nothing changes. */
 static hbk_result check_faults(const struct payment_sim *sim, int step, struct hbk_error *err)
 {
-	if (roll(sim->error_ppm))
+	if (hbk_faults_roll(&sim->faults))
 		return hbk_fail(err, HBK_EUNAVAILABLE, "payment_unavailable",
 				"payment provider unavailable: simulated 503 (error rate)");
-	if (step >= 0 && step < STEP_COUNT && sim->fail[step])
+	if (hbk_faults_fails(&sim->faults, step))
 		return hbk_fail(err, HBK_EUNAVAILABLE, "payment_unavailable",
 				"payment provider unavailable: simulated failure of %s",
 				step_names[step]);
@@ -1037,44 +1025,6 @@ static const struct hbk_payment_ops sandbox_ops = {
  * Construction.
  */
 
-/* Parses payment.faults.fail: comma-separated step names. */
-static hbk_result parse_fail_steps(const char *list, bool fail[STEP_COUNT], struct hbk_error *err)
-{
-	const char *p = list;
-	while (*p != '\0') {
-		size_t len = strcspn(p, ",");
-		const char *start = p;
-		const char *end = p + len;
-		while (start < end && isspace((unsigned char)*start))
-			start++;
-		while (end > start && isspace((unsigned char)end[-1]))
-			end--;
-		size_t name_len = (size_t)(end - start);
-		if (name_len > 0) {
-			bool known = false;
-			for (int i = 0; i < STEP_COUNT; i++) {
-				if (strlen(step_names[i]) == name_len &&
-				    memcmp(step_names[i], start, name_len) == 0) {
-					fail[i] = true;
-					known = true;
-				}
-			}
-			if (!known)
-				return hbk_fail_field(
-				    err, HBK_EINVAL, "invalid_config", "payment.faults.fail",
-				    "payment.faults.fail: unknown step '%.*s' (expected "
-				    "authorize, capture, cancel or refund)",
-				    (int)(name_len < SIM_FAIL_STEP_MAX ? name_len
-								       : SIM_FAIL_STEP_MAX),
-				    start);
-		}
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return HBK_OK;
-}
-
 /*
  * Builds the sandbox adapter. cfg is borrowed and read only here (may be
  * NULL: no faults); store is borrowed and must outlive the adapter. On
@@ -1088,18 +1038,10 @@ hbk_result hbk_payment_sandbox_open(const struct hbk_config *cfg, struct hbk_sto
 	struct payment_sim *sim = hbk_xcalloc(1, sizeof(*sim));
 	sim->store = store;
 
-	if (cfg != NULL) {
-		hbk_result r = HBK_OK;
-		if (hbk_config_get(cfg, "payment.faults.error_rate", NULL) != NULL)
-			r = hbk_config_get_ppm(cfg, "payment.faults.error_rate", &sim->error_ppm,
-					       err);
-		if (r == HBK_OK)
-			r = parse_fail_steps(hbk_config_get(cfg, "payment.faults.fail", ""),
-					     sim->fail, err);
-		if (r != HBK_OK) {
-			free(sim);
-			return r;
-		}
+	hbk_result r = hbk_faults_load(cfg, "payment", step_names, STEP_COUNT, &sim->faults, err);
+	if (r != HBK_OK) {
+		free(sim);
+		return r;
 	}
 	out->ops = &sandbox_ops;
 	out->self = sim;

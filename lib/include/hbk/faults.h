@@ -1,0 +1,36 @@
+/*
+ * faults.h - injected faults of the simulated upstreams (the sandbox
+ * partner and payment provider): a rate of calls that fail as unavailable,
+ * and steps that always fail. Read from <prefix>.faults.error_rate and
+ * <prefix>.faults.fail in the configuration.
+ */
+#ifndef HBK_FAULTS_H
+#define HBK_FAULTS_H
+
+#include "hbk/core.h"
+
+struct hbk_config;
+
+#define HBK_FAULT_STEPS_MAX 16
+
+struct hbk_faults {
+	long long error_ppm; /* parts per million of calls that fail */
+	unsigned fail_steps; /* bit i: step i always fails */
+};
+
+/*
+ * Reads the faults of "<prefix>.faults.*"; steps (nsteps names, borrowed)
+ * are the names <prefix>.faults.fail may list. cfg may be NULL (no faults).
+ * An unknown step name fails with HBK_EINVAL naming the key.
+ */
+hbk_result hbk_faults_load(const struct hbk_config *cfg, const char *prefix,
+			   const char *const *steps, int nsteps, struct hbk_faults *out,
+			   struct hbk_error *err);
+
+/* True for this call with probability error_ppm / 1e6. */
+bool hbk_faults_roll(const struct hbk_faults *faults);
+
+/* True when step is set to always fail. */
+bool hbk_faults_fails(const struct hbk_faults *faults, int step);
+
+#endif
