@@ -93,8 +93,13 @@ static const char payment_sim_schema[] =
 	" fingerprint TEXT NOT NULL,"      /* JSON array: operation and parameters */
 	" result TEXT NOT NULL,"           /* the record returned to every repeat */
 	" created_ms INTEGER NOT NULL"
-	") WITHOUT ROWID;";
+	") WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS payment_sim_idempotency_created"
+	" ON payment_sim_idempotency(created_ms);";
 /* clang-format on */
+
+/* Stripe keeps a key at least 24 h; after that the key is free again. */
+#define SIM_KEY_TTL_MS (24LL * 3600 * 1000)
 
 /* The columns intent_json() reads, in its order. */
 #define INTENT_COLUMNS                                                                             \
@@ -379,12 +384,14 @@ static hbk_result key_load(struct hbk_store *store, const char *key, char **fing
 	*fingerprint = NULL;
 	*record = NULL;
 	sqlite3_stmt *stmt = NULL;
-	hbk_result r = hbk_store_prepare(
-	    store, "SELECT fingerprint, result FROM payment_sim_idempotency WHERE key = ?1", &stmt,
-	    err);
+	hbk_result r = hbk_store_prepare(store,
+					 "SELECT fingerprint, result FROM payment_sim_idempotency"
+					 " WHERE key = ?1 AND created_ms >= ?2",
+					 &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	hbk_bind_text(stmt, 1, key);
+	sqlite3_bind_int64(stmt, 2, hbk_now_ms() - SIM_KEY_TTL_MS);
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		*fingerprint = hbk_xstrdup(hbk_column_text(stmt, 0));
@@ -396,13 +403,27 @@ static hbk_result key_load(struct hbk_store *store, const char *key, char **fing
 	return r;
 }
 
+/* Deletes the keys recorded before cutoff_ms. */
+static hbk_result key_prune(struct hbk_store *store, int64_t cutoff_ms, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	hbk_result r = hbk_store_prepare(
+	    store, "DELETE FROM payment_sim_idempotency WHERE created_ms < ?1", &stmt, err);
+	if (r != HBK_OK)
+		return r;
+	sqlite3_bind_int64(stmt, 1, cutoff_ms);
+	r = hbk_store_step_done(store, stmt, "prune idempotency keys", err);
+	hbk_stmt_done(stmt);
+	return r;
+}
+
 static hbk_result key_save(struct hbk_store *store, const char *key, const char *fingerprint,
 			   const json_t *record, struct hbk_error *err)
 {
 	sqlite3_stmt *stmt = NULL;
 	hbk_result r =
 	    hbk_store_prepare(store,
-			      "INSERT INTO payment_sim_idempotency"
+			      "INSERT OR REPLACE INTO payment_sim_idempotency"
 			      " (key, fingerprint, result, created_ms) VALUES (?1, ?2, ?3, ?4)",
 			      &stmt, err);
 	if (r != HBK_OK)
@@ -415,6 +436,9 @@ static hbk_result key_save(struct hbk_store *store, const char *key, const char 
 	r = hbk_store_step_done(store, stmt, "save idempotency key", err);
 	hbk_stmt_done(stmt);
 	free(text);
+	/* Expired keys go as new ones come (an index range: cheap when none). */
+	if (r == HBK_OK)
+		r = key_prune(store, hbk_now_ms() - SIM_KEY_TTL_MS, err);
 	return r;
 }
 

@@ -530,9 +530,39 @@ static void test_list_newest_first(void)
 	hbk_store_close(store);
 }
 
-UNIT_TESTS(UNIT_T(test_method_valid), UNIT_T(test_open_kinds), UNIT_T(test_happy_path),
-	   UNIT_T(test_idempotent_replay), UNIT_T(test_key_reuse_other_parameters),
-	   UNIT_T(test_declines), UNIT_T(test_capture_limits), UNIT_T(test_refund_limits),
-	   UNIT_T(test_double_cancel), UNIT_T(test_forced_fault), UNIT_T(test_error_rate_one),
-	   UNIT_T(test_error_rate_retry), UNIT_T(test_caller_transaction),
-	   UNIT_T(test_list_newest_first));
+/* A key is kept 24 h: after that it is free again, and expired keys are
+ * deleted as new ones are saved. */
+static void test_key_expiry(void)
+{
+	struct hbk_store *store = open_store("expiry");
+	struct hbk_payment pay;
+	struct hbk_error err;
+	struct hbk_payment_intent first, second;
+	CHECK_INT(open_payment(store, "", &pay, &err), HBK_OK);
+	authorized(&pay, "EXP-1", 100, &first);
+	authorized(&pay, "EXP-OLD", 100, &first);
+	CHECK_INT(
+	    hbk_store_exec(store,
+			   "UPDATE payment_sim_idempotency SET created_ms = created_ms - 90000000",
+			   &err),
+	    HBK_OK);
+	/* Other parameters under an expired key: a new request, not a conflict. */
+	authorized(&pay, "EXP-1", 200, &second);
+	CHECK(strcmp(first.id, second.id) != 0);
+	CHECK_INT(second.amount.minor, 200);
+	CHECK_INT(intents(store), 3);
+	/* The save pruned the other expired key. */
+	CHECK_INT(
+	    count_rows(store, "SELECT count(*) FROM payment_sim_idempotency WHERE key = 'EXP-OLD'"),
+	    0);
+	CHECK_INT(count_rows(store, "SELECT count(*) FROM payment_sim_idempotency"), 1);
+	hbk_payment_close(&pay);
+	hbk_store_close(store);
+}
+
+UNIT_TESTS(UNIT_T(test_key_expiry), UNIT_T(test_method_valid), UNIT_T(test_open_kinds),
+	   UNIT_T(test_happy_path), UNIT_T(test_idempotent_replay),
+	   UNIT_T(test_key_reuse_other_parameters), UNIT_T(test_declines),
+	   UNIT_T(test_capture_limits), UNIT_T(test_refund_limits), UNIT_T(test_double_cancel),
+	   UNIT_T(test_forced_fault), UNIT_T(test_error_rate_one), UNIT_T(test_error_rate_retry),
+	   UNIT_T(test_caller_transaction), UNIT_T(test_list_newest_first));
