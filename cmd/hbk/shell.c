@@ -89,8 +89,7 @@ static char *generator(const char *text, int state)
 	return NULL;
 }
 
-/* Words from the local store; none in remote mode, where the shell
- * completes commands and options only. */
+/* Words from the local store; none in remote mode. */
 static void add_query_words(const char *sql)
 {
 	sqlite3_stmt *stmt;
@@ -99,7 +98,29 @@ static void add_query_words(const char *sql)
 		return;
 	while (sqlite3_step(stmt) == SQLITE_ROW)
 		candidates_add(hbk_column_text(stmt, 0));
-	sqlite3_finalize(stmt);
+	hbk_stmt_done(stmt);
+}
+
+/* The newest booking ids: from the store, or from hbkd in remote mode. */
+static void add_booking_ids(void)
+{
+	struct hbk_client *client;
+	struct hbk_list_filter filter = {.limit = 200};
+	struct hbk_error err = {0};
+	json_t *list = NULL, *booking;
+	size_t i;
+
+	if (!remote(shell_cli)) {
+		add_query_words("SELECT id FROM bookings ORDER BY id DESC LIMIT 200");
+		return;
+	}
+	/* The client is open since the shell started; a failure completes nothing. */
+	if (tool_client(shell_cli, &client) != 0 ||
+	    hbk_client_list(client, &filter, &list, &err) != HBK_OK)
+		return;
+	json_array_foreach(json_object_get(list, "bookings"), i, booking)
+		candidates_add(hbk_json_str(booking, "id", ""));
+	json_decref(list);
 }
 
 static void add_words(const char *words)
@@ -159,7 +180,7 @@ static char **complete(const char *text, int start, int end)
 	}
 	/* The ID argument of view, update, cancel and history. */
 	if (cmd->min_args == 1 && cmd->fn != cmd_book)
-		add_query_words("SELECT id FROM bookings ORDER BY id DESC LIMIT 200");
+		add_booking_ids();
 	return rl_completion_matches(text, generator);
 }
 

@@ -3,6 +3,7 @@
  * schema; transactions and statement helpers.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,15 +60,15 @@ hbk_result hbk_store_exec(struct hbk_store *store, const char *sql, struct hbk_e
  * statement's cache from its connection. Written at open and close only.
  */
 #define STORES_OPEN_MAX 64
-static struct hbk_store *stores_open[STORES_OPEN_MAX];
+static _Atomic(struct hbk_store *) stores_open[STORES_OPEN_MAX];
 static pthread_mutex_t stores_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void stores_add(struct hbk_store *store)
 {
 	pthread_mutex_lock(&stores_lock);
 	for (int i = 0; i < STORES_OPEN_MAX; i++)
-		if (!stores_open[i]) {
-			stores_open[i] = store;
+		if (!atomic_load(&stores_open[i])) {
+			atomic_store(&stores_open[i], store);
 			break;
 		}
 	pthread_mutex_unlock(&stores_lock);
@@ -77,8 +78,8 @@ static void stores_remove(struct hbk_store *store)
 {
 	pthread_mutex_lock(&stores_lock);
 	for (int i = 0; i < STORES_OPEN_MAX; i++)
-		if (stores_open[i] == store)
-			stores_open[i] = NULL;
+		if (atomic_load(&stores_open[i]) == store)
+			atomic_store(&stores_open[i], NULL);
 	pthread_mutex_unlock(&stores_lock);
 }
 
@@ -113,7 +114,8 @@ void hbk_stmt_done(sqlite3_stmt *stmt)
 		return;
 	sqlite3 *db = sqlite3_db_handle(stmt);
 	for (int i = 0; i < STORES_OPEN_MAX; i++) {
-		struct hbk_store *store = stores_open[i];
+		struct hbk_store *store =
+		    atomic_load_explicit(&stores_open[i], memory_order_acquire);
 		if (!store || store->db != db || !store->cache_statements)
 			continue;
 		for (int k = 0; k < store->ncached; k++)
@@ -228,8 +230,9 @@ static int busy_wait(void *ctx, int count)
 {
 	(void)ctx;
 	int64_t us = count < 20 ? 50 : count < 100 ? 250 : 2000;
-	int64_t waited_us = count < 20 ? count * 50 : count < 100 ? 1000 + (count - 20) * 250
-								   : 21000 + (count - 100) * 2000;
+	int64_t waited_us = count < 20	  ? count * 50
+			    : count < 100 ? 1000 + (count - 20) * 250
+					  : 21000 + (count - 100) * 2000;
 	if (waited_us >= (int64_t)STORE_BUSY_TIMEOUT_MS * 1000)
 		return 0;
 	struct timespec ts = {0, us * 1000};

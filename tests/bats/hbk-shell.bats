@@ -43,7 +43,7 @@ wait_for() {
 
 start_shell() {
 	tmux new-session -d -s "$session" -x 200 -y 50 \
-		"env HBK_HOME='$HBK_HOME' XDG_CACHE_HOME='$XDG_CACHE_HOME' XDG_STATE_HOME='$XDG_STATE_HOME' PATH='$PATH' TERM=xterm hbk shell; sleep 30"
+		"env HBK_HOME='$HBK_HOME' XDG_CACHE_HOME='$XDG_CACHE_HOME' XDG_STATE_HOME='$XDG_STATE_HOME' PATH='$PATH' HBK_API_URL='${HBK_API_URL:-}' HBK_TOKEN='${HBK_TOKEN:-}' TERM=xterm hbk shell; sleep 30"
 	wait_for "hbk>"
 }
 
@@ -63,7 +63,6 @@ start_shell() {
 }
 
 @test "Tab completes booking ids, and the history is saved" {
-	embedded_only
 	hbk search --city OPO --checkin "$(day 14)" --nights 1 -o json >/dev/null
 	id=$(hbk book 1 --guest "Shell Guest" --email s@example.com -o json | jq -r .id)
 	start_shell
