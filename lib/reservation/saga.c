@@ -431,12 +431,14 @@ static hbk_result start_compensation(struct hbk_engine *engine, struct hbk_booki
  * failure in err and that result.
  */
 static hbk_result local_step(struct hbk_engine *engine, struct hbk_booking *b,
-			     enum hbk_saga_step step, bool *ended, struct hbk_error *err)
+			     enum hbk_saga_step step, bool *ended, int *notice,
+			     struct hbk_error *err)
 {
 	struct event_batch batch = {0};
 	hbk_result rc = HBK_OK;
 
 	*ended = false;
+	*notice = -1;
 	switch (step) {
 	case HBK_STEP_DONE:
 		/* Nothing in flight; drop a stale registration if any. */
@@ -451,7 +453,7 @@ static hbk_result local_step(struct hbk_engine *engine, struct hbk_booking *b,
 		batch_add(&batch, b, "confirmed.v1", json_object());
 		rc = commit_batch(engine, b, &batch, NULL, true, err);
 		if (rc == HBK_OK)
-			booking_notify(engine, b, HBK_NOTICE_CONFIRMATION);
+			*notice = HBK_NOTICE_CONFIRMATION;
 		return rc;
 	case HBK_STEP_FAIL:
 		batch_add(&batch, b, "failed.v1",
@@ -474,7 +476,7 @@ static hbk_result local_step(struct hbk_engine *engine, struct hbk_booking *b,
 				    hbk_policy_json(&b->new_policy)));
 		rc = commit_batch(engine, b, &batch, release_old_nights, true, err);
 		if (rc == HBK_OK)
-			booking_notify(engine, b, HBK_NOTICE_UPDATE);
+			*notice = HBK_NOTICE_UPDATE;
 		return rc;
 	case HBK_STEP_UPDATE_ABANDON:
 		if (b->stay_changes && b->new_rooms_held)
@@ -496,7 +498,7 @@ static hbk_result local_step(struct hbk_engine *engine, struct hbk_booking *b,
 				    hbk_json_money(&b->penalty)));
 		rc = commit_batch(engine, b, &batch, NULL, true, err);
 		if (rc == HBK_OK)
-			booking_notify(engine, b, HBK_NOTICE_CANCELLATION);
+			*notice = HBK_NOTICE_CANCELLATION;
 		return rc;
 	case HBK_STEP_CANCEL_ABANDON:
 		batch_add(&batch, b, "cancel_abandoned.v1",
@@ -544,6 +546,9 @@ struct saga_run {
 	bool loaded;
 	/* Group commit: the steps between two waits share one transaction. */
 	bool in_tx;
+	/* The guest's notice, sent once the outcome is committed (-1: none),
+	 * so that writing mail never holds the store. */
+	int notice;
 	struct hbk_booking booking;
 	struct hbk_error err;
 };
@@ -567,6 +572,8 @@ static void run_end(struct saga_run *run, hbk_result rc)
 		rc = commit_rc;
 	else
 		run->err = saved;
+	if (commit_rc == HBK_OK && run->notice >= 0)
+		booking_notify(run->engine, &run->booking, (enum hbk_notice)run->notice);
 	run->done(run->arg, rc, &run->err);
 	free(run);
 }
@@ -679,8 +686,11 @@ static void advance(struct saga_run *run)
 			return;
 		}
 		bool ended;
+		int notice;
 		hbk_result rc =
-		    local_step(run->engine, &run->booking, run->step, &ended, &run->err);
+		    local_step(run->engine, &run->booking, run->step, &ended, &notice, &run->err);
+		if (notice >= 0)
+			run->notice = notice;
 		if (rc != HBK_OK || ended) {
 			run_end(run, rc);
 			return;
@@ -698,6 +708,7 @@ static void start(struct hbk_engine *engine, const struct hbk_saga_env *env, con
 	hbk_copy(run->id, sizeof(run->id), id);
 	run->done = done;
 	run->arg = arg;
+	run->notice = -1;
 	advance(run);
 }
 
