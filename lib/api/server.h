@@ -89,9 +89,6 @@ struct server {
 	int64_t started_ms;
 };
 
-/* A request being answered, possibly after the handler returned. */
-struct exchange;
-
 /* The application callbacks of the transport (routes.c). */
 bool app_handle(void *ctx, struct http_exchange *ex);
 void app_log(void *ctx, const struct http_request *req, const struct http_response *resp,

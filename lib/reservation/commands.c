@@ -14,9 +14,6 @@
 
 #define LIST_LIMIT_MAX 1000
 
-hbk_result hbk_update_hold_new_nights(struct hbk_store *store, const struct hbk_booking *b,
-				      struct hbk_error *err);
-
 static hbk_result check_payment_method(const char *pm, struct hbk_error *err)
 {
 	if (hbk_looks_like_card_number(pm))
@@ -74,7 +71,7 @@ static hbk_result record_start(struct hbk_engine *engine, struct hbk_booking *b,
 		} else if (hold == HOLD_NEW_NIGHTS) {
 			struct hbk_booking next = *b;
 			next.new_stay = *stay;
-			rc = hbk_update_hold_new_nights(store, &next, err);
+			rc = update_hold_new_nights(store, &next, err);
 		}
 		if (rc == HBK_OK)
 			rc = booking_append(store, b, batch, err);

@@ -39,6 +39,11 @@ void process_identity(long *pid, long long *start);
 /* True when the process pid with that start time is still running. */
 bool process_alive(long pid, long long start);
 
+/* Takes the nights an update adds to a booking (b->new_stay less what
+ * b->stay already holds). Inside a write transaction. */
+hbk_result update_hold_new_nights(struct hbk_store *store, const struct hbk_booking *b,
+				  struct hbk_error *err);
+
 /* The stay fields of an event's data (room_type, board, dates, guests ...). */
 json_t *stay_json(const struct hbk_stay *stay);
 

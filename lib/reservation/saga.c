@@ -211,10 +211,8 @@ static hbk_result release_new_nights(struct hbk_engine *engine, struct hbk_booki
 	return move_nights(engine->store, &b->new_stay, &b->stay, false, err);
 }
 
-hbk_result hbk_update_hold_new_nights(struct hbk_store *store, const struct hbk_booking *b,
-				      struct hbk_error *err);
-hbk_result hbk_update_hold_new_nights(struct hbk_store *store, const struct hbk_booking *b,
-				      struct hbk_error *err)
+hbk_result update_hold_new_nights(struct hbk_store *store, const struct hbk_booking *b,
+				  struct hbk_error *err)
 {
 	return move_nights(store, &b->new_stay, &b->stay, true, err);
 }
