@@ -20,7 +20,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
-#include "http.h"
+#include "hbk/http.h"
 
 struct http_conn {
 	struct http_server *server;

@@ -12,7 +12,7 @@
 #include "hbk/api.h"
 #include "hbk/reservation.h"
 #include "hbk/server.h"
-#include "http.h"
+#include "hbk/http.h"
 
 /* Routes, for metrics labels and dispatch. */
 enum route {

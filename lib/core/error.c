@@ -88,3 +88,13 @@ _Noreturn void hbk_assert_fail(const char *expr, const char *file, int line)
 	fprintf(stderr, "hbk: BUG: %s:%d: assertion failed: %s\n", file, line, expr);
 	abort();
 }
+
+void hbk_call_finish(struct hbk_call *call, hbk_result rc, const struct hbk_error *err)
+{
+	call->rc = rc;
+	if (rc == HBK_OK)
+		hbk_error_clear(&call->err);
+	else if (err && err != &call->err)
+		call->err = *err;
+	call->done(call);
+}

@@ -48,3 +48,49 @@ void hbk_partner_close(struct hbk_partner *partner)
 	partner->ops = NULL;
 	partner->self = NULL;
 }
+
+void hbk_partner_book(struct hbk_partner *partner, const struct hbk_partner_request *req,
+		      struct hbk_partner_booking *out, struct hbk_call *call)
+{
+	if (partner->ops->book_async) {
+		partner->ops->book_async(partner->self, req, out, call);
+		return;
+	}
+	call->retry_after_ms = 0;
+	hbk_result rc = partner->ops->book(partner->self, req, out, &call->err);
+	hbk_call_finish(call, rc, NULL);
+}
+
+void hbk_partner_modify(struct hbk_partner *partner, const char *reference,
+			const struct hbk_partner_request *req, bool simulate,
+			struct hbk_partner_booking *out, struct hbk_call *call)
+{
+	if (partner->ops->modify_async) {
+		partner->ops->modify_async(partner->self, reference, req, simulate, out, call);
+		return;
+	}
+	call->retry_after_ms = 0;
+	hbk_result rc =
+	    partner->ops->modify(partner->self, reference, req, simulate, out, &call->err);
+	hbk_call_finish(call, rc, NULL);
+}
+
+void hbk_partner_cancel(struct hbk_partner *partner, const char *reference, bool simulate,
+			int64_t now_ms, struct hbk_money *penalty, struct hbk_call *call)
+{
+	if (partner->ops->cancel_async) {
+		partner->ops->cancel_async(partner->self, reference, simulate, now_ms, penalty,
+					   call);
+		return;
+	}
+	call->retry_after_ms = 0;
+	hbk_result rc =
+	    partner->ops->cancel(partner->self, reference, simulate, now_ms, penalty, &call->err);
+	hbk_call_finish(call, rc, NULL);
+}
+
+void hbk_partner_attach(struct hbk_partner *partner, struct event_base *base)
+{
+	if (partner->ops && partner->ops->attach)
+		partner->ops->attach(partner->self, base);
+}

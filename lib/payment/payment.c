@@ -68,3 +68,71 @@ bool hbk_payment_method_valid(const char *payment_method)
 	}
 	return len >= 1;
 }
+
+void hbk_payment_authorize(struct hbk_payment *payment, const char *idempotency_key,
+			   const struct hbk_money *amount, const char *payment_method,
+			   const char *booking_id, struct hbk_payment_intent *out,
+			   struct hbk_call *call)
+{
+	const struct hbk_payment_ops *ops = payment->ops;
+	if (ops->authorize_async) {
+		ops->authorize_async(payment->self, idempotency_key, amount, payment_method,
+				     booking_id, out, call);
+		return;
+	}
+	call->retry_after_ms = 0;
+	hbk_result rc = ops->authorize(payment->self, idempotency_key, amount, payment_method,
+				       booking_id, out, &call->err);
+	hbk_call_finish(call, rc, NULL);
+}
+
+void hbk_payment_capture(struct hbk_payment *payment, const char *idempotency_key,
+			 const char *intent_id, int64_t amount_minor,
+			 struct hbk_payment_intent *out, struct hbk_call *call)
+{
+	const struct hbk_payment_ops *ops = payment->ops;
+	if (ops->capture_async) {
+		ops->capture_async(payment->self, idempotency_key, intent_id, amount_minor, out,
+				   call);
+		return;
+	}
+	call->retry_after_ms = 0;
+	hbk_result rc = ops->capture(payment->self, idempotency_key, intent_id, amount_minor, out,
+				     &call->err);
+	hbk_call_finish(call, rc, NULL);
+}
+
+void hbk_payment_void(struct hbk_payment *payment, const char *idempotency_key,
+		      const char *intent_id, struct hbk_payment_intent *out, struct hbk_call *call)
+{
+	const struct hbk_payment_ops *ops = payment->ops;
+	if (ops->cancel_async) {
+		ops->cancel_async(payment->self, idempotency_key, intent_id, out, call);
+		return;
+	}
+	call->retry_after_ms = 0;
+	hbk_result rc = ops->cancel(payment->self, idempotency_key, intent_id, out, &call->err);
+	hbk_call_finish(call, rc, NULL);
+}
+
+void hbk_payment_refund(struct hbk_payment *payment, const char *idempotency_key,
+			const char *intent_id, int64_t amount_minor, struct hbk_refund *out,
+			struct hbk_call *call)
+{
+	const struct hbk_payment_ops *ops = payment->ops;
+	if (ops->refund_async) {
+		ops->refund_async(payment->self, idempotency_key, intent_id, amount_minor, out,
+				  call);
+		return;
+	}
+	call->retry_after_ms = 0;
+	hbk_result rc = ops->refund(payment->self, idempotency_key, intent_id, amount_minor, out,
+				    &call->err);
+	hbk_call_finish(call, rc, NULL);
+}
+
+void hbk_payment_attach(struct hbk_payment *payment, struct event_base *base)
+{
+	if (payment->ops && payment->ops->attach)
+		payment->ops->attach(payment->self, base);
+}

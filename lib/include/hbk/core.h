@@ -60,6 +60,23 @@ hbk_result hbk_fail_field(struct hbk_error *err, hbk_result result, const char *
 			  const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/*
+ * An asynchronous call's completion: the caller embeds it, sets done, and
+ * reads rc and err in done. The callee calls done exactly once, possibly
+ * before it returns (a synchronous adapter, or a process without an event
+ * loop). retry_after_ms, when positive, is the upstream's own hint of how
+ * long to wait before trying again (Retry-After).
+ */
+struct hbk_call {
+	void (*done)(struct hbk_call *call);
+	hbk_result rc;
+	int retry_after_ms;
+	struct hbk_error err;
+};
+
+/* Fills the call's outcome and calls done. */
+void hbk_call_finish(struct hbk_call *call, hbk_result rc, const struct hbk_error *err);
+
 /* Prefixes err->message with "<prefix>: ". */
 void hbk_error_prefix(struct hbk_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -15,6 +15,7 @@
 #include "hbk/core.h"
 #include "hbk/inventory.h"
 
+struct event_base;
 struct hbk_config;
 struct hbk_store;
 
@@ -56,6 +57,24 @@ struct hbk_partner_ops {
 	/* Lists bookings as a JSON array (new reference). */
 	hbk_result (*list)(void *self, json_t **out, struct hbk_error *err);
 	void (*destroy)(void *self);
+
+	/*
+	 * Adapters that call out of the process (remote is true) also offer the
+	 * saga's calls asynchronously: each completes through call->done, on
+	 * the event loop given to attach() (hbkd), or before returning when
+	 * none was given. The synchronous ops above then run the same request
+	 * and wait for it. In-process adapters leave these NULL: the port
+	 * functions below call the synchronous ops instead.
+	 */
+	bool remote;
+	void (*attach)(void *self, struct event_base *base);
+	void (*book_async)(void *self, const struct hbk_partner_request *req,
+			   struct hbk_partner_booking *out, struct hbk_call *call);
+	void (*modify_async)(void *self, const char *reference,
+			     const struct hbk_partner_request *req, bool simulate,
+			     struct hbk_partner_booking *out, struct hbk_call *call);
+	void (*cancel_async)(void *self, const char *reference, bool simulate, int64_t now_ms,
+			     struct hbk_money *penalty, struct hbk_call *call);
 };
 
 struct hbk_partner {
@@ -68,6 +87,23 @@ struct hbk_partner {
 hbk_result hbk_partner_open(const struct hbk_config *cfg, struct hbk_store *store,
 			    struct hbk_partner *out, struct hbk_error *err);
 void hbk_partner_close(struct hbk_partner *partner);
+
+/* The saga's calls: asynchronous when the adapter is, else synchronous
+ * with call->done called before returning. */
+void hbk_partner_book(struct hbk_partner *partner, const struct hbk_partner_request *req,
+		      struct hbk_partner_booking *out, struct hbk_call *call);
+void hbk_partner_modify(struct hbk_partner *partner, const char *reference,
+			const struct hbk_partner_request *req, bool simulate,
+			struct hbk_partner_booking *out, struct hbk_call *call);
+void hbk_partner_cancel(struct hbk_partner *partner, const char *reference, bool simulate,
+			int64_t now_ms, struct hbk_money *penalty, struct hbk_call *call);
+/* Lets a remote adapter run its calls on base (NULL: synchronous again). */
+void hbk_partner_attach(struct hbk_partner *partner, struct event_base *base);
+
+/* The hotelbeds adapter (partner.kind hotelbeds): APItude over libcurl.
+ * The store is borrowed: it maps our hotel ids to the partner's codes. */
+hbk_result hbk_partner_hotelbeds_open(const struct hbk_config *cfg, struct hbk_store *store,
+				      struct hbk_partner *out, struct hbk_error *err);
 
 /* The sandbox adapter itself (what kind "sandbox" opens): the simulator on
  * tables of the store, with fault settings from the config. */

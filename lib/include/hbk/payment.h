@@ -13,6 +13,7 @@
 
 #include "hbk/core.h"
 
+struct event_base;
 struct hbk_config;
 struct hbk_store;
 
@@ -57,6 +58,21 @@ struct hbk_payment_ops {
 	/* Lists intents as a JSON array (new reference). */
 	hbk_result (*list)(void *self, json_t **out, struct hbk_error *err);
 	void (*destroy)(void *self);
+
+	/* As in partner.h: the asynchronous calls of remote adapters. */
+	bool remote;
+	void (*attach)(void *self, struct event_base *base);
+	void (*authorize_async)(void *self, const char *idempotency_key,
+				const struct hbk_money *amount, const char *payment_method,
+				const char *booking_id, struct hbk_payment_intent *out,
+				struct hbk_call *call);
+	void (*capture_async)(void *self, const char *idempotency_key, const char *intent_id,
+			      int64_t amount_minor, struct hbk_payment_intent *out,
+			      struct hbk_call *call);
+	void (*cancel_async)(void *self, const char *idempotency_key, const char *intent_id,
+			     struct hbk_payment_intent *out, struct hbk_call *call);
+	void (*refund_async)(void *self, const char *idempotency_key, const char *intent_id,
+			     int64_t amount_minor, struct hbk_refund *out, struct hbk_call *call);
 };
 
 struct hbk_payment {
@@ -67,6 +83,27 @@ struct hbk_payment {
 hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *store,
 			    struct hbk_payment *out, struct hbk_error *err);
 void hbk_payment_close(struct hbk_payment *payment);
+
+/* The saga's calls: asynchronous when the adapter is, else synchronous
+ * with call->done called before returning. */
+void hbk_payment_authorize(struct hbk_payment *payment, const char *idempotency_key,
+			   const struct hbk_money *amount, const char *payment_method,
+			   const char *booking_id, struct hbk_payment_intent *out,
+			   struct hbk_call *call);
+void hbk_payment_capture(struct hbk_payment *payment, const char *idempotency_key,
+			 const char *intent_id, int64_t amount_minor,
+			 struct hbk_payment_intent *out, struct hbk_call *call);
+void hbk_payment_void(struct hbk_payment *payment, const char *idempotency_key,
+		      const char *intent_id, struct hbk_payment_intent *out,
+		      struct hbk_call *call);
+void hbk_payment_refund(struct hbk_payment *payment, const char *idempotency_key,
+			const char *intent_id, int64_t amount_minor, struct hbk_refund *out,
+			struct hbk_call *call);
+void hbk_payment_attach(struct hbk_payment *payment, struct event_base *base);
+
+/* The stripe adapter (payment.kind stripe): the Stripe API over libcurl. */
+hbk_result hbk_payment_stripe_open(const struct hbk_config *cfg, struct hbk_payment *out,
+				   struct hbk_error *err);
 
 /* The sandbox adapter itself (what kind "sandbox" opens): the simulator on
  * tables of the store, with fault settings from the config. */

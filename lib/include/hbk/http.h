@@ -1,6 +1,6 @@
 /*
- * http.h - a small HTTP/1.1 server on libevent bufferevents; internal to
- * lib/api.
+ * http.h - a small HTTP/1.1 server on libevent bufferevents: hbkd's API
+ * (lib/api) and hbk-sandbox serve on it.
  *
  * Written on bufferevents rather than evhttp so that every refusal the
  * transport makes (headers too large, body too large, a slow client, too
@@ -9,8 +9,8 @@
  * It supports keep-alive and pipelined requests (answered in order) and
  * Content-Length bodies; a chunked request body is refused with 411.
  */
-#ifndef HBK_API_HTTP_H
-#define HBK_API_HTTP_H
+#ifndef HBK_HTTP_H
+#define HBK_HTTP_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
