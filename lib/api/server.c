@@ -246,6 +246,9 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	w->base = event_base_new();
 	if (!w->base)
 		return hbk_fail(err, HBK_EINTERNAL, "event_base", "cannot create an event loop");
+	/* Remote partner and payment calls run on this worker's loop. */
+	hbk_partner_attach(&w->engine->partner, w->base);
+	hbk_payment_attach(&w->engine->payment, w->base);
 	w->engine->store->cache_statements = true;
 	w->engine->store->write_lock = &server->write_lock;
 	w->saga_env.defer = worker_defer;
@@ -272,6 +275,10 @@ static void worker_free(struct worker *w)
 	if (w->drain_check)
 		event_free(w->drain_check);
 	hbk_token_set_free(w->tokens);
+	if (w->engine) {
+		hbk_partner_attach(&w->engine->partner, NULL);
+		hbk_payment_attach(&w->engine->payment, NULL);
+	}
 	if (w->base)
 		event_base_free(w->base);
 	hbk_engine_close(w->engine);
