@@ -255,9 +255,7 @@ static void held_fire(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	event_free(h->timer);
-	if (h->timed_out)
-		h->area->error(&h->ex->resp, 504, "timeout", "the sandbox held this request");
-	else
+	if (!h->timed_out)
 		h->area->handle(h->sb, h->ex, h->endpoint);
 	http_exchange_finish(h->ex);
 	free(h);
@@ -301,6 +299,9 @@ static bool app_handle(void *ctx, struct http_exchange *ex)
 		const char *endpoint = area->endpoint(req);
 		const struct sandbox_faults *f = sandbox_faults_for(sb, endpoint);
 		if (endpoint && f->timeout_rate > 0 && chance() < f->timeout_rate) {
+			/* The worst kind of timeout: the request takes effect and
+			 * its answer is lost, so clients must look before retrying. */
+			area->handle(sb, ex, endpoint);
 			hold(sb, ex, area, endpoint, SANDBOX_HOLD_MS, true);
 			return false;
 		}
