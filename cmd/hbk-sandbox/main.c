@@ -103,10 +103,11 @@ static json_t *faults_json(const struct sandbox *sb)
 	for (int i = 0; i < sb->nfaults; i++) {
 		const struct sandbox_faults *f = &sb->faults[i];
 		json_array_append_new(
-		    list, json_pack("{s:s, s:i, s:i, s:f, s:f, s:f}", "endpoint", f->endpoint,
+		    list, json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f}", "endpoint", f->endpoint,
 				    "latency_ms", f->latency_ms, "jitter_ms", f->jitter_ms,
 				    "error_rate", f->error_rate, "timeout_rate", f->timeout_rate,
-				    "decline_rate", f->decline_rate));
+				    "decline_rate", f->decline_rate, "throttle_rate",
+				    f->throttle_rate));
 	}
 	return list;
 }
@@ -139,7 +140,8 @@ static bool ms_ok(json_t *v, int *out)
 static bool fault_set(struct sandbox *sb, json_t *obj, char *why, size_t size)
 {
 	static const char *const known[] = {"endpoint",	    "latency_ms",   "jitter_ms",
-					    "error_rate",   "timeout_rate", "decline_rate"};
+					    "error_rate",   "timeout_rate", "decline_rate",
+					    "throttle_rate"};
 	const char *key;
 	json_t *value;
 	if (!json_is_object(obj)) {
@@ -175,7 +177,8 @@ static bool fault_set(struct sandbox *sb, json_t *obj, char *why, size_t size)
 	}
 	if (!rate_ok(json_object_get(obj, "error_rate"), &f.error_rate) ||
 	    !rate_ok(json_object_get(obj, "timeout_rate"), &f.timeout_rate) ||
-	    !rate_ok(json_object_get(obj, "decline_rate"), &f.decline_rate)) {
+	    !rate_ok(json_object_get(obj, "decline_rate"), &f.decline_rate) ||
+	    !rate_ok(json_object_get(obj, "throttle_rate"), &f.throttle_rate)) {
 		hbk_format(why, size, "rates are numbers from 0 to 1");
 		return false;
 	}
@@ -201,6 +204,7 @@ static void control(struct sandbox *sb, struct http_exchange *ex)
 		for (int i = 0; i < NAREAS; i++)
 			json_object_set_new(state, areas[i]->name, areas[i]->state(sb));
 		json_object_set_new(state, "faults", faults_json(sb));
+		json_object_set(state, "requests", sb->requests);
 		sandbox_json(resp, 200, state);
 	} else if (strcmp(req->path, "/__sandbox/faults") == 0 && get) {
 		sandbox_json(resp, 200, faults_json(sb));
@@ -298,6 +302,16 @@ static bool app_handle(void *ctx, struct http_exchange *ex)
 			continue;
 		const char *endpoint = area->endpoint(req);
 		const struct sandbox_faults *f = sandbox_faults_for(sb, endpoint);
+		if (endpoint) {
+			json_t *n = json_object_get(sb->requests, endpoint);
+			json_object_set_new(sb->requests, endpoint,
+					    json_integer(n ? json_integer_value(n) + 1 : 1));
+		}
+		if (endpoint && f->throttle_rate > 0 && chance() < f->throttle_rate) {
+			area->error(&ex->resp, 429, "rate_limit", "too many requests");
+			http_response_header(&ex->resp, "Retry-After", "1");
+			return true;
+		}
 		if (endpoint && f->timeout_rate > 0 && chance() < f->timeout_rate) {
 			/* The worst kind of timeout: the request takes effect and
 			 * its answer is lost, so clients must look before retrying. */
@@ -472,6 +486,7 @@ int main(int argc, char **argv)
 	if (hbk_partner_sandbox_open(sb.cfg, sb.store, &sb.partner, &err) != HBK_OK ||
 	    hbk_payment_sandbox_open(sb.cfg, sb.store, &sb.payment, &err) != HBK_OK)
 		return fail(&err);
+	sb.requests = json_object();
 	sb.sns_messages = json_array();
 	sb.smtp_messages = json_array();
 
@@ -531,6 +546,7 @@ int main(int argc, char **argv)
 	close(fd);
 	if (smtp_fd >= 0)
 		close(smtp_fd);
+	json_decref(sb.requests);
 	json_decref(sb.sns_messages);
 	json_decref(sb.smtp_messages);
 	hbk_partner_close(&sb.partner);

@@ -36,6 +36,7 @@ struct sandbox_faults {
 	double error_rate;   /* answered 500 in the protocol's error shape */
 	double timeout_rate; /* done, but answered only after 60 s */
 	double decline_rate; /* payment: authorizations declined */
+	double throttle_rate; /* answered 429 with Retry-After: 1 */
 };
 
 struct sandbox {
@@ -51,6 +52,8 @@ struct sandbox {
 	const char *webhook_secret; /* whsec_... */
 	int nfaults;
 	struct sandbox_faults faults[SANDBOX_ENDPOINTS_MAX];
+	/* Requests received per endpoint name (faults included). */
+	json_t *requests;
 	/* Messages the SNS endpoint and the SMTP sink received. */
 	json_t *sns_messages;
 	json_t *smtp_messages;
