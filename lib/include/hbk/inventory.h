@@ -127,6 +127,10 @@ hbk_result hbk_inventory_release(struct hbk_store *store, const char *hotel_id,
 hbk_result hbk_hotel_get(struct hbk_store *store, const char *hotel_id, struct hbk_hotel *out,
 			 struct hbk_error *err);
 bool hbk_city_exists(struct hbk_store *store, const char *city);
+/* The hotel with the partner's code: HBK_ENOTFOUND "unknown_hotel" when none. */
+hbk_result hbk_hotel_get_by_code(struct hbk_store *store, int code, struct hbk_hotel *out,
+				 struct hbk_error *err);
+
 
 /* JSON for admin listings (new references). */
 hbk_result hbk_hotels_json(struct hbk_store *store, const char *city, json_t **out,
