@@ -264,6 +264,31 @@ static int category_stars(const char *category)
 	return 3;
 }
 
+/* Room types of ours the partner did not offer for the night: sold out. */
+static hbk_result sync_sold_out(struct sync_state *st, const json_t *partner_hotel,
+				const char *hotel_id, hbk_date night, struct hbk_error *err)
+{
+	json_t *ours = NULL;
+	hbk_result rc = hbk_hotel_json(st->store, hotel_id, &ours, err);
+	size_t i, j;
+	const json_t *local, *room;
+	json_array_foreach(json_object_get(ours, "room_types"), i, local)
+	{
+		const char *code = hbk_json_str(local, "code", "");
+		bool offered = false;
+		json_array_foreach(json_object_get(partner_hotel, "rooms"), j, room)
+		{
+			char partner_code[HBK_ROOM_CODE_MAX];
+			offered |= room_code(room, partner_code) && strcmp(partner_code, code) == 0;
+		}
+		if (rc == HBK_OK && !offered)
+			rc = hbk_inventory_sync_sold_out(st->store, hotel_id, code, night,
+							 &st->changes, err);
+	}
+	json_decref(ours);
+	return rc;
+}
+
 /* Writes one hotel's answer for one night. */
 static hbk_result sync_hotel_night(struct sync_state *st, const json_t *h, hbk_date night,
 				   struct hbk_error *err)
@@ -361,7 +386,7 @@ static hbk_result sync_hotel_night(struct sync_state *st, const json_t *h, hbk_d
 		}
 		boards_done = true;
 	}
-	return HBK_OK;
+	return sync_sold_out(st, h, id, night, err);
 }
 
 static void sync_progress(const struct sync_state *st, int done, int total)
