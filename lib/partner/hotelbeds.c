@@ -932,13 +932,14 @@ static void on_list(struct hb_op *op)
 			      "room_type", b.stay.room_type, "board", b.stay.board, "checkin",
 			      checkin, "checkout", checkout, "total", hbk_json_money(&b.total)));
 	}
+	size_t listed = json_array_size(bookings);
 	json_decref(doc);
 	if (rc != HBK_OK) {
 		op_finish(op, rc, &err, 0);
 		return;
 	}
 	op->pages++;
-	bool more = json_array_size(bookings) > 0 && to < total;
+	bool more = listed > 0 && to < total;
 	if (more && op->pages >= HB_LIST_PAGES_MAX) {
 		hbk_fail(&err, HBK_EINTERNAL, "too_large",
 			 "partner lists more than %d pages of bookings", HB_LIST_PAGES_MAX);
