@@ -55,6 +55,7 @@ struct hotelbeds {
 	struct hbk_upstream *up_sync; /* never attached: the synchronous ops */
 	char key[HB_CREDENTIAL_MAX];
 	char secret[HB_CREDENTIAL_MAX];
+	bool closing; /* being destroyed: calls still in flight end, start nothing */
 };
 
 enum hb_kind { OP_BOOK, OP_FIND, OP_MODIFY, OP_CANCEL, OP_LIST, OP_AVAILABILITY };
@@ -961,6 +962,14 @@ static void op_answered(struct hbk_upstream_call *uc)
 {
 	struct hb_op *op = uc->arg;
 	HBK_ASSERT(op != NULL && &op->uc == uc);
+	if (op->hb->closing) {
+		/* The upstream is finishing its calls on the way out: no next stage. */
+		struct hbk_error err = {0};
+		hbk_fail(&err, HBK_EUNAVAILABLE, "partner_unavailable",
+			 "partner call abandoned: the adapter is closing");
+		op_finish(op, HBK_EUNAVAILABLE, &err, 0);
+		return;
+	}
 	if (!answered_ok(uc) && op_retry_read(op))
 		return;
 	switch (op->stage) {
@@ -1212,6 +1221,7 @@ static void hb_destroy(void *self)
 	struct hotelbeds *hb = self;
 	if (hb == NULL)
 		return;
+	hb->closing = true;
 	if (hb->up)
 		hbk_upstream_free(hb->up);
 	if (hb->up_sync)
