@@ -909,6 +909,7 @@ static bool webhook_signature_ok(const char *header, const char *secret, const c
 {
 	long long t = -1;
 	int nsigs = 0;
+	bool any_v1 = false;
 	char sigs[WEBHOOK_SIGNATURES_MAX][WEBHOOK_SIGNATURE_HEX + 1];
 
 	for (const char *p = header; p && *p;) {
@@ -921,17 +922,18 @@ static bool webhook_signature_ok(const char *header, const char *secret, const c
 			if (value && strncmp(item, "t=", 2) == 0) {
 				if (!hbk_parse_int(value + 1, 0, 99999999999LL, &t))
 					t = -1;
-			} else if (value && strncmp(item, "v1=", 3) == 0 &&
-				   strlen(value + 1) == WEBHOOK_SIGNATURE_HEX &&
-				   nsigs < WEBHOOK_SIGNATURES_MAX) {
-				hbk_copy(sigs[nsigs++], sizeof(sigs[0]), value + 1);
+			} else if (value && strncmp(item, "v1=", 3) == 0) {
+				any_v1 = true;
+				if (strlen(value + 1) == WEBHOOK_SIGNATURE_HEX &&
+				    nsigs < WEBHOOK_SIGNATURES_MAX)
+					hbk_copy(sigs[nsigs++], sizeof(sigs[0]), value + 1);
 			}
 		}
 		p += len;
 		while (*p == ',' || *p == ' ')
 			p++;
 	}
-	if (t < 0 || nsigs == 0) {
+	if (t < 0 || !any_v1) {
 		hbk_fail(err, HBK_EINVAL, "invalid_signature",
 			 "a Stripe-Signature header with t= and v1= is needed");
 		return false;
