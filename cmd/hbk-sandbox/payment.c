@@ -75,8 +75,8 @@ static json_t *error_body(const char *type, const char *code, const char *declin
 	return json_pack("{s:o}", "error", error);
 }
 
-static void reply_error(struct http_response *resp, int status, const char *type,
-			const char *code, const char *param, const char *message)
+static void reply_error(struct http_response *resp, int status, const char *type, const char *code,
+			const char *param, const char *message)
 {
 	sandbox_json(resp, status, error_body(type, code, NULL, param, message));
 }
@@ -111,8 +111,7 @@ static void reply_result(struct http_response *resp, const struct hbk_error *err
 	case HBK_EUNAVAILABLE:
 		reply_error(resp, 503, "api_error", "api_unavailable", NULL, err->message);
 		return;
-	default:
-		reply_error(resp, 500, "api_error", NULL, NULL, err->message);
+	default: reply_error(resp, 500, "api_error", NULL, NULL, err->message);
 	}
 }
 
@@ -187,8 +186,8 @@ static const char *form_get(const json_t *form, const char *key)
 }
 
 /* An integer parameter in [min, max]; false (with a 400 sent) when bad. */
-static bool form_int(struct http_response *resp, const json_t *form, const char *key,
-		     long long min, long long max, long long def, long long *out)
+static bool form_int(struct http_response *resp, const json_t *form, const char *key, long long min,
+		     long long max, long long def, long long *out)
 {
 	const char *text = form_get(form, key);
 	*out = def;
@@ -197,8 +196,8 @@ static bool form_int(struct http_response *resp, const json_t *form, const char 
 	if (hbk_parse_int(text, min, max, out))
 		return true;
 	char message[160];
-	hbk_format(message, sizeof(message), "Invalid integer: %s must be from %lld to %lld",
-		   key, min, max);
+	hbk_format(message, sizeof(message), "Invalid integer: %s must be from %lld to %lld", key,
+		   min, max);
 	reply_error(resp, 400, "invalid_request_error", "parameter_invalid_integer", key, message);
 	return false;
 }
@@ -233,9 +232,7 @@ static const char *payment_endpoint(const struct http_request *req)
 		       : get ? "payment.payment_intents.list"
 			     : NULL;
 	if (strcmp(req->path, "/v1/refunds") == 0)
-		return post  ? "payment.refunds.create"
-		       : get ? "payment.refunds.list"
-			     : NULL;
+		return post ? "payment.refunds.create" : get ? "payment.refunds.list" : NULL;
 	if (post && intent_path(req->path, "/capture", id))
 		return "payment.payment_intents.capture";
 	if (post && intent_path(req->path, "/cancel", id))
@@ -291,11 +288,11 @@ static void webhook_send(struct sandbox *sb, const char *type, json_t *object,
 	hbk_id_new("EV", id);
 	hbk_format(event_id, sizeof(event_id), "evt_%s", id + 3);
 	int64_t now_s = hbk_now_ms() / 1000;
-	json_t *event = json_pack(
-	    "{s:s, s:s, s:s, s:I, s:s, s:b, s:i, s:{s:n, s:s?}, s:{s:o}}", "id", event_id, "object",
-	    "event", "api_version", "2024-06-20", "created", (json_int_t)now_s, "type", type,
-	    "livemode", 0, "pending_webhooks", 1, "request", "id", "idempotency_key",
-	    idempotency_key, "data", "object", object);
+	json_t *event =
+	    json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:i, s:{s:n, s:s?}, s:{s:o}}", "id", event_id,
+		      "object", "event", "api_version", "2024-06-20", "created", (json_int_t)now_s,
+		      "type", type, "livemode", 0, "pending_webhooks", 1, "request", "id",
+		      "idempotency_key", idempotency_key, "data", "object", object);
 	HBK_ASSERT(event != NULL);
 
 	struct webhook_post *post = hbk_xcalloc(1, sizeof(*post));
@@ -341,8 +338,8 @@ static json_t *charge_of(struct sandbox *sb, const json_t *intent)
 	    "{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:b, s:b, s:O, s:{s:s, s:o, s:b, s:s}}", "id",
 	    charge_id, "object", "charge", "amount", (json_int_t)hbk_json_int(intent, "amount", 0),
 	    "amount_captured", (json_int_t)received, "amount_refunded", (json_int_t)refunded,
-	    "currency", hbk_json_str(intent, "currency", ""), "payment_intent", intent_id, "captured",
-	    received > 0, "refunded", received > 0 && refunded >= received, "metadata",
+	    "currency", hbk_json_str(intent, "currency", ""), "payment_intent", intent_id,
+	    "captured", received > 0, "refunded", received > 0 && refunded >= received, "metadata",
 	    json_object_get(intent, "metadata"), "refunds", "object", "list", "data", refunds,
 	    "has_more", 0, "url", "/v1/refunds");
 	HBK_ASSERT(charge != NULL);
@@ -359,7 +356,8 @@ static void webhook_after(struct sandbox *sb, const char *type, const char *inte
 	if (sb->webhook_url == NULL ||
 	    hbk_payment_sim_intent(&sb->payment, intent_id, &intent, &err) != HBK_OK)
 		return;
-	const char *booking_id = hbk_json_str(json_object_get(intent, "metadata"), "booking_id", "");
+	const char *booking_id =
+	    hbk_json_str(json_object_get(intent, "metadata"), "booking_id", "");
 	if (booking_id[0] == '\0') {
 		json_decref(intent);
 		return;
@@ -456,9 +454,9 @@ static void intents_create(struct payment_request *pr)
 
 	struct hbk_payment_intent intent;
 	struct hbk_error err = {0};
-	hbk_result r = sb->payment.ops->authorize(sb->payment.self, NULL, &money, payment_method,
-						  form_get(form, "metadata[booking_id]"), &intent,
-						  &err);
+	hbk_result r =
+	    sb->payment.ops->authorize(sb->payment.self, NULL, &money, payment_method,
+				       form_get(form, "metadata[booking_id]"), &intent, &err);
 	if (r == HBK_EINVAL || r == HBK_EUNAVAILABLE || r == HBK_EINTERNAL) {
 		reply_result(pr->resp, &err); /* changed nothing: not saved */
 		return;
@@ -468,13 +466,12 @@ static void intents_create(struct payment_request *pr)
 		json_t *pi = NULL;
 		struct hbk_error load_err = {0};
 		hbk_payment_sim_intent(&sb->payment, intent.id, &pi, &load_err);
-		const char *decline_code = hbk_json_str(
-		    json_object_get(pi, "last_payment_error"), "decline_code", "generic_decline");
-		json_t *body = error_body(
-		    "card_error", "card_declined", decline_code, NULL,
-		    strcmp(decline_code, "insufficient_funds") == 0
-			? "Your card has insufficient funds."
-			: "Your card was declined.");
+		const char *decline_code = hbk_json_str(json_object_get(pi, "last_payment_error"),
+							"decline_code", "generic_decline");
+		json_t *body = error_body("card_error", "card_declined", decline_code, NULL,
+					  strcmp(decline_code, "insufficient_funds") == 0
+					      ? "Your card has insufficient funds."
+					      : "Your card was declined.");
 		if (pi)
 			json_object_set_new(json_object_get(body, "error"), "payment_intent", pi);
 		sandbox_json(pr->resp, 402, body);
@@ -556,15 +553,16 @@ static void refunds_create(struct payment_request *pr)
 		reply_result(pr->resp, &err);
 		return;
 	}
-	long long left = hbk_json_int(pi, "amount_received", 0) - hbk_json_int(pi, "amount_refunded", 0);
+	long long left =
+	    hbk_json_int(pi, "amount_received", 0) - hbk_json_int(pi, "amount_refunded", 0);
 	json_decref(pi);
 	long long amount;
 	if (!form_int(pr->resp, pr->form, "amount", 1, AMOUNT_MAX, left, &amount))
 		return;
 	if (amount <= 0) {
 		pr->executed = true;
-		reply_error(pr->resp, 400, "invalid_request_error", "charge_already_refunded",
-			    NULL, "This payment intent has nothing left to refund.");
+		reply_error(pr->resp, 400, "invalid_request_error", "charge_already_refunded", NULL,
+			    "This payment intent has nothing left to refund.");
 		return;
 	}
 	struct hbk_refund refund;
@@ -718,10 +716,11 @@ static hbk_result saved_load(struct hbk_store *store, const char *key, bool *fou
 	*found = false;
 	hbk_result r = hbk_store_exec(store, idempotency_schema, err);
 	if (r == HBK_OK)
-		r = hbk_store_prepare(store,
-				      "SELECT fingerprint, status, body FROM sandbox_payment_requests"
-				      " WHERE key = ?1 AND created_ms >= ?2",
-				      &stmt, err);
+		r = hbk_store_prepare(
+		    store,
+		    "SELECT fingerprint, status, body FROM sandbox_payment_requests"
+		    " WHERE key = ?1 AND created_ms >= ?2",
+		    &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	hbk_bind_text(stmt, 1, key);
@@ -793,9 +792,8 @@ static void run_keyed(struct payment_request *pr)
 		http_response_header(pr->resp, "Idempotent-Replayed", "true");
 	} else {
 		dispatch(pr);
-		if (pr->executed &&
-		    saved_store(store, pr->idempotency_key, fingerprint.data, pr->resp, &err) !=
-			HBK_OK)
+		if (pr->executed && saved_store(store, pr->idempotency_key, fingerprint.data,
+						pr->resp, &err) != HBK_OK)
 			reply_result(pr->resp, &err);
 	}
 	http_response_header(pr->resp, "Idempotency-Key", "%.150s", pr->idempotency_key);
@@ -861,8 +859,7 @@ static void payment_handle(struct sandbox *sb, struct http_exchange *ex, const c
 	if (strcmp(req->method, "POST") != 0 || pr.idempotency_key == NULL) {
 		pr.idempotency_key = NULL;
 		dispatch(&pr);
-	} else if (pr.idempotency_key[0] == '\0' ||
-		   strlen(pr.idempotency_key) > KEY_LENGTH_MAX) {
+	} else if (pr.idempotency_key[0] == '\0' || strlen(pr.idempotency_key) > KEY_LENGTH_MAX) {
 		reply_error(resp, 400, "invalid_request_error", "idempotency_key_invalid", NULL,
 			    "Idempotency-Key must be 1 to 255 characters.");
 	} else {

@@ -895,9 +895,9 @@ static bool h_metrics(struct exchange_ctx *x, struct http_request *req, struct h
 
 /* ---- the payment provider's webhook ---- */
 
-#define WEBHOOK_TOLERANCE_S	 300 /* Stripe's default tolerance */
-#define WEBHOOK_SIGNATURES_MAX	 8
-#define WEBHOOK_SIGNATURE_HEX	 64
+#define WEBHOOK_TOLERANCE_S    300 /* Stripe's default tolerance */
+#define WEBHOOK_SIGNATURES_MAX 8
+#define WEBHOOK_SIGNATURE_HEX  64
 
 /*
  * Checks "Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]" against
@@ -974,6 +974,18 @@ static const char *object_ref(const json_t *obj, const char *key)
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
+/* Adds a succeeded refund object to ext (up to its bound). */
+static void webhook_refund(struct hbk_external_payment *ext, const json_t *refund)
+{
+	if (ext->nrefunds == HBK_EXTERNAL_REFUNDS_MAX ||
+	    strcmp(hbk_json_str(refund, "status", "succeeded"), "succeeded") != 0)
+		return;
+	hbk_copy(ext->refunds[ext->nrefunds].id, HBK_PAYMENT_REF_MAX,
+		 hbk_json_str(refund, "id", ""));
+	ext->refunds[ext->nrefunds].amount_minor = hbk_json_int(refund, "amount", 0);
+	ext->nrefunds++;
+}
+
 /* Reads the events hbk acts on; false for any other type. */
 static bool webhook_event(const json_t *event, struct hbk_external_payment *ext)
 {
@@ -991,34 +1003,25 @@ static bool webhook_event(const json_t *event, struct hbk_external_payment *ext)
 		hbk_copy(ext->intent_id, sizeof(ext->intent_id), hbk_json_str(object, "id", ""));
 		return true;
 	}
-	if (strcmp(type, "charge.refunded") == 0 || strcmp(type, "refund.created") == 0) {
+	if (strcmp(type, "charge.refunded") == 0) {
+		/* The charge lists every refund so far. */
+		const json_t *refunds = json_object_get(json_object_get(object, "refunds"), "data");
+		size_t i;
+		const json_t *refund;
 		ext->kind = HBK_EXTERNAL_REFUND;
 		hbk_copy(ext->intent_id, sizeof(ext->intent_id),
 			 object_ref(object, "payment_intent"));
-		const json_t *refunds = type[0] == 'c'
-					    ? json_object_get(json_object_get(object, "refunds"),
-							      "data")
-					    : NULL;
-		size_t i;
-		const json_t *refund;
-		if (refunds == NULL && json_is_object(object)) {
-			refunds = json_array();
-			json_array_append((json_t *)refunds, (json_t *)object);
-		} else {
-			json_incref((json_t *)refunds);
-		}
 		json_array_foreach(refunds, i, refund)
 		{
-			if (ext->nrefunds == HBK_EXTERNAL_REFUNDS_MAX)
-				break;
-			if (strcmp(hbk_json_str(refund, "status", "succeeded"), "succeeded") != 0)
-				continue;
-			hbk_copy(ext->refunds[ext->nrefunds].id, HBK_PAYMENT_REF_MAX,
-				 hbk_json_str(refund, "id", ""));
-			ext->refunds[ext->nrefunds].amount_minor = hbk_json_int(refund, "amount", 0);
-			ext->nrefunds++;
+			webhook_refund(ext, refund);
 		}
-		json_decref((json_t *)refunds);
+		return true;
+	}
+	if (strcmp(type, "refund.created") == 0) {
+		ext->kind = HBK_EXTERNAL_REFUND;
+		hbk_copy(ext->intent_id, sizeof(ext->intent_id),
+			 object_ref(object, "payment_intent"));
+		webhook_refund(ext, object);
 		return true;
 	}
 	return false;
@@ -1028,8 +1031,7 @@ static bool h_webhook_payments(struct exchange_ctx *x, struct http_request *req,
 			       struct http_response *resp)
 {
 	struct hbk_error err = {0};
-	const char *secret =
-	    hbk_config_get(x->worker->server->cfg, "payment.webhook_secret", NULL);
+	const char *secret = hbk_config_get(x->worker->server->cfg, "payment.webhook_secret", NULL);
 	if (secret == NULL || secret[0] == '\0') {
 		problem(resp, 503, "webhook_not_configured", NULL,
 			"payment webhooks are off: payment.webhook_secret is not set");

@@ -158,8 +158,7 @@ hbk_result hbk_payment_stripe_error(long status, const char *body, struct hbk_er
 			     "payment provider rejected the request (HTTP %ld%s%s)%s%.200s", status,
 			     code[0] ? ", " : "", code, message[0] ? ": " : "", message);
 		if (hbk_json_str(error, "param", NULL))
-			hbk_copy(err->field, sizeof(err->field),
-				 hbk_json_str(error, "param", ""));
+			hbk_copy(err->field, sizeof(err->field), hbk_json_str(error, "param", ""));
 	}
 	json_decref(doc);
 	return r;
@@ -291,8 +290,8 @@ static void request_done(struct hbk_upstream_call *ucall)
 		r = hbk_payment_stripe_error(ucall->resp.status, ucall->resp.body.data, &err);
 		if (r == HBK_EDECLINED && rq->op == OP_AUTHORIZE) {
 			/* The declined intent rides along in the error. */
-			json_t *doc = hbk_json_loads(ucall->resp.body.data, ucall->resp.body.len,
-						     NULL);
+			json_t *doc =
+			    hbk_json_loads(ucall->resp.body.data, ucall->resp.body.len, NULL);
 			const json_t *pi =
 			    json_object_get(json_object_get(doc, "error"), "payment_intent");
 			if (json_is_object(pi))
@@ -406,8 +405,7 @@ static void authorize_on(struct stripe *st, struct hbk_upstream *up, const char 
 			hbk_fail_field(&err, HBK_EINVAL, "invalid_amount", "amount",
 				       "amount must be positive");
 		else
-			hbk_fail_field(&err, HBK_EINVAL, "invalid_payment_method",
-				       "payment_method",
+			hbk_fail_field(&err, HBK_EINVAL, "invalid_payment_method", "payment_method",
 				       "payment method must be a pm_ token such as pm_card_visa");
 		request_refuse(rq, &err);
 		return;
@@ -476,10 +474,9 @@ static void refund_on(struct stripe *st, struct hbk_upstream *up, const char *id
 	request_send(st, up, rq, "POST", idempotency_key);
 }
 
-static void authorize_async(void *self, const char *idempotency_key,
-			    const struct hbk_money *amount, const char *payment_method,
-			    const char *booking_id, struct hbk_payment_intent *out,
-			    struct hbk_call *call)
+static void authorize_async(void *self, const char *idempotency_key, const struct hbk_money *amount,
+			    const char *payment_method, const char *booking_id,
+			    struct hbk_payment_intent *out, struct hbk_call *call)
 {
 	struct stripe *st = self;
 	authorize_on(st, st->up, idempotency_key, amount, payment_method, booking_id, out, call);
