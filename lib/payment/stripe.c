@@ -275,7 +275,7 @@ static void request_done(struct hbk_upstream_call *ucall)
 		/* No answer: timeout, refused connection, open circuit. */
 		err = ucall->err;
 		r = ucall->rc;
-		if (strcmp(err.code, "circuit_open") != 0)
+		if (r == HBK_EUNAVAILABLE && strcmp(err.code, "circuit_open") != 0)
 			hbk_copy(err.code, sizeof(err.code), "payment_unavailable");
 		hbk_error_prefix(&err, "payment provider");
 	} else if (ucall->resp.status >= 200 && ucall->resp.status < 300) {
