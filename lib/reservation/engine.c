@@ -32,6 +32,8 @@ hbk_result hbk_engine_open(const struct hbk_config *cfg, int flags, struct hbk_e
 		rc = hbk_payment_open(cfg, engine->store, &engine->payment, err);
 	if (rc == HBK_OK)
 		rc = hbk_notifier_open(cfg, &engine->notifier, err);
+	if (rc == HBK_OK)
+		hbk_notifier_set_store(engine->notifier, engine->store);
 	if (rc != HBK_OK) {
 		hbk_engine_close(engine);
 		return rc;
