@@ -16,7 +16,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lreadline -lpthread -lm
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))
-TOOLS := hbk hbk-admin hbkd
+TOOLS := hbk hbk-admin hbkd hbk-sandbox
 BUILD := build/release
 SAN := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -11,7 +11,8 @@
  * main.c owns the server, the faults and the dispatch: it finds the area,
  * applies the endpoint's faults (latency and jitter by a timer on the
  * loop, error_rate as a 500 in the protocol's error shape, timeout_rate by
- * never answering until the client gives up), then calls the handler,
+ * doing the request but holding its answer until the client has given
+ * up), then calls the handler,
  * which fills ex->resp synchronously.
  */
 #ifndef HBK_SANDBOX_H
@@ -33,8 +34,9 @@ struct sandbox_faults {
 	int latency_ms;
 	int jitter_ms;
 	double error_rate;   /* answered 500 in the protocol's error shape */
-	double timeout_rate; /* never answered (the client times out) */
+	double timeout_rate; /* done, but answered only after 60 s */
 	double decline_rate; /* payment: authorizations declined */
+	double throttle_rate; /* answered 429 with Retry-After: 1 */
 };
 
 struct sandbox {
@@ -50,6 +52,8 @@ struct sandbox {
 	const char *webhook_secret; /* whsec_... */
 	int nfaults;
 	struct sandbox_faults faults[SANDBOX_ENDPOINTS_MAX];
+	/* Requests received per endpoint name (faults included). */
+	json_t *requests;
 	/* Messages the SNS endpoint and the SMTP sink received. */
 	json_t *sns_messages;
 	json_t *smtp_messages;

@@ -9,12 +9,15 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -583,4 +586,63 @@ void http_server_free(struct http_server *server)
 	if (server->listener)
 		evconnlistener_free(server->listener);
 	free(server);
+}
+
+hbk_result http_listen(const char *address, int backlog, int *out, struct hbk_error *err)
+{
+	char host[256];
+	const char *colon = strrchr(address, ':');
+	if (!colon || colon == address || !colon[1] || (size_t)(colon - address) >= sizeof(host))
+		return hbk_fail(err, HBK_EINVAL, "invalid_listen",
+				"invalid listen address '%s' (expected HOST:PORT)", address);
+	memcpy(host, address, (size_t)(colon - address));
+	host[colon - address] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host) - 2);
+		host[strlen(host) - 2] = '\0';
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res;
+	int gai = getaddrinfo(host, colon + 1, &hints, &res);
+	if (gai != 0)
+		return hbk_fail(err, HBK_EINVAL, "invalid_listen", "cannot resolve '%s': %s",
+				address, gai_strerror(gai));
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, backlog) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return hbk_fail(err, HBK_EUNAVAILABLE, "listen", "cannot listen on %s: %s", address,
+				strerror(e));
+	}
+	freeaddrinfo(res);
+	*out = fd;
+	return HBK_OK;
+}
+
+void http_bound_address(int fd, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+				  sizeof(host));
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+				  sizeof(host));
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+	}
+	snprintf(out, size, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
 }

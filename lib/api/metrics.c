@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "hbk/upstream.h"
 #include "server.h"
 
 const char *const route_names[ROUTE_COUNT] = {
@@ -124,4 +125,5 @@ void metrics_render(struct metrics *m, struct hbk_buf *out)
 		       "# TYPE hbk_http_requests_in_flight gauge\n"
 		       "hbk_http_requests_in_flight %d\n",
 		       atomic_load(&m->connections), atomic_load(&m->in_flight));
+	hbk_upstream_metrics(out);
 }

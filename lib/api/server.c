@@ -87,66 +87,6 @@ static hbk_result open_log(struct server *server, struct hbk_error *err)
 	return HBK_OK;
 }
 
-static hbk_result listen_on(const char *address, int *out, struct hbk_error *err)
-{
-	char host[256];
-	const char *colon = strrchr(address, ':');
-	if (!colon || colon == address || !colon[1] || (size_t)(colon - address) >= sizeof(host))
-		return hbk_fail(err, HBK_EINVAL, "invalid_listen",
-				"invalid listen address '%s' (expected HOST:PORT)", address);
-	memcpy(host, address, (size_t)(colon - address));
-	host[colon - address] = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host) - 2);
-		host[strlen(host) - 2] = '\0';
-	}
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *res;
-	int gai = getaddrinfo(host, colon + 1, &hints, &res);
-	if (gai != 0)
-		return hbk_fail(err, HBK_EINVAL, "invalid_listen", "cannot resolve '%s': %s",
-				address, gai_strerror(gai));
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int one = 1;
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, LISTEN_BACKLOG) != 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		return hbk_fail(err, HBK_EUNAVAILABLE, "listen", "cannot listen on %s: %s", address,
-				strerror(e));
-	}
-	freeaddrinfo(res);
-	*out = fd;
-	return HBK_OK;
-}
-
-/* The address actually bound (port 0 picks a free one). */
-static void bound_address(int fd, char *out, size_t size)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char host[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET) {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
-				  sizeof(host));
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
-				  sizeof(host));
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		}
-	}
-	snprintf(out, size, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
-}
-
 /* The saga environment of a worker: retries wait on its event loop. */
 struct deferred {
 	void (*fn)(void *arg);
@@ -246,6 +186,9 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	w->base = event_base_new();
 	if (!w->base)
 		return hbk_fail(err, HBK_EINTERNAL, "event_base", "cannot create an event loop");
+	/* Remote partner and payment calls run on this worker's loop. */
+	hbk_partner_attach(&w->engine->partner, w->base);
+	hbk_payment_attach(&w->engine->payment, w->base);
 	w->engine->store->cache_statements = true;
 	w->engine->store->write_lock = &server->write_lock;
 	w->saga_env.defer = worker_defer;
@@ -272,6 +215,10 @@ static void worker_free(struct worker *w)
 	if (w->drain_check)
 		event_free(w->drain_check);
 	hbk_token_set_free(w->tokens);
+	if (w->engine) {
+		hbk_partner_attach(&w->engine->partner, NULL);
+		hbk_payment_attach(&w->engine->payment, NULL);
+	}
 	if (w->base)
 		event_base_free(w->base);
 	hbk_engine_close(w->engine);
@@ -361,7 +308,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 	if (rc == HBK_OK)
 		rc = open_log(server, err);
 	if (rc == HBK_OK)
-		rc = listen_on(listen, &server->listen_fd, err);
+		rc = http_listen(listen, LISTEN_BACKLOG, &server->listen_fd, err);
 	for (int i = 0; rc == HBK_OK && i < workers; i++) {
 		rc = worker_init(server, &server->workers[i], i, err);
 		server->nworkers = i + 1;
@@ -385,7 +332,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 				       &server->workers[i]);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		char address[128];
-		bound_address(server->listen_fd, address, sizeof(address));
+		http_bound_address(server->listen_fd, address, sizeof(address));
 		log_event(server, "info", "start", "hbkd %s listening on %s with %d worker(s)",
 			  HBK_VERSION, address, server->nworkers);
 		if (opts->on_listen)

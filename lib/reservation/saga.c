@@ -260,121 +260,145 @@ static int first_open_authorization(const struct hbk_booking *b)
 	return -1;
 }
 
-/*
- * Does one external step; on success adds its event to batch. A failure
- * comes back with err filled; HBK_EUNAVAILABLE is worth retrying.
- */
-static hbk_result external_step(struct hbk_engine *engine, const struct hbk_booking *b,
-				enum hbk_saga_step step, struct event_batch *batch,
-				struct hbk_error *err)
-{
-	struct hbk_payment *pay = &engine->payment;
-	struct hbk_partner *partner = &engine->partner;
+/* What an external step sends and gets back: kept in the run, since the
+ * call may complete after the function that made it has returned. */
+struct step_io {
+	struct hbk_call call;
 	struct hbk_payment_intent pi;
 	struct hbk_partner_booking pb;
 	struct hbk_partner_request req;
 	struct hbk_refund refund;
 	struct hbk_money amount;
 	char key[HBK_IDEMPOTENCY_KEY_MAX];
-	hbk_result rc;
+	int payment; /* the payment the step acts on */
+	bool lookup; /* the partner step is looking up an earlier booking */
+};
+
+/*
+ * Starts one external step; io->call.done runs with its outcome (at once
+ * with the in-process adapters, later on hbkd's loop with remote ones).
+ */
+static void external_step(struct hbk_engine *engine, const struct hbk_booking *b,
+			  enum hbk_saga_step step, struct step_io *io)
+{
+	struct hbk_payment *pay = &engine->payment;
+	struct hbk_partner *partner = &engine->partner;
 	int i;
 
+	io->lookup = false;
 	switch (step) {
 	case HBK_STEP_AUTHORIZE:
 	case HBK_STEP_UPDATE_CHARGE:
 		if (step == HBK_STEP_AUTHORIZE) {
-			hbk_format(key, sizeof(key), "%s:authorize", b->id);
-			amount = b->total;
+			hbk_format(io->key, sizeof(io->key), "%s:authorize", b->id);
+			io->amount = b->total;
 		} else {
-			hbk_format(key, sizeof(key), "%s:charge:%lld", b->id,
+			hbk_format(io->key, sizeof(io->key), "%s:charge:%lld", b->id,
 				   (long long)b->sequence);
-			amount = hbk_money_make(b->new_total.minor - hbk_booking_paid(b).minor +
-						    hbk_booking_refunded(b).minor,
-						b->total.currency);
+			io->amount = hbk_money_make(b->new_total.minor -
+							hbk_booking_paid(b).minor +
+							hbk_booking_refunded(b).minor,
+						    b->total.currency);
 		}
-		rc = pay->ops->authorize(pay->self, key, &amount, b->payment_method, b->id, &pi,
-					 err);
-		if (rc != HBK_OK)
-			return rc;
-		batch_add(batch, b, "payment_authorized.v1",
-			  json_pack("{s:s, s:o, s:s}", "reference", pi.id, "amount",
-				    hbk_json_money(&amount), "status", pi.status));
-		return HBK_OK;
+		hbk_payment_authorize(pay, io->key, &io->amount, b->payment_method, b->id, &io->pi,
+				      &io->call);
+		return;
 	case HBK_STEP_CAPTURE:
 	case HBK_STEP_UPDATE_CAPTURE:
 		i = step == HBK_STEP_CAPTURE ? 0 : b->charge_payment;
 		HBK_ASSERT(i >= 0 && i < b->npayments);
-		hbk_format(key, sizeof(key), "%s:capture:%s", b->id, b->payments[i].reference);
-		rc = pay->ops->capture(pay->self, key, b->payments[i].reference,
-				       b->payments[i].authorized, &pi, err);
-		if (rc != HBK_OK)
-			return rc;
-		amount = hbk_money_make(b->payments[i].authorized, b->total.currency);
-		batch_add(
-		    batch, b, "payment_captured.v1",
-		    json_pack("{s:s, s:o}", "reference", pi.id, "amount", hbk_json_money(&amount)));
-		return HBK_OK;
+		io->payment = i;
+		hbk_format(io->key, sizeof(io->key), "%s:capture:%s", b->id,
+			   b->payments[i].reference);
+		hbk_payment_capture(pay, io->key, b->payments[i].reference,
+				    b->payments[i].authorized, &io->pi, &io->call);
+		return;
 	case HBK_STEP_PAYMENT_VOID:
 		i = first_open_authorization(b);
 		HBK_ASSERT(i >= 0);
-		hbk_format(key, sizeof(key), "%s:void:%s", b->id, b->payments[i].reference);
-		rc = pay->ops->cancel(pay->self, key, b->payments[i].reference, &pi, err);
-		if (rc != HBK_OK)
-			return rc;
-		batch_add(batch, b, "payment_voided.v1",
-			  json_pack("{s:s}", "reference", b->payments[i].reference));
-		return HBK_OK;
+		io->payment = i;
+		hbk_format(io->key, sizeof(io->key), "%s:void:%s", b->id, b->payments[i].reference);
+		hbk_payment_void(pay, io->key, b->payments[i].reference, &io->pi, &io->call);
+		return;
 	case HBK_STEP_PAYMENT_REFUND: {
 		i = refund_source(b);
 		HBK_ASSERT(i >= 0);
+		io->payment = i;
 		int64_t due = refund_due(b);
 		int64_t left = b->payments[i].captured - b->payments[i].refunded;
 		HBK_ASSERT(due > 0);
-		amount = hbk_money_make(due < left ? due : left, b->total.currency);
-		hbk_format(key, sizeof(key), "%s:refund:%lld", b->id, (long long)b->sequence);
-		rc = pay->ops->refund(pay->self, key, b->payments[i].reference, amount.minor,
-				      &refund, err);
-		if (rc != HBK_OK)
-			return rc;
-		batch_add(batch, b, "payment_refunded.v1",
-			  json_pack("{s:s, s:s, s:o}", "reference", b->payments[i].reference,
-				    "refund", refund.id, "amount", hbk_json_money(&amount)));
-		return HBK_OK;
+		io->amount = hbk_money_make(due < left ? due : left, b->total.currency);
+		hbk_format(io->key, sizeof(io->key), "%s:refund:%lld", b->id,
+			   (long long)b->sequence);
+		hbk_payment_refund(pay, io->key, b->payments[i].reference, io->amount.minor,
+				   &io->refund, &io->call);
+		return;
 	}
 	case HBK_STEP_PARTNER_BOOK:
-		partner_request(b, &b->stay, &b->total, &b->policy, &req);
-		rc = partner->ops->book(partner->self, &req, &pb, err);
-		if (rc == HBK_ECONFLICT && strcmp(err->code, "duplicate_client_reference") == 0)
-			/* Booked by an earlier attempt whose answer was lost. */
-			rc = partner->ops->find(partner->self, b->id, &pb, err);
-		if (rc != HBK_OK)
-			return rc;
-		batch_add(
-		    batch, b, "partner_booked.v1",
-		    json_pack("{s:s, s:s}", "name", partner->ops->name, "reference", pb.reference));
-		return HBK_OK;
+		partner_request(b, &b->stay, &b->total, &b->policy, &io->req);
+		hbk_partner_book(partner, &io->req, &io->pb, &io->call);
+		return;
 	case HBK_STEP_PARTNER_CANCEL:
-		rc = partner->ops->cancel(partner->self, b->partner_reference, false, hbk_now_ms(),
-					  &amount, err);
-		if (rc != HBK_OK)
-			return rc;
-		batch_add(batch, b, "partner_cancelled.v1",
-			  json_pack("{s:s, s:o}", "reference", b->partner_reference, "penalty",
-				    hbk_json_money(&amount)));
-		return HBK_OK;
+		hbk_partner_cancel(partner, b->partner_reference, false, hbk_now_ms(), &io->amount,
+				   &io->call);
+		return;
 	case HBK_STEP_PARTNER_MODIFY:
-		partner_request(b, &b->new_stay, &b->new_total, &b->new_policy, &req);
-		rc = partner->ops->modify(partner->self, b->partner_reference, &req, false, &pb,
-					  err);
-		if (rc != HBK_OK)
-			return rc;
-		batch_add(batch, b, "partner_modified.v1",
-			  json_pack("{s:s}", "reference", b->partner_reference));
-		return HBK_OK;
+		partner_request(b, &b->new_stay, &b->new_total, &b->new_policy, &io->req);
+		hbk_partner_modify(partner, b->partner_reference, &io->req, false, &io->pb,
+				   &io->call);
+		return;
 	default: break;
 	}
 	HBK_ASSERT(!"not an external step");
-	return HBK_EINTERNAL;
+}
+
+/* Turns a successful external step's answer into its event. */
+static void external_record(struct hbk_engine *engine, const struct hbk_booking *b,
+			    enum hbk_saga_step step, struct step_io *io, struct event_batch *batch)
+{
+	struct hbk_money amount;
+	int i = io->payment;
+
+	switch (step) {
+	case HBK_STEP_AUTHORIZE:
+	case HBK_STEP_UPDATE_CHARGE:
+		batch_add(batch, b, "payment_authorized.v1",
+			  json_pack("{s:s, s:o, s:s}", "reference", io->pi.id, "amount",
+				    hbk_json_money(&io->amount), "status", io->pi.status));
+		return;
+	case HBK_STEP_CAPTURE:
+	case HBK_STEP_UPDATE_CAPTURE:
+		amount = hbk_money_make(b->payments[i].authorized, b->total.currency);
+		batch_add(
+		    batch, b, "payment_captured.v1",
+		    json_pack("{s:s, s:o}", "reference", io->pi.id, "amount", hbk_json_money(&amount)));
+		return;
+	case HBK_STEP_PAYMENT_VOID:
+		batch_add(batch, b, "payment_voided.v1",
+			  json_pack("{s:s}", "reference", b->payments[i].reference));
+		return;
+	case HBK_STEP_PAYMENT_REFUND:
+		batch_add(batch, b, "payment_refunded.v1",
+			  json_pack("{s:s, s:s, s:o}", "reference", b->payments[i].reference,
+				    "refund", io->refund.id, "amount", hbk_json_money(&io->amount)));
+		return;
+	case HBK_STEP_PARTNER_BOOK:
+		batch_add(batch, b, "partner_booked.v1",
+			  json_pack("{s:s, s:s}", "name", engine->partner.ops->name, "reference",
+				    io->pb.reference));
+		return;
+	case HBK_STEP_PARTNER_CANCEL:
+		batch_add(batch, b, "partner_cancelled.v1",
+			  json_pack("{s:s, s:o}", "reference", b->partner_reference, "penalty",
+				    hbk_json_money(&io->amount)));
+		return;
+	case HBK_STEP_PARTNER_MODIFY:
+		batch_add(batch, b, "partner_modified.v1",
+			  json_pack("{s:s}", "reference", b->partner_reference));
+		return;
+	default: break;
+	}
+	HBK_ASSERT(!"not an external step");
 }
 
 static bool is_compensation(const struct hbk_booking *b, enum hbk_saga_step step)
@@ -547,6 +571,8 @@ struct saga_run {
 	/* The guest's notice, sent once the outcome is committed (-1: none),
 	 * so that writing mail never holds the store. */
 	int notice;
+	int64_t step_started_us;
+	struct step_io io;
 	struct hbk_booking booking;
 	struct hbk_error err;
 };
@@ -625,29 +651,55 @@ static void external_done(struct saga_run *run, hbk_result rc, struct event_batc
 	advance(run);
 }
 
+static void step_called(struct hbk_call *call);
+
 static void attempt(void *arg)
 {
 	struct saga_run *run = arg;
-	struct event_batch batch = {0};
-	struct hbk_error step_err = {0};
+	run->io.call.done = step_called;
+	run->step_started_us = hbk_now_ms() * 1000;
+	external_step(run->engine, &run->booking, run->step, &run->io);
+}
+
+/* An external step's call came back: record it, retry it, or give up. */
+static void step_called(struct hbk_call *call)
+{
+	struct saga_run *run = (struct saga_run *)((char *)call - offsetof(struct saga_run, io.call));
+	struct step_io *io = &run->io;
+	struct hbk_engine *engine = run->engine;
+	hbk_result rc = call->rc;
+
+	if (run->step == HBK_STEP_PARTNER_BOOK && !io->lookup && rc == HBK_ECONFLICT &&
+	    strcmp(call->err.code, "duplicate_client_reference") == 0) {
+		/* Booked by an earlier attempt whose answer was lost. */
+		io->lookup = true;
+		rc = engine->partner.ops->find(engine->partner.self, run->id, &io->pb, &call->err);
+	}
+	if (engine->on_step)
+		engine->on_step(engine->on_step_ctx, run->step,
+				hbk_now_ms() * 1000 - run->step_started_us, rc);
+
 	bool compensation = is_compensation(&run->booking, run->step);
 	int attempts = compensation ? COMPENSATION_ATTEMPTS_MAX : STEP_ATTEMPTS_MAX;
-
-	int64_t t0 = hbk_now_ms() * 1000;
-	hbk_result rc = external_step(run->engine, &run->booking, run->step, &batch, &step_err);
-	if (run->engine->on_step)
-		run->engine->on_step(run->engine->on_step_ctx, run->step, hbk_now_ms() * 1000 - t0,
-				     rc);
-	if (rc == HBK_EUNAVAILABLE && ++run->attempt < attempts) {
-		batch_clear(&batch);
+	/* An open circuit answers for the upstream: a forward step fails at
+	 * once instead of waiting on it; compensations keep trying. */
+	bool fast_fail = !compensation && strcmp(call->err.code, "circuit_open") == 0;
+	if (rc == HBK_EUNAVAILABLE && !fast_fail && ++run->attempt < attempts) {
 		/* Never hold the store while waiting. */
 		if (run_commit(run) != HBK_OK) {
 			run_end(run, HBK_EINTERNAL);
 			return;
 		}
-		run->env->defer(run->env->ctx, backoff_ms(run->attempt - 1), attempt, run);
+		int delay = backoff_ms(run->attempt - 1);
+		if (call->retry_after_ms > delay)
+			delay = call->retry_after_ms;
+		run->env->defer(run->env->ctx, delay, attempt, run);
 		return;
 	}
+	struct event_batch batch = {0};
+	struct hbk_error step_err = call->err;
+	if (rc == HBK_OK)
+		external_record(engine, &run->booking, run->step, io, &batch);
 	external_done(run, rc, &batch, &step_err);
 }
 

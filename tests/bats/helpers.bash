@@ -106,6 +106,44 @@ stop_hbkd() {
 	HBKD_PID=
 }
 
+# Starts hbk-sandbox on free ports (HTTP and the SMTP sink); extra
+# arguments go to it. Sets SANDBOX_URL, SANDBOX_SMTP, SANDBOX_PID and
+# SANDBOX_LOG.
+start_sandbox() {
+	SANDBOX_LOG="$BATS_TEST_TMPDIR/sandbox.log"
+	local ready="$BATS_TEST_TMPDIR/sandbox.ready"
+	rm -f "$ready"
+	hbk-sandbox --listen 127.0.0.1:0 --smtp-listen 127.0.0.1:0 --ready-file "$ready" \
+		"$@" 2>>"$SANDBOX_LOG" 3>&- &
+	SANDBOX_PID=$!
+	for _ in $(seq 1 200); do
+		[ -s "$ready" ] && break
+		kill -0 "$SANDBOX_PID" 2>/dev/null || { cat "$SANDBOX_LOG" >&2; return 1; }
+		sleep 0.05
+	done
+	[ -s "$ready" ] || { echo "hbk-sandbox did not start" >&2; return 1; }
+	SANDBOX_URL="http://$(sed -n 1p "$ready")"
+	SANDBOX_SMTP="$(sed -n 2p "$ready")"
+	export SANDBOX_URL SANDBOX_SMTP SANDBOX_PID SANDBOX_LOG
+}
+
+stop_sandbox() {
+	if [ -n "${SANDBOX_PID:-}" ] && kill -0 "$SANDBOX_PID" 2>/dev/null; then
+		kill -TERM "$SANDBOX_PID"
+		for _ in $(seq 1 100); do
+			kill -0 "$SANDBOX_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -9 "$SANDBOX_PID" 2>/dev/null || true
+	fi
+	SANDBOX_PID=
+}
+
+# Sets the sandbox's faults: sandbox_faults '{"endpoint":"partner.*","error_rate":1}'
+sandbox_faults() {
+	curl -sS -f -X POST -d "$1" "$SANDBOX_URL/__sandbox/faults" >/dev/null
+}
+
 # curl against hbkd with the test token; prints the body, and the status
 # on the last line.
 api() {

@@ -120,6 +120,11 @@ void http_server_drain(struct http_server *server);
 int http_server_connections(const struct http_server *server);
 void http_server_free(struct http_server *server);
 
+/* Binds and listens on HOST:PORT (non-blocking, close-on-exec). */
+hbk_result http_listen(const char *address, int backlog, int *fd, struct hbk_error *err);
+/* The address actually bound, as HOST:PORT (port 0 picks a free one). */
+void http_bound_address(int fd, char *out, size_t size);
+
 /* Microseconds on a monotonic clock. */
 int64_t http_now_us(void);
 

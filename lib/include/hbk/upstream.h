@@ -74,6 +74,7 @@ struct hbk_upstream_call {
 	void *handle;	    /* private: the curl easy handle */
 	void *headers;	    /* private: the curl header list */
 	struct hbk_upstream *up; /* private */
+	struct hbk_upstream_call *prev, *next; /* private: calls in flight */
 };
 
 hbk_result hbk_upstream_new(const struct hbk_upstream_options *opt, struct hbk_upstream **out,
