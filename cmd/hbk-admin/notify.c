@@ -82,8 +82,8 @@ static int notify_resend_one(struct hbk_cli *cli, const char *id_text)
 	long long id;
 
 	if (!hbk_parse_int(id_text, 1, INT64_MAX, &id)) {
-		hbk_fail(&err, HBK_EINVAL, "invalid_id", "notice id must be a positive number, not '%s'",
-			 id_text);
+		hbk_fail(&err, HBK_EINVAL, "invalid_id",
+			 "notice id must be a positive number, not '%s'", id_text);
 		return hbk_cli_error(cli, &err);
 	}
 	if (hbk_notify_resend(cli->engine->notifier, cli->engine->store, id, &err) != HBK_OK)

@@ -21,14 +21,14 @@
 
 #include "sandbox.h"
 
-#define SMTP_LINE_MAX	    4096 /* a command or a data line, CRLF excluded */
-#define SMTP_MESSAGE_MAX    (10 * 1024 * 1024)
-#define SMTP_RCPTS_MAX	    100
+#define SMTP_LINE_MAX	     4096 /* a command or a data line, CRLF excluded */
+#define SMTP_MESSAGE_MAX     (10 * 1024 * 1024)
+#define SMTP_RCPTS_MAX	     100
 #define SMTP_CONNECTIONS_MAX 64
-#define SMTP_IDLE_SECONDS   60
-#define SMTP_ADDRESS_MAX    320
-#define SMTP_MESSAGES_MAX   1000
-#define SMTP_SUBJECT_MAX    998
+#define SMTP_IDLE_SECONDS    60
+#define SMTP_ADDRESS_MAX     320
+#define SMTP_MESSAGES_MAX    1000
+#define SMTP_SUBJECT_MAX     998
 
 enum smtp_phase { SMTP_COMMAND, SMTP_DATA, SMTP_CLOSING };
 
@@ -131,10 +131,10 @@ static void record_message(struct smtp_session *s)
 	subject_of(s->data.data ? s->data.data : "", &subject);
 	hbk_format(id, sizeof(id), "smtp-%lu", ++messages_received);
 	hbk_time_format(hbk_now_ms(), received_at);
-	json_t *record = json_pack("{s:s, s:s, s:o, s:s, s:s%, s:s}", "id", id, "from", s->from,
-				   "to", json_copy(s->rcpts), "subject", subject.data, "data",
-				   s->data.data ? s->data.data : "", s->data.len, "received_at",
-				   received_at);
+	json_t *record =
+	    json_pack("{s:s, s:s, s:o, s:s, s:s%, s:s}", "id", id, "from", s->from, "to",
+		      json_copy(s->rcpts), "subject", subject.data, "data",
+		      s->data.data ? s->data.data : "", s->data.len, "received_at", received_at);
 	hbk_buf_free(&subject);
 	if (!record)
 		return;
@@ -292,8 +292,8 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	(void)addr;
 	(void)socklen;
 
-	struct bufferevent *bev = bufferevent_socket_new(evconnlistener_get_base(listener), fd,
-							 BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *bev =
+	    bufferevent_socket_new(evconnlistener_get_base(listener), fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
 		evutil_closesocket(fd);
 		return;

@@ -55,10 +55,9 @@ static void new_uuid(char out[37])
 	hbk_random_bytes(b, sizeof(b));
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	hbk_format(out, 37,
-		   "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		   b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		   b[14], b[15]);
+	hbk_format(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		   b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		   b[13], b[14], b[15]);
 }
 
 /* The sandbox's generic codes in SNS's words. */
@@ -71,8 +70,7 @@ static const char *aws_code(const char *code)
 	return code;
 }
 
-static void sns_error(struct http_response *resp, int status, const char *code,
-		      const char *message)
+static void sns_error(struct http_response *resp, int status, const char *code, const char *message)
 {
 	char request_id[37];
 
@@ -80,7 +78,8 @@ static void sns_error(struct http_response *resp, int status, const char *code,
 	resp->status = status;
 	resp->content_type = "text/xml";
 	hbk_buf_reset(&resp->body);
-	hbk_buf_printf(&resp->body, "<ErrorResponse xmlns=\"" XMLNS "\"><Error><Type>%s</Type><Code>",
+	hbk_buf_printf(&resp->body,
+		       "<ErrorResponse xmlns=\"" XMLNS "\"><Error><Type>%s</Type><Code>",
 		       status >= 500 ? "Receiver" : "Sender");
 	put_xml_escaped(&resp->body, aws_code(code));
 	hbk_buf_puts(&resp->body, "</Code><Message>");
@@ -147,7 +146,8 @@ static bool parse_credential(const char *s, size_t len, struct credential *c)
 	if (n != 5 || strchr(parts[4], '/'))
 		return false;
 	for (const char *p = parts[0]; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')))
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      (*p >= 'a' && *p <= 'z')))
 			return false;
 	if (!*parts[0] || strlen(parts[1]) != 8 || !all_digits(parts[1], 8) || !*parts[2] ||
 	    strcmp(parts[3], "sns") != 0 || strcmp(parts[4], "aws4_request") != 0)
@@ -203,7 +203,8 @@ static bool check_authorization(const char *auth, const char *amz_date, struct c
 	if (!comma || comma == p)
 		return false;
 	for (const char *h = p; h < comma; h++)
-		if (!((*h >= 'a' && *h <= 'z') || (*h >= '0' && *h <= '9') || *h == '-' || *h == ';'))
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= '0' && *h <= '9') || *h == '-' ||
+		      *h == ';'))
 			return false;
 	if (!list_has(p, (size_t)(comma - p), "host") ||
 	    !list_has(p, (size_t)(comma - p), "x-amz-date")) {
@@ -403,10 +404,10 @@ static void publish(struct sandbox *sb, struct http_exchange *ex, const struct c
 	else {
 		new_uuid(message_id);
 		hbk_time_format(hbk_now_ms(), received_at);
-		json_t *record = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "message_id",
-					   message_id, "message", message, "subject",
-					   subject ? subject : "", "access_key_id", c->key, "region",
-					   c->region, "authorization", auth, "x_amz_date", amz_date);
+		json_t *record = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "message_id", message_id, "message",
+		    message, "subject", subject ? subject : "", "access_key_id", c->key, "region",
+		    c->region, "authorization", auth, "x_amz_date", amz_date);
 		json_object_set_new(record, topic ? "topic_arn" : "phone_number",
 				    json_string(topic ? topic : phone));
 		json_object_set_new(record, "received_at", json_string(received_at));
@@ -441,8 +442,9 @@ static void sns_handle(struct sandbox *sb, struct http_exchange *ex, const char 
 static json_t *sns_state(struct sandbox *sb)
 {
 	json_t *empty = json_array();
-	json_t *state = json_pack("{s:O, s:O}", "messages", sb->sns_messages ? sb->sns_messages : empty,
-				  "smtp", sb->smtp_messages ? sb->smtp_messages : empty);
+	json_t *state =
+	    json_pack("{s:O, s:O}", "messages", sb->sns_messages ? sb->sns_messages : empty, "smtp",
+		      sb->smtp_messages ? sb->smtp_messages : empty);
 	json_decref(empty);
 	return state;
 }

@@ -23,7 +23,7 @@ struct notify_smtp {
 
 /* SNS: the endpoint, the SigV4 scope and credentials (secrets). */
 struct notify_sns {
-	char *url;	 /* https://sns.<region>.amazonaws.com/ or notify.sms.url */
+	char *url; /* https://sns.<region>.amazonaws.com/ or notify.sms.url */
 	char *region;
 	char *topic_arn; /* NULL: publish to the guest's phone */
 	char *key_id;

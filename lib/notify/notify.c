@@ -34,8 +34,8 @@
 #define TIMEOUT_MS_DEFAULT     10000
 #define ATTEMPTS_MAX	       20
 /* Notices one resend --all goes through, and one retry pass by default. */
-#define RESEND_ALL_MAX	       1000
-#define RETRY_BATCH_DEFAULT    16
+#define RESEND_ALL_MAX	    1000
+#define RETRY_BATCH_DEFAULT 16
 
 enum email_kind { EMAIL_MAILDIR, EMAIL_SMTP };
 enum sms_kind { SMS_NONE, SMS_SNS };
@@ -220,7 +220,8 @@ static hbk_result open_sns(const struct hbk_config *cfg, struct hbk_notifier *no
 		return hbk_fail_field(err, HBK_EINVAL, "config_invalid", "notify.sms.url",
 				      "notify.sms.url must be an http:// or https:// URL without "
 				      "a query");
-	if (topic_arn && *topic_arn && (!has_prefix(topic_arn, "arn:") || strpbrk(topic_arn, " \r\n")))
+	if (topic_arn && *topic_arn &&
+	    (!has_prefix(topic_arn, "arn:") || strpbrk(topic_arn, " \r\n")))
 		return hbk_fail_field(err, HBK_EINVAL, "config_invalid", "notify.sms.topic_arn",
 				      "notify.sms.topic_arn must be an ARN (arn:aws:sns:...)");
 	hbk_buf_init(&endpoint, URL_MAX_BYTES + 2);
@@ -254,9 +255,9 @@ static hbk_result open_retry(const struct hbk_config *cfg, struct hbk_notifier *
 			     struct hbk_error *err)
 {
 	long long attempts, backoff_ms, timeout_ms;
-	hbk_result rc = hbk_config_get_int(cfg, "notify.retry.attempts",
-					   HBK_NOTIFY_ATTEMPTS_DEFAULT, 1, ATTEMPTS_MAX, &attempts,
-					   err);
+	hbk_result rc =
+	    hbk_config_get_int(cfg, "notify.retry.attempts", HBK_NOTIFY_ATTEMPTS_DEFAULT, 1,
+			       ATTEMPTS_MAX, &attempts, err);
 	if (rc == HBK_OK)
 		rc = hbk_config_get_int(cfg, "notify.retry.backoff_ms",
 					HBK_NOTIFY_BACKOFF_MS_DEFAULT, 0, HBK_NOTIFY_BACKOFF_MS_MAX,
@@ -378,8 +379,7 @@ static hbk_result deliver(struct hbk_notifier *notifier, const struct notice_row
 		return notify_sns_publish(&notifier->sns, row->recipient, row->subject,
 					  row->message, err);
 	}
-	return hbk_fail(err, HBK_EINTERNAL, "invalid_notice", "unknown channel '%s'",
-			row->channel);
+	return hbk_fail(err, HBK_EINTERNAL, "invalid_notice", "unknown channel '%s'", row->channel);
 }
 
 /* After a failed attempt number attempts: the status the notice takes and
@@ -475,8 +475,8 @@ hbk_result hbk_notify_send(struct hbk_notifier *notifier, enum hbk_notice notice
 	};
 	send_channel(notifier, &row, &first_rc, err);
 
-	const char *to = notifier->sns.topic_arn ? notifier->sns.topic_arn
-						 : guest_field(booking, "phone");
+	const char *to =
+	    notifier->sns.topic_arn ? notifier->sns.topic_arn : guest_field(booking, "phone");
 	if (notifier->sms == SMS_SNS && *to) {
 		struct hbk_error render_err = {0};
 		if (hbk_notify_render_sms(notice, booking, &sms, &subject, &render_err) != HBK_OK) {
@@ -517,10 +517,11 @@ static hbk_result attempt(struct hbk_notifier *notifier, struct hbk_store *store
 
 	hbk_result rc = deliver(notifier, row, &cause);
 	const char *status = rc == HBK_OK ? "sent"
-			     : keep_parked ? "parked"
-					   : after_failure(notifier, row->attempts + 1, &next_attempt_ms);
-	hbk_result store_rc =
-	    notices_record(store, row->id, rc == HBK_OK, cause.message, status, next_attempt_ms, err);
+			     : keep_parked
+				 ? "parked"
+				 : after_failure(notifier, row->attempts + 1, &next_attempt_ms);
+	hbk_result store_rc = notices_record(store, row->id, rc == HBK_OK, cause.message, status,
+					     next_attempt_ms, err);
 	if (store_rc != HBK_OK)
 		return store_rc;
 	if (rc != HBK_OK && err) {
@@ -548,7 +549,8 @@ hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store 
 	for (int i = 0; i < count; i++) {
 		struct hbk_error attempt_err = {0};
 		if (rc == HBK_OK) {
-			hbk_result sent_rc = attempt(notifier, store, &rows[i], false, &attempt_err);
+			hbk_result sent_rc =
+			    attempt(notifier, store, &rows[i], false, &attempt_err);
 			if (sent_rc == HBK_OK)
 				(*sent)++;
 		}
@@ -557,8 +559,8 @@ hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store 
 	return rc;
 }
 
-hbk_result hbk_notify_resend(struct hbk_notifier *notifier, struct hbk_store *store,
-			     long long id, struct hbk_error *err)
+hbk_result hbk_notify_resend(struct hbk_notifier *notifier, struct hbk_store *store, long long id,
+			     struct hbk_error *err)
 {
 	struct notice_row row;
 
@@ -567,7 +569,8 @@ hbk_result hbk_notify_resend(struct hbk_notifier *notifier, struct hbk_store *st
 	if (rc != HBK_OK)
 		return rc;
 	if (strcmp(row.status, "sent") == 0)
-		rc = hbk_fail(err, HBK_ECONFLICT, "notice_sent", "notice %lld was already sent", id);
+		rc =
+		    hbk_fail(err, HBK_ECONFLICT, "notice_sent", "notice %lld was already sent", id);
 	else
 		rc = attempt(notifier, store, &row, strcmp(row.status, "parked") == 0, err);
 	notice_row_free(&row);

@@ -62,11 +62,12 @@ hbk_result notices_add(struct hbk_store *store, const struct notice_row *row,
 	hbk_result rc = hbk_store_join(store, &owned, err);
 	if (rc != HBK_OK)
 		return rc;
-	rc = hbk_store_prepare(store,
-			       "INSERT INTO notices (booking_id, kind, channel, recipient, subject,"
-			       " message, status, attempts, last_error, next_attempt_ms,"
-			       " created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			       &stmt, err);
+	rc = hbk_store_prepare(
+	    store,
+	    "INSERT INTO notices (booking_id, kind, channel, recipient, subject,"
+	    " message, status, attempts, last_error, next_attempt_ms,"
+	    " created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    &stmt, err);
 	if (rc == HBK_OK) {
 		hbk_bind_text(stmt, 1, row->booking_id);
 		hbk_bind_text(stmt, 2, row->kind);
@@ -94,8 +95,7 @@ static char *column_dup(sqlite3_stmt *stmt, int index)
 	return hbk_xstrdup(hbk_column_text(stmt, index));
 }
 
-#define ROW_COLUMNS                                                                                \
-	"id, booking_id, kind, channel, recipient, subject, message, status, attempts"
+#define ROW_COLUMNS "id, booking_id, kind, channel, recipient, subject, message, status, attempts"
 
 static void read_row(sqlite3_stmt *stmt, struct notice_row *row)
 {
@@ -140,10 +140,11 @@ static hbk_result claim_one(struct hbk_store *store, long long id, int64_t due_m
 	sqlite3_stmt *stmt;
 
 	*claimed = false;
-	hbk_result rc = hbk_store_prepare(store,
-					  "UPDATE notices SET next_attempt_ms = ?, updated_ms = ?"
-					  " WHERE id = ? AND status = 'pending' AND next_attempt_ms = ?",
-					  &stmt, err);
+	hbk_result rc =
+	    hbk_store_prepare(store,
+			      "UPDATE notices SET next_attempt_ms = ?, updated_ms = ?"
+			      " WHERE id = ? AND status = 'pending' AND next_attempt_ms = ?",
+			      &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	sqlite3_bind_int64(stmt, 1, lease_until_ms);
@@ -220,7 +221,8 @@ hbk_result notices_parked_ids(struct hbk_store *store, int max, long long *ids, 
 
 	*count = 0;
 	hbk_result rc = hbk_store_prepare(
-	    store, "SELECT id FROM notices WHERE status = 'parked' ORDER BY id LIMIT ?", &stmt, err);
+	    store, "SELECT id FROM notices WHERE status = 'parked' ORDER BY id LIMIT ?", &stmt,
+	    err);
 	if (rc != HBK_OK)
 		return rc;
 	sqlite3_bind_int(stmt, 1, max);
@@ -291,16 +293,16 @@ hbk_result hbk_notify_list(struct hbk_store *store, bool parked_only, json_t **o
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *status = hbk_column_text(stmt, 5);
 		int64_t next_ms = sqlite3_column_int64(stmt, 8);
-		json_t *row = json_pack(
-		    "{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o}", "id",
-		    (json_int_t)sqlite3_column_int64(stmt, 0), "booking_id",
-		    hbk_column_text(stmt, 1), "kind", hbk_column_text(stmt, 2), "channel",
-		    hbk_column_text(stmt, 3), "recipient", hbk_column_text(stmt, 4), "status", status,
-		    "attempts", sqlite3_column_int(stmt, 6), "last_error", hbk_column_text(stmt, 7),
-		    "next_attempt_at", strcmp(status, "pending") == 0 ? time_or_null(next_ms)
-								       : json_null(),
-		    "created_at", time_or_null(sqlite3_column_int64(stmt, 9)), "updated_at",
-		    time_or_null(sqlite3_column_int64(stmt, 10)));
+		json_t *row =
+		    json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o}", "id",
+			      (json_int_t)sqlite3_column_int64(stmt, 0), "booking_id",
+			      hbk_column_text(stmt, 1), "kind", hbk_column_text(stmt, 2), "channel",
+			      hbk_column_text(stmt, 3), "recipient", hbk_column_text(stmt, 4),
+			      "status", status, "attempts", sqlite3_column_int(stmt, 6),
+			      "last_error", hbk_column_text(stmt, 7), "next_attempt_at",
+			      strcmp(status, "pending") == 0 ? time_or_null(next_ms) : json_null(),
+			      "created_at", time_or_null(sqlite3_column_int64(stmt, 9)),
+			      "updated_at", time_or_null(sqlite3_column_int64(stmt, 10)));
 		HBK_ASSERT(row != NULL);
 		json_array_append_new(notices, row);
 	}

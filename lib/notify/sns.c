@@ -110,11 +110,11 @@ static hbk_result check_answer(long status, const struct hbk_buf *body, struct h
 	}
 	xml_value(xml, "Code", code);
 	xml_value(xml, "Message", message);
-	hbk_result rc = status == 401 || status == 403 ? HBK_EAUTH
+	hbk_result rc = status == 401 || status == 403	 ? HBK_EAUTH
 			: status >= 500 || status == 429 ? HBK_EUNAVAILABLE
 							 : HBK_EDECLINED;
-	return hbk_fail(err, rc, "sns_failed", "sns: answered %ld%s%s%s%s", status, code[0] ? " " : "",
-			code, message[0] ? ": " : "", message);
+	return hbk_fail(err, rc, "sns_failed", "sns: answered %ld%s%s%s%s", status,
+			code[0] ? " " : "", code, message[0] ? ": " : "", message);
 }
 
 hbk_result notify_sns_publish(const struct notify_sns *sns, const char *recipient,
@@ -145,11 +145,12 @@ hbk_result notify_sns_publish(const struct notify_sns *sns, const char *recipien
 	CURL *curl = curl_easy_init();
 	if (form.overflow || !curl) {
 		rc = hbk_fail(err, form.overflow ? HBK_EINVAL : HBK_EINTERNAL, "sns_failed",
-			      form.overflow ? "sns: message too large" : "sns: cannot start libcurl");
+			      form.overflow ? "sns: message too large"
+					    : "sns: cannot start libcurl");
 		goto out;
 	}
-	struct curl_slist *headers =
-	    curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
+	struct curl_slist *headers = curl_slist_append(
+	    NULL, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
 	curl_easy_setopt(curl, CURLOPT_URL, sns->url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

@@ -829,10 +829,11 @@ static void test_sns_form(void)
 	CHECK_STR(body.data, "Action=Publish&Version=2010-03-31&PhoneNumber=%2B351912345678"
 			     "&Message=Ol%C3%A1%2C%20a%26b%3Dc%20~x&Subject=Booking%20confirmed");
 	hbk_buf_reset(&body);
-	hbk_notify_sns_form("arn:aws:sns:eu-west-1:123456789012:guests", "+351912345678", "m",
-			    "", &body);
-	CHECK_STR(body.data, "Action=Publish&Version=2010-03-31"
-			     "&TopicArn=arn%3Aaws%3Asns%3Aeu-west-1%3A123456789012%3Aguests&Message=m");
+	hbk_notify_sns_form("arn:aws:sns:eu-west-1:123456789012:guests", "+351912345678", "m", "",
+			    &body);
+	CHECK_STR(body.data,
+		  "Action=Publish&Version=2010-03-31"
+		  "&TopicArn=arn%3Aaws%3Asns%3Aeu-west-1%3A123456789012%3Aguests&Message=m");
 	hbk_buf_free(&body);
 }
 
@@ -919,8 +920,9 @@ static int notices_with(struct hbk_store *store, const char *status)
 		return -1;
 	json_t *rows = json_object_get(doc, "notices");
 	for (size_t i = 0; i < json_array_size(rows); i++)
-		count += strcmp(json_string_value(json_object_get(json_array_get(rows, i), "status")),
-				status) == 0;
+		count +=
+		    strcmp(json_string_value(json_object_get(json_array_get(rows, i), "status")),
+			   status) == 0;
 	json_decref(doc);
 	return count;
 }

@@ -65,8 +65,8 @@ hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store 
  * HBK_ENOTFOUND when there is no such notice, HBK_ECONFLICT when it was
  * already sent; a failed delivery is recorded and returned.
  */
-hbk_result hbk_notify_resend(struct hbk_notifier *notifier, struct hbk_store *store,
-			     long long id, struct hbk_error *err);
+hbk_result hbk_notify_resend(struct hbk_notifier *notifier, struct hbk_store *store, long long id,
+			     struct hbk_error *err);
 
 /* Sends every parked notice now (resend --all); counts both outcomes. */
 hbk_result hbk_notify_resend_parked(struct hbk_notifier *notifier, struct hbk_store *store,
