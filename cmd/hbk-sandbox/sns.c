@@ -11,6 +11,13 @@
  * header (yyyymmddThhmmssZ) of the credential's day. Anything else is a 403
  * ErrorResponse (MissingAuthenticationToken, IncompleteSignature).
  *
+ * When the environment gives the sandbox the secret
+ * (HBK_SANDBOX_SNS_SECRET, read at each request), the signature itself is
+ * checked too: the canonical request (method, path, empty query, the
+ * signed headers, the body's SHA-256), the string to sign and the derived
+ * key of AWS Signature Version 4; a mismatch is a 403
+ * SignatureDoesNotMatch. Each record says whether it was verified.
+ *
  * State (GET /__sandbox/state, key "sns"): {"messages":[...], "smtp":[...]}.
  * "messages" are the SNS publishes: {"message_id", "topic_arn" or
  * "phone_number", "message", "subject", "access_key_id", "region",
@@ -21,6 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "hbk/upstream.h"
 #include "sandbox.h"
 
 #define SNS_PARAMS_MAX	     64
@@ -28,6 +39,8 @@
 #define SNS_SUBJECT_MAX	     100
 #define SANDBOX_MESSAGES_MAX 1000
 #define SIGNATURE_HEX_LEN    64
+#define SIGNED_HEADERS_MAX   16
+#define SECRET_ENV	     "HBK_SANDBOX_SNS_SECRET"
 #define XMLNS		     "https://sns.amazonaws.com/doc/2010-03-31/"
 
 /* ------------------------------------------------------------------------
@@ -237,6 +250,103 @@ static bool check_authorization(const char *auth, const char *amz_date, struct c
 }
 
 /* ------------------------------------------------------------------------
+ * SigV4 signature, when the secret is known.
+ */
+
+static void hmac(const unsigned char *key, size_t key_len, const char *msg,
+		 unsigned char out[SHA256_DIGEST_LENGTH])
+{
+	unsigned int out_len = SHA256_DIGEST_LENGTH;
+	HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)msg, strlen(msg), out,
+	     &out_len);
+}
+
+/* Appends "name:value\n" with the value trimmed and inner runs of spaces
+ * collapsed, as SigV4 canonicalizes a header; false when it is absent. */
+static bool put_canonical_header(struct hbk_buf *out, const struct http_request *req,
+				 const char *name)
+{
+	const char *value = http_header(req, name);
+	bool space = false;
+
+	if (!value)
+		return false;
+	hbk_buf_printf(out, "%s:", name);
+	while (*value == ' ' || *value == '\t')
+		value++;
+	for (; *value; value++) {
+		if (*value == ' ' || *value == '\t') {
+			space = true;
+			continue;
+		}
+		if (space)
+			hbk_buf_putc(out, ' ');
+		space = false;
+		hbk_buf_putc(out, *value);
+	}
+	hbk_buf_putc(out, '\n');
+	return true;
+}
+
+/* Whether the signature in auth is the one secret gives for req. */
+static bool signature_matches(const struct http_request *req, const char *auth,
+			      const struct credential *c, const char *amz_date, const char *secret)
+{
+	struct hbk_buf canonical, to_sign;
+	char body_hex[65], canonical_hex[65], signed_headers[512], key[256];
+	unsigned char k[SHA256_DIGEST_LENGTH];
+	bool ok = true;
+
+	const char *sh = strstr(auth, "SignedHeaders=") + 14;
+	const char *sh_end = strchr(sh, ',');
+	const char *signature = strstr(auth, "Signature=") + 10;
+	if ((size_t)(sh_end - sh) >= sizeof(signed_headers))
+		return false;
+	memcpy(signed_headers, sh, (size_t)(sh_end - sh));
+	signed_headers[sh_end - sh] = '\0';
+
+	hbk_buf_init(&canonical, 64 * 1024);
+	hbk_buf_init(&to_sign, 4096);
+	const char *query = strchr(req->target, '?');
+	size_t path_len = query ? (size_t)(query - req->target) : strlen(req->target);
+	hbk_buf_printf(&canonical, "%s\n%.*s\n%s\n", req->method, (int)path_len, req->target,
+		       query ? query + 1 : "");
+	int count = 0;
+	for (const char *name = signed_headers; ok && *name;) {
+		char one[128];
+		size_t len = strcspn(name, ";");
+		ok = ++count <= SIGNED_HEADERS_MAX && len > 0 && len < sizeof(one);
+		if (ok) {
+			memcpy(one, name, len);
+			one[len] = '\0';
+			ok = put_canonical_header(&canonical, req, one);
+		}
+		name += len + (name[len] == ';');
+	}
+	hbk_sha256_hex(req->body ? req->body : "", req->body_len, body_hex);
+	hbk_buf_printf(&canonical, "\n%s\n%s", signed_headers, body_hex);
+	hbk_sha256_hex(canonical.data, canonical.len, canonical_hex);
+	hbk_buf_printf(&to_sign, "AWS4-HMAC-SHA256\n%s\n%s/%s/sns/aws4_request\n%s", amz_date,
+		       c->date, c->region, canonical_hex);
+
+	hbk_format(key, sizeof(key), "AWS4%.200s", secret);
+	hmac((const unsigned char *)key, strlen(key), c->date, k);
+	hmac(k, sizeof(k), c->region, k);
+	hmac(k, sizeof(k), "sns", k);
+	hmac(k, sizeof(k), "aws4_request", k);
+	hmac(k, sizeof(k), to_sign.data, k);
+	char expected[65];
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		hbk_format(expected + 2 * i, 3, "%02x", k[i]);
+	ok = ok && !canonical.overflow && CRYPTO_memcmp(expected, signature, 64) == 0;
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(k, sizeof(k));
+	hbk_buf_free(&to_sign);
+	hbk_buf_free(&canonical);
+	return ok;
+}
+
+/* ------------------------------------------------------------------------
  * The form.
  */
 
@@ -361,7 +471,7 @@ static void keep(json_t **list, json_t *record)
 }
 
 static void publish(struct sandbox *sb, struct http_exchange *ex, const struct credential *c,
-		    const char *auth, const char *amz_date)
+		    const char *auth, const char *amz_date, bool verified)
 {
 	struct form f;
 	char message_id[37], received_at[HBK_TIME_STR];
@@ -410,6 +520,7 @@ static void publish(struct sandbox *sb, struct http_exchange *ex, const struct c
 		    c->region, "authorization", auth, "x_amz_date", amz_date);
 		json_object_set_new(record, topic ? "topic_arn" : "phone_number",
 				    json_string(topic ? topic : phone));
+		json_object_set_new(record, "signature_verified", json_boolean(verified));
 		json_object_set_new(record, "received_at", json_string(received_at));
 		keep(&sb->sns_messages, record);
 		publish_answer(&ex->resp, message_id);
@@ -436,7 +547,15 @@ static void sns_handle(struct sandbox *sb, struct http_exchange *ex, const char 
 		sns_error(&ex->resp, 403, code, why);
 		return;
 	}
-	publish(sb, ex, &c, auth, amz_date);
+	const char *secret = getenv(SECRET_ENV);
+	bool verify = secret && *secret;
+	if (verify && !signature_matches(&ex->req, auth, &c, amz_date, secret)) {
+		sns_error(&ex->resp, 403, "SignatureDoesNotMatch",
+			  "The request signature we calculated does not match the signature you "
+			  "provided");
+		return;
+	}
+	publish(sb, ex, &c, auth, amz_date, verify);
 }
 
 static json_t *sns_state(struct sandbox *sb)

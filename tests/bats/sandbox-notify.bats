@@ -29,6 +29,8 @@ setup() {
 	out="$BATS_TEST_TMPDIR/out"
 	: >"$out"
 	: >"$HBK_CONFIG"
+	# The sandbox checks the SigV4 signature itself when it knows the secret.
+	export HBK_SANDBOX_SNS_SECRET="$AWS_SECRET_VALUE"
 	start_sandbox
 }
 
@@ -116,6 +118,8 @@ book() {
 	day=$(jq -r '.sns.messages[0].authorization' "$BATS_TEST_TMPDIR/state.json" | sed 's|.*Credential=[^/]*/\([0-9]*\)/.*|\1|')
 	run jq -r '.sns.messages[0].x_amz_date' "$BATS_TEST_TMPDIR/state.json"
 	assert_output --regexp "^${day}T[0-9]{6}Z$"
+	run jq -r '.sns.messages[0].signature_verified' "$BATS_TEST_TMPDIR/state.json"
+	assert_output true
 	# Both channels: the email went to the maildir (the default) too.
 	run grep -rl "X-Hbk-Booking: $id" "$HBK_HOME/mail/new"
 	assert_success
@@ -247,18 +251,39 @@ book() {
 		-H "X-Amz-Date: 20261125T000000Z" "$SANDBOX_URL/sns/"
 	assert_line --index 1 403
 	assert_line --index 0 --partial "<Code>IncompleteSignature</Code>"
-	[ "$(state | jq '.sns.messages | length')" -eq 0 ]
-
-	# The same request well-formed is accepted, and a bad form is a 400.
+	# Well-formed, but not signed with the secret.
 	run curl -sS -w '\n%{http_code}' -X POST -d "$form" -H "Authorization: $auth" \
 		-H "X-Amz-Date: 20261125T101010Z" "$SANDBOX_URL/sns/"
+	assert_line --index 1 403
+	assert_line --index 0 --partial "<Code>SignatureDoesNotMatch</Code>"
+	[ "$(state | jq '.sns.messages | length')" -eq 0 ]
+
+	# Signed by curl's own SigV4: accepted; a bad form is then a 400.
+	run curl -sS -w '\n%{http_code}' --aws-sigv4 "aws:amz:eu-west-1:sns" \
+		--user "AKIDCURL:$AWS_SECRET_VALUE" -d "$form" "$SANDBOX_URL/sns/"
 	assert_line --index 1 200
 	assert_line --index 0 --regexp '<MessageId>[0-9a-f-]{36}</MessageId>'
-	run curl -sS -w '\n%{http_code}' -X POST -d "Action=Publish&Message=hi" -H "Authorization: $auth" \
-		-H "X-Amz-Date: 20261125T101010Z" "$SANDBOX_URL/sns/"
+	run curl -sS -w '\n%{http_code}' --aws-sigv4 "aws:amz:eu-west-1:sns" \
+		--user "AKIDCURL:$AWS_SECRET_VALUE" -d "Action=Publish&Message=hi" "$SANDBOX_URL/sns/"
 	assert_line --index 1 400
+	assert_line --index 0 --partial "<Code>InvalidParameter</Code>"
 	run curl -sS -o /dev/null -w '%{http_code}' "$SANDBOX_URL/sns/"
 	assert_output 405
+}
+
+@test "sns: a wrong secret is refused (SignatureDoesNotMatch); the notice waits for a retry" {
+	sns_config
+	BATS_AWS_SECRET="not-the-right-secret" book >/dev/null
+	[ "$(state | jq '.sns.messages | length')" -eq 0 ]
+	run hbk-admin notify list -o json
+	[ "$(echo "$output" | jq -r '.notices[0].status')" = pending ]
+	echo "$output" | jq -r '.notices[0].last_error' | grep -q "403 SignatureDoesNotMatch"
+	# With the right secret, the due retry goes through.
+	sqlite3 "$HBK_HOME/hbk.db" "UPDATE notices SET next_attempt_ms = 0"
+	run hbk-admin notify retry
+	assert_success
+	assert_output "sent 1 notice(s), parked 0"
+	[ "$(state | jq -r '.sns.messages[0].signature_verified')" = true ]
 }
 
 @test "the SMTP sink: command order enforced, dot-unstuffing, QUIT closes" {
