@@ -11,12 +11,17 @@
  *
  * Nothing here sleeps: a failed send is stored as due for retry at once,
  * and hbk_notify_retry_due() (hbkd's timer, hbk-admin notify retry) tries
- * it again once its backoff has passed. The credentials the channels use
+ * it again once its backoff has passed. A send itself is synchronous (one
+ * libcurl exchange, quick on loopback, bounded by notify.timeout_ms and a
+ * connect timeout of at most 2 s). The credentials the channels use
  * (SMTP password, AWS keys) live only in this struct and are wiped on
  * close; they never reach a message, a row or an error.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "hbk/config.h"
 #include "hbk/json.h"
@@ -251,6 +256,15 @@ static hbk_result open_sns(const struct hbk_config *cfg, struct hbk_notifier *no
 	return HBK_OK;
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+/* libcurl's global set-up is not thread-safe: done once, before any
+ * handle, for the SMTP and SNS channels. */
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 static hbk_result open_retry(const struct hbk_config *cfg, struct hbk_notifier *notifier,
 			     struct hbk_error *err)
 {
@@ -308,6 +322,8 @@ hbk_result hbk_notifier_open(const struct hbk_config *cfg, struct hbk_notifier *
 		hbk_notifier_close(notifier);
 		return rc;
 	}
+	if (notifier->email == EMAIL_SMTP || notifier->sms == SMS_SNS)
+		pthread_once(&curl_once, curl_init_once);
 	*out = notifier;
 	return HBK_OK;
 }
