@@ -90,9 +90,10 @@ static bool path_argument(const char *arg, const char *keyword, char *out, size_
 	memcpy(out, arg + 1, len);
 	out[len] = '\0';
 	for (const char *p = out; *p; p++)
-		if ((unsigned char)*p <= 0x20 || *p == '<')
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '<')
 			return false;
-	return true;
+	/* Recorded as JSON text: SMTPUTF8 addresses must at least be UTF-8. */
+	return hbk_utf8_valid(out, len);
 }
 
 /* The unfolded Subject header of a message, cut at SMTP_SUBJECT_MAX. */
@@ -121,23 +122,47 @@ static void subject_of(const char *data, struct hbk_buf *out)
 	}
 }
 
+/* The message as JSON text: itself when it is UTF-8, else with every octet
+ * above 0x7f shown as '?' (the record says which). */
+static json_t *data_text(const struct hbk_buf *data, bool *utf8)
+{
+	const char *text = data->data ? data->data : "";
+
+	*utf8 = hbk_utf8_valid(text, data->len);
+	if (*utf8)
+		return json_stringn(text, data->len);
+	char *ascii = hbk_xmalloc(data->len + 1);
+	for (size_t i = 0; i < data->len; i++)
+		ascii[i] = (unsigned char)text[i] >= 0x80 || text[i] == '\0' ? '?' : text[i];
+	ascii[data->len] = '\0';
+	json_t *value = json_stringn(ascii, data->len);
+	free(ascii);
+	return value;
+}
+
 static void record_message(struct smtp_session *s)
 {
 	char id[40], received_at[HBK_TIME_STR];
 	struct hbk_buf subject;
+	bool utf8;
 
 	hbk_buf_init(&subject, SMTP_SUBJECT_MAX + 1);
 	hbk_buf_puts(&subject, "");
 	subject_of(s->data.data ? s->data.data : "", &subject);
+	if (!hbk_utf8_valid(subject.data, subject.len)) {
+		for (size_t i = 0; i < subject.len; i++)
+			if ((unsigned char)subject.data[i] >= 0x80)
+				subject.data[i] = '?';
+	}
 	hbk_format(id, sizeof(id), "smtp-%lu", ++messages_received);
 	hbk_time_format(hbk_now_ms(), received_at);
-	json_t *record =
-	    json_pack("{s:s, s:s, s:o, s:s, s:s%, s:s}", "id", id, "from", s->from, "to",
-		      json_copy(s->rcpts), "subject", subject.data, "data",
-		      s->data.data ? s->data.data : "", s->data.len, "received_at", received_at);
+	json_t *record = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s}", "id", id, "from", s->from,
+				   "to", json_copy(s->rcpts), "subject", subject.data, "data",
+				   data_text(&s->data, &utf8), "received_at", received_at);
 	hbk_buf_free(&subject);
-	if (!record)
-		return;
+	HBK_ASSERT(record != NULL);
+	if (!utf8)
+		json_object_set_new(record, "data_utf8", json_false());
 	if (!s->sb->smtp_messages)
 		s->sb->smtp_messages = json_array();
 	json_array_append_new(s->sb->smtp_messages, record);
