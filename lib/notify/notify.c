@@ -456,7 +456,7 @@ static void send_channel(struct hbk_notifier *notifier, struct notice_row *row,
 	}
 }
 
-/* The guest's phone, else "" (borrowed). */
+/* A member of the booking's guest ("email", "phone"), else "". Borrowed. */
 static const char *guest_field(const json_t *booking, const char *field)
 {
 	const json_t *guest = json_object_get(booking, "guest");

@@ -999,6 +999,68 @@ out:
 	unsetenv("HBK_HOME");
 }
 
+/*
+ * Both channels: the email goes to the maildir, the SMS to an SNS endpoint
+ * that refuses connections. Only the SMS is kept, under the guest's phone,
+ * with the rendered text; the error names the channel, never the secret.
+ * A booking without a phone gets no SMS and no error.
+ */
+static void test_sms_failure_kept_email_sent(void)
+{
+	char home[512], db[600];
+	struct hbk_store *store = NULL;
+	struct hbk_notifier *notifier = NULL;
+	struct hbk_error err;
+
+	hbk_format(home, sizeof(home), "%s/both", unit_tmpdir());
+	hbk_format(db, sizeof(db), "%s/hbk.db", home);
+	setenv("HBK_HOME", home, 1);
+	setenv("UNIT_AWS_KEY", "AKIDUNIT", 1);
+	setenv("UNIT_AWS_SECRET", "unit-Secret-must-not-leak", 1);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_store_open(db, HBK_STORE_CREATE, &store, &err), HBK_OK);
+	struct hbk_config *cfg = load_config("notify:\n  sms:\n    kind: sns\n"
+					     "    region: eu-west-1\n"
+					     "    url: http://127.0.0.1:1\n"
+					     "    access_key_id: env:UNIT_AWS_KEY\n"
+					     "    secret_access_key: env:UNIT_AWS_SECRET\n");
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	if (!store || !notifier)
+		goto out;
+	hbk_notifier_set_store(notifier, store);
+	json_t *booking = sample_booking();
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_CONFIRMATION, booking, &err),
+		  HBK_EUNAVAILABLE);
+	const char *expect = "notify: sms to +351912345678 (notice 1 will be retried): sns: ";
+	CHECK(strncmp(err.message, expect, strlen(expect)) == 0);
+	CHECK(strstr(err.message, "unit-Secret") == NULL);
+	CHECK_INT(notices_with(store, "pending"), 1);
+	json_t *doc = NULL;
+	CHECK_INT(hbk_notify_list(store, false, &doc, &err), HBK_OK);
+	json_t *row = json_array_get(json_object_get(doc, "notices"), 0);
+	CHECK_STR(json_string_value(json_object_get(row, "channel")), "sms");
+	CHECK_STR(json_string_value(json_object_get(row, "recipient")), "+351912345678");
+	json_decref(doc);
+	char path[700];
+	struct hbk_buf listing;
+	hbk_buf_init(&listing, 0);
+	hbk_format(path, sizeof(path), "%s/mail/new", home);
+	CHECK_INT(list_dir(path, &listing), 1);
+	hbk_buf_free(&listing);
+
+	json_object_set_new(json_object_get(booking, "guest"), "phone", json_string(""));
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_UPDATE, booking, &err), HBK_OK);
+	CHECK_INT(notices_with(store, "pending"), 1);
+	json_decref(booking);
+out:
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+	hbk_store_close(store);
+	unsetenv("HBK_HOME");
+}
+
 UNIT_TESTS(UNIT_T(test_render_confirmation_headers), UNIT_T(test_render_confirmation_body),
 	   UNIT_T(test_render_update), UNIT_T(test_render_cancellation),
 	   UNIT_T(test_render_crlf_and_line_length), UNIT_T(test_render_refuses_header_injection),
@@ -1008,4 +1070,4 @@ UNIT_TESTS(UNIT_T(test_render_confirmation_headers), UNIT_T(test_render_confirma
 	   UNIT_T(test_notifier_open_kinds), UNIT_T(test_maildir_send),
 	   UNIT_T(test_maildir_send_failure), UNIT_T(test_sns_form), UNIT_T(test_render_sms),
 	   UNIT_T(test_retry_delay), UNIT_T(test_envelope_address),
-	   UNIT_T(test_failed_notice_is_kept_and_resent));
+	   UNIT_T(test_failed_notice_is_kept_and_resent), UNIT_T(test_sms_failure_kept_email_sent));
