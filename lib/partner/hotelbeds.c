@@ -1168,11 +1168,11 @@ static hbk_result hb_cancel(void *self, const char *reference, bool simulate, in
 	RUN_SYNC(err, cancel_on(hb, hb->up_sync, reference, simulate, penalty, call));
 }
 
-static void find_on(struct hotelbeds *hb, const char *client_reference,
+static void find_on(struct hotelbeds *hb, struct hbk_upstream *up, const char *client_reference,
 		    struct hbk_partner_booking *out, struct hbk_call *call)
 {
 	memset(out, 0, sizeof(*out));
-	struct hb_op *op = op_new(hb, hb->up_sync, OP_FIND, call);
+	struct hb_op *op = op_new(hb, up, OP_FIND, call);
 	op->out = out;
 	if (client_reference == NULL || client_reference[0] == '\0' ||
 	    !hbk_copy(op->client_reference, sizeof(op->client_reference), client_reference)) {
@@ -1190,7 +1190,14 @@ static hbk_result hb_find(void *self, const char *client_reference,
 {
 	struct hotelbeds *hb = self;
 	HBK_ASSERT(out != NULL);
-	RUN_SYNC(err, find_on(hb, client_reference, out, call));
+	RUN_SYNC(err, find_on(hb, hb->up_sync, client_reference, out, call));
+}
+
+static void hb_find_async(void *self, const char *client_reference,
+			  struct hbk_partner_booking *out, struct hbk_call *call)
+{
+	struct hotelbeds *hb = self;
+	find_on(hb, hb->up, client_reference, out, call);
 }
 
 static void list_on(struct hotelbeds *hb, json_t **out, struct hbk_call *call)
@@ -1244,6 +1251,7 @@ static const struct hbk_partner_ops hotelbeds_ops = {
     .book_async = hb_book_async,
     .modify_async = hb_modify_async,
     .cancel_async = hb_cancel_async,
+    .find_async = hb_find_async,
 };
 
 static void availability_on(struct hotelbeds *hb, const struct hbk_partner_availability *query,

@@ -75,6 +75,8 @@ struct hbk_partner_ops {
 			     struct hbk_partner_booking *out, struct hbk_call *call);
 	void (*cancel_async)(void *self, const char *reference, bool simulate, int64_t now_ms,
 			     struct hbk_money *penalty, struct hbk_call *call);
+	void (*find_async)(void *self, const char *client_reference,
+			   struct hbk_partner_booking *out, struct hbk_call *call);
 };
 
 struct hbk_partner {
@@ -97,6 +99,8 @@ void hbk_partner_modify(struct hbk_partner *partner, const char *reference,
 			struct hbk_partner_booking *out, struct hbk_call *call);
 void hbk_partner_cancel(struct hbk_partner *partner, const char *reference, bool simulate,
 			int64_t now_ms, struct hbk_money *penalty, struct hbk_call *call);
+void hbk_partner_find(struct hbk_partner *partner, const char *client_reference,
+		      struct hbk_partner_booking *out, struct hbk_call *call);
 /* Lets a remote adapter run its calls on base (NULL: synchronous again). */
 void hbk_partner_attach(struct hbk_partner *partner, struct event_base *base);
 
