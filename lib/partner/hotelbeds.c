@@ -10,7 +10,8 @@
  * fails with a 5xx is looked up by clientReference before answering: found
  * is success, not found is HBK_EUNAVAILABLE (the saga retries the step,
  * which is then safe). A duplicate clientReference refusal is the same
- * lookup. Only reads (GET) are retried here, a bounded number of times.
+ * lookup. Only reads (the GETs, availability and checkrates) are retried
+ * here, a bounded number of times; a create never is.
  *
  * Every operation is one struct hb_op walking through stages; each stage
  * sends one request and its answer picks the next stage or the outcome.
@@ -41,8 +42,11 @@
 #define HB_API_PATH	      "/hotel-api/1.0"
 #define HB_CREDENTIAL_MAX     256
 #define HB_PATH_MAX	      1024
-#define HB_GET_ATTEMPTS_MAX   3	  /* a GET is tried at most this many times */
-#define HB_GET_BACKOFF_MS     200 /* doubled after each failed attempt */
+#define HB_READ_ATTEMPTS_MAX   3    /* a read is tried at most this many times */
+#define HB_LOOKUP_WINDOW_MS    30000 /* ... the lookup of a create left unknown: for this long */
+#define HB_READ_BACKOFF_MS     200  /* doubled after each failed attempt ... */
+#define HB_READ_BACKOFF_MS_MAX 1000 /* ... up to this */
+#define HB_RETRY_AFTER_MS_MAX  2000 /* a longer Retry-After goes back to the caller */
 #define HB_LIST_PAGE	      100 /* bookings per page of GET /bookings */
 #define HB_LIST_PAGES_MAX     1000
 #define HB_LOOKUP_DAYS	      400 /* creation window searched by clientReference */
@@ -80,7 +84,8 @@ struct hb_op {
 	struct hbk_call *call; /* the caller's, finished once */
 	enum hb_kind kind;
 	enum hb_stage stage;
-	int attempts; /* of the current GET */
+	int attempts; /* of the current read */
+	int64_t stage_started_ms;
 	char method[8];
 	char path[HB_PATH_MAX];
 	char *body; /* the current request body (owned) */
@@ -591,6 +596,7 @@ static void op_request(struct hb_op *op, enum hb_stage stage, const char *method
 {
 	op->stage = stage;
 	op->attempts = 0;
+	op->stage_started_ms = hbk_now_ms();
 	hbk_copy(op->method, sizeof(op->method), method);
 	free(op->body);
 	op->body = NULL;
@@ -606,16 +612,37 @@ static void op_retry_now(void *arg)
 	op_send(arg);
 }
 
-/* A read that failed for a transient reason is sent again after a backoff;
- * true when it was. */
+/*
+ * A read that failed for a transient reason is sent again after a backoff;
+ * true when it was. Reads are the GETs and the availability and checkrates
+ * POSTs, which change nothing at the partner. The lookup of a create whose
+ * outcome is unknown tries hardest: until it answers, nobody knows whether
+ * the partner holds the booking.
+ */
 static bool op_retry_read(struct hb_op *op)
 {
-	if (strcmp(op->method, "GET") != 0 || !transient(&op->uc) ||
-	    op->attempts >= HB_GET_ATTEMPTS_MAX)
+	bool read = strcmp(op->method, "GET") == 0 || op->stage == ST_AVAILABILITY ||
+		    op->stage == ST_CHECKRATE;
+	bool lookup = op->stage == ST_LOOKUP;
+	/* The lookup keeps trying for a while, through open circuits (its
+	 * window is longer than the breaker's open interval, so a half-open
+	 * probe gets through): a booking left unknown is the one outcome the
+	 * saga cannot compensate, since it has no reference to cancel. */
+	bool again = transient(&op->uc) ||
+		     (lookup && op->uc.rc != HBK_OK && strcmp(op->uc.err.code, "circuit_open") == 0);
+	bool within = lookup ? hbk_now_ms() - op->stage_started_ms < HB_LOOKUP_WINDOW_MS
+			     : op->attempts < HB_READ_ATTEMPTS_MAX;
+	if (!read || !again || !within)
 		return false;
-	int delay_ms = HB_GET_BACKOFF_MS << (op->attempts - 1);
-	if (op->uc.rc == HBK_OK && op->uc.resp.retry_after_ms > delay_ms)
+	int shift = op->attempts < 8 ? op->attempts - 1 : 7;
+	int delay_ms = HB_READ_BACKOFF_MS << shift;
+	if (delay_ms > HB_READ_BACKOFF_MS_MAX)
+		delay_ms = HB_READ_BACKOFF_MS_MAX;
+	if (op->uc.rc == HBK_OK && op->uc.resp.retry_after_ms > delay_ms) {
+		if (op->uc.resp.retry_after_ms > HB_RETRY_AFTER_MS_MAX)
+			return false; /* the caller waits, with call->retry_after_ms */
 		delay_ms = op->uc.resp.retry_after_ms;
+	}
 	hbk_upstream_after(op->up, delay_ms, op_retry_now, op);
 	return true;
 }
