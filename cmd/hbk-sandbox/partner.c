@@ -77,7 +77,7 @@ static bool query_param(const char *query, const char *name, char *out, size_t s
 				char c = p[i];
 				if (c == '+')
 					c = ' ';
-				else if (c == '%' && i + 2 < len + 1 && hexval(p[i + 1]) >= 0 &&
+				else if (c == '%' && i + 2 < len && hexval(p[i + 1]) >= 0 &&
 					 hexval(p[i + 2]) >= 0) {
 					c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
 					i += 2;
@@ -311,9 +311,17 @@ static bool read_occupancy(const json_t *body, struct occupancy *occ)
 		return false;
 	json_array_foreach(list, i, o)
 	{
-		occ->rooms += (int)hbk_partner_json_int(o, "rooms", 1);
-		occ->adults += (int)hbk_partner_json_int(o, "adults", 0);
-		occ->children += (int)hbk_partner_json_int(o, "children", 0);
+		long long rooms = hbk_partner_json_int(o, "rooms", 1);
+		long long adults = hbk_partner_json_int(o, "adults", 0);
+		long long children = hbk_partner_json_int(o, "children", 0);
+		/* Out of range counts are refused here, before any sum can overflow;
+		 * the stay check gives the finer limits. */
+		if (rooms < 0 || rooms > HBK_MAX_GUESTS || adults < 0 || adults > HBK_MAX_GUESTS ||
+		    children < 0 || children > HBK_MAX_GUESTS)
+			return false;
+		occ->rooms += (int)rooms;
+		occ->adults += (int)adults;
+		occ->children += (int)children;
 	}
 	return true;
 }

@@ -51,6 +51,7 @@
 #define HB_LIST_PAGES_MAX     1000
 #define HB_LOOKUP_DAYS	      400 /* creation window searched by clientReference */
 #define HB_PARTNER_MESSAGE_MAX 200 /* of the partner's own error text we quote */
+#define HB_JSON_INT_MAX	      1000000000LL /* integers read from the partner */
 #define HB_CHILD_AGE	      8	  /* the port carries no ages: a school-age child */
 
 struct hotelbeds {
@@ -146,10 +147,12 @@ long long hbk_partner_json_int(const json_t *obj, const char *key, long long def
 {
 	const json_t *v = json_object_get(obj, key);
 	long long n;
-	if (json_is_integer(v))
+	/* Within int either way, so callers may narrow the result. */
+	if (json_is_integer(v) && json_integer_value(v) >= -HB_JSON_INT_MAX &&
+	    json_integer_value(v) <= HB_JSON_INT_MAX)
 		return json_integer_value(v);
-	if (json_is_string(v) && hbk_parse_int(json_string_value(v), -1000000000LL,
-					       1000000000000LL, &n))
+	if (json_is_string(v) &&
+	    hbk_parse_int(json_string_value(v), -HB_JSON_INT_MAX, HB_JSON_INT_MAX, &n))
 		return n;
 	return def;
 }
