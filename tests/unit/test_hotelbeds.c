@@ -439,6 +439,49 @@ static void test_create_5xx_not_found(void)
 	hbk_store_close(store);
 }
 
+/* A lost create whose lookup first fails is looked up again; availability,
+ * a read, is retried too; the create itself is sent once. */
+static void test_reads_retried(void)
+{
+	struct hbk_store *store = demo_store("hb_retry");
+	struct canned c;
+	memset(&c, 0, sizeof(c));
+	char *a0 = answer("503 Service Unavailable", "", "{}");
+	char *a1 = answer("200 OK", "", availability);
+	char *a2 = answer("502 Bad Gateway", "", "{}");
+	char *a3 = answer("503 Service Unavailable", "", "{}");
+	char *a4 = answer("200 OK", "", found_body);
+	c.answers[0] = a0;
+	c.answers[1] = a1;
+	c.answers[2] = a2;
+	c.answers[3] = a3;
+	c.answers[4] = a4;
+	c.nanswers = 5;
+	canned_start(&c);
+
+	struct hbk_partner partner;
+	struct hbk_partner_booking out;
+	struct hbk_error err;
+	CHECK_INT(open_hotelbeds(store, c.port, &partner, &err), HBK_OK);
+	struct hbk_partner_request req = request("BK-1");
+	CHECK_INT(partner.ops->book(partner.self, &req, &out, &err), HBK_OK);
+	CHECK_STR(out.reference, "102-123456789");
+	hbk_partner_close(&partner);
+	canned_stop(&c);
+	CHECK_INT(c.nrequests, 5);
+	CHECK(starts(c.requests[0], "POST /hotel-api/1.0/hotels "));
+	CHECK(starts(c.requests[1], "POST /hotel-api/1.0/hotels "));
+	CHECK(starts(c.requests[2], "POST /hotel-api/1.0/bookings "));
+	CHECK(starts(c.requests[3], "GET /hotel-api/1.0/bookings?"));
+	CHECK(starts(c.requests[4], "GET /hotel-api/1.0/bookings?"));
+	free(a0);
+	free(a1);
+	free(a2);
+	free(a3);
+	free(a4);
+	hbk_store_close(store);
+}
+
 static void test_status_mapping(void)
 {
 	struct hbk_store *store = demo_store("hb_status");
@@ -596,5 +639,6 @@ static void test_unreachable_and_config(void)
 
 UNIT_TESTS(UNIT_T(test_signature), UNIT_T(test_pick_rate), UNIT_T(test_json_money),
 	   UNIT_T(test_book_recheck), UNIT_T(test_book_through_duplicate),
-	   UNIT_T(test_create_5xx_not_found), UNIT_T(test_status_mapping),
-	   UNIT_T(test_retry_after_and_pages), UNIT_T(test_unreachable_and_config));
+	   UNIT_T(test_create_5xx_not_found), UNIT_T(test_reads_retried),
+	   UNIT_T(test_status_mapping), UNIT_T(test_retry_after_and_pages),
+	   UNIT_T(test_unreachable_and_config));
