@@ -124,7 +124,8 @@ void hbk_partner_signature(const char *key, const char *secret, long long unix_s
 bool hbk_partner_signature_ok(const char *key, const char *secret, const char *signature,
 			      long long now_s);
 
-/* An integer member written as a number or a decimal string; def else. */
+/* An integer member written as a number or a decimal string, within
+ * +-10^9 (so it fits an int); def else. */
 long long hbk_partner_json_int(const json_t *obj, const char *key, long long def);
 /* A money amount written as a decimal string or a number. */
 hbk_result hbk_partner_json_money(const json_t *obj, const char *key, const char *currency,
