@@ -13,16 +13,19 @@ int cmd_config(struct hbk_cli *cli, int argc, const char **argv);
 int cmd_hotel(struct hbk_cli *cli, int argc, const char **argv);
 int cmd_init(struct hbk_cli *cli, int argc, const char **argv);
 int cmd_inventory(struct hbk_cli *cli, int argc, const char **argv);
+int cmd_notify(struct hbk_cli *cli, int argc, const char **argv);
 int cmd_recover(struct hbk_cli *cli, int argc, const char **argv);
 int cmd_token(struct hbk_cli *cli, int argc, const char **argv);
 
 extern const struct hbk_option hotel_options[];
 extern const struct hbk_option init_options[];
 extern const struct hbk_option inventory_options[];
+extern const struct hbk_option notify_options[];
 
 void hotel_reset(void);
 void init_reset(void);
 void inventory_reset(void);
+void notify_reset(void);
 
 /* The command table, for usage errors raised inside a command. */
 const struct hbk_command *admin_command(const char *name);

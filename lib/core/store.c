@@ -13,13 +13,14 @@
 #include "hbk/api.h"
 #include "hbk/events.h"
 #include "hbk/inventory.h"
+#include "hbk/notify.h"
 #include "hbk/partner.h"
 #include "hbk/payment.h"
 #include "hbk/reservation.h"
 #include "hbk/store.h"
 
 /* Bump when a context's schema changes; each migrate is idempotent. */
-#define HBK_SCHEMA_VERSION    4
+#define HBK_SCHEMA_VERSION    5
 #define STORE_BUSY_TIMEOUT_MS 30000
 
 typedef hbk_result (*migrate_fn)(struct hbk_store *store, struct hbk_error *err);
@@ -27,7 +28,7 @@ typedef hbk_result (*migrate_fn)(struct hbk_store *store, struct hbk_error *err)
 /* Every context that owns tables, in dependency order. */
 static const migrate_fn migrations[] = {
     hbk_inventory_migrate,   hbk_events_migrate,      hbk_reservation_migrate,
-    hbk_partner_sim_migrate, hbk_payment_sim_migrate, hbk_api_migrate,
+    hbk_partner_sim_migrate, hbk_payment_sim_migrate, hbk_api_migrate,         hbk_notify_migrate,
 };
 
 hbk_result hbk_store_fail(struct hbk_store *store, struct hbk_error *err, const char *what)

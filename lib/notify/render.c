@@ -838,3 +838,85 @@ hbk_result hbk_notify_render(enum hbk_notice notice, const json_t *booking, cons
 	}
 	return HBK_OK;
 }
+
+/* ------------------------------------------------------------------------
+ * The SMS text: one line, control characters removed, cut on a UTF-8
+ * boundary at HBK_NOTIFY_SMS_MAX_BYTES.
+ */
+
+/* Appends s (already clean) to out, cut to fit in max octets overall. */
+static void put_cut(struct hbk_buf *out, const char *s, size_t max)
+{
+	size_t room = out->len < max ? max - out->len : 0;
+	size_t len = strlen(s);
+
+	if (len > room) {
+		len = room;
+		while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+			len--;
+	}
+	hbk_buf_append(out, s, len);
+}
+
+/*
+ * Appends the SMS text to text and the subject (for a topic's email
+ * subscribers) to subject; both buffers are the caller's. booking is
+ * borrowed. The guest email is not needed, so it is not checked.
+ */
+hbk_result hbk_notify_render_sms(enum hbk_notice notice, const json_t *booking,
+				 struct hbk_buf *text, struct hbk_buf *subject,
+				 struct hbk_error *err)
+{
+	static const char *const verb[] = {
+	    [HBK_NOTICE_CONFIRMATION] = "confirmed",
+	    [HBK_NOTICE_UPDATE] = "updated",
+	    [HBK_NOTICE_CANCELLATION] = "cancelled",
+	};
+	struct booking_view view;
+	struct hbk_buf raw, clean;
+
+	HBK_ASSERT(text != NULL && subject != NULL);
+	if (notice != HBK_NOTICE_CONFIRMATION && notice != HBK_NOTICE_UPDATE &&
+	    notice != HBK_NOTICE_CANCELLATION)
+		return hbk_fail(err, HBK_EINTERNAL, "invalid_notice", "unknown notice kind %d",
+				(int)notice);
+	if (!json_is_object(booking))
+		return hbk_fail(err, HBK_EINVAL, "invalid_booking", "booking is not an object");
+	read_booking(booking, &view);
+	if (!id_valid_for_message_id(view.id))
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_booking", "id",
+				      "booking id is missing or malformed");
+	hbk_buf_init(&raw, VALUE_MAX_BYTES);
+	hbk_buf_printf(&raw, "hbk: booking %s %s.", view.id, verb[notice]);
+	if (*view.hotel_name)
+		hbk_buf_printf(&raw, " %s", view.hotel_name);
+	if (*view.checkin && *view.checkout)
+		hbk_buf_printf(&raw, "%s%s to %s", *view.hotel_name ? ", " : " ", view.checkin,
+			       view.checkout);
+	if (*view.hotel_name || (*view.checkin && *view.checkout))
+		hbk_buf_putc(&raw, '.');
+	if (notice == HBK_NOTICE_CANCELLATION) {
+		hbk_buf_puts(&raw, " Refunded: ");
+		if (!put_money(&raw, view.refunded))
+			hbk_buf_puts(&raw, "nothing");
+		hbk_buf_putc(&raw, '.');
+	} else {
+		hbk_buf_puts(&raw, " Total: ");
+		if (!put_money(&raw, view.total))
+			hbk_buf_puts(&raw, "see your email");
+		hbk_buf_putc(&raw, '.');
+	}
+	hbk_buf_init(&clean, VALUE_MAX_BYTES);
+	put_header_clean(&clean, text_of(&raw));
+	put_cut(text, text_of(&clean), text->len + HBK_NOTIFY_SMS_MAX_BYTES);
+
+	hbk_buf_reset(&raw);
+	hbk_buf_reset(&clean);
+	hbk_buf_printf(&raw, "Booking %s: %s", verb[notice], view.id);
+	put_header_clean(&clean, text_of(&raw));
+	/* SNS subjects are at most 100 ASCII characters. */
+	put_cut(subject, text_of(&clean), subject->len + 100);
+	hbk_buf_free(&clean);
+	hbk_buf_free(&raw);
+	return HBK_OK;
+}

@@ -18,6 +18,7 @@
 #include "hbk/config.h"
 #include "hbk/core.h"
 #include "hbk/notify.h"
+#include "hbk/store.h"
 #include "unit.h"
 
 /* 2026-11-20T09:30:05Z, a Friday. */
@@ -578,9 +579,68 @@ static void test_notifier_open_kinds(void)
 
 	hbk_error_clear(&err);
 	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
-	CHECK_STR(err.message, "notify kind smtp is not available in this build");
+	CHECK_STR(err.field, "notify.email.url");
 	CHECK(notifier == NULL);
 	hbk_config_free(cfg);
+
+	cfg = load_config("notify:\n  email:\n    kind: smtp\n    url: http://mail.example\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
+	CHECK_STR(err.field, "notify.email.url");
+	hbk_config_free(cfg);
+
+	cfg = load_config("notify:\n  email:\n    kind: smtp\n    url: smtp://127.0.0.1:2525\n"
+			  "    from: nobody\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
+	CHECK_STR(err.field, "notify.email.from");
+	hbk_config_free(cfg);
+
+	cfg = load_config("notify:\n  email:\n    kind: smtp\n    url: smtp://127.0.0.1:2525\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	CHECK(notifier != NULL);
+	hbk_notifier_close(notifier);
+	notifier = NULL;
+	hbk_config_free(cfg);
+
+	/* SNS needs a region and credentials; a bad region is refused. */
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_REGION");
+	cfg = load_config("notify:\n  sms:\n    kind: sns\n    region: eu-west-1\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
+	CHECK_STR(err.field, "notify.sms.secret_access_key");
+	CHECK(notifier == NULL);
+	hbk_config_free(cfg);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDUNITTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "unit-secret-never-shown", 1);
+	cfg = load_config("notify:\n  sms:\n    kind: sns\n    region: \"eu-west-1; x\"\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
+	CHECK_STR(err.field, "notify.sms.region");
+	CHECK(strstr(err.message, "unit-secret") == NULL);
+	hbk_config_free(cfg);
+	cfg = load_config("notify:\n  sms:\n    kind: sns\n    region: eu-west-1\n"
+			  "    url: \"http://127.0.0.1:9/sns/?a=b\"\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
+	CHECK_STR(err.field, "notify.sms.url");
+	hbk_config_free(cfg);
+	cfg = load_config("notify:\n  sms:\n    kind: sns\n    region: eu-west-1\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	hbk_notifier_close(notifier);
+	notifier = NULL;
+	hbk_config_free(cfg);
+	cfg = load_config("notify:\n  sms:\n    kind: pager\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
+	CHECK_STR(err.field, "notify.sms.kind");
+	hbk_config_free(cfg);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
 
 	cfg = load_config("notify:\n  email:\n    kind: pigeon\n");
 	hbk_error_clear(&err);
@@ -759,6 +819,248 @@ static void test_maildir_send_failure(void)
 	unsetenv("HBK_HOME");
 }
 
+/* The SNS form is percent-encoded as SigV4 canonicalizes it. */
+static void test_sns_form(void)
+{
+	struct hbk_buf body;
+
+	hbk_buf_init(&body, 0);
+	hbk_notify_sns_form(NULL, "+351912345678", "Olá, a&b=c ~x", "Booking confirmed", &body);
+	CHECK_STR(body.data, "Action=Publish&Version=2010-03-31&PhoneNumber=%2B351912345678"
+			     "&Message=Ol%C3%A1%2C%20a%26b%3Dc%20~x&Subject=Booking%20confirmed");
+	hbk_buf_reset(&body);
+	hbk_notify_sns_form("arn:aws:sns:eu-west-1:123456789012:guests", "+351912345678", "m", "",
+			    &body);
+	CHECK_STR(body.data,
+		  "Action=Publish&Version=2010-03-31"
+		  "&TopicArn=arn%3Aaws%3Asns%3Aeu-west-1%3A123456789012%3Aguests&Message=m");
+	hbk_buf_free(&body);
+}
+
+static void test_render_sms(void)
+{
+	struct hbk_buf text, subject;
+	struct hbk_error err;
+	json_t *booking = sample_booking();
+
+	hbk_buf_init(&text, 0);
+	hbk_buf_init(&subject, 0);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notify_render_sms(HBK_NOTICE_CONFIRMATION, booking, &text, &subject, &err),
+		  HBK_OK);
+	CHECK_STR(text.data, "hbk: booking " BOOKING_ID " confirmed. Hotel Lisboa Centro, "
+			     "2026-12-01 to 2026-12-04. Total: 360.00 EUR.");
+	CHECK_STR(subject.data, "Booking confirmed: " BOOKING_ID);
+	hbk_buf_reset(&text);
+	hbk_buf_reset(&subject);
+	CHECK_INT(hbk_notify_render_sms(HBK_NOTICE_CANCELLATION, booking, &text, &subject, &err),
+		  HBK_OK);
+	CHECK(strstr(text.data, " cancelled. ") != NULL);
+	CHECK(strstr(text.data, "Refunded: 0.00 EUR.") != NULL);
+
+	/* Line breaks go; a long hotel name is cut on a character boundary. */
+	char name[1200];
+	size_t n = 0;
+	memcpy(name, "Evil\r\nBcc: x ", 13);
+	n = 13;
+	while (n + 2 < sizeof(name) - 1) {
+		memcpy(name + n, "é", 2);
+		n += 2;
+	}
+	name[n] = '\0';
+	json_t *hostile = booking_json(name, "Ana", "ana@example.com");
+	hbk_buf_reset(&text);
+	hbk_buf_reset(&subject);
+	CHECK_INT(hbk_notify_render_sms(HBK_NOTICE_UPDATE, hostile, &text, &subject, &err), HBK_OK);
+	CHECK(strpbrk(text.data, "\r\n") == NULL);
+	CHECK(text.len <= HBK_NOTIFY_SMS_MAX_BYTES);
+	CHECK(text.len >= HBK_NOTIFY_SMS_MAX_BYTES - 1);
+	CHECK(hbk_utf8_valid(text.data, text.len));
+	json_decref(hostile);
+
+	json_object_set_new(booking, "id", json_string("no id"));
+	CHECK_INT(hbk_notify_render_sms(HBK_NOTICE_UPDATE, booking, &text, &subject, &err),
+		  HBK_EINVAL);
+	json_decref(booking);
+	hbk_buf_free(&subject);
+	hbk_buf_free(&text);
+}
+
+static void test_retry_delay(void)
+{
+	CHECK_INT(hbk_notify_retry_delay_ms(1, 30000), 30000);
+	CHECK_INT(hbk_notify_retry_delay_ms(2, 30000), 60000);
+	CHECK_INT(hbk_notify_retry_delay_ms(4, 30000), 240000);
+	CHECK_INT(hbk_notify_retry_delay_ms(60, 30000), HBK_NOTIFY_BACKOFF_MS_MAX);
+	CHECK_INT(hbk_notify_retry_delay_ms(3, 0), 0);
+}
+
+static void test_envelope_address(void)
+{
+	char out[64];
+
+	CHECK(hbk_notify_envelope_address("hbk <bookings@hbk.invalid>", out, sizeof(out)));
+	CHECK_STR(out, "<bookings@hbk.invalid>");
+	CHECK(hbk_notify_envelope_address(" desk@hbk.invalid ", out, sizeof(out)));
+	CHECK_STR(out, "<desk@hbk.invalid>");
+	CHECK(!hbk_notify_envelope_address("nobody", out, sizeof(out)));
+	CHECK(!hbk_notify_envelope_address("x <a b@c>", out, sizeof(out)));
+	CHECK(!hbk_notify_envelope_address("x <a@c", out, sizeof(out)));
+	CHECK(!hbk_notify_envelope_address("a@averyveryveryveryveryveryveryverylongdomainname"
+					   ".example",
+					   out, 32));
+}
+
+static int notices_with(struct hbk_store *store, const char *status)
+{
+	json_t *doc = NULL;
+	int count = 0;
+
+	if (hbk_notify_list(store, false, &doc, NULL) != HBK_OK)
+		return -1;
+	json_t *rows = json_object_get(doc, "notices");
+	for (size_t i = 0; i < json_array_size(rows); i++)
+		count +=
+		    strcmp(json_string_value(json_object_get(json_array_get(rows, i), "status")),
+			   status) == 0;
+	json_decref(doc);
+	return count;
+}
+
+/*
+ * An SMTP server that refuses connections (port 1 on loopback): the send
+ * fails at once, the notice is kept as pending, a retry pass with no
+ * backoff parks it after its last attempt, and a resend through a working
+ * channel (the maildir) delivers it and marks it sent.
+ */
+static void test_failed_notice_is_kept_and_resent(void)
+{
+	char home[512], db[600];
+	struct hbk_store *store = NULL;
+	struct hbk_notifier *notifier = NULL;
+	struct hbk_error err;
+	int sent = -1, failed = -1;
+
+	hbk_format(home, sizeof(home), "%s/outbox", unit_tmpdir());
+	hbk_format(db, sizeof(db), "%s/hbk.db", home);
+	setenv("HBK_HOME", home, 1);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_store_open(db, HBK_STORE_CREATE, &store, &err), HBK_OK);
+	struct hbk_config *cfg = load_config("notify:\n  email:\n    kind: smtp\n"
+					     "    url: smtp://127.0.0.1:1\n"
+					     "  retry:\n    attempts: 2\n    backoff_ms: 0\n");
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	if (!store || !notifier)
+		goto out;
+	hbk_notifier_set_store(notifier, store);
+	json_t *booking = sample_booking();
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_CONFIRMATION, booking, &err),
+		  HBK_EUNAVAILABLE);
+	CHECK(strstr(err.message, "email to ana@example.com") != NULL);
+	CHECK(strstr(err.message, "notice 1 will be retried") != NULL);
+	json_decref(booking);
+	CHECK_INT(notices_with(store, "pending"), 1);
+
+	CHECK_INT(hbk_notify_retry_due(notifier, store, 10, &sent, &err), HBK_OK);
+	CHECK_INT(sent, 0);
+	CHECK_INT(notices_with(store, "pending"), 0);
+	CHECK_INT(notices_with(store, "parked"), 1);
+	json_t *doc = NULL;
+	CHECK_INT(hbk_notify_list(store, true, &doc, &err), HBK_OK);
+	json_t *row = json_array_get(json_object_get(doc, "notices"), 0);
+	CHECK_INT(json_integer_value(json_object_get(row, "attempts")), 2);
+	CHECK_STR(json_string_value(json_object_get(row, "channel")), "email");
+	CHECK_STR(json_string_value(json_object_get(row, "recipient")), "ana@example.com");
+	CHECK(strstr(json_string_value(json_object_get(row, "last_error")), "smtp:") != NULL);
+	json_decref(doc);
+
+	/* Still failing: stays parked. Then through the maildir: sent. */
+	CHECK_INT(hbk_notify_resend_parked(notifier, store, &sent, &failed, &err),
+		  HBK_EUNAVAILABLE);
+	CHECK_INT(failed, 1);
+	CHECK_INT(notices_with(store, "parked"), 1);
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+	cfg = load_config("notify:\n  email:\n    kind: maildir\n");
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	if (!notifier)
+		goto out;
+	CHECK_INT(hbk_notify_resend_parked(notifier, store, &sent, &failed, &err), HBK_OK);
+	CHECK_INT(sent, 1);
+	CHECK_INT(failed, 0);
+	CHECK_INT(notices_with(store, "sent"), 1);
+	CHECK_INT(hbk_notify_resend(notifier, store, 1, &err), HBK_ECONFLICT);
+	CHECK_INT(hbk_notify_resend(notifier, store, 99, &err), HBK_ENOTFOUND);
+out:
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+	hbk_store_close(store);
+	unsetenv("HBK_HOME");
+}
+
+/*
+ * Both channels: the email goes to the maildir, the SMS to an SNS endpoint
+ * that refuses connections. Only the SMS is kept, under the guest's phone,
+ * with the rendered text; the error names the channel, never the secret.
+ * A booking without a phone gets no SMS and no error.
+ */
+static void test_sms_failure_kept_email_sent(void)
+{
+	char home[512], db[600];
+	struct hbk_store *store = NULL;
+	struct hbk_notifier *notifier = NULL;
+	struct hbk_error err;
+
+	hbk_format(home, sizeof(home), "%s/both", unit_tmpdir());
+	hbk_format(db, sizeof(db), "%s/hbk.db", home);
+	setenv("HBK_HOME", home, 1);
+	setenv("UNIT_AWS_KEY", "AKIDUNIT", 1);
+	setenv("UNIT_AWS_SECRET", "unit-Secret-must-not-leak", 1);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_store_open(db, HBK_STORE_CREATE, &store, &err), HBK_OK);
+	struct hbk_config *cfg = load_config("notify:\n  sms:\n    kind: sns\n"
+					     "    region: eu-west-1\n"
+					     "    url: http://127.0.0.1:1\n"
+					     "    access_key_id: env:UNIT_AWS_KEY\n"
+					     "    secret_access_key: env:UNIT_AWS_SECRET\n");
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	if (!store || !notifier)
+		goto out;
+	hbk_notifier_set_store(notifier, store);
+	json_t *booking = sample_booking();
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_CONFIRMATION, booking, &err),
+		  HBK_EUNAVAILABLE);
+	const char *expect = "notify: sms to +351912345678 (notice 1 will be retried): sns: ";
+	CHECK(strncmp(err.message, expect, strlen(expect)) == 0);
+	CHECK(strstr(err.message, "unit-Secret") == NULL);
+	CHECK_INT(notices_with(store, "pending"), 1);
+	json_t *doc = NULL;
+	CHECK_INT(hbk_notify_list(store, false, &doc, &err), HBK_OK);
+	json_t *row = json_array_get(json_object_get(doc, "notices"), 0);
+	CHECK_STR(json_string_value(json_object_get(row, "channel")), "sms");
+	CHECK_STR(json_string_value(json_object_get(row, "recipient")), "+351912345678");
+	json_decref(doc);
+	char path[700];
+	struct hbk_buf listing;
+	hbk_buf_init(&listing, 0);
+	hbk_format(path, sizeof(path), "%s/mail/new", home);
+	CHECK_INT(list_dir(path, &listing), 1);
+	hbk_buf_free(&listing);
+
+	json_object_set_new(json_object_get(booking, "guest"), "phone", json_string(""));
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_UPDATE, booking, &err), HBK_OK);
+	CHECK_INT(notices_with(store, "pending"), 1);
+	json_decref(booking);
+out:
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+	hbk_store_close(store);
+	unsetenv("HBK_HOME");
+}
+
 UNIT_TESTS(UNIT_T(test_render_confirmation_headers), UNIT_T(test_render_confirmation_body),
 	   UNIT_T(test_render_update), UNIT_T(test_render_cancellation),
 	   UNIT_T(test_render_crlf_and_line_length), UNIT_T(test_render_refuses_header_injection),
@@ -766,4 +1068,6 @@ UNIT_TESTS(UNIT_T(test_render_confirmation_headers), UNIT_T(test_render_confirma
 	   UNIT_T(test_render_encodes_non_ascii), UNIT_T(test_render_policy_in_words),
 	   UNIT_T(test_render_date_header), UNIT_T(test_render_bounded),
 	   UNIT_T(test_notifier_open_kinds), UNIT_T(test_maildir_send),
-	   UNIT_T(test_maildir_send_failure));
+	   UNIT_T(test_maildir_send_failure), UNIT_T(test_sns_form), UNIT_T(test_render_sms),
+	   UNIT_T(test_retry_delay), UNIT_T(test_envelope_address),
+	   UNIT_T(test_failed_notice_is_kept_and_resent), UNIT_T(test_sms_failure_kept_email_sent));

@@ -1,7 +1,18 @@
 /*
  * notify.h - guest notifications: confirmation, update, cancellation.
- * Adapter "maildir" writes RFC 5322 messages to $HBK_HOME/mail/new/.
- * A notification that cannot be sent never fails a booking.
+ *
+ * Channels: email (notify.email.kind: "maildir", the embedded default,
+ * writes RFC 5322 messages to $HBK_HOME/mail/new/; "smtp" sends them over
+ * SMTP with libcurl) and SMS (notify.sms.kind: "none" by default; "sns"
+ * publishes through AWS SNS, signed with SigV4). When both are configured
+ * both are sent.
+ *
+ * A notification that cannot be sent never fails a booking. With a store
+ * (hbk_notifier_set_store), a failed notice is kept in the notices table
+ * as due for retry, with its rendered message (never a secret); it is
+ * retried with backoff by hbk_notify_retry_due() (hbkd's timer,
+ * `hbk-admin notify retry`) and parked after notify.retry.attempts
+ * attempts, for an operator to resend. Nothing here sleeps.
  */
 #ifndef HBK_NOTIFY_H
 #define HBK_NOTIFY_H
@@ -11,21 +22,96 @@
 #include "hbk/core.h"
 
 struct hbk_config;
+struct hbk_store;
 
 enum hbk_notice { HBK_NOTICE_CONFIRMATION, HBK_NOTICE_UPDATE, HBK_NOTICE_CANCELLATION };
 
 struct hbk_notifier;
 
+/* Defaults of notify.retry.attempts and notify.retry.backoff_ms. */
+#define HBK_NOTIFY_ATTEMPTS_DEFAULT   5
+#define HBK_NOTIFY_BACKOFF_MS_DEFAULT 30000
+/* The longest wait between two attempts, whatever the backoff. */
+#define HBK_NOTIFY_BACKOFF_MS_MAX (6 * 3600 * 1000)
+
 hbk_result hbk_notifier_open(const struct hbk_config *cfg, struct hbk_notifier **out,
 			     struct hbk_error *err);
 void hbk_notifier_close(struct hbk_notifier *notifier);
 
-/* Sends the notice for a booking (the booking JSON of DESIGN.md, borrowed). */
+/* Gives the notifier a store (borrowed; it must outlive the notifier or be
+ * unset with NULL) where failed notices wait for a retry. */
+void hbk_notifier_set_store(struct hbk_notifier *notifier, struct hbk_store *store);
+
+/*
+ * Sends the notice for a booking (the booking JSON of DESIGN.md, borrowed)
+ * on every configured channel, once each. A channel that fails is stored
+ * as due for retry (when the notifier has a store) and the call returns
+ * its error, whose message says so; the caller records it and goes on.
+ */
 hbk_result hbk_notify_send(struct hbk_notifier *notifier, enum hbk_notice notice,
 			   const json_t *booking, struct hbk_error *err);
+
+/*
+ * Tries again up to max notices whose retry is due (max <= 0: a default
+ * bound). *sent counts those delivered. A notice that fails again waits
+ * longer, or is parked after its last attempt. Fails only when the store
+ * does; a failed delivery is recorded, not returned.
+ */
+hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store *store, int max,
+				int *sent, struct hbk_error *err);
+
+/*
+ * Sends one stored notice now, due or parked (hbk-admin notify resend ID).
+ * HBK_ENOTFOUND when there is no such notice, HBK_ECONFLICT when it was
+ * already sent; a failed delivery is recorded and returned.
+ */
+hbk_result hbk_notify_resend(struct hbk_notifier *notifier, struct hbk_store *store, long long id,
+			     struct hbk_error *err);
+
+/* Sends every parked notice now (resend --all); counts both outcomes. */
+hbk_result hbk_notify_resend_parked(struct hbk_notifier *notifier, struct hbk_store *store,
+				    int *sent, int *failed, struct hbk_error *err);
+
+/*
+ * The stored notices, newest first, as {"notices":[{"id","booking_id",
+ * "kind","channel","recipient","status":"pending|parked|sent","attempts",
+ * "last_error","next_attempt_at","created_at","updated_at"}]} (a new
+ * reference in *out). parked_only: only the parked ones. The messages
+ * themselves are left out.
+ */
+hbk_result hbk_notify_list(struct hbk_store *store, bool parked_only, json_t **out,
+			   struct hbk_error *err);
+
+/* Creates the notices table (the store's migrations call it). */
+hbk_result hbk_notify_migrate(struct hbk_store *store, struct hbk_error *err);
 
 /* Renders the RFC 5322 message (CRLF line ends) into buf; for adapters and tests. */
 hbk_result hbk_notify_render(enum hbk_notice notice, const json_t *booking, const char *from,
 			     int64_t now_ms, struct hbk_buf *buf, struct hbk_error *err);
+
+/* Renders the SMS text (one line, at most HBK_NOTIFY_SMS_MAX_BYTES) and
+ * the subject SNS gives email subscribers of a topic. */
+#define HBK_NOTIFY_SMS_MAX_BYTES 320
+hbk_result hbk_notify_render_sms(enum hbk_notice notice, const json_t *booking,
+				 struct hbk_buf *text, struct hbk_buf *subject,
+				 struct hbk_error *err);
+
+/*
+ * The form body of an SNS Publish (Action=Publish&Version=2010-03-31, then
+ * TopicArn when topic_arn is set, else PhoneNumber, then Message and
+ * Subject when not empty), percent-encoded as SigV4 wants: every octet but
+ * A-Z a-z 0-9 - _ . ~ as %XX. Appends to body.
+ */
+void hbk_notify_sns_form(const char *topic_arn, const char *phone, const char *message,
+			 const char *subject, struct hbk_buf *body);
+
+/* The delay before attempt number attempts + 1 after attempts failures:
+ * backoff_ms doubled per failure, capped at HBK_NOTIFY_BACKOFF_MS_MAX. */
+int64_t hbk_notify_retry_delay_ms(int attempts, int64_t backoff_ms);
+
+/* The addr-spec of a mailbox ("hbk <b@x.y>" or "b@x.y") as "<b@x.y>" for
+ * SMTP's MAIL FROM; false when there is none or it has a space or control
+ * character. */
+bool hbk_notify_envelope_address(const char *mailbox, char *out, size_t size);
 
 #endif
