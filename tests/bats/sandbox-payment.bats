@@ -388,3 +388,19 @@ refund_event() { # event_id intent booking_id
 	[ "$(hbk view "$id" -o json | jq -r .refunded.amount)" = 20.00 ]
 	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT type, outcome FROM payment_webhook_events")" = "charge.refunded|applied" ]
 }
+
+@test "hbkd's payment webhook: off without payment.webhook_secret (503), POST only (405), no token needed" {
+	start_hbkd
+	event='{"id":"evt_x","type":"charge.refunded","data":{"object":{}}}'
+	call -H "Stripe-Signature: $(sign "$(date +%s)" "$event")" \
+		-H 'Content-Type: application/json' --data-binary "$event" \
+		"$HBKD_URL/v1/webhooks/payments"
+	[ "$status_code" = 503 ]
+	[ "$(echo "$body" | jq -r .code)" = webhook_not_configured ]
+	check_response POST /v1/webhooks/payments 503 "$BATS_TEST_TMPDIR/body" application/problem+json
+	call "$HBKD_URL/v1/webhooks/payments"
+	[ "$status_code" = 405 ]
+	grep -qi '^Allow: POST' "$BATS_TEST_TMPDIR/headers"
+	# The route is in the metrics under its own label.
+	curl -sS "$HBKD_URL/metrics" | grep -q 'route="/v1/webhooks/payments"'
+}

@@ -1,13 +1,21 @@
 /*
  * test_stripe.c - the stripe adapter's pure parts: the form encoder, the
  * mapping of Stripe's answers to results (declines, auth, conflicts,
- * unavailability), the configuration it needs, and that an unreachable
- * provider is HBK_EUNAVAILABLE with a message that never holds the key.
- * The HTTP exchange itself is proven against hbk-sandbox in
- * tests/bats/sandbox-payment.bats.
+ * unavailability), the configuration it needs, that an unreachable
+ * provider is HBK_EUNAVAILABLE with a message that never holds the key,
+ * and, against a canned HTTP server, what goes on the wire (form body,
+ * Bearer key, Idempotency-Key), a decline's intent, Retry-After handed to
+ * the saga and a list followed across pages. The exchange with the
+ * simulator is proven in tests/bats/sandbox-payment.bats.
  */
+#define _GNU_SOURCE /* strcasestr */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "hbk/config.h"
 #include "hbk/core.h"
@@ -197,6 +205,232 @@ static void test_unreachable_provider(void)
 	hbk_payment_close(&pay);
 }
 
+/* ------------------------------------------------------------------------
+ * A canned HTTP server (as in test_hotelbeds.c): answers the scripted
+ * responses in order, one per connection, and keeps each request's text.
+ */
+
+#define CANNED_MAX  4
+#define REQUEST_MAX 8192
+
+struct canned {
+	int fd;
+	int port;
+	int nanswers;
+	char *answers[CANNED_MAX];
+	int nrequests;
+	char requests[CANNED_MAX][REQUEST_MAX];
+	pthread_t thread;
+};
+
+static void canned_read_request(int client, char *out, size_t size)
+{
+	size_t len = 0;
+	long body = -1;
+	out[0] = '\0';
+	while (len + 1 < size) {
+		ssize_t n = read(client, out + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		out[len] = '\0';
+		char *end = strstr(out, "\r\n\r\n");
+		if (end == NULL)
+			continue;
+		if (body < 0) {
+			const char *cl = strcasestr(out, "Content-Length:");
+			body = cl ? strtol(cl + 15, NULL, 10) : 0;
+		}
+		if ((long)(len - (size_t)(end + 4 - out)) >= body)
+			break;
+	}
+}
+
+static void *canned_run(void *arg)
+{
+	struct canned *c = arg;
+	for (int i = 0; i < c->nanswers; i++) {
+		int client = accept(c->fd, NULL, NULL);
+		if (client < 0)
+			break;
+		canned_read_request(client, c->requests[c->nrequests], REQUEST_MAX);
+		c->nrequests++;
+		ssize_t written = write(client, c->answers[i], strlen(c->answers[i]));
+		(void)written;
+		close(client);
+	}
+	return NULL;
+}
+
+static void canned_start(struct canned *c)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET};
+	socklen_t len = sizeof(addr);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(c->fd >= 0);
+	CHECK(bind(c->fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
+	CHECK(listen(c->fd, 8) == 0);
+	CHECK(getsockname(c->fd, (struct sockaddr *)&addr, &len) == 0);
+	c->port = ntohs(addr.sin_port);
+	CHECK(pthread_create(&c->thread, NULL, canned_run, c) == 0);
+}
+
+static void canned_stop(struct canned *c)
+{
+	shutdown(c->fd, SHUT_RDWR);
+	pthread_join(c->thread, NULL);
+	close(c->fd);
+	for (int i = 0; i < c->nanswers; i++)
+		free(c->answers[i]);
+}
+
+static void canned_add(struct canned *c, const char *status, const char *extra, const char *body)
+{
+	struct hbk_buf buf;
+	HBK_ASSERT(c->nanswers < CANNED_MAX);
+	hbk_buf_init(&buf, 0);
+	hbk_buf_printf(&buf,
+		       "HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n%s"
+		       "Content-Length: %zu\r\n\r\n%s",
+		       status, extra, strlen(body), body);
+	c->answers[c->nanswers++] = hbk_buf_detach(&buf);
+}
+
+static bool open_at(int port, struct hbk_payment *pay)
+{
+	char yaml[256];
+	struct hbk_error err = {0};
+	hbk_format(yaml, sizeof(yaml),
+		   "payment:\n  kind: stripe\n  url: http://127.0.0.1:%d\n"
+		   "  secret_key: env:TEST_STRIPE_KEY\n  timeout_ms: 3000\n",
+		   port);
+	hbk_result r = open_with(yaml, pay, &err);
+	CHECK_INT(r, HBK_OK);
+	return r == HBK_OK;
+}
+
+static const char intent_body[] =
+    "{\"id\":\"pi_A\",\"object\":\"payment_intent\",\"amount\":36000,\"currency\":\"eur\","
+    "\"status\":\"requires_capture\",\"amount_received\":0,"
+    "\"payment_method\":{\"id\":\"pm_card_visa\"}}";
+
+static void test_wire_authorize_and_decline(void)
+{
+	struct canned c;
+	struct hbk_payment pay;
+	memset(&c, 0, sizeof(c));
+	canned_add(&c, "200 OK", "", intent_body);
+	canned_add(&c, "402 Payment Required", "",
+		   "{\"error\":{\"type\":\"card_error\",\"code\":\"card_declined\","
+		   "\"decline_code\":\"insufficient_funds\",\"payment_intent\":{\"id\":\"pi_D\","
+		   "\"object\":\"payment_intent\",\"status\":\"requires_payment_method\","
+		   "\"amount\":100,\"currency\":\"eur\"}}}");
+	canned_start(&c);
+	if (!open_at(c.port, &pay)) {
+		canned_stop(&c);
+		return;
+	}
+	struct hbk_money amount = hbk_money_make(36000, "EUR");
+	struct hbk_payment_intent intent;
+	struct hbk_call call = {.done = call_done};
+	hbk_payment_authorize(&pay, "BK-7:authorize", &amount, "pm_card_visa", "BK-7", &intent,
+			      &call);
+	CHECK_INT(call.rc, HBK_OK);
+	CHECK_STR(intent.id, "pi_A");
+	CHECK_STR(intent.status, "requires_capture");
+	CHECK_STR(intent.amount.currency, "EUR");
+	CHECK_INT(intent.amount.minor, 36000);
+	CHECK_STR(intent.payment_method, "pm_card_visa");
+
+	amount.minor = 100;
+	hbk_payment_authorize(&pay, "BK-8:authorize", &amount, "pm_card_x", "BK-8", &intent, &call);
+	CHECK_INT(call.rc, HBK_EDECLINED);
+	CHECK_STR(call.err.code, "insufficient_funds");
+	CHECK_STR(intent.id, "pi_D");
+	hbk_payment_close(&pay);
+	canned_stop(&c);
+
+	CHECK_INT(c.nrequests, 2);
+	const char *req = c.requests[0];
+	CHECK(strncmp(req, "POST /v1/payment_intents HTTP/1.1\r\n", 35) == 0);
+	CHECK(strstr(req, "Authorization: Bearer sk_test_unit_secret\r\n") != NULL);
+	CHECK(strstr(req, "Idempotency-Key: BK-7:authorize\r\n") != NULL);
+	CHECK(strcasestr(req, "Content-Type: application/x-www-form-urlencoded") != NULL);
+	CHECK(strstr(req, "\r\n\r\namount=36000&currency=eur&payment_method=pm_card_visa"
+			  "&capture_method=manual&confirm=true"
+			  "&automatic_payment_methods[enabled]=true"
+			  "&automatic_payment_methods[allow_redirects]=never"
+			  "&metadata[booking_id]=BK-7") != NULL);
+}
+
+static void test_wire_retry_after_and_capture(void)
+{
+	struct canned c;
+	struct hbk_payment pay;
+	memset(&c, 0, sizeof(c));
+	canned_add(&c, "429 Too Many Requests", "Retry-After: 2\r\n",
+		   "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"rate_limit\"}}");
+	canned_add(&c, "200 OK", "",
+		   "{\"id\":\"pi_A\",\"object\":\"payment_intent\",\"amount\":36000,"
+		   "\"currency\":\"eur\",\"status\":\"succeeded\",\"amount_received\":30000}");
+	canned_start(&c);
+	if (!open_at(c.port, &pay)) {
+		canned_stop(&c);
+		return;
+	}
+	struct hbk_payment_intent intent;
+	struct hbk_call call = {.done = call_done};
+	hbk_payment_capture(&pay, "BK-7:capture", "pi_A", 30000, &intent, &call);
+	CHECK_INT(call.rc, HBK_EUNAVAILABLE);
+	CHECK_STR(call.err.code, "payment_unavailable");
+	CHECK_INT(call.retry_after_ms, 2000);
+	hbk_payment_capture(&pay, "BK-7:capture", "pi_A", 30000, &intent, &call);
+	CHECK_INT(call.rc, HBK_OK);
+	CHECK_INT(call.retry_after_ms, 0);
+	CHECK_INT(intent.amount_captured, 30000);
+	hbk_payment_close(&pay);
+	canned_stop(&c);
+
+	CHECK_INT(c.nrequests, 2);
+	CHECK(strncmp(c.requests[1], "POST /v1/payment_intents/pi_A/capture HTTP/1.1", 46) == 0);
+	CHECK(strstr(c.requests[1], "Idempotency-Key: BK-7:capture\r\n") != NULL);
+	CHECK(strstr(c.requests[1], "\r\n\r\namount_to_capture=30000") != NULL);
+}
+
+static void test_wire_list_follows_cursors(void)
+{
+	struct canned c;
+	struct hbk_payment pay;
+	memset(&c, 0, sizeof(c));
+	canned_add(&c, "200 OK", "",
+		   "{\"object\":\"list\",\"has_more\":true,\"data\":[{\"id\":\"pi_3\"},"
+		   "{\"id\":\"pi_2\"}]}");
+	canned_add(&c, "200 OK", "",
+		   "{\"object\":\"list\",\"has_more\":false,\"data\":[{\"id\":\"pi_1\"}]}");
+	canned_start(&c);
+	if (!open_at(c.port, &pay)) {
+		canned_stop(&c);
+		return;
+	}
+	json_t *all = NULL;
+	struct hbk_error err = {0};
+	CHECK_INT(pay.ops->list(pay.self, &all, &err), HBK_OK);
+	CHECK_INT(json_array_size(all), 3);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(all, 2), "id")), "pi_1");
+	json_decref(all);
+	hbk_payment_close(&pay);
+	canned_stop(&c);
+
+	CHECK_INT(c.nrequests, 2);
+	CHECK(strncmp(c.requests[0], "GET /v1/payment_intents?limit=100 HTTP", 38) == 0);
+	CHECK(strncmp(c.requests[1], "GET /v1/payment_intents?limit=100&starting_after=pi_2 HTTP",
+		      58) == 0);
+	/* A GET carries no Idempotency-Key. */
+	CHECK(strstr(c.requests[1], "Idempotency-Key") == NULL);
+}
+
 UNIT_TESTS(UNIT_T(test_form_encoding), UNIT_T(test_declines), UNIT_T(test_auth_never_names_the_key),
 	   UNIT_T(test_unavailable_and_conflicts), UNIT_T(test_open_needs_url_and_key),
-	   UNIT_T(test_unreachable_provider));
+	   UNIT_T(test_unreachable_provider), UNIT_T(test_wire_authorize_and_decline),
+	   UNIT_T(test_wire_retry_after_and_capture), UNIT_T(test_wire_list_follows_cursors));
