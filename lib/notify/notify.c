@@ -561,7 +561,10 @@ hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store 
 	if (max > NOTICES_CLAIM_MAX)
 		max = NOTICES_CLAIM_MAX;
 	int64_t lease_ms = 2 * (int64_t)notifier->timeout_ms + 1000;
-	hbk_result rc = notices_claim_due(store, hbk_now_ms(), lease_ms, max, rows, &count, err);
+	int64_t now_ms = hbk_now_ms();
+	hbk_result rc = notices_prune_sent(store, now_ms, err);
+	if (rc == HBK_OK)
+		rc = notices_claim_due(store, now_ms, lease_ms, max, rows, &count, err);
 	for (int i = 0; i < count; i++) {
 		struct hbk_error attempt_err = {0};
 		if (rc == HBK_OK) {

@@ -13,6 +13,9 @@
 
 /* Listings are for people: this bounds one. */
 #define LIST_MAX_ROWS 1000
+/* Notices delivered late are kept this long for the record, then dropped,
+ * so the table holds only what is pending, parked or recent. */
+#define SENT_KEEP_MS (30LL * 24 * 3600 * 1000)
 
 hbk_result hbk_notify_migrate(struct hbk_store *store, struct hbk_error *err)
 {
@@ -212,6 +215,25 @@ hbk_result notices_claim_due(struct hbk_store *store, int64_t now_ms, int64_t le
 		*count = 0;
 	}
 	return rc;
+}
+
+hbk_result notices_prune_sent(struct hbk_store *store, int64_t now_ms, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	bool owned = false;
+
+	hbk_result rc = hbk_store_join(store, &owned, err);
+	if (rc != HBK_OK)
+		return rc;
+	rc = hbk_store_prepare(
+	    store, "DELETE FROM notices WHERE status = 'sent' AND updated_ms < ?", &stmt, err);
+	if (rc == HBK_OK) {
+		sqlite3_bind_int64(stmt, 1, now_ms - SENT_KEEP_MS);
+		rc = hbk_store_step_done(store, stmt, "prune notices", err);
+		hbk_stmt_done(stmt);
+	}
+	hbk_result left = hbk_store_leave(store, owned, rc == HBK_OK, rc == HBK_OK ? err : NULL);
+	return rc == HBK_OK ? left : rc;
 }
 
 hbk_result notices_parked_ids(struct hbk_store *store, int max, long long *ids, int *count,

@@ -992,6 +992,14 @@ static void test_failed_notice_is_kept_and_resent(void)
 	CHECK_INT(notices_with(store, "sent"), 1);
 	CHECK_INT(hbk_notify_resend(notifier, store, 1, &err), HBK_ECONFLICT);
 	CHECK_INT(hbk_notify_resend(notifier, store, 99, &err), HBK_ENOTFOUND);
+	/* A retry pass drops what was sent more than 30 days ago, only that. */
+	CHECK_INT(hbk_notify_retry_due(notifier, store, 10, &sent, &err), HBK_OK);
+	CHECK_INT(notices_with(store, "sent"), 1);
+	CHECK_INT(
+	    hbk_store_exec(store, "UPDATE notices SET updated_ms = updated_ms - 2592000001", &err),
+	    HBK_OK);
+	CHECK_INT(hbk_notify_retry_due(notifier, store, 10, &sent, &err), HBK_OK);
+	CHECK_INT(notices_with(store, "sent"), 0);
 out:
 	hbk_notifier_close(notifier);
 	hbk_config_free(cfg);

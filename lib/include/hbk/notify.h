@@ -54,8 +54,9 @@ hbk_result hbk_notify_send(struct hbk_notifier *notifier, enum hbk_notice notice
 /*
  * Tries again up to max notices whose retry is due (max <= 0: a default
  * bound). *sent counts those delivered. A notice that fails again waits
- * longer, or is parked after its last attempt. Fails only when the store
- * does; a failed delivery is recorded, not returned.
+ * longer, or is parked after its last attempt. Notices sent more than 30
+ * days ago are dropped on the way. Fails only when the store does; a
+ * failed delivery is recorded, not returned.
  */
 hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store *store, int max,
 				int *sent, struct hbk_error *err);
