@@ -82,6 +82,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/bench
 	@bash scripts/bench-http
+	@bash scripts/bench-sagas
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

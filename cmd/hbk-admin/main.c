@@ -17,8 +17,11 @@ static const struct hbk_command commands[] = {
      "list the hotels of the catalog, or show one with its room types", hotel_options, hotel_reset},
     {"init", cmd_init, HBK_NEEDS_CONFIG, 0, 0, "[--demo] [--days N] [--force]",
      "create or migrate the store; --demo seeds the demo catalog", init_options, init_reset},
-    {"inventory", cmd_inventory, HBK_NEEDS_ENGINE, 1, 1, "show --hotel H --from DATE --to DATE",
-     "show a hotel's nightly allotments, sales and prices", inventory_options, inventory_reset},
+    {"inventory", cmd_inventory, HBK_NEEDS_ENGINE, 1, 1,
+     "show --hotel H --from DATE --to DATE | sync --from DATE --to DATE (--hotel CODES | "
+     "--destination CODE)",
+     "show a hotel's nightly allotments, sales and prices; sync them from the partner",
+     inventory_options, inventory_reset},
     {"notify", cmd_notify, HBK_NEEDS_ENGINE | HBK_NEEDS_NO_RECOVER, 1, 2,
      "list [--parked] | resend ID | resend --all | retry",
      "guest notices that could not be sent: list, resend, retry those due", notify_options,

@@ -1,15 +1,37 @@
 /*
- * partner.c - the partner protocol area of hbk-sandbox (Hotelbeds shape).
+ * partner.c - the partner area of hbk-sandbox: the Hotelbeds APItude
+ * Booking API 1.0 shape (PROTOCOLS.md) over the simulators.
+ *
+ * Availability and prices come from the sandbox store's catalog (the demo
+ * catalog by default) through lib/inventory's search and quote; bookings
+ * go to the partner simulator (sb->partner, lib/partner/sandbox.c), the
+ * same code the embedded default links in. A rateKey is the catalog's
+ * offer id: it encodes hotel, room, board, rate class, stay and occupancy.
+ * Non-refundable rates are RECHECK, so clients exercise /checkrates.
+ *
+ * Every request needs Api-key and an X-Signature made at most 300 s away
+ * from the sandbox's clock; otherwise 401 in the protocol's error shape.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "hbk/inventory.h"
+#include "hbk/json.h"
+#include "hbk/partner.h"
 #include "sandbox.h"
 
-static const char *partner_endpoint(const struct http_request *req)
-{
-	(void)req;
-	return NULL;
-}
+#define PARTNER_PREFIX	      "/hotel-api/1.0/"
+#define PARTNER_PAGE_MAX      100 /* bookings per page of GET /bookings */
+#define PARTNER_PAGE_DEFAULT  25
+#define PARTNER_OFFERS_MAX    500 /* rates of one hotel or destination */
+#define PARTNER_PARAM_MAX     128
+#define PARTNER_OCCUPANCY_MAX 9
+
+/* ------------------------------------------------------------------------
+ * Small helpers.
+ */
 
 static void partner_error(struct http_response *resp, int status, const char *code,
 			  const char *message)
@@ -18,22 +40,848 @@ static void partner_error(struct http_response *resp, int status, const char *co
 		     json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
 
-static void partner_handle(struct sandbox *sb, struct http_exchange *ex, const char *endpoint)
+/* An hbk error from the simulator or the catalog, in the protocol's shape. */
+static void answer_failure(struct http_response *resp, const struct hbk_error *err)
 {
-	(void)sb;
-	(void)endpoint;
-	partner_error(&ex->resp, 404, "NOT_FOUND", "no such partner route");
+	switch (err->result) {
+	case HBK_EINVAL: partner_error(resp, 400, "INVALID_REQUEST", err->message); return;
+	case HBK_ENOTFOUND: partner_error(resp, 404, "NOT_FOUND", err->message); return;
+	case HBK_ECONFLICT:
+	case HBK_EDECLINED: partner_error(resp, 400, "INVALID_DATA", err->message); return;
+	case HBK_EUNAVAILABLE: partner_error(resp, 503, "SERVICE_UNAVAILABLE", err->message); return;
+	default: partner_error(resp, 500, "SYSTEM_ERROR", err->message); return;
+	}
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A query parameter, percent-decoded into out; false when absent or too long. */
+static bool query_param(const char *query, const char *name, char *out, size_t size)
+{
+	size_t name_len = strlen(name);
+	for (const char *p = query; p && *p;) {
+		const char *end = strchr(p, '&');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
+			size_t o = 0;
+			for (size_t i = name_len + 1; i < len; i++) {
+				char c = p[i];
+				if (c == '+')
+					c = ' ';
+				else if (c == '%' && i + 2 < len + 1 && hexval(p[i + 1]) >= 0 &&
+					 hexval(p[i + 2]) >= 0) {
+					c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+					i += 2;
+				}
+				if (o + 1 >= size)
+					return false;
+				out[o++] = c;
+			}
+			out[o] = '\0';
+			return true;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* "2026-11-28T00:00:00.000Z" -> "2026-11-28T00:00:00+00:00" (ISO 8601 with offset). */
+static void iso_time(int64_t ms, char out[HBK_TIME_STR])
+{
+	char rfc[HBK_TIME_STR];
+	hbk_time_format(ms, rfc);
+	hbk_format(out, HBK_TIME_STR, "%.19s+00:00", rfc);
+}
+
+static json_t *amount_string(const struct hbk_money *money)
+{
+	char text[HBK_MONEY_STR];
+	hbk_money_format(money, text);
+	return json_string(text);
+}
+
+/* A number, as the protocol writes booking.totalNet and pendingAmount. */
+static json_t *amount_number(const struct hbk_money *money)
+{
+	int exponent = hbk_currency_exponent(money->currency);
+	if (exponent <= 0)
+		return json_integer(money->minor);
+	double scale = 1;
+	for (int i = 0; i < exponent; i++)
+		scale *= 10;
+	return json_real((double)money->minor / scale);
+}
+
+static json_t *policies_json(const struct hbk_policy *policy)
+{
+	json_t *array = json_array();
+	for (int i = 0; i < policy->count; i++) {
+		char from[HBK_TIME_STR];
+		iso_time(policy->entries[i].from_ms, from);
+		json_array_append_new(array, json_pack("{s:o, s:s}", "amount",
+						       amount_string(&policy->entries[i].penalty),
+						       "from", from));
+	}
+	return array;
+}
+
+static void category(int stars, char out[8])
+{
+	hbk_format(out, 8, "%dEST", stars);
+}
+
+/* A rate of the protocol for a priced stay. */
+static json_t *rate_json(const struct hbk_stay *stay, const struct hbk_quote *quote,
+			 bool bookable)
+{
+	char rate_key[HBK_OFFER_ID_MAX];
+	hbk_offer_id_encode(stay, &quote->total, rate_key);
+	return json_pack("{s:s, s:s, s:s, s:o, s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:o, s:s}",
+			 "rateKey", rate_key, "rateClass", stay->refundable ? "NOR" : "NRF",
+			 "rateType", bookable || stay->refundable ? "BOOKABLE" : "RECHECK", "net",
+			 amount_string(&quote->total), "allotment", quote->available, "boardCode",
+			 stay->board, "boardName", quote->board_name, "paymentType", "AT_WEB",
+			 "rooms", stay->rooms, "adults", stay->adults, "children", stay->children,
+			 "cancellationPolicies", policies_json(&quote->policy), "rateCommentsId",
+			 "");
+}
+
+/* ------------------------------------------------------------------------
+ * Routing.
+ */
+
+static const char *partner_endpoint(const struct http_request *req)
+{
+	const char *rest = req->path + strlen(PARTNER_PREFIX);
+	if (strncmp(req->path, PARTNER_PREFIX, strlen(PARTNER_PREFIX)) != 0)
+		return NULL;
+	bool post = strcmp(req->method, "POST") == 0;
+	if (strcmp(rest, "hotels") == 0)
+		return post ? "partner.availability" : NULL;
+	if (strcmp(rest, "checkrates") == 0)
+		return post ? "partner.checkrates" : NULL;
+	if (strcmp(rest, "bookings") == 0)
+		return post ? "partner.bookings.create"
+		       : strcmp(req->method, "GET") == 0 ? "partner.bookings.list"
+							 : NULL;
+	if (strncmp(rest, "bookings/", 9) == 0 && rest[9] != '\0' && !strchr(rest + 9, '/')) {
+		if (strcmp(req->method, "GET") == 0)
+			return "partner.bookings.get";
+		if (strcmp(req->method, "PUT") == 0)
+			return "partner.bookings.modify";
+		if (strcmp(req->method, "DELETE") == 0)
+			return "partner.bookings.cancel";
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Bookings in the protocol's shape.
+ */
+
+/* A simulator booking (port JSON) read back into its parts. */
+struct view {
+	const char *reference, *client_reference, *status, *holder;
+	struct hbk_stay stay;
+	struct hbk_money total;
+	struct hbk_policy policy;
+	struct hbk_money penalty;
+	bool cancelled;
+	char created[HBK_DATE_STR];
+};
+
+static hbk_result view_read(const json_t *b, struct view *v, struct hbk_error *err)
+{
+	memset(v, 0, sizeof(*v));
+	v->reference = hbk_json_str(b, "reference", "");
+	v->client_reference = hbk_json_str(b, "client_reference", "");
+	v->status = hbk_json_str(b, "status", "");
+	v->holder = hbk_json_str(b, "holder", "");
+	v->cancelled = strcmp(v->status, "CANCELLED") == 0;
+	struct hbk_stay *s = &v->stay;
+	hbk_copy(s->hotel_id, sizeof(s->hotel_id), hbk_json_str(b, "hotel_id", ""));
+	hbk_copy(s->room_type, sizeof(s->room_type), hbk_json_str(b, "room_type", ""));
+	hbk_copy(s->board, sizeof(s->board), hbk_json_str(b, "board", ""));
+	s->refundable = hbk_json_bool(b, "refundable", true);
+	hbk_date_parse(hbk_json_str(b, "checkin", ""), &s->checkin);
+	hbk_date_parse(hbk_json_str(b, "checkout", ""), &s->checkout);
+	s->rooms = (int)hbk_json_int(b, "rooms", 1);
+	s->adults = (int)hbk_json_int(b, "adults", 1);
+	s->children = (int)hbk_json_int(b, "children", 0);
+	hbk_copy(v->created, sizeof(v->created), hbk_json_str(b, "created_at", ""));
+	hbk_result rc = hbk_json_get_money(b, "total", &v->total, err);
+	if (rc == HBK_OK)
+		rc = hbk_policy_from_json(json_object_get(b, "cancellation_policy"),
+					  v->total.currency, &v->policy, err);
+	v->penalty = hbk_money_make(0, v->total.currency);
+	if (rc == HBK_OK && json_object_get(b, "penalty"))
+		rc = hbk_json_get_money(b, "penalty", &v->penalty, err);
+	return rc;
+}
+
+/* The protocol's booking object; penalty (may be NULL) is the
+ * cancellation amount to report. */
+static json_t *booking_protocol(struct sandbox *sb, const struct view *v,
+				const struct hbk_money *penalty)
+{
+	struct hbk_hotel hotel;
+	struct hbk_error ignored = {0};
+	memset(&hotel, 0, sizeof(hotel));
+	hbk_hotel_get(sb->store, v->stay.hotel_id, &hotel, &ignored);
+	char checkin[HBK_DATE_STR], checkout[HBK_DATE_STR], stars[8];
+	hbk_date_format(v->stay.checkin, checkin);
+	hbk_date_format(v->stay.checkout, checkout);
+	category(hotel.stars, stars);
+
+	size_t first = strcspn(v->holder, " ");
+	char name[128];
+	hbk_format(name, sizeof(name), "%.*s", (int)(first < 100 ? first : 100), v->holder);
+	const char *surname = v->holder[first] ? v->holder + first + 1 : v->holder;
+
+	json_t *rate = json_pack("{s:s, s:o, s:s, s:i, s:i, s:i, s:o}", "rateClass",
+				 v->stay.refundable ? "NOR" : "NRF", "net", amount_string(&v->total),
+				 "boardCode", v->stay.board, "rooms", v->stay.rooms, "adults",
+				 v->stay.adults, "children", v->stay.children,
+				 "cancellationPolicies", policies_json(&v->policy));
+	json_t *room = json_pack("{s:s, s:s, s:[o]}", "status", v->status, "code", v->stay.room_type,
+				 "rates", rate);
+	json_t *hotel_json = json_pack(
+	    "{s:s, s:s, s:i, s:s, s:s, s:s, s:[o], s:o, s:s}", "checkIn", checkin, "checkOut",
+	    checkout, "code", hotel.code, "name", hotel.name, "categoryCode", stars,
+	    "destinationCode", hotel.city, "rooms", room, "totalNet", amount_string(&v->total),
+	    "currency", v->total.currency);
+	if (penalty)
+		json_object_set_new(hotel_json, "cancellationAmount", amount_number(penalty));
+	struct hbk_money pending = hbk_money_make(0, v->total.currency);
+	return json_pack("{s:s, s:s, s:s, s:s, s:{s:b, s:b}, s:{s:s, s:s}, s:o, s:o, s:o, s:s}",
+			 "reference", v->reference, "clientReference", v->client_reference,
+			 "creationDate", v->created[0] ? v->created : checkin, "status", v->status,
+			 "modificationPolicies", "cancellation", !v->cancelled, "modification",
+			 !v->cancelled, "holder", "name", name, "surname", surname, "hotel",
+			 hotel_json, "totalNet", amount_number(&v->total), "pendingAmount",
+			 amount_number(&pending), "currency", v->total.currency);
+}
+
+/* Answers {"booking":{...}} for a simulator booking by reference. */
+static void answer_booking(struct sandbox *sb, struct http_response *resp, const char *reference,
+			   bool by_client_reference, const struct hbk_money *penalty)
+{
+	struct hbk_error err = {0};
+	json_t *port = NULL;
+	struct view v;
+	if (hbk_partner_sim_booking(&sb->partner, reference, by_client_reference, &port, &err) !=
+		HBK_OK ||
+	    view_read(port, &v, &err) != HBK_OK) {
+		json_decref(port);
+		answer_failure(resp, &err);
+		return;
+	}
+	sandbox_json(resp, 200,
+		     json_pack("{s:o}", "booking",
+			       booking_protocol(sb, &v, v.cancelled && !penalty ? &v.penalty
+									: penalty)));
+	json_decref(port);
+}
+
+/* ------------------------------------------------------------------------
+ * POST /hotels: availability.
+ */
+
+struct occupancy {
+	int rooms, adults, children;
+};
+
+static bool read_occupancy(const json_t *body, struct occupancy *occ)
+{
+	const json_t *list = json_object_get(body, "occupancies");
+	size_t i;
+	const json_t *o;
+	memset(occ, 0, sizeof(*occ));
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > PARTNER_OCCUPANCY_MAX)
+		return false;
+	json_array_foreach(list, i, o)
+	{
+		occ->rooms += (int)hbk_partner_json_int(o, "rooms", 1);
+		occ->adults += (int)hbk_partner_json_int(o, "adults", 0);
+		occ->children += (int)hbk_partner_json_int(o, "children", 0);
+	}
+	return true;
+}
+
+/* Adds the catalog's offers for one hotel or one city to hotels. */
+static hbk_result add_offers(struct sandbox *sb, const struct hbk_search_query *query,
+			     json_t *hotels, struct hbk_error *err)
+{
+	json_t *doc = NULL;
+	hbk_result rc = hbk_search(sb->store, query, hbk_now_ms(), &doc, err);
+	if (rc != HBK_OK)
+		return rc;
+	size_t i;
+	const json_t *offer;
+	json_array_foreach(json_object_get(doc, "offers"), i, offer)
+	{
+		struct hbk_stay stay;
+		struct hbk_money total;
+		if (hbk_offer_id_decode(hbk_json_str(offer, "offer_id", ""), &stay, &total, err) !=
+		    HBK_OK)
+			continue;
+		struct hbk_hotel h;
+		if (hbk_hotel_get(sb->store, stay.hotel_id, &h, err) != HBK_OK)
+			continue;
+		/* Offers come sorted by price, hotels interleaved: find its entry. */
+		json_t *hotel = NULL;
+		size_t n;
+		json_t *seen;
+		json_array_foreach(hotels, n, seen)
+		{
+			if (hbk_json_int(seen, "code", -1) == h.code)
+				hotel = seen;
+		}
+		if (hotel == NULL) {
+			char stars[8];
+			category(h.stars, stars);
+			hotel = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "code",
+					  h.code, "name", h.name, "categoryCode", stars,
+					  "destinationCode", h.city, "currency", h.currency,
+					  "minRate", "", "maxRate", "", "rooms");
+			json_array_append_new(hotels, hotel);
+		}
+		json_t *rooms = json_object_get(hotel, "rooms");
+		struct hbk_quote quote;
+		memset(&quote, 0, sizeof(quote));
+		quote.total = total;
+		quote.available = (int)hbk_json_int(offer, "available", 0);
+		hbk_copy(quote.board_name, sizeof(quote.board_name),
+			 hbk_json_str(offer, "board_name", ""));
+		hbk_policy_from_json(json_object_get(offer, "cancellation_policy"), total.currency,
+				     &quote.policy, err);
+		/* Rooms are grouped by code: offers come sorted by price, so look. */
+		json_t *room = NULL;
+		size_t r;
+		json_t *candidate;
+		json_array_foreach(rooms, r, candidate)
+		{
+			if (strcmp(hbk_json_str(candidate, "code", ""), stay.room_type) == 0)
+				room = candidate;
+		}
+		if (room == NULL) {
+			room = json_pack("{s:s, s:s, s:[]}", "code", stay.room_type, "name",
+					 hbk_json_str(offer, "room_name", ""), "rates");
+			json_array_append_new(rooms, room);
+		}
+		json_array_append_new(json_object_get(room, "rates"),
+				      rate_json(&stay, &quote, false));
+		/* minRate and maxRate as decimal strings, like net. */
+		const char *min = hbk_json_str(hotel, "minRate", "");
+		const char *max = hbk_json_str(hotel, "maxRate", "");
+		struct hbk_money m;
+		struct hbk_error ignored = {0};
+		if (!min[0] || (hbk_money_parse(min, total.currency, &m, &ignored) == HBK_OK &&
+				total.minor < m.minor))
+			json_object_set_new(hotel, "minRate", amount_string(&total));
+		if (!max[0] || (hbk_money_parse(max, total.currency, &m, &ignored) == HBK_OK &&
+				total.minor > m.minor))
+			json_object_set_new(hotel, "maxRate", amount_string(&total));
+	}
+	json_decref(doc);
+	return HBK_OK;
+}
+
+static void handle_availability(struct sandbox *sb, struct http_exchange *ex, const json_t *body)
+{
+	struct hbk_search_query q;
+	struct occupancy occ;
+	struct hbk_error err = {0};
+	memset(&q, 0, sizeof(q));
+	const json_t *stay = json_object_get(body, "stay");
+	if (!hbk_date_parse(hbk_json_str(stay, "checkIn", ""), &q.checkin) ||
+	    !hbk_date_parse(hbk_json_str(stay, "checkOut", ""), &q.checkout) ||
+	    !read_occupancy(body, &occ)) {
+		partner_error(&ex->resp, 400, "INVALID_REQUEST",
+			      "stay.checkIn, stay.checkOut (YYYY-MM-DD) and occupancies are required");
+		return;
+	}
+	q.rooms = occ.rooms;
+	q.adults = occ.adults;
+	q.children = occ.children;
+	q.sort = HBK_SORT_PRICE;
+	q.limit = PARTNER_OFFERS_MAX;
+	hbk_copy(q.city, sizeof(q.city), "LIS"); /* replaced below; passes the query check */
+	if (hbk_search_query_check(&q, hbk_date_today(), &err) != HBK_OK) {
+		partner_error(&ex->resp, 400, "INVALID_DATA", err.message);
+		return;
+	}
+	json_t *hotels = json_array();
+	const json_t *codes = json_object_get(json_object_get(body, "hotels"), "hotel");
+	const char *destination = hbk_json_str(json_object_get(body, "destination"), "code", NULL);
+	hbk_result rc = HBK_OK;
+	if (json_is_array(codes)) {
+		size_t i;
+		const json_t *code;
+		json_array_foreach(codes, i, code)
+		{
+			struct hbk_hotel h;
+			long long n = json_is_integer(code) ? json_integer_value(code) : -1;
+			if (json_is_string(code) &&
+			    !hbk_parse_int(json_string_value(code), 0, 1000000000, &n))
+				n = -1;
+			if (n < 0 || hbk_hotel_get_by_code(sb->store, (int)n, &h, &err) != HBK_OK)
+				continue; /* unknown codes are simply not available */
+			q.city[0] = '\0';
+			hbk_copy(q.hotel_id, sizeof(q.hotel_id), h.id);
+			rc = add_offers(sb, &q, hotels, &err);
+			if (rc != HBK_OK)
+				break;
+		}
+	} else if (destination && strlen(destination) < sizeof(q.city)) {
+		hbk_copy(q.city, sizeof(q.city), destination);
+		if (hbk_city_exists(sb->store, q.city))
+			rc = add_offers(sb, &q, hotels, &err);
+	} else {
+		json_decref(hotels);
+		partner_error(&ex->resp, 400, "INVALID_REQUEST",
+			      "one of hotels.hotel or destination.code is required");
+		return;
+	}
+	if (rc != HBK_OK) {
+		json_decref(hotels);
+		answer_failure(&ex->resp, &err);
+		return;
+	}
+	char checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
+	hbk_date_format(q.checkin, checkin);
+	hbk_date_format(q.checkout, checkout);
+	sandbox_json(&ex->resp, 200,
+		     json_pack("{s:{s:s, s:s, s:i, s:o}}", "hotels", "checkIn", checkin, "checkOut",
+			       checkout, "total", (int)json_array_size(hotels), "hotels", hotels));
+}
+
+/* ------------------------------------------------------------------------
+ * POST /checkrates and POST /bookings: a rate key priced again.
+ */
+
+/* Decodes a rateKey and prices it on the catalog now. */
+static hbk_result price_rate_key(struct sandbox *sb, const char *rate_key, struct hbk_stay *stay,
+				 struct hbk_quote *quote, struct hbk_error *err)
+{
+	struct hbk_money total;
+	hbk_result rc = hbk_offer_id_decode(rate_key ? rate_key : "", stay, &total, err);
+	if (rc != HBK_OK)
+		return hbk_fail(err, HBK_EINVAL, "invalid_rate_key", "rateKey is not valid");
+	rc = hbk_quote_stay(sb->store, stay, hbk_now_ms(), quote, err);
+	if (rc == HBK_OK && quote->available < stay->rooms)
+		rc = hbk_fail(err, HBK_ECONFLICT, "no_availability",
+			      "insufficient allotment for this rate");
+	return rc;
+}
+
+static void handle_checkrates(struct sandbox *sb, struct http_exchange *ex, const json_t *body)
+{
+	const json_t *room = json_array_get(json_object_get(body, "rooms"), 0);
+	struct hbk_stay stay;
+	struct hbk_quote quote;
+	struct hbk_error err = {0};
+	if (price_rate_key(sb, hbk_json_str(room, "rateKey", NULL), &stay, &quote, &err) !=
+	    HBK_OK) {
+		answer_failure(&ex->resp, &err);
+		return;
+	}
+	char checkin[HBK_DATE_STR], checkout[HBK_DATE_STR], stars[8];
+	hbk_date_format(stay.checkin, checkin);
+	hbk_date_format(stay.checkout, checkout);
+	category(quote.hotel.stars, stars);
+	json_t *rooms = json_pack("[{s:s, s:s, s:[o]}]", "code", stay.room_type, "name",
+				  quote.room_name, "rates", rate_json(&stay, &quote, true));
+	sandbox_json(
+	    &ex->resp, 200,
+	    json_pack("{s:{s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:o, s:s}}", "hotel", "checkIn",
+		      checkin, "checkOut", checkout, "code", quote.hotel.code, "name",
+		      quote.hotel.name, "categoryCode", stars, "destinationCode", quote.hotel.city,
+		      "rooms", rooms, "totalNet", amount_string(&quote.total), "currency",
+		      quote.total.currency));
+}
+
+static void handle_create(struct sandbox *sb, struct http_exchange *ex, const json_t *body)
+{
+	const json_t *holder = json_object_get(body, "holder");
+	const json_t *room = json_array_get(json_object_get(body, "rooms"), 0);
+	const char *name = hbk_json_str(holder, "name", "");
+	const char *surname = hbk_json_str(holder, "surname", "");
+	const char *client_reference = hbk_json_str(body, "clientReference", "");
+	struct hbk_partner_request req;
+	struct hbk_quote quote;
+	struct hbk_error err = {0};
+	memset(&req, 0, sizeof(req));
+	if (!name[0] || !surname[0] || !client_reference[0] || room == NULL) {
+		partner_error(&ex->resp, 400, "INVALID_REQUEST",
+			      "holder.name, holder.surname, rooms[].rateKey and clientReference "
+			      "are required");
+		return;
+	}
+	if (!hbk_copy(req.client_reference, sizeof(req.client_reference), client_reference)) {
+		partner_error(&ex->resp, 400, "INVALID_REQUEST", "clientReference is too long");
+		return;
+	}
+	snprintf(req.holder_name, sizeof(req.holder_name), "%.60s %.60s", name, surname);
+	if (price_rate_key(sb, hbk_json_str(room, "rateKey", NULL), &req.stay, &quote, &err) !=
+	    HBK_OK) {
+		answer_failure(&ex->resp, &err);
+		return;
+	}
+	req.total = quote.total;
+	req.policy = quote.policy;
+	struct hbk_partner_booking booked;
+	if (sb->partner.ops->book(sb->partner.self, &req, &booked, &err) != HBK_OK) {
+		if (strcmp(err.code, "duplicate_client_reference") == 0) {
+			/* As some suppliers do: the client must look it up. */
+			char message[HBK_ERROR_MESSAGE_MAX + 64];
+			snprintf(message, sizeof(message),
+				 "duplicate clientReference: %.40s is already booked",
+				 client_reference);
+			partner_error(&ex->resp, 409, "INVALID_DATA", message);
+			return;
+		}
+		answer_failure(&ex->resp, &err);
+		return;
+	}
+	answer_booking(sb, &ex->resp, booked.reference, false, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * GET /bookings: the list, filtered and paged.
+ */
+
+struct list_filter {
+	hbk_date start, end;
+	char filter_type[16];
+	char status[16];
+	char client_reference[HBK_ID_MAX];
+	long long hotel_code;
+	long long from, to;
+};
+
+static bool list_filter_read(const char *query, struct list_filter *f, const char **problem)
+{
+	char value[PARTNER_PARAM_MAX];
+	memset(f, 0, sizeof(*f));
+	f->hotel_code = -1;
+	*problem = "start and end (YYYY-MM-DD) are required";
+	if (!query_param(query, "start", value, sizeof(value)) ||
+	    !hbk_date_parse(value, &f->start) || !query_param(query, "end", value, sizeof(value)) ||
+	    !hbk_date_parse(value, &f->end))
+		return false;
+	hbk_copy(f->filter_type, sizeof(f->filter_type), "CHECKIN");
+	if (query_param(query, "filterType", value, sizeof(value)))
+		hbk_copy(f->filter_type, sizeof(f->filter_type), value);
+	*problem = "filterType must be CHECKIN, CREATION or MODIFIED";
+	if (strcmp(f->filter_type, "CHECKIN") != 0 && strcmp(f->filter_type, "CREATION") != 0 &&
+	    strcmp(f->filter_type, "MODIFIED") != 0)
+		return false;
+	hbk_copy(f->status, sizeof(f->status), "ALL");
+	if (query_param(query, "status", value, sizeof(value)))
+		hbk_copy(f->status, sizeof(f->status), value);
+	*problem = "status must be ALL, CONFIRMED or CANCELLED";
+	if (strcmp(f->status, "ALL") != 0 && strcmp(f->status, "CONFIRMED") != 0 &&
+	    strcmp(f->status, "CANCELLED") != 0)
+		return false;
+	f->from = 1;
+	f->to = PARTNER_PAGE_DEFAULT;
+	*problem = "from and to are a 1-based range of at most 100 records";
+	if (query_param(query, "from", value, sizeof(value)) &&
+	    !hbk_parse_int(value, 1, 1000000000, &f->from))
+		return false;
+	if (query_param(query, "to", value, sizeof(value)) &&
+	    !hbk_parse_int(value, 1, 1000000000, &f->to))
+		return false;
+	if (f->to < f->from || f->to - f->from + 1 > PARTNER_PAGE_MAX)
+		return false;
+	*problem = "clientReference is too long";
+	if (query_param(query, "clientReference", value, sizeof(value)) &&
+	    !hbk_copy(f->client_reference, sizeof(f->client_reference), value))
+		return false;
+	*problem = "hotel must be a hotel code";
+	if (query_param(query, "hotel", value, sizeof(value)) &&
+	    !hbk_parse_int(value, 0, 1000000000, &f->hotel_code))
+		return false;
+	return true;
+}
+
+/* The date of an RFC 3339 time, or -1. */
+static hbk_date date_of(const char *time)
+{
+	char day[HBK_DATE_STR];
+	hbk_date date;
+	snprintf(day, sizeof(day), "%.10s", time ? time : "");
+	return hbk_date_parse(day, &date) ? date : -1;
+}
+
+static bool list_keeps(struct sandbox *sb, const struct list_filter *f, const json_t *b,
+		       const struct view *v)
+{
+	hbk_date when = v->stay.checkin;
+	if (strcmp(f->filter_type, "CREATION") == 0)
+		when = date_of(hbk_json_str(b, "created_at", ""));
+	else if (strcmp(f->filter_type, "MODIFIED") == 0)
+		when = date_of(hbk_json_str(b, "updated_at", ""));
+	if (when < f->start || when > f->end)
+		return false;
+	if (strcmp(f->status, "ALL") != 0 && strcmp(f->status, v->status) != 0)
+		return false;
+	if (f->client_reference[0] && strcmp(f->client_reference, v->client_reference) != 0)
+		return false;
+	if (f->hotel_code >= 0) {
+		struct hbk_hotel h;
+		if (hbk_hotel_get(sb->store, v->stay.hotel_id, &h, NULL) != HBK_OK ||
+		    h.code != f->hotel_code)
+			return false;
+	}
+	return true;
+}
+
+static void handle_list(struct sandbox *sb, struct http_exchange *ex)
+{
+	struct list_filter f;
+	const char *problem = NULL;
+	struct hbk_error err = {0};
+	if (!list_filter_read(ex->req.query, &f, &problem)) {
+		partner_error(&ex->resp, 400, "INVALID_REQUEST", problem);
+		return;
+	}
+	json_t *all = NULL;
+	if (sb->partner.ops->list(sb->partner.self, &all, &err) != HBK_OK) {
+		answer_failure(&ex->resp, &err);
+		return;
+	}
+	json_t *page = json_array();
+	long long total = 0;
+	size_t i;
+	const json_t *b;
+	json_array_foreach(all, i, b)
+	{
+		struct view v;
+		if (view_read(b, &v, &err) != HBK_OK || !list_keeps(sb, &f, b, &v))
+			continue;
+		total++;
+		if (total >= f.from && total <= f.to)
+			json_array_append_new(page, booking_protocol(sb, &v, NULL));
+	}
+	json_decref(all);
+	long long to = f.from + (long long)json_array_size(page) - 1;
+	sandbox_json(&ex->resp, 200,
+		     json_pack("{s:{s:I, s:I, s:I, s:o}}", "bookings", "from", (json_int_t)f.from,
+			       "to", (json_int_t)(to < f.from ? f.from - 1 : to), "total",
+			       (json_int_t)total, "bookings", page));
+}
+
+/* ------------------------------------------------------------------------
+ * PUT and DELETE /bookings/{reference}.
+ */
+
+static void handle_modify(struct sandbox *sb, struct http_exchange *ex, const char *reference,
+			  const json_t *body)
+{
+	const char *mode = hbk_json_str(body, "mode", "");
+	const json_t *booking = json_object_get(body, "booking");
+	const json_t *hotel = json_object_get(booking, "hotel");
+	const json_t *room = json_array_get(json_object_get(hotel, "rooms"), 0);
+	const json_t *rate = json_array_get(json_object_get(room, "rates"), 0);
+	struct hbk_error err = {0};
+	json_t *port = NULL;
+	struct view v;
+	bool simulate = strcmp(mode, "SIMULATION") == 0;
+	if (!simulate && strcmp(mode, "UPDATE") != 0) {
+		partner_error(&ex->resp, 400, "INVALID_REQUEST",
+			      "mode must be SIMULATION or UPDATE");
+		return;
+	}
+	if (hbk_partner_sim_booking(&sb->partner, reference, false, &port, &err) != HBK_OK ||
+	    view_read(port, &v, &err) != HBK_OK) {
+		json_decref(port);
+		answer_failure(&ex->resp, &err);
+		return;
+	}
+	/* The changed stay: what the body says, the booking's values else. */
+	struct hbk_partner_request req;
+	memset(&req, 0, sizeof(req));
+	req.stay = v.stay;
+	const char *text = hbk_json_str(hotel, "checkIn", NULL);
+	if (text && !hbk_date_parse(text, &req.stay.checkin))
+		goto bad;
+	text = hbk_json_str(hotel, "checkOut", NULL);
+	if (text && !hbk_date_parse(text, &req.stay.checkout))
+		goto bad;
+	text = hbk_json_str(room, "code", NULL);
+	if (text && !hbk_copy(req.stay.room_type, sizeof(req.stay.room_type), text))
+		goto bad;
+	text = hbk_json_str(rate, "boardCode", NULL);
+	if (text && !hbk_copy(req.stay.board, sizeof(req.stay.board), text))
+		goto bad;
+	text = hbk_json_str(rate, "rateClass", NULL);
+	if (text)
+		req.stay.refundable = strcmp(text, "NRF") != 0;
+	req.stay.rooms = (int)hbk_partner_json_int(rate, "rooms", req.stay.rooms);
+	req.stay.adults = (int)hbk_partner_json_int(rate, "adults", req.stay.adults);
+	req.stay.children = (int)hbk_partner_json_int(rate, "children", req.stay.children);
+	const json_t *holder = json_object_get(booking, "holder");
+	if (holder)
+		snprintf(req.holder_name, sizeof(req.holder_name), "%.60s %.60s",
+			 hbk_json_str(holder, "name", ""), hbk_json_str(holder, "surname", ""));
+	struct hbk_quote quote;
+	hbk_result rc = hbk_quote_stay(sb->store, &req.stay, hbk_now_ms(), &quote, &err);
+	if (rc == HBK_OK) {
+		req.total = quote.total;
+		req.policy = quote.policy;
+		struct hbk_partner_booking changed;
+		rc = sb->partner.ops->modify(sb->partner.self, reference, &req, simulate, &changed,
+					     &err);
+	}
+	if (rc != HBK_OK) {
+		json_decref(port);
+		answer_failure(&ex->resp, &err);
+		return;
+	}
+	if (simulate) {
+		/* Nothing was written: show the booking as it would become. */
+		v.stay = req.stay;
+		v.total = req.total;
+		v.policy = req.policy;
+		sandbox_json(&ex->resp, 200,
+			     json_pack("{s:o}", "booking", booking_protocol(sb, &v, NULL)));
+	} else {
+		answer_booking(sb, &ex->resp, reference, false, NULL);
+	}
+	json_decref(port);
+	return;
+bad:
+	json_decref(port);
+	partner_error(&ex->resp, 400, "INVALID_REQUEST",
+		      "booking.hotel has a malformed date, room code or board code");
+}
+
+static void handle_cancel(struct sandbox *sb, struct http_exchange *ex, const char *reference)
+{
+	char flag[PARTNER_PARAM_MAX] = "CANCELLATION";
+	struct hbk_error err = {0};
+	struct hbk_money penalty;
+	query_param(ex->req.query, "cancellationFlag", flag, sizeof(flag));
+	bool simulate = strcmp(flag, "SIMULATION") == 0;
+	if (!simulate && strcmp(flag, "CANCELLATION") != 0) {
+		partner_error(&ex->resp, 400, "INVALID_REQUEST",
+			      "cancellationFlag must be SIMULATION or CANCELLATION");
+		return;
+	}
+	if (sb->partner.ops->cancel(sb->partner.self, reference, simulate, hbk_now_ms(), &penalty,
+				    &err) != HBK_OK) {
+		answer_failure(&ex->resp, &err);
+		return;
+	}
+	answer_booking(sb, &ex->resp, reference, false, &penalty);
+}
+
+/* ------------------------------------------------------------------------
+ * The area.
+ */
+
+/* Api-key and X-Signature, checked before anything else. */
+static bool authenticated(const struct sandbox *sb, const struct http_request *req)
+{
+	const char *key = http_header(req, "Api-key");
+	const char *signature = http_header(req, "X-Signature");
+	const char *want = sb->partner_key ? sb->partner_key : "sandbox-key";
+	const char *secret = sb->partner_secret ? sb->partner_secret : "sandbox-secret";
+	if (key == NULL || signature == NULL || strcmp(key, want) != 0)
+		return false;
+	return hbk_partner_signature_ok(want, secret, signature, hbk_now_ms() / 1000);
+}
+
+static void partner_handle(struct sandbox *sb, struct http_exchange *ex, const char *endpoint)
+{
+	const struct http_request *req = &ex->req;
+	if (!authenticated(sb, req)) {
+		partner_error(&ex->resp, 401, "AUTHENTICATION_FAILED",
+			      "missing or wrong Api-key or X-Signature");
+		return;
+	}
+	if (endpoint == NULL) {
+		partner_error(&ex->resp, 404, "NOT_FOUND", "no such operation");
+		return;
+	}
+	const char *reference = req->path + strlen(PARTNER_PREFIX "bookings/");
+	if (strcmp(endpoint, "partner.bookings.list") == 0) {
+		handle_list(sb, ex);
+		return;
+	}
+	if (strcmp(endpoint, "partner.bookings.get") == 0) {
+		answer_booking(sb, &ex->resp, reference, false, NULL);
+		return;
+	}
+	if (strcmp(endpoint, "partner.bookings.cancel") == 0) {
+		handle_cancel(sb, ex, reference);
+		return;
+	}
+	json_t *body = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		partner_error(&ex->resp, 400, "INVALID_REQUEST", "the body must be a JSON object");
+		return;
+	}
+	if (strcmp(endpoint, "partner.availability") == 0)
+		handle_availability(sb, ex, body);
+	else if (strcmp(endpoint, "partner.checkrates") == 0)
+		handle_checkrates(sb, ex, body);
+	else if (strcmp(endpoint, "partner.bookings.create") == 0)
+		handle_create(sb, ex, body);
+	else if (strcmp(endpoint, "partner.bookings.modify") == 0)
+		handle_modify(sb, ex, reference, body);
+	else
+		partner_error(&ex->resp, 404, "NOT_FOUND", "no such operation");
+	json_decref(body);
+}
+
+/* GET /__sandbox/state: the partner's bookings. */
 static json_t *partner_state(struct sandbox *sb)
 {
-	json_t *list = NULL;
+	json_t *all = NULL, *out = json_array();
 	struct hbk_error err = {0};
-	if (sb->partner.ops->list(sb->partner.self, &list, &err) != HBK_OK)
-		list = json_array();
-	return json_pack("{s:o}", "bookings", list);
+	if (sb->partner.ops->list(sb->partner.self, &all, &err) != HBK_OK)
+		return json_pack("{s:o, s:s}", "bookings", out, "error", err.message);
+	size_t i;
+	const json_t *b;
+	json_array_foreach(all, i, b)
+	{
+		struct hbk_hotel h;
+		memset(&h, 0, sizeof(h));
+		hbk_hotel_get(sb->store, hbk_json_str(b, "hotel_id", ""), &h, NULL);
+		json_t *entry = json_pack(
+		    "{s:s, s:s, s:s, s:{s:s, s:i}, s:s, s:s, s:O}", "reference",
+		    hbk_json_str(b, "reference", ""), "clientReference",
+		    hbk_json_str(b, "client_reference", ""), "status", hbk_json_str(b, "status", ""),
+		    "hotel", "id", hbk_json_str(b, "hotel_id", ""), "code", h.code, "checkIn",
+		    hbk_json_str(b, "checkin", ""), "checkOut", hbk_json_str(b, "checkout", ""),
+		    "total", json_object_get(b, "total"));
+		if (json_object_get(b, "penalty"))
+			json_object_set(entry, "penalty", json_object_get(b, "penalty"));
+		json_array_append_new(out, entry);
+	}
+	json_decref(all);
+	return json_pack("{s:o}", "bookings", out);
 }
 
 const struct sandbox_area sandbox_partner_area = {
-    "partner", "/hotel-api/1.0/", partner_endpoint, partner_handle, partner_error, partner_state,
+    .name = "partner",
+    .prefix = PARTNER_PREFIX,
+    .endpoint = partner_endpoint,
+    .handle = partner_handle,
+    .error = partner_error,
+    .state = partner_state,
 };

@@ -16,6 +16,7 @@ const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_HEALTHZ] = "/healthz",
     [ROUTE_READYZ] = "/readyz",
     [ROUTE_METRICS] = "/metrics",
+    [ROUTE_WEBHOOK_PAYMENTS] = "/v1/webhooks/payments",
     [ROUTE_NONE] = "other",
 };
 

@@ -8,9 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
+#include "hbk/config.h"
 #include "hbk/inventory.h"
 #include "hbk/json.h"
 #include "hbk/payment.h"
+#include "hbk/upstream.h"
 #include "idempotency.h"
 #include "server.h"
 
@@ -889,6 +893,181 @@ static bool h_metrics(struct exchange_ctx *x, struct http_request *req, struct h
 	return true;
 }
 
+/* ---- the payment provider's webhook ---- */
+
+#define WEBHOOK_TOLERANCE_S    300 /* Stripe's default tolerance */
+#define WEBHOOK_SIGNATURES_MAX 8
+#define WEBHOOK_SIGNATURE_HEX  64
+
+/*
+ * Checks "Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]" against
+ * HMAC-SHA256(secret, "<t>.<raw body>"), in constant time, and that t is
+ * within WEBHOOK_TOLERANCE_S of now. Fills err on failure.
+ */
+static bool webhook_signature_ok(const char *header, const char *secret, const char *body,
+				 size_t body_len, struct hbk_error *err)
+{
+	long long t = -1;
+	int nsigs = 0;
+	bool any_v1 = false;
+	char sigs[WEBHOOK_SIGNATURES_MAX][WEBHOOK_SIGNATURE_HEX + 1];
+
+	for (const char *p = header; p && *p;) {
+		size_t len = strcspn(p, ",");
+		char item[128];
+		if (len < sizeof(item)) {
+			memcpy(item, p, len);
+			item[len] = '\0';
+			const char *value = strchr(item, '=');
+			if (value && strncmp(item, "t=", 2) == 0) {
+				if (!hbk_parse_int(value + 1, 0, 99999999999LL, &t))
+					t = -1;
+			} else if (value && strncmp(item, "v1=", 3) == 0) {
+				any_v1 = true;
+				if (strlen(value + 1) == WEBHOOK_SIGNATURE_HEX &&
+				    nsigs < WEBHOOK_SIGNATURES_MAX)
+					hbk_copy(sigs[nsigs++], sizeof(sigs[0]), value + 1);
+			}
+		}
+		p += len;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	if (t < 0 || !any_v1) {
+		hbk_fail(err, HBK_EINVAL, "invalid_signature",
+			 "a Stripe-Signature header with t= and v1= is needed");
+		return false;
+	}
+	long long now_s = hbk_now_ms() / 1000;
+	if (t < now_s - WEBHOOK_TOLERANCE_S || t > now_s + WEBHOOK_TOLERANCE_S) {
+		hbk_fail(err, HBK_EINVAL, "signature_expired",
+			 "the signature's timestamp is more than %d s from now",
+			 WEBHOOK_TOLERANCE_S);
+		return false;
+	}
+	struct hbk_buf text;
+	hbk_buf_init(&text, body_len + 32);
+	hbk_buf_printf(&text, "%lld.", t);
+	hbk_buf_append(&text, body, body_len);
+	char expected[65];
+	hbk_hmac_sha256_hex(secret, text.data, text.len, expected);
+	hbk_buf_free(&text);
+	bool match = false;
+	for (int i = 0; i < nsigs; i++) {
+		for (char *c = sigs[i]; *c; c++)
+			if (*c >= 'A' && *c <= 'F')
+				*c = (char)(*c - 'A' + 'a');
+		match |= CRYPTO_memcmp(sigs[i], expected, WEBHOOK_SIGNATURE_HEX) == 0;
+	}
+	if (!match)
+		hbk_fail(err, HBK_EINVAL, "invalid_signature",
+			 "the Stripe-Signature does not match the body");
+	return match;
+}
+
+/* The id of a field that is an id or an expanded object. */
+static const char *object_ref(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (json_is_object(v))
+		return hbk_json_str(v, "id", "");
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* Adds a succeeded refund object to ext (up to its bound). */
+static void webhook_refund(struct hbk_external_payment *ext, const json_t *refund)
+{
+	if (ext->nrefunds == HBK_EXTERNAL_REFUNDS_MAX ||
+	    strcmp(hbk_json_str(refund, "status", "succeeded"), "succeeded") != 0)
+		return;
+	hbk_copy(ext->refunds[ext->nrefunds].id, HBK_PAYMENT_REF_MAX,
+		 hbk_json_str(refund, "id", ""));
+	ext->refunds[ext->nrefunds].amount_minor = hbk_json_int(refund, "amount", 0);
+	ext->nrefunds++;
+}
+
+/* Reads the events hbk acts on; false for any other type. */
+static bool webhook_event(const json_t *event, struct hbk_external_payment *ext)
+{
+	const char *type = hbk_json_str(event, "type", "");
+	const json_t *object = json_object_get(json_object_get(event, "data"), "object");
+	const json_t *metadata = json_object_get(object, "metadata");
+
+	memset(ext, 0, sizeof(*ext));
+	hbk_copy(ext->event_id, sizeof(ext->event_id), hbk_json_str(event, "id", ""));
+	hbk_copy(ext->event_type, sizeof(ext->event_type), type);
+	hbk_copy(ext->booking_id, sizeof(ext->booking_id),
+		 hbk_json_str(metadata, "booking_id", ""));
+	if (strcmp(type, "payment_intent.canceled") == 0) {
+		ext->kind = HBK_EXTERNAL_CANCEL;
+		hbk_copy(ext->intent_id, sizeof(ext->intent_id), hbk_json_str(object, "id", ""));
+		return true;
+	}
+	if (strcmp(type, "charge.refunded") == 0) {
+		/* The charge lists every refund so far. */
+		const json_t *refunds = json_object_get(json_object_get(object, "refunds"), "data");
+		size_t i;
+		const json_t *refund;
+		ext->kind = HBK_EXTERNAL_REFUND;
+		hbk_copy(ext->intent_id, sizeof(ext->intent_id),
+			 object_ref(object, "payment_intent"));
+		json_array_foreach(refunds, i, refund)
+		{
+			webhook_refund(ext, refund);
+		}
+		return true;
+	}
+	if (strcmp(type, "refund.created") == 0) {
+		ext->kind = HBK_EXTERNAL_REFUND;
+		hbk_copy(ext->intent_id, sizeof(ext->intent_id),
+			 object_ref(object, "payment_intent"));
+		webhook_refund(ext, object);
+		return true;
+	}
+	return false;
+}
+
+static bool h_webhook_payments(struct exchange_ctx *x, struct http_request *req,
+			       struct http_response *resp)
+{
+	struct hbk_error err = {0};
+	const char *secret = hbk_config_get(x->worker->server->cfg, "payment.webhook_secret", NULL);
+	if (secret == NULL || secret[0] == '\0') {
+		problem(resp, 503, "webhook_not_configured", NULL,
+			"payment webhooks are off: payment.webhook_secret is not set");
+		return true;
+	}
+	if (!webhook_signature_ok(http_header(req, "Stripe-Signature"), secret, req->body,
+				  req->body_len, &err)) {
+		reply_problem(resp, 400, &err, NULL);
+		return true;
+	}
+	json_t *event = hbk_json_loads(req->body, req->body_len, &err);
+	if (event == NULL) {
+		reply_problem(resp, 400, &err, NULL);
+		return true;
+	}
+	struct hbk_external_payment *ext = hbk_xcalloc(1, sizeof(*ext));
+	const char *outcome = "ignored";
+	char booking_id[HBK_ID_MAX] = "";
+	hbk_result rc = HBK_OK;
+	if (webhook_event(event, ext))
+		rc = hbk_payment_external(x->worker->engine, ext, &outcome, booking_id, &err);
+	if (rc != HBK_OK) {
+		reply_error(resp, &err, NULL);
+	} else {
+		if (booking_id[0])
+			hbk_copy(x->booking_id, sizeof(x->booking_id), booking_id);
+		reply_json(resp, 200,
+			   json_pack("{s:b, s:s, s:s, s:s?}", "received", 1, "event",
+				     hbk_json_str(event, "id", ""), "outcome", outcome,
+				     "booking_id", booking_id[0] ? booking_id : NULL));
+	}
+	free(ext);
+	json_decref(event);
+	return true;
+}
+
 /* ---- routing ---- */
 
 typedef bool (*handler_fn)(struct exchange_ctx *x, struct http_request *req,
@@ -912,6 +1091,8 @@ static const struct {
     [ROUTE_HEALTHZ] = {{{"GET", h_healthz, true}}, "GET"},
     [ROUTE_READYZ] = {{{"GET", h_readyz, true}}, "GET"},
     [ROUTE_METRICS] = {{{"GET", h_metrics, true}}, "GET"},
+    /* Public: the provider's signature authenticates it. */
+    [ROUTE_WEBHOOK_PAYMENTS] = {{{"POST", h_webhook_payments, true}}, "POST"},
 };
 
 /* The route of a path; the booking id when it has one. */
@@ -928,6 +1109,8 @@ static enum route route_of(const char *path, char id[HBK_ID_MAX])
 		return ROUTE_READYZ;
 	if (strcmp(path, "/metrics") == 0)
 		return ROUTE_METRICS;
+	if (strcmp(path, "/v1/webhooks/payments") == 0)
+		return ROUTE_WEBHOOK_PAYMENTS;
 	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
 		return ROUTE_NONE;
 	const char *rest = path + sizeof(prefix) - 1;

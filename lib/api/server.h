@@ -24,6 +24,7 @@ enum route {
 	ROUTE_HEALTHZ,
 	ROUTE_READYZ,
 	ROUTE_METRICS,
+	ROUTE_WEBHOOK_PAYMENTS,
 	ROUTE_NONE, /* unknown paths and transport refusals */
 	ROUTE_COUNT,
 };

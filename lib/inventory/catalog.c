@@ -41,6 +41,27 @@ hbk_result hbk_hotel_get(struct hbk_store *store, const char *hotel_id, struct h
 	return rc;
 }
 
+hbk_result hbk_hotel_get_by_code(struct hbk_store *store, int code, struct hbk_hotel *out,
+				 struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	hbk_result rc = hbk_store_prepare(
+	    store, "SELECT " HOTEL_COLUMNS " FROM hotels WHERE code = ?", &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	sqlite3_bind_int(stmt, 1, code);
+	int step = sqlite3_step(stmt);
+	if (step == SQLITE_ROW)
+		hotel_from_row(stmt, 0, out);
+	else if (step == SQLITE_DONE)
+		rc = hbk_fail_field(err, HBK_ENOTFOUND, "unknown_hotel", "hotel",
+				    "no hotel with partner code %d", code);
+	else
+		rc = hbk_store_fail(store, err, "catalog");
+	hbk_stmt_done(stmt);
+	return rc;
+}
+
 bool hbk_city_exists(struct hbk_store *store, const char *city)
 {
 	sqlite3_stmt *stmt;

@@ -1,9 +1,8 @@
 /*
  * partner.c - the partner port: picks the adapter named by partner.kind.
  *
- * Only "sandbox" exists in this build: the Hotelbeds-shaped simulator of
- * sandbox.c, linked in. The hotelbeds adapter (libcurl against APItude)
- * comes later.
+ * "sandbox" (the default) is the Hotelbeds-shaped simulator of sandbox.c,
+ * linked in; "hotelbeds" is the APItude client of hotelbeds.c.
  */
 #include <string.h>
 
@@ -31,8 +30,7 @@ hbk_result hbk_partner_open(const struct hbk_config *cfg, struct hbk_store *stor
 	if (strcmp(kind, "sandbox") == 0)
 		return hbk_partner_sandbox_open(cfg, store, out, err);
 	if (strcmp(kind, "hotelbeds") == 0)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "partner.kind",
-				      "partner kind hotelbeds is not available in this build");
+		return hbk_partner_hotelbeds_open(cfg, store, out, err);
 	return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "partner.kind",
 			      "unknown partner kind '%.64s' (expected sandbox or hotelbeds)", kind);
 }

@@ -729,6 +729,39 @@ static hbk_result sim_list(void *self, json_t **out, struct hbk_error *err)
 	return HBK_OK;
 }
 
+static const struct hbk_partner_ops sandbox_ops;
+
+/*
+ * One booking of the simulator as port JSON (the shape list gives), by
+ * its reference or by our client reference: what hbk-sandbox needs to
+ * answer GET /bookings/{reference} in the partner's shape. *out is a new
+ * reference; HBK_ENOTFOUND when there is no such booking.
+ */
+hbk_result hbk_partner_sim_booking(struct hbk_partner *partner, const char *value,
+				   bool by_client_reference, json_t **out, struct hbk_error *err)
+{
+	HBK_ASSERT(partner != NULL && out != NULL);
+	*out = NULL;
+	if (partner->ops != &sandbox_ops)
+		return hbk_fail(err, HBK_EINVAL, "partner_not_sandbox",
+				"the partner is not the sandbox simulator");
+	struct partner_sim *sim = partner->self;
+	if (value == NULL || !text_ok(value, HBK_PARTNER_REF_MAX))
+		return invalid(err, "reference", "missing or overlong booking reference");
+	struct sim_booking row;
+	bool found = false;
+	hbk_result r = booking_load(sim->store, by_client_reference ? BY_CLIENT_REFERENCE : BY_REFERENCE,
+				    value, &row, &found, err);
+	if (r != HBK_OK)
+		return r;
+	if (!found)
+		return hbk_fail(err, HBK_ENOTFOUND, "booking_not_found",
+				"partner has no booking with %s '%s'",
+				by_client_reference ? "client reference" : "reference", value);
+	*out = booking_json(&row);
+	return HBK_OK;
+}
+
 static void sim_destroy(void *self)
 {
 	free(self);

@@ -2,8 +2,9 @@
  * payment.c - the payment port: picks the adapter named by payment.kind and
  * checks the shape of payment method tokens.
  *
- * Only "sandbox" exists in this build: the Stripe simulator of sandbox.c,
- * linked in. The stripe adapter (libcurl against the real API) comes later.
+ * "sandbox" is the Stripe simulator of sandbox.c, linked in (the embedded
+ * default); "stripe" is the Stripe API over HTTP (stripe.c), against
+ * Stripe itself or hbk-sandbox.
  */
 #include <string.h>
 
@@ -34,8 +35,7 @@ hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *stor
 	if (strcmp(kind, "sandbox") == 0)
 		return hbk_payment_sandbox_open(cfg, store, out, err);
 	if (strcmp(kind, "stripe") == 0)
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "payment.kind",
-				      "payment kind stripe is not available in this build");
+		return hbk_payment_stripe_open(cfg, out, err);
 	return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "payment.kind",
 			      "unknown payment kind '%.64s' (expected sandbox or stripe)", kind);
 }

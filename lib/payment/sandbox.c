@@ -1071,3 +1071,69 @@ hbk_result hbk_payment_sandbox_open(const struct hbk_config *cfg, struct hbk_sto
 	out->self = sim;
 	return HBK_OK;
 }
+
+/* ------------------------------------------------------------------------
+ * The simulator's Stripe objects, for hbk-sandbox's HTTP face.
+ */
+
+static struct payment_sim *sim_of(struct hbk_payment *payment)
+{
+	HBK_ASSERT(payment != NULL && payment->ops == &sandbox_ops);
+	return payment->self;
+}
+
+/* The PaymentIntent object of id (new reference), or HBK_ENOTFOUND. */
+hbk_result hbk_payment_sim_intent(struct hbk_payment *payment, const char *id, json_t **out,
+				  struct hbk_error *err)
+{
+	struct payment_sim *sim = sim_of(payment);
+	*out = NULL;
+	hbk_result r = intent_id_check(id, err);
+	if (r == HBK_OK)
+		r = intent_load(sim->store, id, out, err);
+	if (r == HBK_OK && *out == NULL)
+		r = hbk_fail(err, HBK_ENOTFOUND, "payment_intent_not_found",
+			     "no such payment intent: '%.64s'", id);
+	return r;
+}
+
+/* The Refund objects of intent_id (NULL: of every intent), newest first,
+ * as a JSON array (new reference). */
+hbk_result hbk_payment_sim_refunds(struct hbk_payment *payment, const char *intent_id,
+				   json_t **out, struct hbk_error *err)
+{
+	struct payment_sim *sim = sim_of(payment);
+	sqlite3_stmt *stmt = NULL;
+	*out = NULL;
+	hbk_result r = hbk_store_prepare(
+	    sim->store,
+	    "SELECT id, amount, currency, status, created_ms, payment_intent"
+	    " FROM payment_sim_refunds WHERE ?1 IS NULL OR payment_intent = ?1"
+	    " ORDER BY created_ms DESC, seq DESC",
+	    &stmt, err);
+	if (r != HBK_OK)
+		return r;
+	hbk_bind_text(stmt, 1, intent_id);
+	json_t *array = json_array();
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		json_t *obj = json_object();
+		json_object_set_new(obj, "id", json_string(hbk_column_text(stmt, 0)));
+		json_object_set_new(obj, "object", json_string("refund"));
+		json_object_set_new(obj, "amount", json_integer(sqlite3_column_int64(stmt, 1)));
+		json_object_set_new(obj, "currency", json_string(hbk_column_text(stmt, 2)));
+		json_object_set_new(obj, "status", json_string(hbk_column_text(stmt, 3)));
+		json_object_set_new(obj, "created",
+				    json_integer(sqlite3_column_int64(stmt, 4) / 1000));
+		json_object_set_new(obj, "payment_intent", json_string(hbk_column_text(stmt, 5)));
+		json_array_append_new(array, obj);
+	}
+	if (rc != SQLITE_DONE) {
+		r = hbk_store_fail(sim->store, err, "list refunds");
+		json_decref(array);
+		array = NULL;
+	}
+	hbk_stmt_done(stmt);
+	*out = array;
+	return r;
+}

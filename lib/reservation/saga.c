@@ -63,6 +63,8 @@ hbk_result failure_result(const char *code)
 		return HBK_EDECLINED;
 	if (strstr(code, "unavailable"))
 		return HBK_EUNAVAILABLE;
+	if (strcmp(code, "partner_auth") == 0 || strcmp(code, "payment_auth") == 0)
+		return HBK_EAUTH;
 	if (strcmp(code, "no_availability") == 0 || strcmp(code, "price_changed") == 0)
 		return HBK_ECONFLICT;
 	return HBK_EDECLINED;
@@ -698,6 +700,17 @@ static void step_called(struct hbk_call *call)
 	}
 	struct event_batch batch = {0};
 	struct hbk_error step_err = call->err;
+	/* The booking records which upstream failed, whatever the transport
+	 * said (a timeout, a refused connection, an open circuit). */
+	bool partner_step = run->step == HBK_STEP_PARTNER_BOOK ||
+			    run->step == HBK_STEP_PARTNER_CANCEL ||
+			    run->step == HBK_STEP_PARTNER_MODIFY;
+	if (rc == HBK_EUNAVAILABLE)
+		hbk_copy(step_err.code, sizeof(step_err.code),
+			 partner_step ? "partner_unavailable" : "payment_unavailable");
+	else if (rc == HBK_EAUTH)
+		hbk_copy(step_err.code, sizeof(step_err.code),
+			 partner_step ? "partner_auth" : "payment_auth");
 	if (rc == HBK_OK)
 		external_record(engine, &run->booking, run->step, io, &batch);
 	external_done(run, rc, &batch, &step_err);

@@ -5,7 +5,8 @@
  * booking with the JSON the API and tools show, kept in the same
  * transaction as the events it reflects. sagas lists the sagas in flight
  * and which process runs each, so a crashed process's sagas are found and
- * resumed.
+ * resumed. payment_webhook_events lists the provider's events already
+ * handled (external.c), so a redelivered event changes nothing.
  */
 #include "hbk/reservation.h"
 #include "hbk/store.h"
@@ -41,6 +42,13 @@ static const char reservation_schema[] =
     " owner_start INTEGER NOT NULL," /* the owner's start time, against pid reuse */
     " started_ms INTEGER NOT NULL,"
     " updated_ms INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS payment_webhook_events ("
+    " id TEXT PRIMARY KEY,"    /* the provider's event id (evt_...) */
+    " type TEXT NOT NULL,"
+    " booking_id TEXT NOT NULL," /* '' when it named no booking of ours */
+    " outcome TEXT NOT NULL,"  /* applied | unchanged | ignored */
+    " received_ms INTEGER NOT NULL"
     ") WITHOUT ROWID;";
 
 hbk_result hbk_reservation_migrate(struct hbk_store *store, struct hbk_error *err)

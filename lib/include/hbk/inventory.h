@@ -127,6 +127,10 @@ hbk_result hbk_inventory_release(struct hbk_store *store, const char *hotel_id,
 hbk_result hbk_hotel_get(struct hbk_store *store, const char *hotel_id, struct hbk_hotel *out,
 			 struct hbk_error *err);
 bool hbk_city_exists(struct hbk_store *store, const char *city);
+/* The hotel with the partner's code: HBK_ENOTFOUND "unknown_hotel" when none. */
+hbk_result hbk_hotel_get_by_code(struct hbk_store *store, int code, struct hbk_hotel *out,
+				 struct hbk_error *err);
+
 
 /* JSON for admin listings (new references). */
 hbk_result hbk_hotels_json(struct hbk_store *store, const char *city, json_t **out,
@@ -147,6 +151,38 @@ hbk_result hbk_cities_json(struct hbk_store *store, json_t **out, struct hbk_err
 hbk_result hbk_inventory_seed_demo(struct hbk_store *store, hbk_date from, int days,
 				   void (*progress)(int done, int total, void *ctx), void *ctx,
 				   struct hbk_error *err);
+
+/*
+ * The inventory sync (hbk-admin inventory sync): upserts of what the
+ * partner sells. Each changes a row only when a value differs and adds the
+ * rows it changed to *changes (may be NULL). Run inside a write
+ * transaction.
+ */
+struct hbk_sync_hotel {
+	struct hbk_hotel hotel; /* code, name, city (destination), stars, currency */
+	int free_cancel_days;
+	bool sells_refundable;
+	int nrf_discount_pct; /* 0: no non-refundable rate */
+};
+/* Creates or updates the hotel with the partner's code (and its city);
+ * id receives our hotel id for it. */
+hbk_result hbk_inventory_sync_hotel(struct hbk_store *store, const struct hbk_sync_hotel *hotel,
+				    char id[HBK_HOTEL_ID_MAX], int *changes,
+				    struct hbk_error *err);
+/* total_rooms only ever grows (the partner shows rooms left, not rooms). */
+hbk_result hbk_inventory_sync_room(struct hbk_store *store, const char *hotel_id, const char *code,
+				   const char *name, int capacity, int max_children,
+				   int total_rooms, int *changes, struct hbk_error *err);
+hbk_result hbk_inventory_sync_board(struct hbk_store *store, const char *hotel_id,
+				    const char *code, const char *name, int64_t supplement_minor,
+				    int *changes, struct hbk_error *err);
+hbk_result hbk_inventory_sync_night(struct hbk_store *store, const char *hotel_id,
+				    const char *room_type, hbk_date night, int allotment,
+				    int64_t price_minor, int *changes, struct hbk_error *err);
+/* A night the partner no longer sells: allotment 0 when the row exists. */
+hbk_result hbk_inventory_sync_sold_out(struct hbk_store *store, const char *hotel_id,
+				       const char *room_type, hbk_date night, int *changes,
+				       struct hbk_error *err);
 
 /* The penalty of a policy at an instant (zero money when none applies). */
 struct hbk_money hbk_policy_penalty_at(const struct hbk_policy *policy, const char *currency,

@@ -105,10 +105,64 @@ void hbk_partner_attach(struct hbk_partner *partner, struct event_base *base);
 hbk_result hbk_partner_hotelbeds_open(const struct hbk_config *cfg, struct hbk_store *store,
 				      struct hbk_partner *out, struct hbk_error *err);
 
+/* ------------------------------------------------------------------------
+ * Hotelbeds APItude helpers (PROTOCOLS.md), shared by the adapter, the
+ * sandbox server that speaks the protocol and the inventory sync.
+ */
+#define HBK_PARTNER_SIGNATURE_SKEW_S 300 /* X-Signature timestamps accepted either side */
+#define HBK_PARTNER_RATE_KEY_MAX     256
+#define HBK_PARTNER_HOTELS_MAX	     64 /* hotel codes in one availability query */
+
+/* X-Signature: lowercase hex SHA-256 of key + secret + unix seconds. */
+void hbk_partner_signature(const char *key, const char *secret, long long unix_s, char hex[65]);
+/* True when signature is key + secret at some second within the skew of
+ * now_s (compared in constant time). */
+bool hbk_partner_signature_ok(const char *key, const char *secret, const char *signature,
+			      long long now_s);
+
+/* An integer member written as a number or a decimal string; def else. */
+long long hbk_partner_json_int(const json_t *obj, const char *key, long long def);
+/* A money amount written as a decimal string or a number. */
+hbk_result hbk_partner_json_money(const json_t *obj, const char *key, const char *currency,
+				  struct hbk_money *out, struct hbk_error *err);
+
+/* The rate of an availability answer ({"hotels":{"hotels":[...]}} or its
+ * inner object) that sells stay at hotel code: room code, board, rateClass
+ * (NOR refundable, NRF not) and occupancy. HBK_ECONFLICT "no_availability"
+ * when none does. */
+struct hbk_partner_rate {
+	char rate_key[HBK_PARTNER_RATE_KEY_MAX];
+	bool recheck; /* rateType RECHECK: POST /checkrates before booking */
+	int allotment;
+	struct hbk_money net;
+};
+hbk_result hbk_partner_pick_rate(const json_t *availability, int hotel_code,
+				 const struct hbk_stay *stay, struct hbk_partner_rate *out,
+				 struct hbk_error *err);
+
+/* One availability query (POST /hotels) through a hotelbeds adapter. */
+struct hbk_partner_availability {
+	hbk_date checkin, checkout;
+	int rooms, adults, children;
+	int nhotels;
+	int hotels[HBK_PARTNER_HOTELS_MAX]; /* partner codes, or ... */
+	char destination[8];		    /* ... a destination code */
+};
+/* *out is the answer's "hotels" object (new reference). Fails with
+ * HBK_EINVAL "partner_not_hotelbeds" on any other adapter. */
+hbk_result hbk_partner_availability(struct hbk_partner *partner,
+				    const struct hbk_partner_availability *query, json_t **out,
+				    struct hbk_error *err);
+
 /* The sandbox adapter itself (what kind "sandbox" opens): the simulator on
  * tables of the store, with fault settings from the config. */
 hbk_result hbk_partner_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
 				    struct hbk_partner *out, struct hbk_error *err);
+
+/* One simulator booking as port JSON (as list gives it), by reference or
+ * by client reference: a new reference; HBK_ENOTFOUND when none. */
+hbk_result hbk_partner_sim_booking(struct hbk_partner *partner, const char *value,
+				   bool by_client_reference, json_t **out, struct hbk_error *err);
 
 /* The sandbox simulator's schema (called by hbk_store_open). */
 hbk_result hbk_partner_sim_migrate(struct hbk_store *store, struct hbk_error *err);

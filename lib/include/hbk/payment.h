@@ -104,11 +104,27 @@ void hbk_payment_attach(struct hbk_payment *payment, struct event_base *base);
 /* The stripe adapter (payment.kind stripe): the Stripe API over libcurl. */
 hbk_result hbk_payment_stripe_open(const struct hbk_config *cfg, struct hbk_payment *out,
 				   struct hbk_error *err);
+/* Maps a non-2xx Stripe answer (status, JSON body or NULL) to a result and
+ * err: declines, auth, conflicts, unavailability (see stripe.c). */
+hbk_result hbk_payment_stripe_error(long status, const char *body, struct hbk_error *err);
+/* Appends "key=value" to a form body, percent-encoded, '&' between pairs;
+ * nested keys keep their brackets ("metadata[booking_id]"). */
+struct hbk_buf;
+void hbk_form_append(struct hbk_buf *buf, const char *key, const char *value);
 
 /* The sandbox adapter itself (what kind "sandbox" opens): the simulator on
  * tables of the store, with fault settings from the config. */
 hbk_result hbk_payment_sandbox_open(const struct hbk_config *cfg, struct hbk_store *store,
 				    struct hbk_payment *out, struct hbk_error *err);
+
+/* The simulator's Stripe objects, for hbk-sandbox; payment must be a
+ * sandbox adapter. An intent (HBK_ENOTFOUND when there is none) and the
+ * refunds of one intent (intent_id NULL: of all), newest first. *out is a
+ * new reference on success. */
+hbk_result hbk_payment_sim_intent(struct hbk_payment *payment, const char *id, json_t **out,
+				  struct hbk_error *err);
+hbk_result hbk_payment_sim_refunds(struct hbk_payment *payment, const char *intent_id,
+				   json_t **out, struct hbk_error *err);
 
 hbk_result hbk_payment_sim_migrate(struct hbk_store *store, struct hbk_error *err);
 

@@ -275,4 +275,43 @@ hbk_result hbk_cancel_begin(struct hbk_engine *engine, const char *id, const cha
 hbk_result hbk_saga_outcome(struct hbk_engine *engine, const char *id, hbk_result saga_rc,
 			    const struct hbk_error *saga_err, json_t **out, struct hbk_error *err);
 
+/* ------------------------------------------------------------------------
+ * Payment changes made outside hbk (at the provider's dashboard, by its
+ * API), reported by the provider's webhook (external.c).
+ */
+enum hbk_external_kind {
+	HBK_EXTERNAL_REFUND, /* charge.refunded: refunds of a captured payment */
+	HBK_EXTERNAL_CANCEL, /* payment_intent.canceled: an authorization voided */
+};
+
+#define HBK_EXTERNAL_REFUNDS_MAX 16
+#define HBK_EXTERNAL_EVENT_ID_MAX 128
+
+struct hbk_external_payment {
+	char event_id[HBK_EXTERNAL_EVENT_ID_MAX]; /* the provider's: applied once */
+	char event_type[64];
+	enum hbk_external_kind kind;
+	char booking_id[HBK_ID_MAX]; /* from the intent's metadata; "" when none */
+	char intent_id[HBK_PAYMENT_REF_MAX];
+	int nrefunds; /* HBK_EXTERNAL_REFUND: every refund of the payment so far */
+	struct {
+		char id[HBK_PAYMENT_REF_MAX];
+		int64_t amount_minor;
+	} refunds[HBK_EXTERNAL_REFUNDS_MAX];
+};
+
+/*
+ * Applies ext to the booking whose payment it names: refunds hbk has not
+ * recorded become hbk.booking.payment_refunded.v1 events with "external":
+ * true (so the booking's refunded amount reflects them), a void of an open
+ * authorization hbk.booking.payment_voided.v1. *outcome (static) says what
+ * happened: "applied"; "unchanged" (already known); "duplicate" (event id
+ * seen before); "ignored" (no booking of ours has that payment).
+ * booking_id receives the booking's id when one matched. A booking whose
+ * saga is running fails HBK_ECONFLICT "booking_busy" (the provider retries).
+ */
+hbk_result hbk_payment_external(struct hbk_engine *engine, const struct hbk_external_payment *ext,
+				const char **outcome, char booking_id[HBK_ID_MAX],
+				struct hbk_error *err);
+
 #endif
