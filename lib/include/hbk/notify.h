@@ -12,7 +12,10 @@
  * as due for retry, with its rendered message (never a secret); it is
  * retried with backoff by hbk_notify_retry_due() (hbkd's timer,
  * `hbk-admin notify retry`) and parked after notify.retry.attempts
- * attempts, for an operator to resend. Nothing here sleeps.
+ * attempts, for an operator to resend. Nothing here sleeps. A channel that
+ * cannot be reached three times in a row is not tried for 30 s (its
+ * notices are kept at once), so a dead server does not hold hbkd's loop
+ * once per booking.
  */
 #ifndef HBK_NOTIFY_H
 #define HBK_NOTIFY_H
