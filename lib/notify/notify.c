@@ -170,6 +170,11 @@ static bool url_ok(const char *url, const char *scheme_a, const char *scheme_b)
 						       : NULL;
 	if (!rest || !*rest || *rest == '/' || strlen(url) > URL_MAX_BYTES)
 		return false;
+	/* Credentials in the URL would show in `hbk-admin config show`: they
+	 * belong in the secret settings. */
+	size_t authority = strcspn(rest, "/?#");
+	if (memchr(rest, '@', authority))
+		return false;
 	for (const char *p = url; *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 			return false;
@@ -187,7 +192,8 @@ static hbk_result open_smtp(const struct hbk_config *cfg, struct hbk_notifier *n
 	if (!url_ok(url, "smtp://", "smtps://"))
 		return hbk_fail_field(err, HBK_EINVAL, "config_invalid", "notify.email.url",
 				      "notify.email.url must be smtp://HOST[:PORT] or "
-				      "smtps://HOST[:PORT] with notify.email.kind smtp");
+				      "smtps://HOST[:PORT] (credentials in notify.email.username "
+				      "and password) with notify.email.kind smtp");
 	if (!hbk_notify_envelope_address(notifier->from, envelope, sizeof(envelope)))
 		return hbk_fail_field(err, HBK_EINVAL, "config_invalid", "notify.email.from",
 				      "notify.email.from has no usable address");

@@ -589,6 +589,14 @@ static void test_notifier_open_kinds(void)
 	CHECK_STR(err.field, "notify.email.url");
 	hbk_config_free(cfg);
 
+	cfg = load_config("notify:\n  email:\n    kind: smtp\n"
+			  "    url: smtp://user:pw@mail.example:587\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
+	CHECK_STR(err.field, "notify.email.url");
+	CHECK(strstr(err.message, "pw") == NULL);
+	hbk_config_free(cfg);
+
 	cfg = load_config("notify:\n  email:\n    kind: smtp\n    url: smtp://127.0.0.1:2525\n"
 			  "    from: nobody\n");
 	hbk_error_clear(&err);
