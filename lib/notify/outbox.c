@@ -338,3 +338,32 @@ hbk_result hbk_notify_list(struct hbk_store *store, bool parked_only, json_t **o
 	*out = json_pack("{s:o}", "notices", notices);
 	return HBK_OK;
 }
+
+hbk_result hbk_notify_metrics(struct hbk_store *store, struct hbk_buf *out, struct hbk_error *err)
+{
+	static const char *const statuses[] = {"pending", "parked", "sent"};
+	long long counts[3] = {0, 0, 0};
+	sqlite3_stmt *stmt;
+
+	HBK_ASSERT(store != NULL && out != NULL);
+	hbk_result rc = hbk_store_prepare(
+	    store, "SELECT status, COUNT(*) FROM notices GROUP BY status", &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	int step;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+		for (size_t i = 0; i < 3; i++)
+			if (strcmp(hbk_column_text(stmt, 0), statuses[i]) == 0)
+				counts[i] = sqlite3_column_int64(stmt, 1);
+	if (step != SQLITE_DONE)
+		rc = hbk_store_fail(store, err, "count notices");
+	hbk_stmt_done(stmt);
+	if (rc != HBK_OK)
+		return rc;
+	hbk_buf_puts(out, "# HELP hbk_notify_notices Guest notices kept in the store, by status.\n"
+			  "# TYPE hbk_notify_notices gauge\n");
+	for (size_t i = 0; i < 3; i++)
+		hbk_buf_printf(out, "hbk_notify_notices{status=\"%s\"} %lld\n", statuses[i],
+			       counts[i]);
+	return HBK_OK;
+}

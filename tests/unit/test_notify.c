@@ -999,6 +999,13 @@ static void test_failed_notice_is_kept_and_resent(void)
 	CHECK_INT(failed, 0);
 	CHECK_INT(notices_with(store, "sent"), 1);
 	CHECK_INT(hbk_notify_resend(notifier, store, 1, &err), HBK_ECONFLICT);
+	struct hbk_buf metrics;
+	hbk_buf_init(&metrics, 0);
+	CHECK_INT(hbk_notify_metrics(store, &metrics, &err), HBK_OK);
+	CHECK(metrics.data && strstr(metrics.data, "# TYPE hbk_notify_notices gauge\n"));
+	CHECK(metrics.data && strstr(metrics.data, "hbk_notify_notices{status=\"parked\"} 0\n"));
+	CHECK(metrics.data && strstr(metrics.data, "hbk_notify_notices{status=\"sent\"} 1\n"));
+	hbk_buf_free(&metrics);
 	CHECK_INT(hbk_notify_resend(notifier, store, 99, &err), HBK_ENOTFOUND);
 	/* A retry pass drops what was sent more than 30 days ago, only that. */
 	CHECK_INT(hbk_notify_retry_due(notifier, store, 10, &sent, &err), HBK_OK);

@@ -86,6 +86,10 @@ hbk_result hbk_notify_resend_parked(struct hbk_notifier *notifier, struct hbk_st
 hbk_result hbk_notify_list(struct hbk_store *store, bool parked_only, json_t **out,
 			   struct hbk_error *err);
 
+/* Appends the gauge hbk_notify_notices{status="pending|parked|sent"} in
+ * Prometheus text format (for hbkd's /metrics). */
+hbk_result hbk_notify_metrics(struct hbk_store *store, struct hbk_buf *out, struct hbk_error *err);
+
 /* Creates the notices table (the store's migrations call it). */
 hbk_result hbk_notify_migrate(struct hbk_store *store, struct hbk_error *err);
 
