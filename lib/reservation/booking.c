@@ -205,9 +205,7 @@ hbk_result hbk_booking_apply(struct hbk_booking *b, const char *type, const json
 	} else if (strcmp(name, "compensation_started.v1") == 0) {
 		b->compensating = true;
 		hbk_copy(b->failure_code, sizeof(b->failure_code), hbk_json_str(data, "code", ""));
-		b->partner_uncertain =
-		    strcmp(hbk_json_str(data, "step", ""), "partner_book") == 0 &&
-		    strcmp(b->failure_code, "partner_unavailable") == 0;
+		b->partner_uncertain = json_is_true(json_object_get(data, "partner_uncertain"));
 		hbk_copy(b->failure_message, sizeof(b->failure_message),
 			 hbk_json_str(data, "message", ""));
 	} else if (strcmp(name, "failed.v1") == 0) {

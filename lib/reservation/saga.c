@@ -23,6 +23,7 @@
 #define COMPENSATION_ATTEMPTS_MAX 6  /* compensations try harder */
 #define RETRY_BACKOFF_MS_BASE	  20
 #define RETRY_BACKOFF_MS_MAX	  500
+#define DETACHED_RETRY_MS_BASE	  1000 /* 1 s, 2 s, 4 s ... 32 s */
 
 void batch_add(struct event_batch *batch, const struct hbk_booking *b, const char *name,
 	       json_t *data)
@@ -459,9 +460,17 @@ static hbk_result start_compensation(struct hbk_engine *engine, struct hbk_booki
 				     struct hbk_error *err)
 {
 	struct event_batch batch = {0};
+	/*
+	 * A partner create that went unanswered may have taken effect: the
+	 * compensation looks it up. The in-process simulator fails before any
+	 * change, so only a remote partner leaves that doubt.
+	 */
+	bool uncertain = step == HBK_STEP_PARTNER_BOOK && cause->result == HBK_EUNAVAILABLE &&
+			 engine->partner.ops->remote;
 	batch_add(&batch, b, "compensation_started.v1",
-		  json_pack("{s:s, s:s, s:s}", "code", cause->code[0] ? cause->code : "failed",
-			    "message", cause->message, "step", hbk_saga_step_name(step)));
+		  json_pack("{s:s, s:s, s:s, s:b}", "code", cause->code[0] ? cause->code : "failed",
+			    "message", cause->message, "step", hbk_saga_step_name(step),
+			    "partner_uncertain", uncertain));
 	return commit_batch(engine, b, &batch, NULL, false, err);
 }
 
@@ -590,6 +599,7 @@ struct saga_run {
 	 * so that writing mail never holds the store. */
 	int notice;
 	int64_t step_started_us;
+	int detached; /* times the caller was answered before the end */
 	struct step_io io;
 	struct hbk_booking booking;
 	struct hbk_error err;
@@ -621,6 +631,39 @@ static void run_end(struct saga_run *run, hbk_result rc)
 }
 
 static void advance(struct saga_run *run);
+static void attempt(void *arg);
+static const struct hbk_saga_env sync_env;
+
+static void background_done(void *arg, hbk_result rc, const struct hbk_error *err)
+{
+	(void)arg;
+	(void)rc;
+	(void)err;
+}
+
+/*
+ * A compensation the upstream keeps refusing, on an event loop: answer the
+ * caller now (the booking is still PENDING) and keep trying in the
+ * background, waiting longer each time, until the upstream answers. The
+ * saga stays registered to this process, so should it die, the next one
+ * to open the store takes over.
+ */
+static void run_detach(struct saga_run *run, hbk_result rc)
+{
+	if (run_commit(run) != HBK_OK)
+		rc = HBK_EINTERNAL;
+	if (run->done != background_done) {
+		run->done(run->arg, rc, &run->err);
+		run->done = background_done;
+		run->arg = NULL;
+	}
+	int shift = run->detached < 5 ? run->detached : 5;
+	int delay = DETACHED_RETRY_MS_BASE << shift;
+	run->detached++;
+	run->attempt = 0;
+	hbk_error_clear(&run->err);
+	run->env->defer(run->env->ctx, delay, attempt, run);
+}
 
 /* What follows an external step's outcome: record it, then go on. */
 static void external_done(struct saga_run *run, hbk_result rc, struct event_batch *batch,
@@ -658,6 +701,10 @@ static void external_done(struct saga_run *run, hbk_result rc, struct event_batc
 		batch_clear(batch);
 		run->err = *step_err;
 		hbk_error_prefix(&run->err, "%s: %s", run->id, hbk_saga_step_name(step));
+		if (run->env != &sync_env) {
+			run_detach(run, rc);
+			return;
+		}
 		run_end(run, rc);
 		return;
 	}
@@ -716,8 +763,8 @@ static void step_called(struct hbk_call *call)
 	int attempts = compensation ? COMPENSATION_ATTEMPTS_MAX : STEP_ATTEMPTS_MAX;
 	/* An open circuit answers for the upstream: a forward step fails at
 	 * once instead of waiting on it; compensations keep trying. */
-	bool fast_fail = !compensation && strcmp(call->err.code, "circuit_open") == 0;
-	if (rc == HBK_EUNAVAILABLE && !fast_fail && ++run->attempt < attempts) {
+	bool circuit_open = strcmp(call->err.code, "circuit_open") == 0;
+	if (rc == HBK_EUNAVAILABLE && !circuit_open && ++run->attempt < attempts) {
 		/* Never hold the store while waiting. */
 		if (run_commit(run) != HBK_OK) {
 			run_end(run, HBK_EINTERNAL);
@@ -731,6 +778,7 @@ static void step_called(struct hbk_call *call)
 	}
 	struct event_batch batch = {0};
 	struct hbk_error step_err = call->err;
+	step_err.result = rc;
 	/* The booking records which upstream failed, whatever the transport
 	 * said (a timeout, a refused connection, an open circuit). */
 	bool partner_step = run->step == HBK_STEP_PARTNER_BOOK ||
