@@ -404,3 +404,27 @@ refund_event() { # event_id intent booking_id
 	# The route is in the metrics under its own label.
 	curl -sS "$HBKD_URL/metrics" | grep -q 'route="/v1/webhooks/payments"'
 }
+
+@test "the sandbox delivers a webhook again until hbkd takes it, as Stripe retries" {
+	free_port() {
+		python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	}
+	hport=$(free_port)
+	stop_sandbox
+	start_sandbox --webhook-secret whsec_test_hbk \
+		--webhook-url "http://127.0.0.1:$hport/v1/webhooks/payments"
+	stripe_config
+	id=$(book)
+	pi=$(hbk view "$id" -o json | jq -r .payment.reference)
+	# hbkd is not up yet: the first deliveries find nobody.
+	curl -sS -H "$KEY" "$SANDBOX_URL/v1/refunds" -d payment_intent="$pi" -d amount=700 >/dev/null
+	sleep 0.3
+	[ "$(hbk view "$id" -o json | jq -r .refunded.amount)" = 0.00 ]
+	start_hbkd --listen "127.0.0.1:$hport"
+	for _ in $(seq 1 80); do
+		[ "$(hbk view "$id" -o json | jq -r .refunded.amount)" = 7.00 ] && break
+		sleep 0.1
+	done
+	[ "$(hbk view "$id" -o json | jq -r .refunded.amount)" = 7.00 ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM payment_webhook_events")" = 1 ]
+}
