@@ -412,6 +412,22 @@ struct payment_request {
 	bool executed;
 };
 
+/* A refusal of an intent's call, with the intent as it is now in
+ * error.payment_intent, as Stripe answers. */
+static void reply_intent_error(struct payment_request *pr, const struct hbk_error *err,
+			       const char *intent_id)
+{
+	reply_result(pr->resp, err);
+	json_t *intent = NULL;
+	struct hbk_error load_err = {0};
+	if (err->result != HBK_ECONFLICT ||
+	    hbk_payment_sim_intent(&pr->sb->payment, intent_id, &intent, &load_err) != HBK_OK)
+		return;
+	json_t *body = hbk_json_loads(pr->resp->body.data, pr->resp->body.len, NULL);
+	json_object_set_new(json_object_get(body, "error"), "payment_intent", intent);
+	sandbox_json(pr->resp, pr->resp->status, body);
+}
+
 static void reply_intent(struct payment_request *pr, const char *intent_id)
 {
 	json_t *intent = NULL;
@@ -541,7 +557,7 @@ static void intents_capture(struct payment_request *pr, const char *id)
 	hbk_result r = sb->payment.ops->capture(sb->payment.self, NULL, id, amount, &intent, &err);
 	pr->executed = r == HBK_OK || r == HBK_ECONFLICT || r == HBK_ENOTFOUND;
 	if (r != HBK_OK) {
-		reply_result(pr->resp, &err);
+		reply_intent_error(pr, &err, id);
 		return;
 	}
 	reply_intent(pr, id);
@@ -555,7 +571,7 @@ static void intents_cancel(struct payment_request *pr, const char *id)
 	hbk_result r = sb->payment.ops->cancel(sb->payment.self, NULL, id, &intent, &err);
 	pr->executed = r == HBK_OK || r == HBK_ECONFLICT || r == HBK_ENOTFOUND;
 	if (r != HBK_OK) {
-		reply_result(pr->resp, &err);
+		reply_intent_error(pr, &err, id);
 		return;
 	}
 	reply_intent(pr, id);

@@ -144,6 +144,8 @@ refund_event() { # event_id intent booking_id
 	call -H "$KEY" -X POST "$SANDBOX_URL/v1/payment_intents/$pi/capture"
 	[ "$status_code" = 400 ]
 	[ "$(echo "$body" | jq -r .error.code)" = payment_intent_unexpected_state ]
+	# The refusal names the intent as it is now.
+	[ "$(echo "$body" | jq -r .error.payment_intent.status)" = canceled ]
 }
 
 @test "lists page newest first with limit, starting_after and ending_before" {
