@@ -398,8 +398,8 @@ static void webhook_after(struct sandbox *sb, const char *type, const char *inte
 }
 
 /* ------------------------------------------------------------------------
- * The endpoints. Each answers into resp; a request that executed sets
- * *executed so that its answer is saved under its Idempotency-Key.
+ * The endpoints. Each answers into pr->resp; a request that executed sets
+ * pr->executed so that its answer is saved under its Idempotency-Key.
  */
 
 struct payment_request {
