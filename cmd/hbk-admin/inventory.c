@@ -66,12 +66,12 @@ static const struct hbk_column columns[] = {
  * inventory sync
  */
 
-#define SYNC_NIGHTS_MAX	   400	/* nights in one sync */
-#define SYNC_ROOMS_MAX	   8192 /* room types seen in one sync */
-#define SYNC_BOARDS_MAX	   8	/* boards of one hotel */
-#define SYNC_PROGRESS_WIDTH 30
+#define SYNC_NIGHTS_MAX		      400  /* nights in one sync */
+#define SYNC_ROOMS_MAX		      8192 /* room types seen in one sync */
+#define SYNC_BOARDS_MAX		      8	   /* boards of one hotel */
+#define SYNC_PROGRESS_WIDTH	      30
 #define SYNC_DEFAULT_FREE_CANCEL_DAYS 3
-#define SYNC_ASSUMED_NRF_PCT 10 /* a hotel selling only non-refundable rates */
+#define SYNC_ASSUMED_NRF_PCT	      10 /* a hotel selling only non-refundable rates */
 
 /* Capacity and children a room took in the first night's probes. */
 struct sync_room {
@@ -318,9 +318,9 @@ static hbk_result sync_hotel_night(struct sync_state *st, const json_t *h, hbk_d
 		}
 	}
 	if (nrf_best > 0)
-		sh.nrf_discount_pct = nor_best > 0 ? (int)(((nor_best - nrf_best) * 100 +
-							   nor_best / 2) / nor_best)
-						   : SYNC_ASSUMED_NRF_PCT;
+		sh.nrf_discount_pct =
+		    nor_best > 0 ? (int)(((nor_best - nrf_best) * 100 + nor_best / 2) / nor_best)
+				 : SYNC_ASSUMED_NRF_PCT;
 	if (sh.nrf_discount_pct < 0 || sh.nrf_discount_pct > 90)
 		sh.nrf_discount_pct = 0;
 	if (!sh.sells_refundable && sh.nrf_discount_pct == 0)
@@ -357,7 +357,8 @@ static hbk_result sync_hotel_night(struct sync_state *st, const json_t *h, hbk_d
 				    : (base * 100 + (100 - sh.nrf_discount_pct) / 2) /
 					  (100 - sh.nrf_discount_pct);
 		struct sync_room *r = sync_room_find(st, sh.hotel.code, code, true);
-		int capacity = r && r->capacity ? r->capacity : 0, max_children = r ? r->max_children : 0;
+		int capacity = r && r->capacity ? r->capacity : 0,
+		    max_children = r ? r->max_children : 0;
 		if (capacity == 0)
 			room_fallback(code, &capacity, &max_children);
 		if (capacity < 1)
@@ -423,7 +424,8 @@ static hbk_result sync_targets(struct sync_state *st, struct hbk_error *err)
 		struct hbk_hotel h;
 		if (st->query.nhotels == HBK_PARTNER_HOTELS_MAX)
 			return hbk_fail_field(err, HBK_EINVAL, "invalid_hotel", "hotel",
-					      "at most %d hotels at a time", HBK_PARTNER_HOTELS_MAX);
+					      "at most %d hotels at a time",
+					      HBK_PARTNER_HOTELS_MAX);
 		if (hbk_parse_int(item, 1, 1000000000, &code)) {
 			st->query.hotels[st->query.nhotels++] = (int)code;
 		} else if (hbk_hotel_get(st->store, item, &h, NULL) == HBK_OK) {
@@ -477,8 +479,8 @@ static int inventory_sync(struct hbk_cli *cli, const struct hbk_command *self)
 		return hbk_cli_usage_error(cli, self, "inventory sync: --%s is required",
 					   !from ? "from" : "to");
 	if (!hotel == !destination)
-		return hbk_cli_usage_error(cli, self,
-					   "inventory sync: give --hotel CODES or --destination CODE");
+		return hbk_cli_usage_error(
+		    cli, self, "inventory sync: give --hotel CODES or --destination CODE");
 	if (hbk_cli_date("from", from, &first, &err) != HBK_OK ||
 	    hbk_cli_date("to", to, &end, &err) != HBK_OK)
 		return hbk_cli_usage_error(cli, self, "%s", err.message);
@@ -521,9 +523,8 @@ static int inventory_sync(struct hbk_cli *cli, const struct hbk_command *self)
 	hbk_date_format(end, end_text);
 	if (cli->format == HBK_FORMAT_JSON) {
 		json_t *doc = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i}", "from", first_text, "to",
-					end_text, "hotels", st.nhotels, "room_types",
-					st.room_types, "nights", st.nights_written, "changed",
-					st.changes);
+					end_text, "hotels", st.nhotels, "room_types", st.room_types,
+					"nights", st.nights_written, "changed", st.changes);
 		hbk_output_json(stdout, doc);
 		json_decref(doc);
 	} else if (!cli->quiet) {

@@ -521,12 +521,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hbk-sandbox: error: cannot start the HTTP server\n");
 		return 1;
 	}
-	if (smtp_fd >= 0 && sandbox_smtp_start(&sb, smtp_fd, &err) != HBK_OK) {
-		fprintf(stderr, "hbk-sandbox: warning: %s\n", err.message);
-		close(smtp_fd);
-		smtp_fd = -1;
-		smtp_address[0] = '\0';
-	}
+	if (smtp_fd >= 0 && sandbox_smtp_start(&sb, smtp_fd, &err) != HBK_OK)
+		return fail(&err);
 	struct event *term = evsignal_new(sb.base, SIGTERM, on_signal, sb.base);
 	struct event *intr = evsignal_new(sb.base, SIGINT, on_signal, sb.base);
 	evsignal_add(term, NULL);

@@ -48,7 +48,9 @@ static void answer_failure(struct http_response *resp, const struct hbk_error *e
 	case HBK_ENOTFOUND: partner_error(resp, 404, "NOT_FOUND", err->message); return;
 	case HBK_ECONFLICT:
 	case HBK_EDECLINED: partner_error(resp, 400, "INVALID_DATA", err->message); return;
-	case HBK_EUNAVAILABLE: partner_error(resp, 503, "SERVICE_UNAVAILABLE", err->message); return;
+	case HBK_EUNAVAILABLE:
+		partner_error(resp, 503, "SERVICE_UNAVAILABLE", err->message);
+		return;
 	default: partner_error(resp, 500, "SYSTEM_ERROR", err->message); return;
 	}
 }
@@ -77,7 +79,7 @@ static bool query_param(const char *query, const char *name, char *out, size_t s
 				char c = p[i];
 				if (c == '+')
 					c = ' ';
-				else if (c == '%' && i + 2 < len + 1 && hexval(p[i + 1]) >= 0 &&
+				else if (c == '%' && i + 2 < len && hexval(p[i + 1]) >= 0 &&
 					 hexval(p[i + 2]) >= 0) {
 					c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
 					i += 2;
@@ -140,8 +142,7 @@ static void category(int stars, char out[8])
 }
 
 /* A rate of the protocol for a priced stay. */
-static json_t *rate_json(const struct hbk_stay *stay, const struct hbk_quote *quote,
-			 bool bookable)
+static json_t *rate_json(const struct hbk_stay *stay, const struct hbk_quote *quote, bool bookable)
 {
 	char rate_key[HBK_OFFER_ID_MAX];
 	hbk_offer_id_encode(stay, &quote->total, rate_key);
@@ -170,7 +171,7 @@ static const char *partner_endpoint(const struct http_request *req)
 	if (strcmp(rest, "checkrates") == 0)
 		return post ? "partner.checkrates" : NULL;
 	if (strcmp(rest, "bookings") == 0)
-		return post ? "partner.bookings.create"
+		return post				 ? "partner.bookings.create"
 		       : strcmp(req->method, "GET") == 0 ? "partner.bookings.list"
 							 : NULL;
 	if (strncmp(rest, "bookings/", 9) == 0 && rest[9] != '\0' && !strchr(rest + 9, '/')) {
@@ -247,18 +248,18 @@ static json_t *booking_protocol(struct sandbox *sb, const struct view *v,
 	hbk_format(name, sizeof(name), "%.*s", (int)(first < 100 ? first : 100), v->holder);
 	const char *surname = v->holder[first] ? v->holder + first + 1 : v->holder;
 
-	json_t *rate = json_pack("{s:s, s:o, s:s, s:i, s:i, s:i, s:o}", "rateClass",
-				 v->stay.refundable ? "NOR" : "NRF", "net", amount_string(&v->total),
-				 "boardCode", v->stay.board, "rooms", v->stay.rooms, "adults",
-				 v->stay.adults, "children", v->stay.children,
-				 "cancellationPolicies", policies_json(&v->policy));
-	json_t *room = json_pack("{s:s, s:s, s:[o]}", "status", v->status, "code", v->stay.room_type,
-				 "rates", rate);
-	json_t *hotel_json = json_pack(
-	    "{s:s, s:s, s:i, s:s, s:s, s:s, s:[o], s:o, s:s}", "checkIn", checkin, "checkOut",
-	    checkout, "code", hotel.code, "name", hotel.name, "categoryCode", stars,
-	    "destinationCode", hotel.city, "rooms", room, "totalNet", amount_string(&v->total),
-	    "currency", v->total.currency);
+	json_t *rate = json_pack(
+	    "{s:s, s:o, s:s, s:i, s:i, s:i, s:o}", "rateClass", v->stay.refundable ? "NOR" : "NRF",
+	    "net", amount_string(&v->total), "boardCode", v->stay.board, "rooms", v->stay.rooms,
+	    "adults", v->stay.adults, "children", v->stay.children, "cancellationPolicies",
+	    policies_json(&v->policy));
+	json_t *room = json_pack("{s:s, s:s, s:[o]}", "status", v->status, "code",
+				 v->stay.room_type, "rates", rate);
+	json_t *hotel_json =
+	    json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:[o], s:o, s:s}", "checkIn", checkin,
+		      "checkOut", checkout, "code", hotel.code, "name", hotel.name, "categoryCode",
+		      stars, "destinationCode", hotel.city, "rooms", room, "totalNet",
+		      amount_string(&v->total), "currency", v->total.currency);
 	if (penalty)
 		json_object_set_new(hotel_json, "cancellationAmount", amount_number(penalty));
 	struct hbk_money pending = hbk_money_make(0, v->total.currency);
@@ -285,10 +286,10 @@ static void answer_booking(struct sandbox *sb, struct http_response *resp, const
 		answer_failure(resp, &err);
 		return;
 	}
-	sandbox_json(resp, 200,
-		     json_pack("{s:o}", "booking",
-			       booking_protocol(sb, &v, v.cancelled && !penalty ? &v.penalty
-									: penalty)));
+	sandbox_json(
+	    resp, 200,
+	    json_pack("{s:o}", "booking",
+		      booking_protocol(sb, &v, v.cancelled && !penalty ? &v.penalty : penalty)));
 	json_decref(port);
 }
 
@@ -311,9 +312,17 @@ static bool read_occupancy(const json_t *body, struct occupancy *occ)
 		return false;
 	json_array_foreach(list, i, o)
 	{
-		occ->rooms += (int)hbk_partner_json_int(o, "rooms", 1);
-		occ->adults += (int)hbk_partner_json_int(o, "adults", 0);
-		occ->children += (int)hbk_partner_json_int(o, "children", 0);
+		long long rooms = hbk_partner_json_int(o, "rooms", 1);
+		long long adults = hbk_partner_json_int(o, "adults", 0);
+		long long children = hbk_partner_json_int(o, "children", 0);
+		/* Out of range counts are refused here, before any sum can overflow;
+		 * the stay check gives the finer limits. */
+		if (rooms < 0 || rooms > HBK_MAX_GUESTS || adults < 0 || adults > HBK_MAX_GUESTS ||
+		    children < 0 || children > HBK_MAX_GUESTS)
+			return false;
+		occ->rooms += (int)rooms;
+		occ->adults += (int)adults;
+		occ->children += (int)children;
 	}
 	return true;
 }
@@ -407,8 +416,9 @@ static void handle_availability(struct sandbox *sb, struct http_exchange *ex, co
 	if (!hbk_date_parse(hbk_json_str(stay, "checkIn", ""), &q.checkin) ||
 	    !hbk_date_parse(hbk_json_str(stay, "checkOut", ""), &q.checkout) ||
 	    !read_occupancy(body, &occ)) {
-		partner_error(&ex->resp, 400, "INVALID_REQUEST",
-			      "stay.checkIn, stay.checkOut (YYYY-MM-DD) and occupancies are required");
+		partner_error(
+		    &ex->resp, 400, "INVALID_REQUEST",
+		    "stay.checkIn, stay.checkOut (YYYY-MM-DD) and occupancies are required");
 		return;
 	}
 	q.rooms = occ.rooms;
@@ -502,13 +512,12 @@ static void handle_checkrates(struct sandbox *sb, struct http_exchange *ex, cons
 	category(quote.hotel.stars, stars);
 	json_t *rooms = json_pack("[{s:s, s:s, s:[o]}]", "code", stay.room_type, "name",
 				  quote.room_name, "rates", rate_json(&stay, &quote, true));
-	sandbox_json(
-	    &ex->resp, 200,
-	    json_pack("{s:{s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:o, s:s}}", "hotel", "checkIn",
-		      checkin, "checkOut", checkout, "code", quote.hotel.code, "name",
-		      quote.hotel.name, "categoryCode", stars, "destinationCode", quote.hotel.city,
-		      "rooms", rooms, "totalNet", amount_string(&quote.total), "currency",
-		      quote.total.currency));
+	sandbox_json(&ex->resp, 200,
+		     json_pack("{s:{s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:o, s:s}}", "hotel",
+			       "checkIn", checkin, "checkOut", checkout, "code", quote.hotel.code,
+			       "name", quote.hotel.name, "categoryCode", stars, "destinationCode",
+			       quote.hotel.city, "rooms", rooms, "totalNet",
+			       amount_string(&quote.total), "currency", quote.total.currency));
 }
 
 static void handle_create(struct sandbox *sb, struct http_exchange *ex, const json_t *body)
@@ -865,10 +874,10 @@ static json_t *partner_state(struct sandbox *sb)
 		json_t *entry = json_pack(
 		    "{s:s, s:s, s:s, s:{s:s, s:i}, s:s, s:s, s:O}", "reference",
 		    hbk_json_str(b, "reference", ""), "clientReference",
-		    hbk_json_str(b, "client_reference", ""), "status", hbk_json_str(b, "status", ""),
-		    "hotel", "id", hbk_json_str(b, "hotel_id", ""), "code", h.code, "checkIn",
-		    hbk_json_str(b, "checkin", ""), "checkOut", hbk_json_str(b, "checkout", ""),
-		    "total", json_object_get(b, "total"));
+		    hbk_json_str(b, "client_reference", ""), "status",
+		    hbk_json_str(b, "status", ""), "hotel", "id", hbk_json_str(b, "hotel_id", ""),
+		    "code", h.code, "checkIn", hbk_json_str(b, "checkin", ""), "checkOut",
+		    hbk_json_str(b, "checkout", ""), "total", json_object_get(b, "total"));
 		if (json_object_get(b, "penalty"))
 			json_object_set(entry, "penalty", json_object_get(b, "penalty"));
 		json_array_append_new(out, entry);

@@ -8,8 +8,10 @@
  * usual order is enforced with 503. Each message is recorded in
  * sb->smtp_messages as {"id", "from", "to":[...], "subject", "data",
  * "received_at"} (data with CRLF line ends, as sent); sns.c shows them in
- * the state under "sns"."smtp". Lines, recipients, messages and
- * connections are bounded, and an idle connection is closed.
+ * the state under "sns"."smtp". A fault set for "smtp.data" (or "smtp.*")
+ * with an error_rate refuses that share of messages with 451 at the end of
+ * DATA; each message counts under "smtp.data" in the state's requests. Lines, recipients, messages
+ * and connections are bounded, and an idle connection is closed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -170,14 +172,37 @@ static void record_message(struct smtp_session *s)
 		json_array_remove(s->sb->smtp_messages, 0);
 }
 
+/* Counts a message under "smtp.data" in the state's requests. */
+static void count_request(struct sandbox *sb)
+{
+	if (!sb->requests)
+		return;
+	json_t *n = json_object_get(sb->requests, "smtp.data");
+	json_object_set_new(sb->requests, "smtp.data",
+			    json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+/* The error_rate of the faults set for "smtp.data" or "smtp.*" (not the
+ * catch-all "*", which is for the HTTP areas): a message refused with 451. */
+static bool fault_injected(const struct sandbox *sb)
+{
+	const struct sandbox_faults *f = sandbox_faults_for(sb, "smtp.data");
+	if (strncmp(f->endpoint, "smtp.", 5) != 0 || f->error_rate <= 0)
+		return false;
+	return (double)random() / ((double)RAND_MAX + 1.0) < f->error_rate;
+}
+
 static void on_data_line(struct smtp_session *s, const char *line, size_t len)
 {
 	char text[80];
 
 	if (len == 1 && line[0] == '.') {
 		s->phase = SMTP_COMMAND;
+		count_request(s->sb);
 		if (s->data_too_large) {
 			reply(s, "552 5.3.4 message too big");
+		} else if (fault_injected(s->sb)) {
+			reply(s, "451 4.3.0 injected fault, try again later");
 		} else {
 			record_message(s);
 			hbk_format(text, sizeof(text), "250 2.0.0 OK queued as smtp-%lu",

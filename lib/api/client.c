@@ -183,6 +183,7 @@ static hbk_result code_result(const char *code, hbk_result def)
 	    {"partner_rejected", HBK_EDECLINED}, {"no_availability", HBK_ECONFLICT},
 	    {"price_changed", HBK_ECONFLICT},	 {"stale_version", HBK_ECONFLICT},
 	    {"pending", HBK_EUNAVAILABLE},	 {"store_busy", HBK_EUNAVAILABLE},
+	    {"partner_auth", HBK_EAUTH},	 {"payment_auth", HBK_EAUTH},
 	};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(code, known[i].code) == 0)

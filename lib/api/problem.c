@@ -15,7 +15,11 @@ int hbk_api_status(hbk_result result, const char *code)
 		    strcmp(code, "usage") == 0)
 			return 400;
 		return 422;
-	case HBK_EAUTH: return 401;
+	case HBK_EAUTH:
+		/* hbkd's own credentials refused upstream: the caller's are fine. */
+		if (strcmp(code, "partner_auth") == 0 || strcmp(code, "payment_auth") == 0)
+			return 502;
+		return 401;
 	case HBK_ENOTFOUND: return 404;
 	case HBK_ECONFLICT: return strcmp(code, "precondition_failed") == 0 ? 412 : 409;
 	case HBK_EDECLINED: return strncmp(code, "partner", 7) == 0 ? 502 : 402;

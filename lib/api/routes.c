@@ -16,6 +16,7 @@
 #include "hbk/payment.h"
 #include "hbk/upstream.h"
 #include "idempotency.h"
+#include "hbk/notify.h"
 #include "server.h"
 
 #define QUERY_PARAMS_MAX     32
@@ -890,6 +891,8 @@ static bool h_metrics(struct exchange_ctx *x, struct http_request *req, struct h
 	(void)req;
 	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	metrics_render(x->worker->server->metrics, &resp->body);
+	struct hbk_error err = {0};
+	hbk_notify_metrics(x->worker->engine->store, &resp->body, &err);
 	return true;
 }
 

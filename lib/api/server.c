@@ -22,12 +22,15 @@
 
 #include "hbk/config.h"
 #include "hbk/json.h"
+#include "hbk/notify.h"
 #include "server.h"
 
 #define DRAIN_CHECK_MS 20
 #define DRAIN_LIMIT_MS 30000
 #define LISTEN_BACKLOG 1024
 #define LOG_LINE_MAX   4096
+#define NOTIFY_RETRY_EVERY_S 5  /* how often due notices are looked for */
+#define NOTIFY_RETRY_BATCH   20 /* notices tried at most per look */
 
 void server_write_log(struct server *server, const char *text, size_t len)
 {
@@ -174,6 +177,24 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Guest notices that could not be sent are tried again when due, a few at
+ * a time so that the loop is never held long. */
+static void notify_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct hbk_error err = {0};
+	int sent = 0;
+	(void)fd;
+	(void)what;
+	if (w->draining || !w->engine->notifier)
+		return;
+	if (hbk_notify_retry_due(w->engine->notifier, w->engine->store, NOTIFY_RETRY_BATCH, &sent,
+				 &err) != HBK_OK)
+		log_event(w->server, "warn", "notify", "retrying guest notices: %s", err.message);
+	else if (sent > 0)
+		log_event(w->server, "info", "notify", "%d guest notice(s) sent on retry", sent);
+}
+
 static hbk_result worker_init(struct server *server, struct worker *w, int index,
 			      struct hbk_error *err)
 {
@@ -204,11 +225,19 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	w->drain_check = evtimer_new(w->base, drain_check, w);
 	if (!w->http || !w->stop || !w->drain_check)
 		return hbk_fail(err, HBK_EINTERNAL, "http", "cannot start the HTTP server");
+	if (index == 0) {
+		w->notify_retry = event_new(w->base, -1, EV_PERSIST, notify_retry, w);
+		struct timeval tv = {NOTIFY_RETRY_EVERY_S, 0};
+		if (!w->notify_retry || event_add(w->notify_retry, &tv) != 0)
+			return hbk_fail(err, HBK_EINTERNAL, "event", "cannot start the notice timer");
+	}
 	return HBK_OK;
 }
 
 static void worker_free(struct worker *w)
 {
+	if (w->notify_retry)
+		event_free(w->notify_retry);
 	http_server_free(w->http);
 	if (w->stop)
 		event_free(w->stop);

@@ -73,6 +73,7 @@ struct worker {
 	struct hbk_saga_env saga_env;
 	struct event *stop;
 	struct event *drain_check;
+	struct event *notify_retry; /* worker 0: guest notices due again */
 	bool draining;
 };
 

@@ -24,7 +24,8 @@ static hbk_result id_taken(struct hbk_store *store, const char *id, int code, bo
 			   struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
-	hbk_result rc = hbk_store_prepare(store, "SELECT code FROM hotels WHERE id = ?1", &stmt, err);
+	hbk_result rc =
+	    hbk_store_prepare(store, "SELECT code FROM hotels WHERE id = ?1", &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, id);
@@ -63,8 +64,7 @@ static hbk_result hotel_id_for(struct hbk_store *store, const struct hbk_hotel *
 }
 
 hbk_result hbk_inventory_sync_hotel(struct hbk_store *store, const struct hbk_sync_hotel *h,
-				    char id[HBK_HOTEL_ID_MAX], int *changes,
-				    struct hbk_error *err)
+				    char id[HBK_HOTEL_ID_MAX], int *changes, struct hbk_error *err)
 {
 	HBK_ASSERT(store != NULL && h != NULL);
 	const struct hbk_hotel *hotel = &h->hotel;
@@ -142,9 +142,9 @@ hbk_result hbk_inventory_sync_room(struct hbk_store *store, const char *hotel_id
 	return upsert_step(store, stmt, "sync a room type", changes, err);
 }
 
-hbk_result hbk_inventory_sync_board(struct hbk_store *store, const char *hotel_id,
-				    const char *code, const char *name, int64_t supplement_minor,
-				    int *changes, struct hbk_error *err)
+hbk_result hbk_inventory_sync_board(struct hbk_store *store, const char *hotel_id, const char *code,
+				    const char *name, int64_t supplement_minor, int *changes,
+				    struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
 	hbk_result rc = hbk_store_prepare(

@@ -75,6 +75,9 @@ hbk_result notices_claim_due(struct hbk_store *store, int64_t now_ms, int64_t le
 hbk_result notices_get(struct hbk_store *store, long long id, struct notice_row *row,
 		       struct hbk_error *err);
 
+/* Drops the notices sent more than 30 days before now_ms. */
+hbk_result notices_prune_sent(struct hbk_store *store, int64_t now_ms, struct hbk_error *err);
+
 /* Ids of the parked notices, oldest first, at most max. */
 hbk_result notices_parked_ids(struct hbk_store *store, int max, long long *ids, int *count,
 			      struct hbk_error *err);

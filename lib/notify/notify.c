@@ -42,7 +42,19 @@
 #define RESEND_ALL_MAX	    1000
 #define RETRY_BATCH_DEFAULT 16
 
+/* A channel that could not be reached this many times in a row is not
+ * tried for BREAKER_OPEN_MS: its notices are kept at once, so a server
+ * that is down costs hbkd's loop one connect timeout per pass, not one
+ * per booking. The next attempt after that is the probe. */
+#define BREAKER_FAILURES 3
+#define BREAKER_OPEN_MS	 30000
+
 enum email_kind { EMAIL_MAILDIR, EMAIL_SMTP };
+
+struct channel_breaker {
+	int failures; /* unavailable in a row */
+	int64_t open_until_ms;
+};
 enum sms_kind { SMS_NONE, SMS_SNS };
 
 struct hbk_notifier {
@@ -54,6 +66,7 @@ struct hbk_notifier {
 	struct notify_smtp smtp; /* EMAIL_SMTP */
 	struct notify_sns sns;	 /* SMS_SNS */
 	struct hbk_store *store; /* borrowed; NULL: failures are not kept */
+	struct channel_breaker email_breaker, sms_breaker;
 	int attempts_max;
 	int64_t backoff_ms;
 	long timeout_ms;
@@ -157,6 +170,11 @@ static bool url_ok(const char *url, const char *scheme_a, const char *scheme_b)
 						       : NULL;
 	if (!rest || !*rest || *rest == '/' || strlen(url) > URL_MAX_BYTES)
 		return false;
+	/* Credentials in the URL would show in `hbk-admin config show`: they
+	 * belong in the secret settings. */
+	size_t authority = strcspn(rest, "/?#");
+	if (memchr(rest, '@', authority))
+		return false;
 	for (const char *p = url; *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 			return false;
@@ -174,7 +192,8 @@ static hbk_result open_smtp(const struct hbk_config *cfg, struct hbk_notifier *n
 	if (!url_ok(url, "smtp://", "smtps://"))
 		return hbk_fail_field(err, HBK_EINVAL, "config_invalid", "notify.email.url",
 				      "notify.email.url must be smtp://HOST[:PORT] or "
-				      "smtps://HOST[:PORT] with notify.email.kind smtp");
+				      "smtps://HOST[:PORT] (credentials in notify.email.username "
+				      "and password) with notify.email.kind smtp");
 	if (!hbk_notify_envelope_address(notifier->from, envelope, sizeof(envelope)))
 		return hbk_fail_field(err, HBK_EINVAL, "config_invalid", "notify.email.from",
 				      "notify.email.from has no usable address");
@@ -398,6 +417,32 @@ static hbk_result deliver(struct hbk_notifier *notifier, const struct notice_row
 	return hbk_fail(err, HBK_EINTERNAL, "invalid_notice", "unknown channel '%s'", row->channel);
 }
 
+/*
+ * deliver() behind the channel's breaker: while it is open nothing is
+ * tried (*tried false) and the notice fails as unavailable at once.
+ */
+static hbk_result deliver_guarded(struct hbk_notifier *notifier, const struct notice_row *row,
+				  bool *tried, struct hbk_error *err)
+{
+	struct channel_breaker *b =
+	    strcmp(row->channel, "sms") == 0 ? &notifier->sms_breaker : &notifier->email_breaker;
+	int64_t now_ms = hbk_now_ms();
+
+	*tried = b->open_until_ms <= now_ms;
+	if (!*tried)
+		return hbk_fail(err, HBK_EUNAVAILABLE, "notify_circuit_open",
+				"%s failed %d times in a row; not tried for %d s", row->channel,
+				b->failures, BREAKER_OPEN_MS / 1000);
+	hbk_result rc = deliver(notifier, row, err);
+	if (rc == HBK_OK) {
+		b->failures = 0;
+		b->open_until_ms = 0;
+	} else if (rc == HBK_EUNAVAILABLE && ++b->failures >= BREAKER_FAILURES) {
+		b->open_until_ms = now_ms + BREAKER_OPEN_MS;
+	}
+	return rc;
+}
+
 /* After a failed attempt number attempts: the status the notice takes and
  * when it is due again. */
 static const char *after_failure(const struct hbk_notifier *notifier, int attempts,
@@ -441,7 +486,8 @@ static void send_channel(struct hbk_notifier *notifier, struct notice_row *row,
 			 hbk_result *first_rc, struct hbk_error *err)
 {
 	struct hbk_error cause = {0};
-	hbk_result rc = deliver(notifier, row, &cause);
+	bool tried;
+	hbk_result rc = deliver_guarded(notifier, row, &tried, &cause);
 
 	if (rc == HBK_OK)
 		return;
@@ -524,27 +570,53 @@ out:
  */
 
 /* One more attempt at a stored notice; records the outcome. keep_parked:
- * a failure leaves it parked (an operator's resend). */
+ * a failure leaves it parked (an operator's resend). guarded: behind the
+ * channel's breaker; a notice not tried is not recorded. */
 static hbk_result attempt(struct hbk_notifier *notifier, struct hbk_store *store,
-			  const struct notice_row *row, bool keep_parked, struct hbk_error *err)
+			  const struct notice_row *row, bool keep_parked, bool guarded,
+			  struct hbk_error *err)
 {
 	struct hbk_error cause = {0};
 	int64_t next_attempt_ms = 0;
+	bool tried = true;
 
-	hbk_result rc = deliver(notifier, row, &cause);
-	const char *status = rc == HBK_OK ? "sent"
-			     : keep_parked
-				 ? "parked"
-				 : after_failure(notifier, row->attempts + 1, &next_attempt_ms);
-	hbk_result store_rc = notices_record(store, row->id, rc == HBK_OK, cause.message, status,
-					     next_attempt_ms, err);
-	if (store_rc != HBK_OK)
-		return store_rc;
+	hbk_result rc = guarded ? deliver_guarded(notifier, row, &tried, &cause)
+				: deliver(notifier, row, &cause);
+	if (tried) {
+		const char *status =
+		    rc == HBK_OK  ? "sent"
+		    : keep_parked ? "parked"
+				  : after_failure(notifier, row->attempts + 1, &next_attempt_ms);
+		hbk_result store_rc = notices_record(store, row->id, rc == HBK_OK, cause.message,
+						     status, next_attempt_ms, err);
+		if (store_rc != HBK_OK)
+			return store_rc;
+	}
 	if (rc != HBK_OK && err) {
 		*err = cause;
 		hbk_error_prefix(err, "notice %lld: %s to %s", row->id, row->channel,
 				 row->recipient);
 	}
+	return rc;
+}
+
+/* Sends one stored notice; see hbk_notify_resend. */
+static hbk_result resend(struct hbk_notifier *notifier, struct hbk_store *store, long long id,
+			 bool guarded, struct hbk_error *err)
+{
+	struct notice_row row;
+
+	HBK_ASSERT(notifier != NULL && store != NULL);
+	hbk_result rc = notices_get(store, id, &row, err);
+	if (rc != HBK_OK)
+		return rc;
+	if (strcmp(row.status, "sent") == 0)
+		rc =
+		    hbk_fail(err, HBK_ECONFLICT, "notice_sent", "notice %lld was already sent", id);
+	else
+		rc =
+		    attempt(notifier, store, &row, strcmp(row.status, "parked") == 0, guarded, err);
+	notice_row_free(&row);
 	return rc;
 }
 
@@ -561,12 +633,15 @@ hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store 
 	if (max > NOTICES_CLAIM_MAX)
 		max = NOTICES_CLAIM_MAX;
 	int64_t lease_ms = 2 * (int64_t)notifier->timeout_ms + 1000;
-	hbk_result rc = notices_claim_due(store, hbk_now_ms(), lease_ms, max, rows, &count, err);
+	int64_t now_ms = hbk_now_ms();
+	hbk_result rc = notices_prune_sent(store, now_ms, err);
+	if (rc == HBK_OK)
+		rc = notices_claim_due(store, now_ms, lease_ms, max, rows, &count, err);
 	for (int i = 0; i < count; i++) {
 		struct hbk_error attempt_err = {0};
 		if (rc == HBK_OK) {
 			hbk_result sent_rc =
-			    attempt(notifier, store, &rows[i], false, &attempt_err);
+			    attempt(notifier, store, &rows[i], false, true, &attempt_err);
 			if (sent_rc == HBK_OK)
 				(*sent)++;
 		}
@@ -578,19 +653,8 @@ hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store 
 hbk_result hbk_notify_resend(struct hbk_notifier *notifier, struct hbk_store *store, long long id,
 			     struct hbk_error *err)
 {
-	struct notice_row row;
-
-	HBK_ASSERT(notifier != NULL && store != NULL);
-	hbk_result rc = notices_get(store, id, &row, err);
-	if (rc != HBK_OK)
-		return rc;
-	if (strcmp(row.status, "sent") == 0)
-		rc =
-		    hbk_fail(err, HBK_ECONFLICT, "notice_sent", "notice %lld was already sent", id);
-	else
-		rc = attempt(notifier, store, &row, strcmp(row.status, "parked") == 0, err);
-	notice_row_free(&row);
-	return rc;
+	/* An operator asked for this one: it is tried whatever the breaker. */
+	return resend(notifier, store, id, false, err);
 }
 
 hbk_result hbk_notify_resend_parked(struct hbk_notifier *notifier, struct hbk_store *store,
@@ -604,7 +668,7 @@ hbk_result hbk_notify_resend_parked(struct hbk_notifier *notifier, struct hbk_st
 	hbk_result rc = notices_parked_ids(store, RESEND_ALL_MAX, ids, &count, err);
 	for (int i = 0; rc == HBK_OK && i < count; i++) {
 		struct hbk_error one = {0};
-		hbk_result one_rc = hbk_notify_resend(notifier, store, ids[i], &one);
+		hbk_result one_rc = resend(notifier, store, ids[i], true, &one);
 		if (one_rc == HBK_OK) {
 			(*sent)++;
 			continue;

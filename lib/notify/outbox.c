@@ -13,6 +13,9 @@
 
 /* Listings are for people: this bounds one. */
 #define LIST_MAX_ROWS 1000
+/* Notices delivered late are kept this long for the record, then dropped,
+ * so the table holds only what is pending, parked or recent. */
+#define SENT_KEEP_MS (30LL * 24 * 3600 * 1000)
 
 hbk_result hbk_notify_migrate(struct hbk_store *store, struct hbk_error *err)
 {
@@ -214,6 +217,25 @@ hbk_result notices_claim_due(struct hbk_store *store, int64_t now_ms, int64_t le
 	return rc;
 }
 
+hbk_result notices_prune_sent(struct hbk_store *store, int64_t now_ms, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	bool owned = false;
+
+	hbk_result rc = hbk_store_join(store, &owned, err);
+	if (rc != HBK_OK)
+		return rc;
+	rc = hbk_store_prepare(
+	    store, "DELETE FROM notices WHERE status = 'sent' AND updated_ms < ?", &stmt, err);
+	if (rc == HBK_OK) {
+		sqlite3_bind_int64(stmt, 1, now_ms - SENT_KEEP_MS);
+		rc = hbk_store_step_done(store, stmt, "prune notices", err);
+		hbk_stmt_done(stmt);
+	}
+	hbk_result left = hbk_store_leave(store, owned, rc == HBK_OK, rc == HBK_OK ? err : NULL);
+	return rc == HBK_OK ? left : rc;
+}
+
 hbk_result notices_parked_ids(struct hbk_store *store, int max, long long *ids, int *count,
 			      struct hbk_error *err)
 {
@@ -314,5 +336,34 @@ hbk_result hbk_notify_list(struct hbk_store *store, bool parked_only, json_t **o
 		return rc;
 	}
 	*out = json_pack("{s:o}", "notices", notices);
+	return HBK_OK;
+}
+
+hbk_result hbk_notify_metrics(struct hbk_store *store, struct hbk_buf *out, struct hbk_error *err)
+{
+	static const char *const statuses[] = {"pending", "parked", "sent"};
+	long long counts[3] = {0, 0, 0};
+	sqlite3_stmt *stmt;
+
+	HBK_ASSERT(store != NULL && out != NULL);
+	hbk_result rc = hbk_store_prepare(
+	    store, "SELECT status, COUNT(*) FROM notices GROUP BY status", &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	int step;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+		for (size_t i = 0; i < 3; i++)
+			if (strcmp(hbk_column_text(stmt, 0), statuses[i]) == 0)
+				counts[i] = sqlite3_column_int64(stmt, 1);
+	if (step != SQLITE_DONE)
+		rc = hbk_store_fail(store, err, "count notices");
+	hbk_stmt_done(stmt);
+	if (rc != HBK_OK)
+		return rc;
+	hbk_buf_puts(out, "# HELP hbk_notify_notices Guest notices kept in the store, by status.\n"
+			  "# TYPE hbk_notify_notices gauge\n");
+	for (size_t i = 0; i < 3; i++)
+		hbk_buf_printf(out, "hbk_notify_notices{status=\"%s\"} %lld\n", statuses[i],
+			       counts[i]);
 	return HBK_OK;
 }

@@ -10,7 +10,8 @@
  * fails with a 5xx is looked up by clientReference before answering: found
  * is success, not found is HBK_EUNAVAILABLE (the saga retries the step,
  * which is then safe). A duplicate clientReference refusal is the same
- * lookup. Only reads (GET) are retried here, a bounded number of times.
+ * lookup. Only reads (the GETs, availability and checkrates) are retried
+ * here, a bounded number of times; a create never is.
  *
  * Every operation is one struct hb_op walking through stages; each stage
  * sends one request and its answer picks the next stage or the outcome.
@@ -38,16 +39,20 @@
 #include "hbk/store.h"
 #include "hbk/upstream.h"
 
-#define HB_API_PATH	      "/hotel-api/1.0"
-#define HB_CREDENTIAL_MAX     256
-#define HB_PATH_MAX	      1024
-#define HB_GET_ATTEMPTS_MAX   3	  /* a GET is tried at most this many times */
-#define HB_GET_BACKOFF_MS     200 /* doubled after each failed attempt */
-#define HB_LIST_PAGE	      100 /* bookings per page of GET /bookings */
-#define HB_LIST_PAGES_MAX     1000
-#define HB_LOOKUP_DAYS	      400 /* creation window searched by clientReference */
-#define HB_PARTNER_MESSAGE_MAX 200 /* of the partner's own error text we quote */
-#define HB_CHILD_AGE	      8	  /* the port carries no ages: a school-age child */
+#define HB_API_PATH	       "/hotel-api/1.0"
+#define HB_CREDENTIAL_MAX      256
+#define HB_PATH_MAX	       1024
+#define HB_READ_ATTEMPTS_MAX   3     /* a read is tried at most this many times */
+#define HB_LOOKUP_WINDOW_MS    30000 /* ... the lookup of a create left unknown: for this long */
+#define HB_READ_BACKOFF_MS     200   /* doubled after each failed attempt ... */
+#define HB_READ_BACKOFF_MS_MAX 1000  /* ... up to this */
+#define HB_RETRY_AFTER_MS_MAX  2000  /* a longer Retry-After goes back to the caller */
+#define HB_LIST_PAGE	       100   /* bookings per page of GET /bookings */
+#define HB_LIST_PAGES_MAX      1000
+#define HB_LOOKUP_DAYS	       400	    /* creation window searched by clientReference */
+#define HB_PARTNER_MESSAGE_MAX 200	    /* of the partner's own error text we quote */
+#define HB_JSON_INT_MAX	       1000000000LL /* integers read from the partner */
+#define HB_CHILD_AGE	       8	    /* the port carries no ages: a school-age child */
 
 struct hotelbeds {
 	struct hbk_store *store;      /* borrowed: hotel id <-> partner code */
@@ -80,7 +85,8 @@ struct hb_op {
 	struct hbk_call *call; /* the caller's, finished once */
 	enum hb_kind kind;
 	enum hb_stage stage;
-	int attempts; /* of the current GET */
+	int attempts; /* of the current read */
+	int64_t stage_started_ms;
 	char method[8];
 	char path[HB_PATH_MAX];
 	char *body; /* the current request body (owned) */
@@ -141,10 +147,12 @@ long long hbk_partner_json_int(const json_t *obj, const char *key, long long def
 {
 	const json_t *v = json_object_get(obj, key);
 	long long n;
-	if (json_is_integer(v))
+	/* Within int either way, so callers may narrow the result. */
+	if (json_is_integer(v) && json_integer_value(v) >= -HB_JSON_INT_MAX &&
+	    json_integer_value(v) <= HB_JSON_INT_MAX)
 		return json_integer_value(v);
-	if (json_is_string(v) && hbk_parse_int(json_string_value(v), -1000000000LL,
-					       1000000000000LL, &n))
+	if (json_is_string(v) &&
+	    hbk_parse_int(json_string_value(v), -HB_JSON_INT_MAX, HB_JSON_INT_MAX, &n))
 		return n;
 	return def;
 }
@@ -230,12 +238,11 @@ hbk_result hbk_partner_pick_rate(const json_t *availability, int hotel_code,
 					return hbk_fail(err, HBK_EDECLINED, "partner_rejected",
 							"partner answered a missing or overlong "
 							"rateKey");
-				out->recheck =
-				    strcmp(hbk_json_str(rate, "rateType", "BOOKABLE"), "RECHECK") ==
-				    0;
+				out->recheck = strcmp(hbk_json_str(rate, "rateType", "BOOKABLE"),
+						      "RECHECK") == 0;
 				out->allotment = (int)hbk_partner_json_int(rate, "allotment", 1);
-				hbk_result rc = hbk_partner_json_money(rate, "net", currency,
-								       &out->net, err);
+				hbk_result rc =
+				    hbk_partner_json_money(rate, "net", currency, &out->net, err);
 				if (rc != HBK_OK)
 					return hbk_fail(err, HBK_EDECLINED, "partner_rejected",
 							"partner answered a rate without a "
@@ -339,8 +346,8 @@ static hbk_result exchange_failure(const struct hbk_upstream_call *uc, const cha
 /* The answer's JSON document (new reference), or NULL with err filled. */
 static json_t *answer_json(const struct hbk_upstream_call *uc, struct hbk_error *err)
 {
-	json_t *doc = json_loadb(uc->resp.body.data ? uc->resp.body.data : "", uc->resp.body.len, 0,
-				 NULL);
+	json_t *doc =
+	    json_loadb(uc->resp.body.data ? uc->resp.body.data : "", uc->resp.body.len, 0, NULL);
 	if (!json_is_object(doc)) {
 		json_decref(doc);
 		hbk_fail(err, HBK_EUNAVAILABLE, "partner_unavailable",
@@ -365,7 +372,8 @@ static hbk_result booking_from_json(struct hotelbeds *hb, const json_t *booking,
 	hbk_copy(out->status, sizeof(out->status), hbk_json_str(booking, "status", "CONFIRMED"));
 
 	const json_t *hotel = json_object_get(booking, "hotel");
-	const char *currency = hbk_json_str(booking, "currency", hbk_json_str(hotel, "currency", ""));
+	const char *currency =
+	    hbk_json_str(booking, "currency", hbk_json_str(hotel, "currency", ""));
 	struct hbk_stay *stay = &out->stay;
 	struct hbk_hotel ours;
 	int code = (int)hbk_partner_json_int(hotel, "code", -1);
@@ -385,7 +393,8 @@ static hbk_result booking_from_json(struct hotelbeds *hb, const json_t *booking,
 	stay->children = (int)hbk_partner_json_int(rate, "children", 0);
 
 	struct hbk_error ignored = {0};
-	if (hbk_partner_json_money(booking, "totalNet", currency, &out->total, &ignored) != HBK_OK &&
+	if (hbk_partner_json_money(booking, "totalNet", currency, &out->total, &ignored) !=
+		HBK_OK &&
 	    hbk_partner_json_money(hotel, "totalNet", currency, &out->total, err) != HBK_OK)
 		return hbk_fail(err, HBK_EUNAVAILABLE, "partner_unavailable",
 				"partner answered booking %s without a valid totalNet",
@@ -398,7 +407,8 @@ static hbk_result booking_from_json(struct hotelbeds *hb, const json_t *booking,
 static void penalty_from_json(const json_t *booking, struct hbk_money *out)
 {
 	const json_t *hotel = json_object_get(booking, "hotel");
-	const char *currency = hbk_json_str(booking, "currency", hbk_json_str(hotel, "currency", ""));
+	const char *currency =
+	    hbk_json_str(booking, "currency", hbk_json_str(hotel, "currency", ""));
 	const json_t *places[] = {hotel, booking};
 	const char *names[] = {"cancellationAmount", "penalty", "penaltyAmount"};
 	*out = hbk_money_make(0, currency);
@@ -434,8 +444,8 @@ static json_t *occupancy_json(const struct hbk_stay *stay)
 	if (stay->children > 0) {
 		json_t *paxes = json_array();
 		for (int i = 0; i < stay->children; i++)
-			json_array_append_new(paxes,
-					      json_pack("{s:s, s:i}", "type", "CH", "age", HB_CHILD_AGE));
+			json_array_append_new(
+			    paxes, json_pack("{s:s, s:i}", "type", "CH", "age", HB_CHILD_AGE));
 		json_object_set_new(occupancy, "paxes", paxes);
 	}
 	return occupancy;
@@ -446,8 +456,7 @@ static json_t *availability_body(const struct hbk_partner_availability *q)
 	char checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
 	hbk_date_format(q->checkin, checkin);
 	hbk_date_format(q->checkout, checkout);
-	struct hbk_stay stay = {
-	    .rooms = q->rooms, .adults = q->adults, .children = q->children};
+	struct hbk_stay stay = {.rooms = q->rooms, .adults = q->adults, .children = q->children};
 	json_t *body = json_pack("{s:{s:s, s:s}, s:[o]}", "stay", "checkIn", checkin, "checkOut",
 				 checkout, "occupancies", occupancy_json(&stay));
 	if (q->nhotels > 0) {
@@ -456,7 +465,8 @@ static json_t *availability_body(const struct hbk_partner_availability *q)
 			json_array_append_new(codes, json_integer(q->hotels[i]));
 		json_object_set_new(body, "hotels", json_pack("{s:o}", "hotel", codes));
 	} else {
-		json_object_set_new(body, "destination", json_pack("{s:s}", "code", q->destination));
+		json_object_set_new(body, "destination",
+				    json_pack("{s:s}", "code", q->destination));
 	}
 	return body;
 }
@@ -520,12 +530,10 @@ static json_t *modify_body(const struct hb_op *op, const char *mode)
 	json_t *booking = json_pack(
 	    "{s:s, s:{s:i, s:s, s:s, s:[{s:s, s:[o], s:o}], s:s, s:s}, s:s}", "reference",
 	    op->reference, "hotel", "code", op->hotel_code, "checkIn", checkin, "checkOut",
-	    checkout, "rooms", "code", req->stay.room_type, "rates", rate, "paxes",
-	    paxes_json(req), "totalNet", net, "currency", req->total.currency, "currency",
-	    req->total.currency);
+	    checkout, "rooms", "code", req->stay.room_type, "rates", rate, "paxes", paxes_json(req),
+	    "totalNet", net, "currency", req->total.currency, "currency", req->total.currency);
 	if (req->client_reference[0])
-		json_object_set_new(booking, "clientReference",
-				    json_string(req->client_reference));
+		json_object_set_new(booking, "clientReference", json_string(req->client_reference));
 	if (req->holder_name[0])
 		json_object_set_new(booking, "holder",
 				    json_pack("{s:s, s:s}", "name", name, "surname", surname));
@@ -591,6 +599,7 @@ static void op_request(struct hb_op *op, enum hb_stage stage, const char *method
 {
 	op->stage = stage;
 	op->attempts = 0;
+	op->stage_started_ms = hbk_now_ms();
 	hbk_copy(op->method, sizeof(op->method), method);
 	free(op->body);
 	op->body = NULL;
@@ -606,16 +615,37 @@ static void op_retry_now(void *arg)
 	op_send(arg);
 }
 
-/* A read that failed for a transient reason is sent again after a backoff;
- * true when it was. */
+/*
+ * A read that failed for a transient reason is sent again after a backoff;
+ * true when it was. Reads are the GETs and the availability and checkrates
+ * POSTs, which change nothing at the partner. The lookup of a create whose
+ * outcome is unknown tries hardest: until it answers, nobody knows whether
+ * the partner holds the booking.
+ */
 static bool op_retry_read(struct hb_op *op)
 {
-	if (strcmp(op->method, "GET") != 0 || !transient(&op->uc) ||
-	    op->attempts >= HB_GET_ATTEMPTS_MAX)
+	bool read = strcmp(op->method, "GET") == 0 || op->stage == ST_AVAILABILITY ||
+		    op->stage == ST_CHECKRATE;
+	bool lookup = op->stage == ST_LOOKUP;
+	/* The lookup keeps trying for a while, through open circuits (its
+	 * window is longer than the breaker's open interval, so a half-open
+	 * probe gets through): a booking left unknown is the one outcome the
+	 * saga cannot compensate, since it has no reference to cancel. */
+	bool again = transient(&op->uc) || (lookup && op->uc.rc != HBK_OK &&
+					    strcmp(op->uc.err.code, "circuit_open") == 0);
+	bool within = lookup ? hbk_now_ms() - op->stage_started_ms < HB_LOOKUP_WINDOW_MS
+			     : op->attempts < HB_READ_ATTEMPTS_MAX;
+	if (!read || !again || !within)
 		return false;
-	int delay_ms = HB_GET_BACKOFF_MS << (op->attempts - 1);
-	if (op->uc.rc == HBK_OK && op->uc.resp.retry_after_ms > delay_ms)
+	int shift = op->attempts < 8 ? op->attempts - 1 : 7;
+	int delay_ms = HB_READ_BACKOFF_MS << shift;
+	if (delay_ms > HB_READ_BACKOFF_MS_MAX)
+		delay_ms = HB_READ_BACKOFF_MS_MAX;
+	if (op->uc.rc == HBK_OK && op->uc.resp.retry_after_ms > delay_ms) {
+		if (op->uc.resp.retry_after_ms > HB_RETRY_AFTER_MS_MAX)
+			return false; /* the caller waits, with call->retry_after_ms */
 		delay_ms = op->uc.resp.retry_after_ms;
+	}
 	hbk_upstream_after(op->up, delay_ms, op_retry_now, op);
 	return true;
 }
@@ -780,8 +810,8 @@ static hbk_result first_listed(struct hb_op *op, bool *found, struct hbk_error *
 	json_t *doc = answer_json(&op->uc, err);
 	if (doc == NULL)
 		return err->result;
-	const json_t *booking = json_array_get(
-	    json_object_get(json_object_get(doc, "bookings"), "bookings"), 0);
+	const json_t *booking =
+	    json_array_get(json_object_get(json_object_get(doc, "bookings"), "bookings"), 0);
 	hbk_result rc = HBK_OK;
 	if (booking) {
 		*found = true;
@@ -925,13 +955,13 @@ static void on_list(struct hb_op *op)
 		hbk_date_format(b.stay.checkout, checkout);
 		json_array_append_new(
 		    op->list,
-		    json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:o}", "reference",
-			      b.reference, "client_reference", b.client_reference, "status",
-			      b.status, "hotel_id", b.stay.hotel_id, "hotel_code",
-			      (int)hbk_partner_json_int(json_object_get(booking, "hotel"), "code",
-							-1),
-			      "room_type", b.stay.room_type, "board", b.stay.board, "checkin",
-			      checkin, "checkout", checkout, "total", hbk_json_money(&b.total)));
+		    json_pack(
+			"{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:o}", "reference",
+			b.reference, "client_reference", b.client_reference, "status", b.status,
+			"hotel_id", b.stay.hotel_id, "hotel_code",
+			(int)hbk_partner_json_int(json_object_get(booking, "hotel"), "code", -1),
+			"room_type", b.stay.room_type, "board", b.stay.board, "checkin", checkin,
+			"checkout", checkout, "total", hbk_json_money(&b.total)));
 	}
 	size_t listed = json_array_size(bookings);
 	json_decref(doc);
@@ -1073,8 +1103,8 @@ static void modify_on(struct hotelbeds *hb, struct hbk_upstream *up, const char 
 	hbk_result rc = hotel_code(hb, req->stay.hotel_id, &op->hotel_code, &err);
 	if (rc == HBK_OK && (reference == NULL || reference[0] == '\0' ||
 			     !hbk_copy(op->reference, sizeof(op->reference), reference)))
-		rc = hbk_fail_field(&err, HBK_EINVAL, "invalid_request",
-				    "reference", "missing or overlong partner reference");
+		rc = hbk_fail_field(&err, HBK_EINVAL, "invalid_request", "reference",
+				    "missing or overlong partner reference");
 	if (rc != HBK_OK) {
 		op_finish(op, rc, &err, 0);
 		return;
@@ -1168,11 +1198,11 @@ static hbk_result hb_cancel(void *self, const char *reference, bool simulate, in
 	RUN_SYNC(err, cancel_on(hb, hb->up_sync, reference, simulate, penalty, call));
 }
 
-static void find_on(struct hotelbeds *hb, const char *client_reference,
+static void find_on(struct hotelbeds *hb, struct hbk_upstream *up, const char *client_reference,
 		    struct hbk_partner_booking *out, struct hbk_call *call)
 {
 	memset(out, 0, sizeof(*out));
-	struct hb_op *op = op_new(hb, hb->up_sync, OP_FIND, call);
+	struct hb_op *op = op_new(hb, up, OP_FIND, call);
 	op->out = out;
 	if (client_reference == NULL || client_reference[0] == '\0' ||
 	    !hbk_copy(op->client_reference, sizeof(op->client_reference), client_reference)) {
@@ -1185,12 +1215,19 @@ static void find_on(struct hotelbeds *hb, const char *client_reference,
 	start_lookup(op, ST_FIND);
 }
 
-static hbk_result hb_find(void *self, const char *client_reference,
-			  struct hbk_partner_booking *out, struct hbk_error *err)
+static hbk_result hb_find(void *self, const char *client_reference, struct hbk_partner_booking *out,
+			  struct hbk_error *err)
 {
 	struct hotelbeds *hb = self;
 	HBK_ASSERT(out != NULL);
-	RUN_SYNC(err, find_on(hb, client_reference, out, call));
+	RUN_SYNC(err, find_on(hb, hb->up_sync, client_reference, out, call));
+}
+
+static void hb_find_async(void *self, const char *client_reference,
+			  struct hbk_partner_booking *out, struct hbk_call *call)
+{
+	struct hotelbeds *hb = self;
+	find_on(hb, hb->up, client_reference, out, call);
 }
 
 static void list_on(struct hotelbeds *hb, json_t **out, struct hbk_call *call)
@@ -1244,6 +1281,7 @@ static const struct hbk_partner_ops hotelbeds_ops = {
     .book_async = hb_book_async,
     .modify_async = hb_modify_async,
     .cancel_async = hb_cancel_async,
+    .find_async = hb_find_async,
 };
 
 static void availability_on(struct hotelbeds *hb, const struct hbk_partner_availability *query,

@@ -87,6 +87,18 @@ void hbk_partner_cancel(struct hbk_partner *partner, const char *reference, bool
 	hbk_call_finish(call, rc, NULL);
 }
 
+void hbk_partner_find(struct hbk_partner *partner, const char *client_reference,
+		      struct hbk_partner_booking *out, struct hbk_call *call)
+{
+	if (partner->ops->find_async) {
+		partner->ops->find_async(partner->self, client_reference, out, call);
+		return;
+	}
+	call->retry_after_ms = 0;
+	hbk_result rc = partner->ops->find(partner->self, client_reference, out, &call->err);
+	hbk_call_finish(call, rc, NULL);
+}
+
 void hbk_partner_attach(struct hbk_partner *partner, struct event_base *base)
 {
 	if (partner->ops && partner->ops->attach)

@@ -750,8 +750,9 @@ hbk_result hbk_partner_sim_booking(struct hbk_partner *partner, const char *valu
 		return invalid(err, "reference", "missing or overlong booking reference");
 	struct sim_booking row;
 	bool found = false;
-	hbk_result r = booking_load(sim->store, by_client_reference ? BY_CLIENT_REFERENCE : BY_REFERENCE,
-				    value, &row, &found, err);
+	hbk_result r =
+	    booking_load(sim->store, by_client_reference ? BY_CLIENT_REFERENCE : BY_REFERENCE,
+			 value, &row, &found, err);
 	if (r != HBK_OK)
 		return r;
 	if (!found)

@@ -205,6 +205,9 @@ hbk_result hbk_booking_apply(struct hbk_booking *b, const char *type, const json
 	} else if (strcmp(name, "compensation_started.v1") == 0) {
 		b->compensating = true;
 		hbk_copy(b->failure_code, sizeof(b->failure_code), hbk_json_str(data, "code", ""));
+		b->partner_uncertain =
+		    strcmp(hbk_json_str(data, "step", ""), "partner_book") == 0 &&
+		    strcmp(b->failure_code, "partner_unavailable") == 0;
 		hbk_copy(b->failure_message, sizeof(b->failure_message),
 			 hbk_json_str(data, "message", ""));
 	} else if (strcmp(name, "failed.v1") == 0) {
@@ -308,7 +311,8 @@ static enum hbk_saga_step next_create(const struct hbk_booking *b)
 			return HBK_STEP_CAPTURE;
 		return HBK_STEP_CONFIRM;
 	}
-	if (b->partner_booked && !b->partner_cancelled && open_step(b, HBK_STEP_PARTNER_CANCEL))
+	if ((b->partner_booked || b->partner_uncertain) && !b->partner_cancelled &&
+	    open_step(b, HBK_STEP_PARTNER_CANCEL))
 		return HBK_STEP_PARTNER_CANCEL;
 	if (has_open_authorization(b) && open_step(b, HBK_STEP_PAYMENT_VOID))
 		return HBK_STEP_PAYMENT_VOID;

@@ -341,6 +341,12 @@ static void external_step(struct hbk_engine *engine, const struct hbk_booking *b
 		hbk_partner_book(partner, &io->req, &io->pb, &io->call);
 		return;
 	case HBK_STEP_PARTNER_CANCEL:
+		if (!b->partner_booked) {
+			/* An uncertain booking: find out whether the partner has it. */
+			io->lookup = true;
+			hbk_partner_find(partner, b->id, &io->pb, &io->call);
+			return;
+		}
 		hbk_partner_cancel(partner, b->partner_reference, false, hbk_now_ms(), &io->amount,
 				   &io->call);
 		return;
@@ -390,9 +396,18 @@ static void external_record(struct hbk_engine *engine, const struct hbk_booking 
 				    io->pb.reference));
 		return;
 	case HBK_STEP_PARTNER_CANCEL:
+		if (!b->partner_booked && !io->pb.reference[0]) {
+			/* The partner never had it: nothing to cancel. */
+			amount = hbk_money_make(0, b->total.currency);
+			batch_add(batch, b, "partner_cancelled.v1",
+				  json_pack("{s:s, s:o, s:b}", "reference", "", "penalty",
+					    hbk_json_money(&amount), "found", false));
+			return;
+		}
 		batch_add(batch, b, "partner_cancelled.v1",
-			  json_pack("{s:s, s:o}", "reference", b->partner_reference, "penalty",
-				    hbk_json_money(&io->amount)));
+			  json_pack("{s:s, s:o}", "reference",
+				    b->partner_booked ? b->partner_reference : io->pb.reference,
+				    "penalty", hbk_json_money(&io->amount)));
 		return;
 	case HBK_STEP_PARTNER_MODIFY:
 		batch_add(batch, b, "partner_modified.v1",
@@ -440,12 +455,13 @@ void booking_notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_n
 
 /* Records that a forward step failed for good: compensation starts. */
 static hbk_result start_compensation(struct hbk_engine *engine, struct hbk_booking *b,
-				     const struct hbk_error *cause, struct hbk_error *err)
+				     enum hbk_saga_step step, const struct hbk_error *cause,
+				     struct hbk_error *err)
 {
 	struct event_batch batch = {0};
 	batch_add(&batch, b, "compensation_started.v1",
-		  json_pack("{s:s, s:s}", "code", cause->code[0] ? cause->code : "failed",
-			    "message", cause->message));
+		  json_pack("{s:s, s:s, s:s}", "code", cause->code[0] ? cause->code : "failed",
+			    "message", cause->message, "step", hbk_saga_step_name(step)));
 	return commit_batch(engine, b, &batch, NULL, false, err);
 }
 
@@ -620,7 +636,7 @@ static void external_done(struct saga_run *run, hbk_result rc, struct event_batc
 		rc = commit_batch(engine, b, batch, NULL, false, &run->err);
 	} else if (!compensation) {
 		batch_clear(batch);
-		rc = start_compensation(engine, b, step_err, &run->err);
+		rc = start_compensation(engine, b, step, step_err, &run->err);
 	} else if (rc != HBK_EUNAVAILABLE) {
 		/*
 		 * Refused for good (the partner will not cancel, the provider will
@@ -671,6 +687,21 @@ static void step_called(struct hbk_call *call)
 	struct hbk_engine *engine = run->engine;
 	hbk_result rc = call->rc;
 
+	if (run->step == HBK_STEP_PARTNER_CANCEL && io->lookup) {
+		io->lookup = false;
+		if (rc == HBK_ENOTFOUND) {
+			memset(&io->pb, 0, sizeof(io->pb));
+			rc = call->rc = HBK_OK;
+		} else if (rc == HBK_OK && strcmp(io->pb.status, "CANCELLED") != 0) {
+			/* It was booked after all: cancel it (this call comes back
+			 * here with lookup off). */
+			hbk_partner_cancel(&engine->partner, io->pb.reference, false, hbk_now_ms(),
+					   &io->amount, &io->call);
+			return;
+		} else if (rc == HBK_OK) {
+			io->amount = hbk_money_make(0, run->booking.total.currency);
+		}
+	}
 	if (run->step == HBK_STEP_PARTNER_BOOK && !io->lookup && rc == HBK_ECONFLICT &&
 	    strcmp(call->err.code, "duplicate_client_reference") == 0) {
 		/* Booked by an earlier attempt whose answer was lost. */

@@ -200,6 +200,26 @@ book() {
 	assert_failure 4
 }
 
+@test "a sink that answers 451: the notice waits, and the next due retry delivers it" {
+	smtp_config "$SANDBOX_SMTP" 5 1
+	sandbox_faults '{"endpoint":"smtp.data","error_rate":1}'
+	id=$(book)
+	[ "$(hbk view "$id" -o json | jq -r .status)" = CONFIRMED ]
+	run hbk-admin notify list -o json
+	[ "$(echo "$output" | jq -r '.notices[0].status')" = pending ]
+	echo "$output" | jq -r '.notices[0].last_error' | grep -q "451"
+	[ "$(state | jq '.sns.smtp | length')" -eq 0 ]
+	[ "$(state | jq '.requests["smtp.data"]')" -eq 1 ]
+	sandbox_faults '{"reset":true}'
+	sleep 0.1
+	run hbk-admin notify retry
+	assert_success
+	assert_output "sent 1 notice(s), parked 0"
+	run bash -c "curl -sS '$SANDBOX_URL/__sandbox/state' | jq -r '.sns.smtp[0].subject'"
+	assert_output --partial "Booking confirmed: $id"
+	[ "$(hbk-admin notify list -o json | jq -r '.notices[0].status')" = sent ]
+}
+
 @test "retries wait for their backoff, then park after the last attempt" {
 	dead="$SANDBOX_SMTP"
 	stop_sandbox

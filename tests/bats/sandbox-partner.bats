@@ -281,7 +281,7 @@ write_config() {
 	[ "$(jq -r .status <<<"$output")" = CONFIRMED ]
 }
 
-@test "inventory sync needs partner.kind hotelbeds and valid dates" {
+@test "inventory sync needs partner.kind hotelbeds and valid dates; an unreachable partner exits 6" {
 	run hbk-admin inventory sync --from "$(day 1)" --to "$(day 3)" --destination LIS
 	assert_failure 2
 	assert_output --partial "partner.kind: hotelbeds"
@@ -294,6 +294,11 @@ write_config() {
 	assert_output --partial "--hotel CODES or --destination CODE"
 	run hbk-admin inventory sync --from "$(day 1)" --to "$(day 3)" --hotel 1001 --destination LIS
 	assert_failure 2
+	# A partner that does not answer: unavailable, exit 6.
+	stop_sandbox
+	run hbk-admin inventory sync --from "$(day 1)" --to "$(day 3)" --hotel 1001
+	assert_failure 6
+	assert_output --partial "partner unavailable"
 }
 
 @test "hbk books, updates and cancels through the hotelbeds adapter; the sandbox holds the same" {

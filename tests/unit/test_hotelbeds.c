@@ -27,10 +27,10 @@
 #include "hbk/store.h"
 #include "unit.h"
 
-#define KEY	     "test-key-1234"
-#define SECRET	     "test-secret-5678"
-#define CANNED_MAX   8
-#define REQUEST_MAX  16384
+#define KEY	    "test-key-1234"
+#define SECRET	    "test-secret-5678"
+#define CANNED_MAX  8
+#define REQUEST_MAX 16384
 
 /* ------------------------------------------------------------------------
  * Pure helpers.
@@ -129,8 +129,8 @@ static void test_pick_rate(void)
 
 static void test_json_money(void)
 {
-	json_t *doc = json_loads("{\"a\":\"12.30\",\"b\":12.3,\"c\":12,\"d\":true,\"e\":\"x\"}", 0,
-				 NULL);
+	json_t *doc =
+	    json_loads("{\"a\":\"12.30\",\"b\":12.3,\"c\":12,\"d\":true,\"e\":\"x\"}", 0, NULL);
 	struct hbk_money m;
 	struct hbk_error err;
 	CHECK_INT(hbk_partner_json_money(doc, "a", "EUR", &m, &err), HBK_OK);
@@ -439,13 +439,58 @@ static void test_create_5xx_not_found(void)
 	hbk_store_close(store);
 }
 
+/* A lost create whose lookup first fails is looked up again; availability,
+ * a read, is retried too; the create itself is sent once. */
+static void test_reads_retried(void)
+{
+	struct hbk_store *store = demo_store("hb_retry");
+	struct canned c;
+	memset(&c, 0, sizeof(c));
+	char *a0 = answer("503 Service Unavailable", "", "{}");
+	char *a1 = answer("200 OK", "", availability);
+	char *a2 = answer("502 Bad Gateway", "", "{}");
+	char *a3 = answer("503 Service Unavailable", "", "{}");
+	char *a4 = answer("200 OK", "", found_body);
+	c.answers[0] = a0;
+	c.answers[1] = a1;
+	c.answers[2] = a2;
+	c.answers[3] = a3;
+	c.answers[4] = a4;
+	c.nanswers = 5;
+	canned_start(&c);
+
+	struct hbk_partner partner;
+	struct hbk_partner_booking out;
+	struct hbk_error err;
+	CHECK_INT(open_hotelbeds(store, c.port, &partner, &err), HBK_OK);
+	struct hbk_partner_request req = request("BK-1");
+	CHECK_INT(partner.ops->book(partner.self, &req, &out, &err), HBK_OK);
+	CHECK_STR(out.reference, "102-123456789");
+	hbk_partner_close(&partner);
+	canned_stop(&c);
+	CHECK_INT(c.nrequests, 5);
+	CHECK(starts(c.requests[0], "POST /hotel-api/1.0/hotels "));
+	CHECK(starts(c.requests[1], "POST /hotel-api/1.0/hotels "));
+	CHECK(starts(c.requests[2], "POST /hotel-api/1.0/bookings "));
+	CHECK(starts(c.requests[3], "GET /hotel-api/1.0/bookings?"));
+	CHECK(starts(c.requests[4], "GET /hotel-api/1.0/bookings?"));
+	free(a0);
+	free(a1);
+	free(a2);
+	free(a3);
+	free(a4);
+	hbk_store_close(store);
+}
+
 static void test_status_mapping(void)
 {
 	struct hbk_store *store = demo_store("hb_status");
 	struct canned c;
 	memset(&c, 0, sizeof(c));
-	char *a0 = answer("401 Unauthorized", "", "{\"error\":{\"code\":\"AUTH\",\"message\":\"no\"}}");
-	char *a1 = answer("404 Not Found", "", "{\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"x\"}}");
+	char *a0 =
+	    answer("401 Unauthorized", "", "{\"error\":{\"code\":\"AUTH\",\"message\":\"no\"}}");
+	char *a1 =
+	    answer("404 Not Found", "", "{\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"x\"}}");
 	char *a2 = answer("400 Bad Request", "",
 			  "{\"error\":{\"code\":\"INVALID_DATA\",\"message\":\"cannot cancel\"}}");
 	char *a3 = answer("200 OK", "",
@@ -514,15 +559,17 @@ static void test_retry_after_and_pages(void)
 	struct canned c;
 	memset(&c, 0, sizeof(c));
 	char *a0 = answer("429 Too Many Requests", "Retry-After: 7\r\n", "{}");
-	char *a1 = answer("200 OK", "",
-			  "{\"bookings\":{\"from\":1,\"to\":1,\"total\":2,\"bookings\":[{\"reference\":"
-			  "\"102-1\",\"clientReference\":\"BK-A\",\"hotel\":{\"code\":1001,"
-			  "\"totalNet\":\"1.00\",\"currency\":\"EUR\"},\"currency\":\"EUR\"}]}}");
-	char *a2 = answer("200 OK", "",
-			  "{\"bookings\":{\"from\":2,\"to\":2,\"total\":2,\"bookings\":[{\"reference\":"
-			  "\"102-2\",\"clientReference\":\"BK-B\",\"status\":\"CANCELLED\","
-			  "\"hotel\":{\"code\":\"1002\",\"totalNet\":2.5,\"currency\":\"EUR\"},"
-			  "\"currency\":\"EUR\"}]}}");
+	char *a1 =
+	    answer("200 OK", "",
+		   "{\"bookings\":{\"from\":1,\"to\":1,\"total\":2,\"bookings\":[{\"reference\":"
+		   "\"102-1\",\"clientReference\":\"BK-A\",\"hotel\":{\"code\":1001,"
+		   "\"totalNet\":\"1.00\",\"currency\":\"EUR\"},\"currency\":\"EUR\"}]}}");
+	char *a2 =
+	    answer("200 OK", "",
+		   "{\"bookings\":{\"from\":2,\"to\":2,\"total\":2,\"bookings\":[{\"reference\":"
+		   "\"102-2\",\"clientReference\":\"BK-B\",\"status\":\"CANCELLED\","
+		   "\"hotel\":{\"code\":\"1002\",\"totalNet\":2.5,\"currency\":\"EUR\"},"
+		   "\"currency\":\"EUR\"}]}}");
 	c.answers[0] = a0;
 	c.answers[1] = a1;
 	c.answers[2] = a2;
@@ -572,7 +619,8 @@ static void test_unreachable_and_config(void)
 	CHECK_INT(open_hotelbeds(store, 1, &partner, &err), HBK_OK);
 	struct hbk_partner_request req = request("BK-4");
 	CHECK_INT(partner.ops->book(partner.self, &req, &out, &err), HBK_EUNAVAILABLE);
-	CHECK(strcmp(err.code, "partner_unavailable") == 0 || strcmp(err.code, "circuit_open") == 0);
+	CHECK(strcmp(err.code, "partner_unavailable") == 0 ||
+	      strcmp(err.code, "circuit_open") == 0);
 	/* An unknown hotel fails before any request. */
 	hbk_copy(req.stay.hotel_id, sizeof(req.stay.hotel_id), "H-XXX-0001");
 	CHECK_INT(partner.ops->book(partner.self, &req, &out, &err), HBK_EINVAL);
@@ -590,6 +638,7 @@ static void test_unreachable_and_config(void)
 }
 
 UNIT_TESTS(UNIT_T(test_signature), UNIT_T(test_pick_rate), UNIT_T(test_json_money),
-	   UNIT_T(test_book_recheck), UNIT_T(test_book_through_duplicate), UNIT_T(test_create_5xx_not_found),
+	   UNIT_T(test_book_recheck), UNIT_T(test_book_through_duplicate),
+	   UNIT_T(test_create_5xx_not_found), UNIT_T(test_reads_retried),
 	   UNIT_T(test_status_mapping), UNIT_T(test_retry_after_and_pages),
 	   UNIT_T(test_unreachable_and_config));

@@ -589,6 +589,14 @@ static void test_notifier_open_kinds(void)
 	CHECK_STR(err.field, "notify.email.url");
 	hbk_config_free(cfg);
 
+	cfg = load_config("notify:\n  email:\n    kind: smtp\n"
+			  "    url: smtp://user:pw@mail.example:587\n");
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_EINVAL);
+	CHECK_STR(err.field, "notify.email.url");
+	CHECK(strstr(err.message, "pw") == NULL);
+	hbk_config_free(cfg);
+
 	cfg = load_config("notify:\n  email:\n    kind: smtp\n    url: smtp://127.0.0.1:2525\n"
 			  "    from: nobody\n");
 	hbk_error_clear(&err);
@@ -991,7 +999,22 @@ static void test_failed_notice_is_kept_and_resent(void)
 	CHECK_INT(failed, 0);
 	CHECK_INT(notices_with(store, "sent"), 1);
 	CHECK_INT(hbk_notify_resend(notifier, store, 1, &err), HBK_ECONFLICT);
+	struct hbk_buf metrics;
+	hbk_buf_init(&metrics, 0);
+	CHECK_INT(hbk_notify_metrics(store, &metrics, &err), HBK_OK);
+	CHECK(metrics.data && strstr(metrics.data, "# TYPE hbk_notify_notices gauge\n"));
+	CHECK(metrics.data && strstr(metrics.data, "hbk_notify_notices{status=\"parked\"} 0\n"));
+	CHECK(metrics.data && strstr(metrics.data, "hbk_notify_notices{status=\"sent\"} 1\n"));
+	hbk_buf_free(&metrics);
 	CHECK_INT(hbk_notify_resend(notifier, store, 99, &err), HBK_ENOTFOUND);
+	/* A retry pass drops what was sent more than 30 days ago, only that. */
+	CHECK_INT(hbk_notify_retry_due(notifier, store, 10, &sent, &err), HBK_OK);
+	CHECK_INT(notices_with(store, "sent"), 1);
+	CHECK_INT(
+	    hbk_store_exec(store, "UPDATE notices SET updated_ms = updated_ms - 2592000001", &err),
+	    HBK_OK);
+	CHECK_INT(hbk_notify_retry_due(notifier, store, 10, &sent, &err), HBK_OK);
+	CHECK_INT(notices_with(store, "sent"), 0);
 out:
 	hbk_notifier_close(notifier);
 	hbk_config_free(cfg);
@@ -1061,6 +1084,61 @@ out:
 	unsetenv("HBK_HOME");
 }
 
+/*
+ * The breaker: after three sends in a row that cannot reach the server,
+ * the next notice is kept without a try (so hbkd's loop does not wait on
+ * a dead server per booking) and a retry pass leaves it alone; an
+ * operator's resend of one notice still tries.
+ */
+static void test_unreachable_channel_breaker(void)
+{
+	char home[512], db[600];
+	struct hbk_store *store = NULL;
+	struct hbk_notifier *notifier = NULL;
+	struct hbk_error err;
+	int sent = -1;
+
+	hbk_format(home, sizeof(home), "%s/breaker", unit_tmpdir());
+	hbk_format(db, sizeof(db), "%s/hbk.db", home);
+	setenv("HBK_HOME", home, 1);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_store_open(db, HBK_STORE_CREATE, &store, &err), HBK_OK);
+	struct hbk_config *cfg = load_config("notify:\n  email:\n    kind: smtp\n"
+					     "    url: smtp://127.0.0.1:1\n");
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	if (!store || !notifier)
+		goto out;
+	hbk_notifier_set_store(notifier, store);
+	json_t *booking = sample_booking();
+	for (int i = 1; i <= 4; i++) {
+		hbk_error_clear(&err);
+		CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_UPDATE, booking, &err),
+			  HBK_EUNAVAILABLE);
+		CHECK((strstr(err.message, "smtp:") != NULL) == (i <= 3));
+		CHECK((strstr(err.message, "not tried") != NULL) == (i == 4));
+	}
+	json_decref(booking);
+	CHECK_INT(notices_with(store, "pending"), 4);
+	CHECK_INT(hbk_store_exec(store, "UPDATE notices SET next_attempt_ms = 0", &err), HBK_OK);
+	CHECK_INT(hbk_notify_retry_due(notifier, store, 10, &sent, &err), HBK_OK);
+	CHECK_INT(sent, 0);
+	json_t *doc = NULL;
+	CHECK_INT(hbk_notify_list(store, false, &doc, &err), HBK_OK);
+	size_t i;
+	json_t *row;
+	json_array_foreach(json_object_get(doc, "notices"), i, row)
+	    CHECK_INT(json_integer_value(json_object_get(row, "attempts")), 1);
+	json_decref(doc);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_notify_resend(notifier, store, 4, &err), HBK_EUNAVAILABLE);
+	CHECK(strstr(err.message, "smtp:") != NULL);
+out:
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+	hbk_store_close(store);
+	unsetenv("HBK_HOME");
+}
+
 UNIT_TESTS(UNIT_T(test_render_confirmation_headers), UNIT_T(test_render_confirmation_body),
 	   UNIT_T(test_render_update), UNIT_T(test_render_cancellation),
 	   UNIT_T(test_render_crlf_and_line_length), UNIT_T(test_render_refuses_header_injection),
@@ -1070,4 +1148,5 @@ UNIT_TESTS(UNIT_T(test_render_confirmation_headers), UNIT_T(test_render_confirma
 	   UNIT_T(test_notifier_open_kinds), UNIT_T(test_maildir_send),
 	   UNIT_T(test_maildir_send_failure), UNIT_T(test_sns_form), UNIT_T(test_render_sms),
 	   UNIT_T(test_retry_delay), UNIT_T(test_envelope_address),
-	   UNIT_T(test_failed_notice_is_kept_and_resent), UNIT_T(test_sms_failure_kept_email_sent));
+	   UNIT_T(test_failed_notice_is_kept_and_resent), UNIT_T(test_sms_failure_kept_email_sent),
+	   UNIT_T(test_unreachable_channel_breaker));

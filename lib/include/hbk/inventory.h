@@ -131,7 +131,6 @@ bool hbk_city_exists(struct hbk_store *store, const char *city);
 hbk_result hbk_hotel_get_by_code(struct hbk_store *store, int code, struct hbk_hotel *out,
 				 struct hbk_error *err);
 
-
 /* JSON for admin listings (new references). */
 hbk_result hbk_hotels_json(struct hbk_store *store, const char *city, json_t **out,
 			   struct hbk_error *err);
@@ -167,15 +166,14 @@ struct hbk_sync_hotel {
 /* Creates or updates the hotel with the partner's code (and its city);
  * id receives our hotel id for it. */
 hbk_result hbk_inventory_sync_hotel(struct hbk_store *store, const struct hbk_sync_hotel *hotel,
-				    char id[HBK_HOTEL_ID_MAX], int *changes,
-				    struct hbk_error *err);
+				    char id[HBK_HOTEL_ID_MAX], int *changes, struct hbk_error *err);
 /* total_rooms only ever grows (the partner shows rooms left, not rooms). */
 hbk_result hbk_inventory_sync_room(struct hbk_store *store, const char *hotel_id, const char *code,
 				   const char *name, int capacity, int max_children,
 				   int total_rooms, int *changes, struct hbk_error *err);
-hbk_result hbk_inventory_sync_board(struct hbk_store *store, const char *hotel_id,
-				    const char *code, const char *name, int64_t supplement_minor,
-				    int *changes, struct hbk_error *err);
+hbk_result hbk_inventory_sync_board(struct hbk_store *store, const char *hotel_id, const char *code,
+				    const char *name, int64_t supplement_minor, int *changes,
+				    struct hbk_error *err);
 hbk_result hbk_inventory_sync_night(struct hbk_store *store, const char *hotel_id,
 				    const char *room_type, hbk_date night, int allotment,
 				    int64_t price_minor, int *changes, struct hbk_error *err);

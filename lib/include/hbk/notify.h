@@ -12,7 +12,10 @@
  * as due for retry, with its rendered message (never a secret); it is
  * retried with backoff by hbk_notify_retry_due() (hbkd's timer,
  * `hbk-admin notify retry`) and parked after notify.retry.attempts
- * attempts, for an operator to resend. Nothing here sleeps.
+ * attempts, for an operator to resend. Nothing here sleeps. A channel that
+ * cannot be reached three times in a row is not tried for 30 s (its
+ * notices are kept at once), so a dead server does not hold hbkd's loop
+ * once per booking.
  */
 #ifndef HBK_NOTIFY_H
 #define HBK_NOTIFY_H
@@ -54,8 +57,9 @@ hbk_result hbk_notify_send(struct hbk_notifier *notifier, enum hbk_notice notice
 /*
  * Tries again up to max notices whose retry is due (max <= 0: a default
  * bound). *sent counts those delivered. A notice that fails again waits
- * longer, or is parked after its last attempt. Fails only when the store
- * does; a failed delivery is recorded, not returned.
+ * longer, or is parked after its last attempt. Notices sent more than 30
+ * days ago are dropped on the way. Fails only when the store does; a
+ * failed delivery is recorded, not returned.
  */
 hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store *store, int max,
 				int *sent, struct hbk_error *err);
@@ -81,6 +85,10 @@ hbk_result hbk_notify_resend_parked(struct hbk_notifier *notifier, struct hbk_st
  */
 hbk_result hbk_notify_list(struct hbk_store *store, bool parked_only, json_t **out,
 			   struct hbk_error *err);
+
+/* Appends the gauge hbk_notify_notices{status="pending|parked|sent"} in
+ * Prometheus text format (for hbkd's /metrics). */
+hbk_result hbk_notify_metrics(struct hbk_store *store, struct hbk_buf *out, struct hbk_error *err);
 
 /* Creates the notices table (the store's migrations call it). */
 hbk_result hbk_notify_migrate(struct hbk_store *store, struct hbk_error *err);

@@ -75,6 +75,8 @@ struct hbk_partner_ops {
 			     struct hbk_partner_booking *out, struct hbk_call *call);
 	void (*cancel_async)(void *self, const char *reference, bool simulate, int64_t now_ms,
 			     struct hbk_money *penalty, struct hbk_call *call);
+	void (*find_async)(void *self, const char *client_reference,
+			   struct hbk_partner_booking *out, struct hbk_call *call);
 };
 
 struct hbk_partner {
@@ -97,6 +99,8 @@ void hbk_partner_modify(struct hbk_partner *partner, const char *reference,
 			struct hbk_partner_booking *out, struct hbk_call *call);
 void hbk_partner_cancel(struct hbk_partner *partner, const char *reference, bool simulate,
 			int64_t now_ms, struct hbk_money *penalty, struct hbk_call *call);
+void hbk_partner_find(struct hbk_partner *partner, const char *client_reference,
+		      struct hbk_partner_booking *out, struct hbk_call *call);
 /* Lets a remote adapter run its calls on base (NULL: synchronous again). */
 void hbk_partner_attach(struct hbk_partner *partner, struct event_base *base);
 
@@ -120,7 +124,8 @@ void hbk_partner_signature(const char *key, const char *secret, long long unix_s
 bool hbk_partner_signature_ok(const char *key, const char *secret, const char *signature,
 			      long long now_s);
 
-/* An integer member written as a number or a decimal string; def else. */
+/* An integer member written as a number or a decimal string, within
+ * +-10^9 (so it fits an int); def else. */
 long long hbk_partner_json_int(const json_t *obj, const char *key, long long def);
 /* A money amount written as a decimal string or a number. */
 hbk_result hbk_partner_json_money(const json_t *obj, const char *key, const char *currency,

@@ -96,6 +96,9 @@ struct hbk_booking {
 	bool rooms_held;
 	bool partner_booked;
 	bool partner_cancelled;
+	/* The partner step failed without an answer: the partner may hold a
+	 * booking under our id, which compensation looks up and cancels. */
+	bool partner_uncertain;
 	bool compensating;
 	/* Compensation steps an upstream refused for good (1u << step): the
 	 * saga goes on without them and reconciliation settles them. */
