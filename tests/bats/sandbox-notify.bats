@@ -8,9 +8,10 @@
 # notice is kept, retried with backoff, parked, listed by `hbk-admin notify
 # list --parked` and delivered by `hbk-admin notify resend --all` once the
 # sink is back, or by hbkd's own retry timer. The SNS endpoint refuses
-# unsigned requests (403), checks the signature when it knows the secret, and the
-# sink speaks SMTP (command order, dot-unstuffing). Each check reads the
-# sandbox's /__sandbox/state or the store, never the tool's own word.
+# unsigned requests (403) and checks the signature when it knows the
+# secret; the sink speaks SMTP (command order, dot-unstuffing, 451 faults).
+# Each check reads the sandbox's /__sandbox/state or the store, never the
+# tool's own word.
 
 load helpers
 
