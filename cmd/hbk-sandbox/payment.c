@@ -25,7 +25,9 @@
  *
  * With --webhook-url, a cancel or a refund made through this API, of an
  * intent whose metadata names a booking, posts a signed Stripe event
- * (payment_intent.canceled, charge.refunded) there, on the loop.
+ * (payment_intent.canceled, charge.refunded) there, on the loop, and
+ * delivers it again while the answer is not 2xx (5 attempts, 0.5 s to 4 s
+ * apart).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +41,15 @@
 #include "hbk/upstream.h"
 #include "sandbox.h"
 
-#define FORM_FIELDS_MAX	   64
-#define LIST_LIMIT_DEFAULT 10
-#define LIST_LIMIT_MAX	   100
-#define KEY_LENGTH_MAX	   255
-#define KEY_TTL_MS	   (24LL * 3600 * 1000)
-#define AMOUNT_MAX	   99999999LL
-#define WEBHOOK_TIMEOUT_MS 3000
+#define FORM_FIELDS_MAX	     64
+#define LIST_LIMIT_DEFAULT   10
+#define LIST_LIMIT_MAX	     100
+#define KEY_LENGTH_MAX	     255
+#define KEY_TTL_MS	     (24LL * 3600 * 1000)
+#define AMOUNT_MAX	     99999999LL
+#define WEBHOOK_TIMEOUT_MS   3000
+#define WEBHOOK_ATTEMPTS_MAX 5
+#define WEBHOOK_RETRY_MS     500
 
 static const char idempotency_schema[] =
     "CREATE TABLE IF NOT EXISTS sandbox_payment_requests ("
@@ -246,23 +250,66 @@ static const char *payment_endpoint(const struct http_request *req)
  * Webhooks.
  */
 
+/*
+ * One event's delivery. As Stripe does, an answer other than 2xx (or none)
+ * is delivered again later, with a fresh signature, up to
+ * WEBHOOK_ATTEMPTS_MAX times, the wait doubling from WEBHOOK_RETRY_MS.
+ */
 struct webhook_post {
 	struct hbk_upstream_call call;
+	const char *secret; /* borrowed from the sandbox */
 	char *body;
+	int attempts;
 };
 
 static struct hbk_upstream *webhook_upstream;
 
+static void webhook_attempt(void *arg);
+
 static void webhook_done(struct hbk_upstream_call *call)
 {
 	struct webhook_post *post = call->arg;
+	bool delivered = call->rc == HBK_OK && call->resp.status >= 200 && call->resp.status < 300;
 	hbk_upstream_call_reset(call);
+	if (!delivered && post->attempts < WEBHOOK_ATTEMPTS_MAX) {
+		int delay_ms = WEBHOOK_RETRY_MS << (post->attempts - 1);
+		hbk_upstream_after(webhook_upstream, delay_ms, webhook_attempt, post);
+		return;
+	}
 	free(post->body);
 	free(post);
 }
 
-/* Posts a Stripe event of type with data.object = object (taken). Best
- * effort, on the loop: the answer is not waited for. */
+/* Signs the body at the current time and sends it. */
+static void webhook_attempt(void *arg)
+{
+	struct webhook_post *post = arg;
+	size_t body_len = strlen(post->body);
+	int64_t now_s = hbk_now_ms() / 1000;
+	struct hbk_buf signed_text;
+	hbk_buf_init(&signed_text, body_len + 64);
+	hbk_buf_printf(&signed_text, "%lld.", (long long)now_s);
+	hbk_buf_append(&signed_text, post->body, body_len);
+	char signature[65];
+	hbk_hmac_sha256_hex(post->secret, signed_text.data, signed_text.len, signature);
+	hbk_buf_free(&signed_text);
+
+	struct hbk_upstream_request *req = &post->call.req;
+	memset(req, 0, sizeof(*req));
+	req->method = "POST";
+	req->path = "";
+	req->content_type = "application/json";
+	req->body = post->body;
+	req->body_len = body_len;
+	hbk_upstream_header(req, "Stripe-Signature: t=%lld,v1=%s", (long long)now_s, signature);
+	post->call.done = webhook_done;
+	post->call.arg = post;
+	post->attempts++;
+	hbk_upstream_send(webhook_upstream, &post->call);
+}
+
+/* Posts a Stripe event of type with data.object = object (taken), on the
+ * loop: the answer is not waited for. */
 static void webhook_send(struct sandbox *sb, const char *type, json_t *object,
 			 const char *idempotency_key)
 {
@@ -287,38 +334,18 @@ static void webhook_send(struct sandbox *sb, const char *type, json_t *object,
 	char id[HBK_ID_MAX], event_id[HBK_ID_MAX + 8];
 	hbk_id_new("EV", id);
 	hbk_format(event_id, sizeof(event_id), "evt_%s", id + 3);
-	int64_t now_s = hbk_now_ms() / 1000;
-	json_t *event =
-	    json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:i, s:{s:n, s:s?}, s:{s:o}}", "id", event_id,
-		      "object", "event", "api_version", "2024-06-20", "created", (json_int_t)now_s,
-		      "type", type, "livemode", 0, "pending_webhooks", 1, "request", "id",
-		      "idempotency_key", idempotency_key, "data", "object", object);
+	json_t *event = json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:i, s:{s:n, s:s?}, s:{s:o}}",
+				  "id", event_id, "object", "event", "api_version", "2024-06-20",
+				  "created", (json_int_t)(hbk_now_ms() / 1000), "type", type,
+				  "livemode", 0, "pending_webhooks", 1, "request", "id",
+				  "idempotency_key", idempotency_key, "data", "object", object);
 	HBK_ASSERT(event != NULL);
 
 	struct webhook_post *post = hbk_xcalloc(1, sizeof(*post));
 	post->body = hbk_json_dumps(event);
+	post->secret = sb->webhook_secret ? sb->webhook_secret : "";
 	json_decref(event);
-	size_t body_len = strlen(post->body);
-
-	struct hbk_buf signed_text;
-	hbk_buf_init(&signed_text, body_len + 64);
-	hbk_buf_printf(&signed_text, "%lld.", (long long)now_s);
-	hbk_buf_append(&signed_text, post->body, body_len);
-	char signature[65];
-	hbk_hmac_sha256_hex(sb->webhook_secret ? sb->webhook_secret : "", signed_text.data,
-			    signed_text.len, signature);
-	hbk_buf_free(&signed_text);
-
-	struct hbk_upstream_request *req = &post->call.req;
-	req->method = "POST";
-	req->path = "";
-	req->content_type = "application/json";
-	req->body = post->body;
-	req->body_len = body_len;
-	hbk_upstream_header(req, "Stripe-Signature: t=%lld,v1=%s", (long long)now_s, signature);
-	post->call.done = webhook_done;
-	post->call.arg = post;
-	hbk_upstream_send(webhook_upstream, &post->call);
+	webhook_attempt(post);
 }
 
 /* The charge of an intent, as charge.refunded carries it. New reference. */
@@ -371,8 +398,8 @@ static void webhook_after(struct sandbox *sb, const char *type, const char *inte
 }
 
 /* ------------------------------------------------------------------------
- * The endpoints. Each answers into resp; a request that executed sets
- * *executed so that its answer is saved under its Idempotency-Key.
+ * The endpoints. Each answers into pr->resp; a request that executed sets
+ * pr->executed so that its answer is saved under its Idempotency-Key.
  */
 
 struct payment_request {
@@ -384,6 +411,22 @@ struct payment_request {
 	const char *idempotency_key; /* NULL: none */
 	bool executed;
 };
+
+/* A refusal of an intent's call, with the intent as it is now in
+ * error.payment_intent, as Stripe answers. */
+static void reply_intent_error(struct payment_request *pr, const struct hbk_error *err,
+			       const char *intent_id)
+{
+	reply_result(pr->resp, err);
+	json_t *intent = NULL;
+	struct hbk_error load_err = {0};
+	if (err->result != HBK_ECONFLICT ||
+	    hbk_payment_sim_intent(&pr->sb->payment, intent_id, &intent, &load_err) != HBK_OK)
+		return;
+	json_t *body = hbk_json_loads(pr->resp->body.data, pr->resp->body.len, NULL);
+	json_object_set_new(json_object_get(body, "error"), "payment_intent", intent);
+	sandbox_json(pr->resp, pr->resp->status, body);
+}
 
 static void reply_intent(struct payment_request *pr, const char *intent_id)
 {
@@ -514,7 +557,7 @@ static void intents_capture(struct payment_request *pr, const char *id)
 	hbk_result r = sb->payment.ops->capture(sb->payment.self, NULL, id, amount, &intent, &err);
 	pr->executed = r == HBK_OK || r == HBK_ECONFLICT || r == HBK_ENOTFOUND;
 	if (r != HBK_OK) {
-		reply_result(pr->resp, &err);
+		reply_intent_error(pr, &err, id);
 		return;
 	}
 	reply_intent(pr, id);
@@ -528,7 +571,7 @@ static void intents_cancel(struct payment_request *pr, const char *id)
 	hbk_result r = sb->payment.ops->cancel(sb->payment.self, NULL, id, &intent, &err);
 	pr->executed = r == HBK_OK || r == HBK_ECONFLICT || r == HBK_ENOTFOUND;
 	if (r != HBK_OK) {
-		reply_result(pr->resp, &err);
+		reply_intent_error(pr, &err, id);
 		return;
 	}
 	reply_intent(pr, id);

@@ -288,8 +288,10 @@ static void request_done(struct hbk_upstream_call *ucall)
 		json_decref(doc);
 	} else {
 		r = hbk_payment_stripe_error(ucall->resp.status, ucall->resp.body.data, &err);
-		if (r == HBK_EDECLINED && rq->op == OP_AUTHORIZE) {
-			/* The declined intent rides along in the error. */
+		if (rq->intent_out != NULL) {
+			/* The intent rides along in the error (a declined one, or one
+			 * in a state that refused the call: the caller learns what
+			 * it is now). */
 			json_t *doc =
 			    hbk_json_loads(ucall->resp.body.data, ucall->resp.body.len, NULL);
 			const json_t *pi =

@@ -7,9 +7,11 @@
 # or store); with the sink unreachable the booking is still CONFIRMED, the
 # notice is kept, retried with backoff, parked, listed by `hbk-admin notify
 # list --parked` and delivered by `hbk-admin notify resend --all` once the
-# sink is back. The SNS endpoint refuses unsigned requests (403) and the
-# sink speaks SMTP (command order, dot-unstuffing). Each check reads the
-# sandbox's /__sandbox/state or the store, never the tool's own word.
+# sink is back, or by hbkd's own retry timer. The SNS endpoint refuses
+# unsigned requests (403) and checks the signature when it knows the
+# secret; the sink speaks SMTP (command order, dot-unstuffing, 451 faults).
+# Each check reads the sandbox's /__sandbox/state or the store, never the
+# tool's own word.
 
 load helpers
 
@@ -35,6 +37,7 @@ setup() {
 }
 
 teardown() {
+	stop_hbkd
 	stop_sandbox
 }
 
@@ -254,6 +257,30 @@ book() {
 	[ "$(hbk-admin notify list -o json | jq '[.notices[] | select(.booking_id == "'"$id2"'")] | length')" -eq 0 ]
 	run bash -c "curl -sS '$SANDBOX_URL/__sandbox/state' | jq -r '.sns.smtp[0].subject'"
 	assert_output --partial "$id2"
+}
+
+@test "hbkd: a notice kept while the sink is down goes out on its retry timer once it is back" {
+	dead="$SANDBOX_SMTP"
+	stop_sandbox
+	smtp_config "$dead" 5 1
+	start_hbkd --config "$HBK_CONFIG"
+	export HBK_API_URL="$HBKD_URL" HBK_TOKEN="$HBK_TEST_TOKEN"
+	id=$(book)
+	[ "$(hbk view "$id" -o json | jq -r .status)" = CONFIRMED ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT status FROM notices WHERE booking_id = '$id'")" = pending ]
+	# The sink is back on the same address; no one runs hbk-admin.
+	start_sandbox --smtp-listen "$dead"
+	[ "$SANDBOX_SMTP" = "$dead" ]
+	for _ in $(seq 1 100); do
+		[ "$(state | jq '.sns.smtp | length')" -ge 1 ] && break
+		sleep 0.2
+	done
+	run bash -c "curl -sS '$SANDBOX_URL/__sandbox/state' | jq -r '.sns.smtp[0] | [(.to | join(\",\")), .subject] | join(\"|\")'"
+	assert_output --partial "ana@example.com|Booking confirmed: $id"
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT status FROM notices WHERE booking_id = '$id'")" = sent ]
+	run curl -sS "$HBKD_URL/metrics"
+	assert_output --partial 'hbk_notify_notices{status="sent"} 1'
+	assert_output --partial 'hbk_notify_notices{status="pending"} 0'
 }
 
 @test "the SNS endpoint refuses requests without a SigV4 Authorization (403 XML)" {

@@ -144,6 +144,8 @@ refund_event() { # event_id intent booking_id
 	call -H "$KEY" -X POST "$SANDBOX_URL/v1/payment_intents/$pi/capture"
 	[ "$status_code" = 400 ]
 	[ "$(echo "$body" | jq -r .error.code)" = payment_intent_unexpected_state ]
+	# The refusal names the intent as it is now.
+	[ "$(echo "$body" | jq -r .error.payment_intent.status)" = canceled ]
 }
 
 @test "lists page newest first with limit, starting_after and ending_before" {
@@ -403,4 +405,81 @@ refund_event() { # event_id intent booking_id
 	grep -qi '^Allow: POST' "$BATS_TEST_TMPDIR/headers"
 	# The route is in the metrics under its own label.
 	curl -sS "$HBKD_URL/metrics" | grep -q 'route="/v1/webhooks/payments"'
+}
+
+@test "the sandbox delivers a webhook again until hbkd takes it, as Stripe retries" {
+	free_port() {
+		python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	}
+	hport=$(free_port)
+	stop_sandbox
+	start_sandbox --webhook-secret whsec_test_hbk \
+		--webhook-url "http://127.0.0.1:$hport/v1/webhooks/payments"
+	stripe_config
+	id=$(book)
+	pi=$(hbk view "$id" -o json | jq -r .payment.reference)
+	# hbkd is not up yet: the first deliveries find nobody.
+	curl -sS -H "$KEY" "$SANDBOX_URL/v1/refunds" -d payment_intent="$pi" -d amount=700 >/dev/null
+	sleep 0.3
+	[ "$(hbk view "$id" -o json | jq -r .refunded.amount)" = 0.00 ]
+	start_hbkd --listen "127.0.0.1:$hport"
+	for _ in $(seq 1 80); do
+		[ "$(hbk view "$id" -o json | jq -r .refunded.amount)" = 7.00 ] && break
+		sleep 0.1
+	done
+	[ "$(hbk view "$id" -o json | jq -r .refunded.amount)" = 7.00 ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM payment_webhook_events")" = 1 ]
+}
+
+@test "lost answers (the sandbox does the call, the client times out): retried under the same key, never charged twice" {
+	stripe_config
+	sed -i 's/timeout_ms: 3000/timeout_ms: 400/' "$HBK_CONFIG"
+	sandbox_faults '{"endpoint":"payment.*","timeout_rate":0.5}'
+	hbk search --city LIS --checkin "$in" --checkout "$out" -o json >/dev/null
+	for i in 1 2 3 4 5 6; do
+		run --separate-stderr hbk book "$i" --guest "Guest $i" --email "g$i@example.com" -o json
+		# A decision either way: CONFIRMED, or FAILED as unavailable.
+		[ "$status" -eq 0 ] || [ "$status" -eq 6 ]
+	done
+	sandbox_faults '{"reset":true}'
+	# A compensation still unanswered after its retries stays with its saga,
+	# PENDING, until recovery finishes it with the provider back.
+	hbk-admin -q recover >/dev/null
+	state=$(curl -sS "$SANDBOX_URL/__sandbox/state")
+	# One intent per booking, whatever the retries.
+	[ "$(echo "$state" | jq '[.payment.payment_intents[] | .metadata.booking_id] | group_by(.) | map(length) | max')" = 1 ]
+	for id in $(sqlite3 "$HBK_HOME/hbk.db" "SELECT id FROM bookings"); do
+		row=$(sqlite3 "$HBK_HOME/hbk.db" "SELECT status, total_minor, paid_minor - refunded_minor FROM bookings WHERE id = '$id'")
+		net=$(echo "$state" | jq --arg id "$id" '[.payment.payment_intents[] | select(.metadata.booking_id == $id) | .amount_received - .amount_refunded] | add // 0')
+		IFS='|' read -r st total ours <<<"$row"
+		# Never more than the total; a confirmed booking holds exactly it, as
+		# its record says. (A FAILED one whose capture answers were all lost
+		# is the next test.)
+		[ "$net" -le "$total" ]
+		if [ "$st" = CONFIRMED ]; then
+			[ "$net" = "$total" ]
+			[ "$ours" = "$total" ]
+		fi
+	done
+	[ -z "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT id FROM bookings WHERE status = 'PENDING'")" ]
+	# Answers were lost: more calls came than distinct effects were made.
+	calls=$(echo "$state" | jq '[.requests | to_entries[] | select(.key | startswith("payment.")) | .value] | add')
+	effects=$(echo "$state" | jq '[.payment.payment_intents[] | 1 + (if .status == "succeeded" or .status == "canceled" then 1 else 0 end)] | add')
+	[ "$calls" -gt "$effects" ]
+}
+
+@test "a capture done at the provider whose answers were all lost is not left charged on a FAILED booking" {
+	skip "known gap in the saga (lib/reservation/saga.c): the void is refused (the intent is succeeded) and nothing refunds it"
+	stripe_config
+	sed -i 's/timeout_ms: 3000/timeout_ms: 400/' "$HBK_CONFIG"
+	sandbox_faults '{"endpoint":"payment.payment_intents.capture","timeout_rate":1}'
+	hbk search --city LIS --checkin "$in" --checkout "$out" -o json >/dev/null
+	run --separate-stderr hbk book 1 --guest "Ana Silva" --email ana@example.com -o json
+	[ "$status" -eq 6 ]
+	id=$(echo "$output" | jq -r .id)
+	[ "$(echo "$output" | jq -r .status)" = FAILED ]
+	sandbox_faults '{"reset":true}'
+	# The provider captured it; the booking failed: the money goes back.
+	net=$(curl -sS "$SANDBOX_URL/__sandbox/state" | jq --arg id "$id" '[.payment.payment_intents[] | select(.metadata.booking_id == $id) | .amount_received - .amount_refunded] | add')
+	[ "$net" = 0 ]
 }

@@ -430,7 +430,37 @@ static void test_wire_list_follows_cursors(void)
 	CHECK(strstr(c.requests[1], "Idempotency-Key") == NULL);
 }
 
+static void test_wire_void_refused_tells_the_state(void)
+{
+	struct canned c;
+	struct hbk_payment pay;
+	memset(&c, 0, sizeof(c));
+	canned_add(&c, "400 Bad Request", "",
+		   "{\"error\":{\"type\":\"invalid_request_error\",\"code\":"
+		   "\"payment_intent_unexpected_state\",\"message\":\"is succeeded\","
+		   "\"payment_intent\":{\"id\":\"pi_A\",\"object\":\"payment_intent\","
+		   "\"status\":\"succeeded\",\"amount\":36000,\"amount_received\":36000,"
+		   "\"currency\":\"eur\"}}}");
+	canned_start(&c);
+	if (!open_at(c.port, &pay)) {
+		canned_stop(&c);
+		return;
+	}
+	struct hbk_payment_intent intent;
+	struct hbk_call call = {.done = call_done};
+	hbk_payment_void(&pay, "BK-7:void:pi_A", "pi_A", &intent, &call);
+	CHECK_INT(call.rc, HBK_ECONFLICT);
+	CHECK_STR(call.err.code, "payment_intent_unexpected_state");
+	/* The caller learns the capture it lost the answer of happened. */
+	CHECK_STR(intent.status, "succeeded");
+	CHECK_INT(intent.amount_captured, 36000);
+	hbk_payment_close(&pay);
+	canned_stop(&c);
+	CHECK(strncmp(c.requests[0], "POST /v1/payment_intents/pi_A/cancel HTTP/1.1", 45) == 0);
+}
+
 UNIT_TESTS(UNIT_T(test_form_encoding), UNIT_T(test_declines), UNIT_T(test_auth_never_names_the_key),
 	   UNIT_T(test_unavailable_and_conflicts), UNIT_T(test_open_needs_url_and_key),
 	   UNIT_T(test_unreachable_provider), UNIT_T(test_wire_authorize_and_decline),
-	   UNIT_T(test_wire_retry_after_and_capture), UNIT_T(test_wire_list_follows_cursors));
+	   UNIT_T(test_wire_retry_after_and_capture), UNIT_T(test_wire_list_follows_cursors),
+	   UNIT_T(test_wire_void_refused_tells_the_state));

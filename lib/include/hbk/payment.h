@@ -47,7 +47,9 @@ struct hbk_payment_ops {
 	hbk_result (*capture)(void *self, const char *idempotency_key, const char *intent_id,
 			      int64_t amount_minor, struct hbk_payment_intent *out,
 			      struct hbk_error *err);
-	/* Voids an uncaptured authorization. */
+	/* Voids an uncaptured authorization. A remote adapter refused with
+	 * HBK_ECONFLICT fills out with the intent as the provider has it
+	 * (e.g. succeeded: captured by a call whose answer was lost). */
 	hbk_result (*cancel)(void *self, const char *idempotency_key, const char *intent_id,
 			     struct hbk_payment_intent *out, struct hbk_error *err);
 	/* Refunds amount of a captured intent. */
