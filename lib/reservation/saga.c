@@ -275,6 +275,7 @@ struct step_io {
 	char key[HBK_IDEMPOTENCY_KEY_MAX];
 	int payment; /* the payment the step acts on */
 	bool lookup; /* the partner step is looking up an earlier booking */
+	bool captured_instead; /* the void found the payment captured */
 };
 
 /*
@@ -289,6 +290,8 @@ static void external_step(struct hbk_engine *engine, const struct hbk_booking *b
 	int i;
 
 	io->lookup = false;
+	io->captured_instead = false;
+	memset(&io->pi, 0, sizeof(io->pi));
 	switch (step) {
 	case HBK_STEP_AUTHORIZE:
 	case HBK_STEP_UPDATE_CHARGE:
@@ -383,6 +386,15 @@ static void external_record(struct hbk_engine *engine, const struct hbk_booking 
 		    json_pack("{s:s, s:o}", "reference", io->pi.id, "amount", hbk_json_money(&amount)));
 		return;
 	case HBK_STEP_PAYMENT_VOID:
+		if (io->captured_instead) {
+			/* A capture whose answers were lost had happened: record it,
+			 * and the compensation refunds it next. */
+			amount = hbk_money_make(io->pi.amount_captured, b->total.currency);
+			batch_add(batch, b, "payment_captured.v1",
+				  json_pack("{s:s, s:o}", "reference", b->payments[i].reference,
+					    "amount", hbk_json_money(&amount)));
+			return;
+		}
 		batch_add(batch, b, "payment_voided.v1",
 			  json_pack("{s:s}", "reference", b->payments[i].reference));
 		return;
@@ -754,6 +766,12 @@ static void step_called(struct hbk_call *call)
 		/* Booked by an earlier attempt whose answer was lost. */
 		io->lookup = true;
 		rc = engine->partner.ops->find(engine->partner.self, run->id, &io->pb, &call->err);
+	}
+	if (run->step == HBK_STEP_PAYMENT_VOID && rc != HBK_OK && rc != HBK_EUNAVAILABLE &&
+	    strcmp(io->pi.status, "succeeded") == 0 && io->pi.amount_captured > 0 &&
+	    strcmp(io->pi.id, run->booking.payments[io->payment].reference) == 0) {
+		io->captured_instead = true;
+		rc = HBK_OK;
 	}
 	if (engine->on_step)
 		engine->on_step(engine->on_step_ctx, run->step,
