@@ -452,14 +452,10 @@ refund_event() { # event_id intent booking_id
 		row=$(sqlite3 "$HBK_HOME/hbk.db" "SELECT status, total_minor, paid_minor - refunded_minor FROM bookings WHERE id = '$id'")
 		net=$(echo "$state" | jq --arg id "$id" '[.payment.payment_intents[] | select(.metadata.booking_id == $id) | .amount_received - .amount_refunded] | add // 0')
 		IFS='|' read -r st total ours <<<"$row"
-		# Never more than the total; a confirmed booking holds exactly it, as
-		# its record says. (A FAILED one whose capture answers were all lost
-		# is the next test.)
-		[ "$net" -le "$total" ]
-		if [ "$st" = CONFIRMED ]; then
-			[ "$net" = "$total" ]
-			[ "$ours" = "$total" ]
-		fi
+		# The provider holds what the booking says it holds: the total when
+		# it is confirmed, nothing when it failed.
+		[ "$net" = "$ours" ]
+		if [ "$st" = CONFIRMED ]; then [ "$net" = "$total" ]; else [ "$net" = 0 ]; fi
 	done
 	[ -z "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT id FROM bookings WHERE status = 'PENDING'")" ]
 	# Answers were lost: more calls came than distinct effects were made.
