@@ -483,6 +483,8 @@ int main(int argc, char **argv)
 	if (fresh && hbk_inventory_seed_demo(sb.store, hbk_date_today(), (int)days, NULL, NULL,
 					     &err) != HBK_OK)
 		return fail(&err);
+	/* One connection for the process's life: keep its prepared statements. */
+	sb.store->cache_statements = true;
 	if (hbk_partner_sandbox_open(sb.cfg, sb.store, &sb.partner, &err) != HBK_OK ||
 	    hbk_payment_sandbox_open(sb.cfg, sb.store, &sb.payment, &err) != HBK_OK)
 		return fail(&err);

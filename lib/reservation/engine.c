@@ -34,10 +34,6 @@ hbk_result hbk_engine_open(const struct hbk_config *cfg, int flags, struct hbk_e
 		rc = hbk_notifier_open(cfg, &engine->notifier, err);
 	if (rc == HBK_OK)
 		hbk_notifier_set_store(engine->notifier, engine->store);
-	/* An adapter that calls out of the process must not be called while
-	 * the saga holds the store's write transaction. */
-	if (rc == HBK_OK && (engine->partner.ops->remote || engine->payment.ops->remote))
-		engine->group_commit = false;
 	if (rc != HBK_OK) {
 		hbk_engine_close(engine);
 		return rc;

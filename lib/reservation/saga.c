@@ -644,6 +644,28 @@ static void run_end(struct saga_run *run, hbk_result rc)
 
 static void advance(struct saga_run *run);
 static void attempt(void *arg);
+
+/* Group commit: opens the transaction the next steps' records share. */
+static hbk_result run_begin(struct saga_run *run)
+{
+	if (run->in_tx || !run->engine->group_commit)
+		return HBK_OK;
+	hbk_result rc = hbk_store_begin(run->engine->store, true, &run->err);
+	if (rc == HBK_OK)
+		run->in_tx = true;
+	return rc;
+}
+
+/* Does the step call out of the process? */
+static bool step_remote(const struct hbk_engine *engine, enum hbk_saga_step step)
+{
+	switch (step) {
+	case HBK_STEP_PARTNER_BOOK:
+	case HBK_STEP_PARTNER_CANCEL:
+	case HBK_STEP_PARTNER_MODIFY: return engine->partner.ops->remote;
+	default: return engine->payment.ops->remote;
+	}
+}
 static const struct hbk_saga_env sync_env;
 
 static void background_done(void *arg, hbk_result rc, const struct hbk_error *err)
@@ -687,6 +709,12 @@ static void external_done(struct saga_run *run, hbk_result rc, struct event_batc
 	bool compensation = is_compensation(b, step);
 
 	maybe_die(engine, step, false);
+	/* A remote step's record opens the group the local steps after it join. */
+	if (run_begin(run) != HBK_OK) {
+		batch_clear(batch);
+		run_end(run, HBK_EINTERNAL);
+		return;
+	}
 	if (rc == HBK_OK) {
 		rc = commit_batch(engine, b, batch, NULL, false, &run->err);
 	} else if (!compensation) {
@@ -831,15 +859,18 @@ static void advance(struct saga_run *run)
 			}
 			run->loaded = true;
 		}
-		if (!run->in_tx && run->engine->group_commit) {
-			hbk_result rc = hbk_store_begin(run->engine->store, true, &run->err);
-			if (rc != HBK_OK) {
-				run_end(run, rc);
+		run->step = hbk_booking_next_step(&run->booking);
+		bool remote = !is_local(run->step) && step_remote(run->engine, run->step);
+		if (remote) {
+			/* Never hold the store while an upstream answers. */
+			if (run_commit(run) != HBK_OK) {
+				run_end(run, HBK_EINTERNAL);
 				return;
 			}
-			run->in_tx = true;
+		} else if (run_begin(run) != HBK_OK) {
+			run_end(run, HBK_EINTERNAL);
+			return;
 		}
-		run->step = hbk_booking_next_step(&run->booking);
 		if (!is_local(run->step)) {
 			run->attempt = 0;
 			attempt(run);

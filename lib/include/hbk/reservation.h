@@ -171,9 +171,10 @@ struct hbk_engine {
 	 * Group commit: a saga records the steps it runs back to back in one
 	 * transaction, committed before it waits and when it ends. Safe because
 	 * every step is idempotent: steps whose record a crash loses are run
-	 * again and return the same results. The sandbox adapters join the
-	 * transaction; an adapter that calls out of the process must not be
-	 * called inside it, so the engine turns this off for such adapters.
+	 * again and return the same results. The in-process sandbox adapters
+	 * join the transaction; before a call out of the process (a remote
+	 * adapter) the saga commits, so the store is never held while an
+	 * upstream answers, and that step's record opens the next group.
 	 */
 	bool group_commit;
 	/* The saga environment of hbk_saga_start(); NULL: the synchronous one. */
