@@ -42,12 +42,12 @@
 #define HB_API_PATH	       "/hotel-api/1.0"
 #define HB_CREDENTIAL_MAX      256
 #define HB_PATH_MAX	       1024
-#define HB_READ_ATTEMPTS_MAX   3     /* a read is tried at most this many times */
-#define HB_LOOKUP_WINDOW_MS    30000 /* ... the lookup of a create left unknown: for this long */
-#define HB_READ_BACKOFF_MS     200   /* doubled after each failed attempt ... */
-#define HB_READ_BACKOFF_MS_MAX 1000  /* ... up to this */
-#define HB_RETRY_AFTER_MS_MAX  2000  /* a longer Retry-After goes back to the caller */
-#define HB_LIST_PAGE	       100   /* bookings per page of GET /bookings */
+#define HB_READ_ATTEMPTS_MAX   3    /* a read is tried at most this many times */
+#define HB_LOOKUP_WINDOW_MS    8000 /* ... the lookup of a create left unknown: for this long */
+#define HB_READ_BACKOFF_MS     200  /* doubled after each failed attempt ... */
+#define HB_READ_BACKOFF_MS_MAX 1000 /* ... up to this */
+#define HB_RETRY_AFTER_MS_MAX  2000 /* a longer Retry-After goes back to the caller */
+#define HB_LIST_PAGE	       100  /* bookings per page of GET /bookings */
 #define HB_LIST_PAGES_MAX      1000
 #define HB_LOOKUP_DAYS	       400	    /* creation window searched by clientReference */
 #define HB_PARTNER_MESSAGE_MAX 200	    /* of the partner's own error text we quote */
@@ -633,8 +633,8 @@ static bool op_retry_read(struct hb_op *op)
 	bool lookup = op->stage == ST_LOOKUP;
 	/* The lookup keeps trying for a while, through open circuits (its
 	 * window is longer than the breaker's open interval, so a half-open
-	 * probe gets through): a booking left unknown is the one outcome the
-	 * saga cannot compensate, since it has no reference to cancel. */
+	 * probe gets through): an answer now spares the saga a compensation
+	 * that has to look the booking up itself. */
 	bool again = transient(&op->uc) || (lookup && op->uc.rc != HBK_OK &&
 					    strcmp(op->uc.err.code, "circuit_open") == 0);
 	bool within = lookup ? hbk_now_ms() - op->stage_started_ms < HB_LOOKUP_WINDOW_MS
@@ -1227,8 +1227,8 @@ static hbk_result hb_find(void *self, const char *client_reference, struct hbk_p
 	RUN_SYNC(err, find_on(hb, hb->up_sync, client_reference, out, call));
 }
 
-static void hb_find_async(void *self, const char *client_reference,
-			  struct hbk_partner_booking *out, struct hbk_call *call)
+static void hb_find_async(void *self, const char *client_reference, struct hbk_partner_booking *out,
+			  struct hbk_call *call)
 {
 	struct hotelbeds *hb = self;
 	find_on(hb, hb->up, client_reference, out, call);
