@@ -538,6 +538,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(sb.base);
 
 	http_server_free(server);
+	sandbox_smtp_stop(&sb);
 	event_free(term);
 	event_free(intr);
 	event_base_free(sb.base);

@@ -28,6 +28,8 @@
 
 #define SANDBOX_ENDPOINTS_MAX 48
 
+struct evconnlistener;
+
 /* Faults of one endpoint ("partner.bookings.create", or an area's "*"). */
 struct sandbox_faults {
 	char endpoint[64];
@@ -57,6 +59,7 @@ struct sandbox {
 	/* Messages the SNS endpoint and the SMTP sink received. */
 	json_t *sns_messages;
 	json_t *smtp_messages;
+	struct evconnlistener *smtp_listener;
 };
 
 struct sandbox_area {
@@ -87,5 +90,7 @@ void sandbox_json(struct http_response *resp, int status, json_t *body);
 /* The SMTP sink (smtp.c): listens on fd on sb->base, records each message
  * in sb->smtp_messages. */
 hbk_result sandbox_smtp_start(struct sandbox *sb, int fd, struct hbk_error *err);
+/* Stops accepting (before the loop is freed). */
+void sandbox_smtp_stop(struct sandbox *sb);
 
 #endif

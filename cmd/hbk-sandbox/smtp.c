@@ -375,9 +375,15 @@ hbk_result sandbox_smtp_start(struct sandbox *sb, int fd, struct hbk_error *err)
 		sb->smtp_messages = json_array();
 	evutil_make_socket_nonblocking(fd);
 	/* Backlog 0: the socket is listening already. */
-	struct evconnlistener *listener =
-	    evconnlistener_new(sb->base, on_accept, sb, LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-	if (!listener)
+	sb->smtp_listener = evconnlistener_new(sb->base, on_accept, sb, LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (!sb->smtp_listener)
 		return hbk_fail(err, HBK_EUNAVAILABLE, "smtp", "cannot accept SMTP connections");
 	return HBK_OK;
+}
+
+void sandbox_smtp_stop(struct sandbox *sb)
+{
+	if (sb->smtp_listener)
+		evconnlistener_free(sb->smtp_listener);
+	sb->smtp_listener = NULL;
 }
