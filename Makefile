@@ -8,7 +8,7 @@
 
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS = libcurl jansson sqlite3 yaml-0.1 libevent libevent_pthreads openssl rdkafka
+PKGS = libcurl jansson sqlite3 yaml-0.1 libevent libevent_pthreads openssl rdkafka zlib
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
 	-Ilib/include -MMD -MP

@@ -8,7 +8,7 @@ set -eu
 
 packages="
 build-essential pkg-config
-libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 libreadline-dev
+libcurl4-openssl-dev zlib1g-dev libjansson-dev libsqlite3-dev sqlite3 libreadline-dev
 librdkafka-dev libyaml-dev libevent-dev libssl-dev
 bats bats-support bats-assert jq bc curl tmux man-db groff-base kcat wrk nginx-light
 "

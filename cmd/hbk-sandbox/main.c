@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <zlib.h>
 
 #include "hbk/config.h"
 #include "hbk/inventory.h"
@@ -34,6 +35,7 @@
 #define SANDBOX_BACKLOG		1024
 #define SANDBOX_HOLD_MS		60000 /* how long a "timed out" request is held */
 #define SANDBOX_LATENCY_MAX_MS	60000
+#define SANDBOX_GZIP_MIN_BYTES	1024  /* smaller answers go uncompressed */
 /* clang-format on */
 
 static const char usage[] =
@@ -243,6 +245,35 @@ static void control(struct sandbox *sb, struct http_exchange *ex)
 	}
 }
 
+/*
+ * Compresses a protocol answer when the client accepts gzip, as the
+ * partner's gateway does (PROTOCOLS.md), so clients' decoding is exercised.
+ * Small answers are left as they are.
+ */
+static void maybe_gzip(const struct http_request *req, struct http_response *resp)
+{
+	const char *accept = http_header(req, "Accept-Encoding");
+	if (!accept || !strstr(accept, "gzip") || resp->body.len < SANDBOX_GZIP_MIN_BYTES)
+		return;
+	z_stream z = {0};
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return;
+	uLong bound = deflateBound(&z, (uLong)resp->body.len) + 32;
+	unsigned char *out = hbk_xmalloc(bound);
+	z.next_in = (Bytef *)resp->body.data;
+	z.avail_in = (uInt)resp->body.len;
+	z.next_out = out;
+	z.avail_out = (uInt)bound;
+	if (deflate(&z, Z_FINISH) == Z_STREAM_END) {
+		hbk_buf_reset(&resp->body);
+		hbk_buf_append(&resp->body, out, z.total_out);
+		http_response_header(resp, "Content-Encoding", "gzip");
+	}
+	deflateEnd(&z);
+	free(out);
+}
+
 /* A request held by a latency fault, answered when its timer fires. */
 struct held {
 	struct sandbox *sb;
@@ -259,8 +290,10 @@ static void held_fire(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	event_free(h->timer);
-	if (!h->timed_out)
+	if (!h->timed_out) {
 		h->area->handle(h->sb, h->ex, h->endpoint);
+		maybe_gzip(&h->ex->req, &h->ex->resp);
+	}
 	http_exchange_finish(h->ex);
 	free(h);
 }
@@ -331,6 +364,7 @@ static bool app_handle(void *ctx, struct http_exchange *ex)
 			return false;
 		}
 		area->handle(sb, ex, endpoint);
+		maybe_gzip(&ex->req, &ex->resp);
 		return true;
 	}
 	sandbox_json(&ex->resp, 404, json_pack("{s:s}", "error", "no such route"));

@@ -101,3 +101,21 @@ teardown() {
 	kill -TERM "$SANDBOX_PID"
 	wait "$SANDBOX_PID"
 }
+
+@test "answers are gzip-compressed for a client that accepts it, plain otherwise" {
+	start_sandbox
+	key=sandbox-key secret=sandbox-secret now=$(date +%s)
+	sig=$(printf '%s%s%s' "$key" "$secret" "$now" | sha256sum | cut -d' ' -f1)
+	body="{\"stay\":{\"checkIn\":\"$(day 20)\",\"checkOut\":\"$(day 22)\"},\"occupancies\":[{\"rooms\":1,\"adults\":2,\"children\":0}],\"destination\":{\"code\":\"LIS\"}}"
+	curl -sS -D "$BATS_TEST_TMPDIR/gz.h" -o "$BATS_TEST_TMPDIR/gz.body" -H 'Accept-Encoding: gzip' \
+		-H "Api-key: $key" -H "X-Signature: $sig" -H 'Content-Type: application/json' -d "$body" \
+		"$SANDBOX_URL/hotel-api/1.0/hotels"
+	grep -qi '^Content-Encoding: gzip' "$BATS_TEST_TMPDIR/gz.h"
+	[ "$(gzip -dc "$BATS_TEST_TMPDIR/gz.body" | jq '.hotels.hotels | length')" -gt 0 ]
+	curl -sS -D "$BATS_TEST_TMPDIR/plain.h" -o "$BATS_TEST_TMPDIR/plain.body" \
+		-H "Api-key: $key" -H "X-Signature: $sig" -H 'Content-Type: application/json' -d "$body" \
+		"$SANDBOX_URL/hotel-api/1.0/hotels"
+	run grep -qi '^Content-Encoding' "$BATS_TEST_TMPDIR/plain.h"
+	[ "$status" -eq 1 ]
+	cmp <(gzip -dc "$BATS_TEST_TMPDIR/gz.body" | jq -S .hotels.total) <(jq -S .hotels.total "$BATS_TEST_TMPDIR/plain.body")
+}
