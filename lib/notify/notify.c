@@ -536,6 +536,7 @@ hbk_result hbk_notify_send(struct hbk_notifier *notifier, enum hbk_notice notice
 	    .message = message.data,
 	};
 	send_channel(notifier, &row, &first_rc, err);
+	bool email_failed = first_rc != HBK_OK;
 
 	const char *to =
 	    notifier->sns.topic_arn ? notifier->sns.topic_arn : guest_field(booking, "phone");
@@ -556,6 +557,9 @@ hbk_result hbk_notify_send(struct hbk_notifier *notifier, enum hbk_notice notice
 		}
 	}
 	rc = first_rc;
+	/* The field names the channel that failed first. */
+	if (rc != HBK_OK && err)
+		hbk_copy(err->field, sizeof(err->field), email_failed ? "email" : "sms");
 out:
 	hbk_buf_free(&subject);
 	hbk_buf_free(&sms);

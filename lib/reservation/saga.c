@@ -461,7 +461,9 @@ void booking_notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_n
 	else
 		batch_add(&batch, b, "notification_failed.v1",
 			  json_pack("{s:s, s:s, s:s, s:s}", "kind", kinds[notice], "channel",
-				    "email", "to", b->guest.email, "error", nerr.message));
+				    strcmp(nerr.field, "sms") == 0 ? "sms" : "email", "to",
+				    strcmp(nerr.field, "sms") == 0 ? b->guest.phone : b->guest.email,
+				    "error", nerr.message));
 	/* A notice that cannot be recorded never fails the booking. */
 	commit_batch(engine, b, &batch, NULL, false, &nerr);
 }

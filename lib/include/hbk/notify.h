@@ -49,7 +49,8 @@ void hbk_notifier_set_store(struct hbk_notifier *notifier, struct hbk_store *sto
  * Sends the notice for a booking (the booking JSON of DESIGN.md, borrowed)
  * on every configured channel, once each. A channel that fails is stored
  * as due for retry (when the notifier has a store) and the call returns
- * its error, whose message says so; the caller records it and goes on.
+ * its error, whose message says so and whose field names the channel
+ * ("email" or "sms"); the caller records it and goes on.
  */
 hbk_result hbk_notify_send(struct hbk_notifier *notifier, enum hbk_notice notice,
 			   const json_t *booking, struct hbk_error *err);
