@@ -126,9 +126,10 @@ ours() {
 	[ "$output" = 0 ]
 	[ "$(grep -c '^201$' "$BATS_TEST_TMPDIR/codes")" -gt 0 ]
 
-	# None stays PENDING.
-	settled
+	# None stays PENDING: once the partner is well again, the compensations
+	# it refused finish in the background.
 	sandbox_faults '{"reset":true}'
+	settled
 	state=$(sandbox_state)
 	# No live partner booking lacks a captured payment, and no captured
 	# payment lacks a live partner booking.
