@@ -50,6 +50,8 @@ static pthread_mutex_t breakers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct breaker breakers[BREAKERS_MAX];
 static int nbreakers;
 
+struct after;
+
 struct hbk_upstream {
 	char name[32];
 	char base_url[1024];
@@ -63,7 +65,27 @@ struct hbk_upstream {
 	struct event *timer;
 	int in_flight;
 	struct hbk_upstream_call *flying; /* list of the calls in flight */
+	struct after *afters;		  /* delays pending on the loop */
 };
+
+/* A delay on the loop (hbk_upstream_after). */
+struct after {
+	struct event *ev;
+	void (*fn)(void *arg);
+	void *arg;
+	struct hbk_upstream *up;
+	struct after *prev, *next;
+};
+
+static void after_unlink(struct after *a)
+{
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		a->up->afters = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+}
 
 /* A socket libcurl asked us to watch. */
 struct watch {
@@ -480,6 +502,14 @@ void hbk_upstream_attach(struct hbk_upstream *up, struct event_base *base)
 		up->multi = NULL;
 		up->timer = NULL;
 	}
+	/* Delays still pending belong to the loop being left: they are dropped,
+	 * so none fires into an adapter that is gone. */
+	while (up->afters) {
+		struct after *a = up->afters;
+		after_unlink(a);
+		event_free(a->ev);
+		free(a);
+	}
 	up->base = base;
 	if (!base)
 		return;
@@ -544,17 +574,12 @@ void hbk_upstream_send(struct hbk_upstream *up, struct hbk_upstream_call *call)
 	curl_multi_add_handle(up->multi, easy);
 }
 
-struct after {
-	struct event *ev;
-	void (*fn)(void *arg);
-	void *arg;
-};
-
 static void after_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct after *a = arg;
 	(void)fd;
 	(void)what;
+	after_unlink(a);
 	event_free(a->ev);
 	void (*fn)(void *) = a->fn;
 	void *fn_arg = a->arg;
@@ -575,6 +600,11 @@ void hbk_upstream_after(struct hbk_upstream *up, int delay_ms, void (*fn)(void *
 	struct after *a = hbk_xcalloc(1, sizeof(*a));
 	a->fn = fn;
 	a->arg = arg;
+	a->up = up;
+	a->next = up->afters;
+	if (up->afters)
+		up->afters->prev = a;
+	up->afters = a;
 	a->ev = evtimer_new(up->base, after_fire, a);
 	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
 	evtimer_add(a->ev, &tv);
