@@ -73,6 +73,7 @@ enum hb_stage {
 	ST_FIND,	 /* GET /bookings?clientReference= */
 	ST_SIMULATE,	 /* PUT /bookings/{ref} mode SIMULATION */
 	ST_UPDATE,	 /* PUT /bookings/{ref} mode UPDATE */
+	ST_CANCEL_PREVIEW, /* DELETE /bookings/{ref}?cancellationFlag=SIMULATION first */
 	ST_CANCEL,	 /* DELETE /bookings/{ref} */
 	ST_CANCEL_CHECK, /* GET /bookings/{ref} after a refused cancel */
 	ST_LIST,	 /* GET /bookings, page by page */
@@ -101,6 +102,7 @@ struct hb_op {
 	char reference[HBK_PARTNER_REF_MAX];
 	char client_reference[HBK_ID_MAX];
 	bool simulate;
+	struct hbk_money preview; /* the penalty the SIMULATION announced */
 	int hotel_code;
 	struct hbk_partner_rate rate;
 	struct hbk_partner_availability query;
@@ -629,7 +631,7 @@ static void op_retry_now(void *arg)
 static bool op_retry_read(struct hb_op *op)
 {
 	bool read = strcmp(op->method, "GET") == 0 || op->stage == ST_AVAILABILITY ||
-		    op->stage == ST_CHECKRATE;
+		    op->stage == ST_CHECKRATE || op->stage == ST_CANCEL_PREVIEW;
 	bool lookup = op->stage == ST_LOOKUP;
 	/* The lookup keeps trying for a while, through open circuits (its
 	 * window is longer than the breaker's open interval, so a half-open
@@ -704,6 +706,14 @@ static void start_cancel(struct hb_op *op)
 	hbk_format(op->path, sizeof(op->path), "/bookings/%s?cancellationFlag=%s", op->reference,
 		   op->simulate ? "SIMULATION" : "CANCELLATION");
 	op_request(op, ST_CANCEL, "DELETE", NULL);
+}
+
+/* A cancellation first asks for the penalty (SIMULATION), then cancels. */
+static void start_cancel_preview(struct hb_op *op)
+{
+	hbk_format(op->path, sizeof(op->path), "/bookings/%s?cancellationFlag=SIMULATION",
+		   op->reference);
+	op_request(op, ST_CANCEL_PREVIEW, "DELETE", NULL);
 }
 
 static void start_list_page(struct hb_op *op)
@@ -897,6 +907,9 @@ static void on_cancel(struct hb_op *op)
 		}
 		penalty_from_json(json_object_get(doc, "booking"), op->penalty);
 		json_decref(doc);
+		/* No penalty in the answer: the preview's stands. */
+		if (op->penalty->minor == 0 && op->preview.minor > 0)
+			*op->penalty = op->preview;
 		op_finish(op, HBK_OK, NULL, 0);
 		return;
 	}
@@ -910,6 +923,31 @@ static void on_cancel(struct hb_op *op)
 		return;
 	}
 	op_fail(op, "the cancellation");
+}
+
+/*
+ * The penalty preview came back: then cancel. A preview the partner refuses
+ * (the booking is cancelled already, say) does not stop the cancellation,
+ * which knows how to treat that; one that went unanswered does, and the
+ * caller may retry: nothing has changed yet.
+ */
+static void on_cancel_preview(struct hb_op *op)
+{
+	if (answered_ok(&op->uc)) {
+		struct hbk_error err = {0};
+		json_t *doc = answer_json(&op->uc, &err);
+		if (doc != NULL)
+			penalty_from_json(json_object_get(doc, "booking"), &op->preview);
+		json_decref(doc);
+		start_cancel(op);
+		return;
+	}
+	if (op->uc.rc == HBK_OK && op->uc.resp.status >= 400 && op->uc.resp.status < 500 &&
+	    op->uc.resp.status != 401 && op->uc.resp.status != 403 && op->uc.resp.status != 429) {
+		start_cancel(op);
+		return;
+	}
+	op_fail(op, "the cancellation preview");
 }
 
 static void on_cancel_check(struct hb_op *op)
@@ -1029,6 +1067,7 @@ static void op_answered(struct hbk_upstream_call *uc)
 		else
 			op_fail(op, "the modification");
 		return;
+	case ST_CANCEL_PREVIEW: on_cancel_preview(op); return;
 	case ST_CANCEL: on_cancel(op); return;
 	case ST_CANCEL_CHECK: on_cancel_check(op); return;
 	case ST_LIST: on_list(op); return;
@@ -1133,7 +1172,10 @@ static void cancel_on(struct hotelbeds *hb, struct hbk_upstream *up, const char 
 		op_finish(op, HBK_EINVAL, &err, 0);
 		return;
 	}
-	start_cancel(op);
+	if (simulate)
+		start_cancel(op);
+	else
+		start_cancel_preview(op);
 }
 
 /* ------------------------------------------------------------------------

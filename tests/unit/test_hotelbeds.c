@@ -491,6 +491,9 @@ static void test_status_mapping(void)
 	    answer("401 Unauthorized", "", "{\"error\":{\"code\":\"AUTH\",\"message\":\"no\"}}");
 	char *a1 =
 	    answer("404 Not Found", "", "{\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"x\"}}");
+	char *ap = answer("200 OK", "",
+			  "{\"booking\":{\"reference\":\"102-1\",\"status\":\"CONFIRMED\","
+			  "\"currency\":\"EUR\",\"hotel\":{\"cancellationAmount\":\"12.00\"}}}");
 	char *a2 = answer("400 Bad Request", "",
 			  "{\"error\":{\"code\":\"INVALID_DATA\",\"message\":\"cannot cancel\"}}");
 	char *a3 = answer("200 OK", "",
@@ -499,10 +502,11 @@ static void test_status_mapping(void)
 			  "{\"error\":{\"code\":\"RATE\",\"message\":\"slow down\"}}");
 	c.answers[0] = a0;
 	c.answers[1] = a1;
-	c.answers[2] = a2;
-	c.answers[3] = a3;
-	c.answers[4] = a4;
-	c.nanswers = 5;
+	c.answers[2] = ap;
+	c.answers[3] = a2;
+	c.answers[4] = a3;
+	c.answers[5] = a4;
+	c.nanswers = 6;
 	canned_start(&c);
 
 	struct hbk_partner partner;
@@ -521,7 +525,8 @@ static void test_status_mapping(void)
 	/* 404 on find: not found. */
 	CHECK_INT(partner.ops->find(partner.self, "BK-3", &out, &err), HBK_ENOTFOUND);
 
-	/* A refused cancel of a booking that is not cancelled: declined. */
+	/* The penalty is asked first (SIMULATION); then a refused cancel of a
+	 * booking that is not cancelled: declined. */
 	CHECK_INT(partner.ops->cancel(partner.self, "102-1", false, 0, &penalty, &err),
 		  HBK_EDECLINED);
 	CHECK_STR(err.code, "partner_rejected");
@@ -533,15 +538,18 @@ static void test_status_mapping(void)
 	CHECK_STR(err.code, "partner_unavailable");
 	hbk_partner_close(&partner);
 	canned_stop(&c);
-	CHECK_INT(c.nrequests, 5);
+	CHECK_INT(c.nrequests, 6);
 	CHECK(starts(c.requests[2],
+		     "DELETE /hotel-api/1.0/bookings/102-1?cancellationFlag=SIMULATION "));
+	CHECK(starts(c.requests[3],
 		     "DELETE /hotel-api/1.0/bookings/102-1?cancellationFlag=CANCELLATION "));
-	CHECK(starts(c.requests[3], "GET /hotel-api/1.0/bookings/102-1 "));
-	CHECK(starts(c.requests[4], "PUT /hotel-api/1.0/bookings/102-1 "));
-	CHECK(strstr(c.requests[4], "\"mode\":\"SIMULATION\"") != NULL);
+	CHECK(starts(c.requests[4], "GET /hotel-api/1.0/bookings/102-1 "));
+	CHECK(starts(c.requests[5], "PUT /hotel-api/1.0/bookings/102-1 "));
+	CHECK(strstr(c.requests[5], "\"mode\":\"SIMULATION\"") != NULL);
 	check_credentials(&c);
 	free(a0);
 	free(a1);
+	free(ap);
 	free(a2);
 	free(a3);
 	free(a4);
