@@ -55,7 +55,8 @@ bin/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libhbk.a
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
-$(SAN)/tests/%: $(SAN)/tests/unit/%.o $(SAN)/tests/unit/unit.o $(SAN)/libhbk.a
+$(SAN)/tests/%: $(SAN)/tests/unit/%.o $(SAN)/tests/unit/unit.o $(SAN)/tests/unit/canned.o \
+		$(SAN)/libhbk.a
 	@mkdir -p $(dir $@)
 	@echo "  LD san  $@"
 	@$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -34,7 +34,6 @@
 /* clang-format on */
 
 enum circuit { CIRCUIT_CLOSED, CIRCUIT_OPEN, CIRCUIT_HALF_OPEN };
-static const char *const circuit_names[] = {"closed", "open", "half-open"};
 
 /* One per upstream name, shared by every thread of the process. */
 struct breaker {
@@ -63,7 +62,6 @@ struct hbk_upstream {
 	struct event_base *base;
 	CURLM *multi;
 	struct event *timer;
-	int in_flight;
 	struct hbk_upstream_call *flying; /* list of the calls in flight */
 	struct after *afters;		  /* delays pending on the loop */
 };
@@ -168,17 +166,6 @@ static void breaker_record(struct hbk_upstream *up, bool ok)
 	pthread_mutex_unlock(&breakers_lock);
 }
 
-const char *hbk_upstream_circuit(const char *name)
-{
-	const char *state = "closed";
-	pthread_mutex_lock(&breakers_lock);
-	for (int i = 0; i < nbreakers; i++)
-		if (strcmp(breakers[i].name, name) == 0)
-			state = circuit_names[breakers[i].state];
-	pthread_mutex_unlock(&breakers_lock);
-	return state;
-}
-
 void hbk_upstream_metrics(struct hbk_buf *out)
 {
 	pthread_mutex_lock(&breakers_lock);
@@ -247,11 +234,6 @@ hbk_result hbk_upstream_new(const struct hbk_upstream_options *opt, struct hbk_u
 	return HBK_OK;
 }
 
-const char *hbk_upstream_name(const struct hbk_upstream *up)
-{
-	return up->name;
-}
-
 void hbk_upstream_header(struct hbk_upstream_request *req, const char *fmt, ...)
 {
 	HBK_ASSERT(req->nheaders < HBK_UPSTREAM_HEADERS_MAX);
@@ -296,14 +278,11 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return len;
 }
 
-/* Sets the easy handle up for call; false when the request cannot be made. */
-static bool prepare(struct hbk_upstream *up, CURL *easy, struct hbk_upstream_call *call)
+/* Sets the easy handle up for call, to url. */
+static void prepare(struct hbk_upstream *up, CURL *easy, struct hbk_upstream_call *call,
+		    const char *url)
 {
 	const struct hbk_upstream_request *req = &call->req;
-	char url[UPSTREAM_URL_MAX];
-	int n = snprintf(url, sizeof(url), "%s%s", up->base_url, req->path ? req->path : "");
-	if (n < 0 || (size_t)n >= sizeof(url))
-		return false;
 	hbk_buf_init(&call->resp.body, UPSTREAM_BODY_MAX);
 	call->resp.retry_after_ms = -1;
 
@@ -342,7 +321,6 @@ static bool prepare(struct hbk_upstream *up, CURL *easy, struct hbk_upstream_cal
 		curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, req->aws_sigv4);
 		curl_easy_setopt(easy, CURLOPT_USERPWD, req->userpwd);
 	}
-	return true;
 }
 
 /* Maps the transfer's outcome onto the call, feeds the breaker, calls back. */
@@ -400,7 +378,6 @@ static void unlink_call(struct hbk_upstream *up, struct hbk_upstream_call *call)
 		call->next->prev = call->prev;
 	call->prev = call->next = NULL;
 	call->handle = NULL;
-	up->in_flight--;
 }
 
 static void collect(struct hbk_upstream *up)
@@ -523,11 +500,6 @@ void hbk_upstream_attach(struct hbk_upstream *up, struct event_base *base)
 	curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
 }
 
-bool hbk_upstream_attached(const struct hbk_upstream *up)
-{
-	return up->base != NULL;
-}
-
 void hbk_upstream_send(struct hbk_upstream *up, struct hbk_upstream_call *call)
 {
 	HBK_ASSERT(call->done != NULL);
@@ -537,40 +509,33 @@ void hbk_upstream_send(struct hbk_upstream *up, struct hbk_upstream_call *call)
 		refuse(up, call);
 		return;
 	}
-	if (!up->multi) {
-		if (!up->easy)
-			up->easy = curl_easy_init();
-		HBK_ASSERT(up->easy != NULL);
-		curl_easy_reset(up->easy);
-		if (!prepare(up, up->easy, call)) {
-			curl_slist_free_all(call->headers);
-			call->headers = NULL;
-			call->rc = hbk_fail(&call->err, HBK_EINVAL, "invalid_request",
-					    "%s: request path too long", up->name);
-			call->done(call);
-			return;
-		}
-		complete(up, up->easy, call, curl_easy_perform(up->easy));
-		return;
-	}
-	CURL *easy = curl_easy_init();
-	HBK_ASSERT(easy != NULL);
-	if (!prepare(up, easy, call)) {
-		curl_slist_free_all(call->headers);
-		call->headers = NULL;
-		curl_easy_cleanup(easy);
+	char url[UPSTREAM_URL_MAX];
+	const char *path = call->req.path ? call->req.path : "";
+	int n = snprintf(url, sizeof(url), "%s%s", up->base_url, path);
+	if (n < 0 || (size_t)n >= sizeof(url)) {
 		call->rc = hbk_fail(&call->err, HBK_EINVAL, "invalid_request",
 				    "%s: request path too long", up->name);
 		call->done(call);
 		return;
 	}
+	if (!up->multi) {
+		if (!up->easy)
+			up->easy = curl_easy_init();
+		HBK_ASSERT(up->easy != NULL);
+		curl_easy_reset(up->easy);
+		prepare(up, up->easy, call, url);
+		complete(up, up->easy, call, curl_easy_perform(up->easy));
+		return;
+	}
+	CURL *easy = curl_easy_init();
+	HBK_ASSERT(easy != NULL);
+	prepare(up, easy, call, url);
 	call->handle = easy;
 	call->prev = NULL;
 	call->next = up->flying;
 	if (up->flying)
 		up->flying->prev = call;
 	up->flying = call;
-	up->in_flight++;
 	curl_multi_add_handle(up->multi, easy);
 }
 

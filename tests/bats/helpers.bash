@@ -73,6 +73,29 @@ store_dump() {
 	sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*), COALESCE(SUM(allotment),0) FROM inventory; SELECT COUNT(*) FROM events; SELECT COUNT(*) FROM bookings; SELECT COUNT(*) FROM payment_sim_intents; SELECT COUNT(*) FROM partner_sim_bookings;"
 }
 
+# Waits for a server started in the background to write its ready file:
+# await_ready NAME PID READY_FILE LOG (at most 10 s; the log on failure).
+await_ready() {
+	for _ in $(seq 1 200); do
+		[ -s "$3" ] && return 0
+		kill -0 "$2" 2>/dev/null || { cat "$4" >&2; return 1; }
+		sleep 0.05
+	done
+	echo "$1 did not start" >&2
+	return 1
+}
+
+# Stops a server: SIGTERM, then SIGKILL after 5 s. stop_server PID
+stop_server() {
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+	kill -TERM "$1"
+	for _ in $(seq 1 100); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	kill -9 "$1" 2>/dev/null || true
+}
+
 # Starts hbkd on a free loopback port over $HBK_HOME's store; sets HBKD_URL,
 # HBKD_PID, HBKD_LOG and a token in HBK_TEST_TOKEN. Extra arguments go to
 # hbkd (e.g. --config FILE).
@@ -84,25 +107,13 @@ start_hbkd() {
 	hbkd --listen 127.0.0.1:0 --ready-file "$ready" --log "$HBKD_LOG" --workers 2 "$@" \
 		3>&- &
 	HBKD_PID=$!
-	for _ in $(seq 1 100); do
-		[ -s "$ready" ] && break
-		kill -0 "$HBKD_PID" 2>/dev/null || { cat "$HBKD_LOG" >&2; return 1; }
-		sleep 0.05
-	done
-	[ -s "$ready" ] || { echo "hbkd did not start" >&2; return 1; }
+	await_ready hbkd "$HBKD_PID" "$ready" "$HBKD_LOG" || return 1
 	HBKD_URL="http://$(cat "$ready")"
 	export HBKD_URL HBKD_PID HBKD_LOG HBK_TEST_TOKEN
 }
 
 stop_hbkd() {
-	if [ -n "${HBKD_PID:-}" ] && kill -0 "$HBKD_PID" 2>/dev/null; then
-		kill -TERM "$HBKD_PID"
-		for _ in $(seq 1 100); do
-			kill -0 "$HBKD_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -9 "$HBKD_PID" 2>/dev/null || true
-	fi
+	stop_server "${HBKD_PID:-}"
 	HBKD_PID=
 }
 
@@ -116,26 +127,14 @@ start_sandbox() {
 	hbk-sandbox --listen 127.0.0.1:0 --smtp-listen 127.0.0.1:0 --ready-file "$ready" \
 		"$@" 2>>"$SANDBOX_LOG" 3>&- &
 	SANDBOX_PID=$!
-	for _ in $(seq 1 200); do
-		[ -s "$ready" ] && break
-		kill -0 "$SANDBOX_PID" 2>/dev/null || { cat "$SANDBOX_LOG" >&2; return 1; }
-		sleep 0.05
-	done
-	[ -s "$ready" ] || { echo "hbk-sandbox did not start" >&2; return 1; }
+	await_ready hbk-sandbox "$SANDBOX_PID" "$ready" "$SANDBOX_LOG" || return 1
 	SANDBOX_URL="http://$(sed -n 1p "$ready")"
 	SANDBOX_SMTP="$(sed -n 2p "$ready")"
 	export SANDBOX_URL SANDBOX_SMTP SANDBOX_PID SANDBOX_LOG
 }
 
 stop_sandbox() {
-	if [ -n "${SANDBOX_PID:-}" ] && kill -0 "$SANDBOX_PID" 2>/dev/null; then
-		kill -TERM "$SANDBOX_PID"
-		for _ in $(seq 1 100); do
-			kill -0 "$SANDBOX_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -9 "$SANDBOX_PID" 2>/dev/null || true
-	fi
+	stop_server "${SANDBOX_PID:-}"
 	SANDBOX_PID=
 }
 

@@ -11,15 +11,10 @@
  * HBK_ENOTFOUND, 429 carries Retry-After, the list follows its pages, and
  * every request carries Api-key and a valid X-Signature.
  */
-#define _GNU_SOURCE /* strcasestr */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "canned.h"
 #include "hbk/config.h"
 #include "hbk/core.h"
 #include "hbk/inventory.h"
@@ -27,10 +22,8 @@
 #include "hbk/store.h"
 #include "unit.h"
 
-#define KEY	    "test-key-1234"
-#define SECRET	    "test-secret-5678"
-#define CANNED_MAX  8
-#define REQUEST_MAX 16384
+#define KEY    "test-key-1234"
+#define SECRET "test-secret-5678"
 
 /* ------------------------------------------------------------------------
  * Pure helpers.
@@ -147,95 +140,6 @@ static void test_json_money(void)
 	json_decref(doc);
 }
 
-/* ------------------------------------------------------------------------
- * A canned HTTP server: answers the scripted responses in order, one per
- * connection, and keeps each request's text.
- */
-
-struct canned {
-	int fd;
-	int port;
-	int nanswers;
-	const char *answers[CANNED_MAX]; /* full HTTP responses */
-	int nrequests;
-	char requests[CANNED_MAX][REQUEST_MAX];
-	pthread_t thread;
-};
-
-static void canned_read_request(int client, char *out, size_t size)
-{
-	size_t len = 0;
-	long body = -1;
-	out[0] = '\0';
-	while (len + 1 < size) {
-		ssize_t n = read(client, out + len, size - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		out[len] = '\0';
-		char *end = strstr(out, "\r\n\r\n");
-		if (end == NULL)
-			continue;
-		if (body < 0) {
-			const char *cl = strcasestr(out, "Content-Length:");
-			body = cl ? strtol(cl + 15, NULL, 10) : 0;
-		}
-		if ((long)(len - (size_t)(end + 4 - out)) >= body)
-			break;
-	}
-}
-
-static void *canned_run(void *arg)
-{
-	struct canned *c = arg;
-	for (int i = 0; i < c->nanswers; i++) {
-		int client = accept(c->fd, NULL, NULL);
-		if (client < 0)
-			break;
-		canned_read_request(client, c->requests[c->nrequests], REQUEST_MAX);
-		c->nrequests++;
-		const char *answer = c->answers[i];
-		ssize_t written = write(client, answer, strlen(answer));
-		(void)written;
-		close(client);
-	}
-	return NULL;
-}
-
-static void canned_start(struct canned *c)
-{
-	struct sockaddr_in addr = {.sin_family = AF_INET};
-	socklen_t len = sizeof(addr);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	c->fd = socket(AF_INET, SOCK_STREAM, 0);
-	CHECK(c->fd >= 0);
-	CHECK(bind(c->fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
-	CHECK(listen(c->fd, 8) == 0);
-	CHECK(getsockname(c->fd, (struct sockaddr *)&addr, &len) == 0);
-	c->port = ntohs(addr.sin_port);
-	CHECK(pthread_create(&c->thread, NULL, canned_run, c) == 0);
-}
-
-static void canned_stop(struct canned *c)
-{
-	/* Unblock accept() when fewer requests came than were scripted. */
-	shutdown(c->fd, SHUT_RDWR);
-	pthread_join(c->thread, NULL);
-	close(c->fd);
-}
-
-/* An HTTP response with a JSON body (built at run time for the length). */
-static char *answer(const char *status, const char *extra, const char *body)
-{
-	struct hbk_buf buf;
-	hbk_buf_init(&buf, 0);
-	hbk_buf_printf(&buf,
-		       "HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n%s"
-		       "Content-Length: %zu\r\n\r\n%s",
-		       status, extra, strlen(body), body);
-	return hbk_buf_detach(&buf);
-}
-
 static struct hbk_store *demo_store(const char *name)
 {
 	char path[512];
@@ -324,15 +228,11 @@ static void test_book_through_duplicate(void)
 	struct hbk_store *store = demo_store("hb_dup");
 	struct canned c;
 	memset(&c, 0, sizeof(c));
-	char *a0 = answer("200 OK", "", availability);
-	char *a1 = answer("409 Conflict", "",
-			  "{\"error\":{\"code\":\"INVALID_DATA\",\"message\":\"duplicate "
-			  "clientReference BK-1\"}}");
-	char *a2 = answer("200 OK", "", found_body);
-	c.answers[0] = a0;
-	c.answers[1] = a1;
-	c.answers[2] = a2;
-	c.nanswers = 3;
+	canned_add(&c, "200 OK", "", availability);
+	canned_add(&c, "409 Conflict", "",
+		   "{\"error\":{\"code\":\"INVALID_DATA\",\"message\":\"duplicate "
+		   "clientReference BK-1\"}}");
+	canned_add(&c, "200 OK", "", found_body);
 	canned_start(&c);
 
 	struct hbk_partner partner;
@@ -357,9 +257,6 @@ static void test_book_through_duplicate(void)
 	CHECK(strstr(c.requests[2], "clientReference=BK-1") != NULL);
 	CHECK(strstr(c.requests[2], "filterType=") != NULL);
 	check_credentials(&c);
-	free(a0);
-	free(a1);
-	free(a2);
 	hbk_store_close(store);
 }
 
@@ -368,15 +265,11 @@ static void test_book_recheck(void)
 	struct hbk_store *store = demo_store("hb_recheck");
 	struct canned c;
 	memset(&c, 0, sizeof(c));
-	char *a0 = answer("200 OK", "", availability);
-	char *a1 = answer("200 OK", "",
-			  "{\"hotel\":{\"code\":1001,\"rooms\":[{\"code\":\"DBL\",\"rates\":[{"
-			  "\"rateKey\":\"k-checked\",\"rateType\":\"BOOKABLE\"}]}]}}");
-	char *a2 = answer("200 OK", "", booking_body);
-	c.answers[0] = a0;
-	c.answers[1] = a1;
-	c.answers[2] = a2;
-	c.nanswers = 3;
+	canned_add(&c, "200 OK", "", availability);
+	canned_add(&c, "200 OK", "",
+		   "{\"hotel\":{\"code\":1001,\"rooms\":[{\"code\":\"DBL\",\"rates\":[{"
+		   "\"rateKey\":\"k-checked\",\"rateType\":\"BOOKABLE\"}]}]}}");
+	canned_add(&c, "200 OK", "", booking_body);
 	canned_start(&c);
 
 	struct hbk_partner partner;
@@ -400,9 +293,6 @@ static void test_book_recheck(void)
 	CHECK(strstr(c.requests[2], "\"rateKey\":\"k-checked\"") != NULL);
 	CHECK(strstr(c.requests[2], "\"surname\":\"Silva\"") != NULL);
 	check_credentials(&c);
-	free(a0);
-	free(a1);
-	free(a2);
 	hbk_store_close(store);
 }
 
@@ -411,14 +301,10 @@ static void test_create_5xx_not_found(void)
 	struct hbk_store *store = demo_store("hb_5xx");
 	struct canned c;
 	memset(&c, 0, sizeof(c));
-	char *a0 = answer("200 OK", "", availability);
-	char *a1 = answer("500 Internal Server Error", "",
-			  "{\"error\":{\"code\":\"SYSTEM_ERROR\",\"message\":\"boom\"}}");
-	char *a2 = answer("200 OK", "", empty_body);
-	c.answers[0] = a0;
-	c.answers[1] = a1;
-	c.answers[2] = a2;
-	c.nanswers = 3;
+	canned_add(&c, "200 OK", "", availability);
+	canned_add(&c, "500 Internal Server Error", "",
+		   "{\"error\":{\"code\":\"SYSTEM_ERROR\",\"message\":\"boom\"}}");
+	canned_add(&c, "200 OK", "", empty_body);
 	canned_start(&c);
 
 	struct hbk_partner partner;
@@ -433,9 +319,6 @@ static void test_create_5xx_not_found(void)
 	/* It looked before answering. */
 	CHECK_INT(c.nrequests, 3);
 	CHECK(strstr(c.requests[2], "clientReference=BK-2") != NULL);
-	free(a0);
-	free(a1);
-	free(a2);
 	hbk_store_close(store);
 }
 
@@ -446,17 +329,11 @@ static void test_reads_retried(void)
 	struct hbk_store *store = demo_store("hb_retry");
 	struct canned c;
 	memset(&c, 0, sizeof(c));
-	char *a0 = answer("503 Service Unavailable", "", "{}");
-	char *a1 = answer("200 OK", "", availability);
-	char *a2 = answer("502 Bad Gateway", "", "{}");
-	char *a3 = answer("503 Service Unavailable", "", "{}");
-	char *a4 = answer("200 OK", "", found_body);
-	c.answers[0] = a0;
-	c.answers[1] = a1;
-	c.answers[2] = a2;
-	c.answers[3] = a3;
-	c.answers[4] = a4;
-	c.nanswers = 5;
+	canned_add(&c, "503 Service Unavailable", "", "{}");
+	canned_add(&c, "200 OK", "", availability);
+	canned_add(&c, "502 Bad Gateway", "", "{}");
+	canned_add(&c, "503 Service Unavailable", "", "{}");
+	canned_add(&c, "200 OK", "", found_body);
 	canned_start(&c);
 
 	struct hbk_partner partner;
@@ -474,11 +351,6 @@ static void test_reads_retried(void)
 	CHECK(starts(c.requests[2], "POST /hotel-api/1.0/bookings "));
 	CHECK(starts(c.requests[3], "GET /hotel-api/1.0/bookings?"));
 	CHECK(starts(c.requests[4], "GET /hotel-api/1.0/bookings?"));
-	free(a0);
-	free(a1);
-	free(a2);
-	free(a3);
-	free(a4);
 	hbk_store_close(store);
 }
 
@@ -487,26 +359,19 @@ static void test_status_mapping(void)
 	struct hbk_store *store = demo_store("hb_status");
 	struct canned c;
 	memset(&c, 0, sizeof(c));
-	char *a0 =
-	    answer("401 Unauthorized", "", "{\"error\":{\"code\":\"AUTH\",\"message\":\"no\"}}");
-	char *a1 =
-	    answer("404 Not Found", "", "{\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"x\"}}");
-	char *ap = answer("200 OK", "",
-			  "{\"booking\":{\"reference\":\"102-1\",\"status\":\"CONFIRMED\","
-			  "\"currency\":\"EUR\",\"hotel\":{\"cancellationAmount\":\"12.00\"}}}");
-	char *a2 = answer("400 Bad Request", "",
-			  "{\"error\":{\"code\":\"INVALID_DATA\",\"message\":\"cannot cancel\"}}");
-	char *a3 = answer("200 OK", "",
-			  "{\"booking\":{\"reference\":\"102-1\",\"status\":\"CONFIRMED\"}}");
-	char *a4 = answer("429 Too Many Requests", "Retry-After: 7\r\n",
-			  "{\"error\":{\"code\":\"RATE\",\"message\":\"slow down\"}}");
-	c.answers[0] = a0;
-	c.answers[1] = a1;
-	c.answers[2] = ap;
-	c.answers[3] = a2;
-	c.answers[4] = a3;
-	c.answers[5] = a4;
-	c.nanswers = 6;
+	canned_add(&c, "401 Unauthorized", "",
+		   "{\"error\":{\"code\":\"AUTH\",\"message\":\"no\"}}");
+	canned_add(&c, "404 Not Found", "",
+		   "{\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"x\"}}");
+	canned_add(&c, "200 OK", "",
+		   "{\"booking\":{\"reference\":\"102-1\",\"status\":\"CONFIRMED\","
+		   "\"currency\":\"EUR\",\"hotel\":{\"cancellationAmount\":\"12.00\"}}}");
+	canned_add(&c, "400 Bad Request", "",
+		   "{\"error\":{\"code\":\"INVALID_DATA\",\"message\":\"cannot cancel\"}}");
+	canned_add(&c, "200 OK", "",
+		   "{\"booking\":{\"reference\":\"102-1\",\"status\":\"CONFIRMED\"}}");
+	canned_add(&c, "429 Too Many Requests", "Retry-After: 7\r\n",
+		   "{\"error\":{\"code\":\"RATE\",\"message\":\"slow down\"}}");
 	canned_start(&c);
 
 	struct hbk_partner partner;
@@ -547,12 +412,6 @@ static void test_status_mapping(void)
 	CHECK(starts(c.requests[5], "PUT /hotel-api/1.0/bookings/102-1 "));
 	CHECK(strstr(c.requests[5], "\"mode\":\"SIMULATION\"") != NULL);
 	check_credentials(&c);
-	free(a0);
-	free(a1);
-	free(ap);
-	free(a2);
-	free(a3);
-	free(a4);
 	hbk_store_close(store);
 }
 
@@ -566,22 +425,16 @@ static void test_retry_after_and_pages(void)
 	struct hbk_store *store = demo_store("hb_pages");
 	struct canned c;
 	memset(&c, 0, sizeof(c));
-	char *a0 = answer("429 Too Many Requests", "Retry-After: 7\r\n", "{}");
-	char *a1 =
-	    answer("200 OK", "",
+	canned_add(&c, "429 Too Many Requests", "Retry-After: 7\r\n", "{}");
+	canned_add(&c, "200 OK", "",
 		   "{\"bookings\":{\"from\":1,\"to\":1,\"total\":2,\"bookings\":[{\"reference\":"
 		   "\"102-1\",\"clientReference\":\"BK-A\",\"hotel\":{\"code\":1001,"
 		   "\"totalNet\":\"1.00\",\"currency\":\"EUR\"},\"currency\":\"EUR\"}]}}");
-	char *a2 =
-	    answer("200 OK", "",
+	canned_add(&c, "200 OK", "",
 		   "{\"bookings\":{\"from\":2,\"to\":2,\"total\":2,\"bookings\":[{\"reference\":"
 		   "\"102-2\",\"clientReference\":\"BK-B\",\"status\":\"CANCELLED\","
 		   "\"hotel\":{\"code\":\"1002\",\"totalNet\":2.5,\"currency\":\"EUR\"},"
 		   "\"currency\":\"EUR\"}]}}");
-	c.answers[0] = a0;
-	c.answers[1] = a1;
-	c.answers[2] = a2;
-	c.nanswers = 3;
 	canned_start(&c);
 
 	struct hbk_partner partner;
@@ -609,9 +462,6 @@ static void test_retry_after_and_pages(void)
 	CHECK_INT(c.nrequests, 3);
 	CHECK(strstr(c.requests[1], "from=1&") != NULL);
 	CHECK(strstr(c.requests[2], "from=2&") != NULL);
-	free(a0);
-	free(a1);
-	free(a2);
 	hbk_store_close(store);
 }
 

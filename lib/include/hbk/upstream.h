@@ -81,11 +81,9 @@ hbk_result hbk_upstream_new(const struct hbk_upstream_options *opt, struct hbk_u
 			    struct hbk_error *err);
 /* Calls in flight are finished with HBK_EUNAVAILABLE first. */
 void hbk_upstream_free(struct hbk_upstream *up);
-const char *hbk_upstream_name(const struct hbk_upstream *up);
 
 /* Runs calls on base from now on (NULL: synchronous again). */
 void hbk_upstream_attach(struct hbk_upstream *up, struct event_base *base);
-bool hbk_upstream_attached(const struct hbk_upstream *up);
 
 /* Adds a "Name: value" header line to req. */
 void hbk_upstream_header(struct hbk_upstream_request *req, const char *fmt, ...)
@@ -104,9 +102,6 @@ void hbk_upstream_after(struct hbk_upstream *up, int delay_ms, void (*fn)(void *
  * hbk_upstream_circuit_state{upstream} (0 closed, 1 open, 2 half-open),
  * hbk_upstream_requests_total{upstream,outcome}, hbk_upstream_circuit_opened_total. */
 void hbk_upstream_metrics(struct hbk_buf *out);
-
-/* The breaker's state by name: "closed", "open", "half-open" (tests, admin). */
-const char *hbk_upstream_circuit(const char *name);
 
 /* Lowercase hex SHA-256 of s (X-Signature) into hex (65 bytes). */
 void hbk_sha256_hex(const char *s, size_t len, char hex[65]);
