@@ -309,10 +309,23 @@ static hbk_result make_parent(const char *path, struct hbk_error *err)
 	return HBK_OK;
 }
 
+/*
+ * Before SQLite's first use: no global memory statistics, whose one mutex
+ * every allocation of every connection would otherwise take.
+ */
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sqlite3_initialize();
+}
+
 hbk_result hbk_store_open(const char *path, int flags, struct hbk_store **out,
 			  struct hbk_error *err)
 {
+	static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 	hbk_result rc;
+
+	pthread_once(&setup_once, sqlite_setup);
 	if (access(path, F_OK) != 0) {
 		if (!(flags & HBK_STORE_CREATE))
 			return hbk_fail(
@@ -342,7 +355,8 @@ hbk_result hbk_store_open(const char *path, int flags, struct hbk_store **out,
 			    "PRAGMA journal_mode = WAL;"
 			    "PRAGMA synchronous = NORMAL;"
 			    "PRAGMA foreign_keys = OFF;"
-			    "PRAGMA temp_store = MEMORY;",
+			    "PRAGMA temp_store = MEMORY;"
+			    "PRAGMA cache_size = -65536;",
 			    err);
 	if (rc == HBK_OK)
 		rc = migrate(store, err);
