@@ -211,6 +211,7 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	hbk_partner_attach(&w->engine->partner, w->base);
 	hbk_payment_attach(&w->engine->payment, w->base);
 	w->engine->store->cache_statements = true;
+	w->engine->store->keep_search_model = true;
 	w->engine->store->write_lock = &server->write_lock;
 	w->saga_env.defer = worker_defer;
 	w->saga_env.ctx = w;
