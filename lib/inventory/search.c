@@ -233,26 +233,74 @@ struct offer {
 	int64_t total;
 };
 
+/*
+ * The order of offers. Each key is computed only when the ones before it
+ * tie: this runs thousands of times a search.
+ */
 static int offer_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct offer *x = a, *y = b;
 	enum hbk_sort sort_key = *(const enum hbk_sort *)ctx;
-	int by_price = (x->total > y->total) - (x->total < y->total);
-	int by_name = strcmp(x->c->hotel.name, y->c->hotel.name);
-	int by_stars = y->c->hotel.stars - x->c->hotel.stars;
-	int tie = strcmp(x->c->hotel.id, y->c->hotel.id);
-	if (!tie)
-		tie = strcmp(x->c->room_type, y->c->room_type);
-	if (!tie)
-		tie = strcmp(x->board->code, y->board->code);
-	if (!tie)
-		tie = (int)y->refundable - (int)x->refundable;
+	int by;
 	switch (sort_key) {
-	case HBK_SORT_PRICE: return by_price ? by_price : by_name ? by_name : tie;
-	case HBK_SORT_STARS: return by_stars ? by_stars : by_price ? by_price : tie;
-	case HBK_SORT_NAME: return by_name ? by_name : by_price ? by_price : tie;
+	case HBK_SORT_PRICE:
+		if ((by = (x->total > y->total) - (x->total < y->total)))
+			return by;
+		if ((by = strcmp(x->c->hotel.name, y->c->hotel.name)))
+			return by;
+		break;
+	case HBK_SORT_STARS:
+		if ((by = y->c->hotel.stars - x->c->hotel.stars))
+			return by;
+		if ((by = (x->total > y->total) - (x->total < y->total)))
+			return by;
+		break;
+	case HBK_SORT_NAME:
+		if ((by = strcmp(x->c->hotel.name, y->c->hotel.name)))
+			return by;
+		if ((by = (x->total > y->total) - (x->total < y->total)))
+			return by;
+		break;
 	}
-	return tie;
+	/* Candidates come ordered by hotel id then room type, so their
+	 * addresses order them too. */
+	if (x->c != y->c)
+		return x->c < y->c ? -1 : 1;
+	if ((by = strcmp(x->board->code, y->board->code)))
+		return by;
+	return (int)y->refundable - (int)x->refundable;
+}
+
+/*
+ * Puts the first limit offers, in order, at the front: a full sort when
+ * most are wanted, else one pass keeping the best limit sorted by
+ * insertion, which for the usual 20 of a few hundred compares far less.
+ */
+static void offers_order(struct offer *offers, int n, int limit, enum hbk_sort sort_key)
+{
+	if (limit >= n / 4) {
+		qsort_r(offers, (size_t)n, sizeof(*offers), offer_cmp, &sort_key);
+		return;
+	}
+	int kept = 0;
+	for (int i = 0; i < n; i++) {
+		struct offer o = offers[i];
+		if (kept == limit && offer_cmp(&o, &offers[kept - 1], &sort_key) >= 0)
+			continue;
+		int lo = 0, hi = kept;
+		while (lo < hi) {
+			int mid = (lo + hi) / 2;
+			if (offer_cmp(&o, &offers[mid], &sort_key) < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		int moved = (kept == limit ? kept - 1 : kept) - lo;
+		memmove(&offers[lo + 1], &offers[lo], (size_t)moved * sizeof(*offers));
+		offers[lo] = o;
+		if (kept < limit)
+			kept++;
+	}
 }
 
 /*
@@ -284,13 +332,19 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 	hbk_date_format(q->checkout, checkout);
 	hbk_money_format(&quote.total, total);
 
-	hbk_buf_printf(out, "{\"n\":%d,\"offer_id\":\"%s\",\"hotel\":{\"id\":", n, offer_id);
+	hbk_buf_puts(out, "{\"n\":");
+	hbk_buf_put_int(out, n);
+	hbk_buf_puts(out, ",\"offer_id\":\"");
+	hbk_buf_puts(out, offer_id);
+	hbk_buf_puts(out, "\",\"hotel\":{\"id\":");
 	hbk_buf_json_string(out, o->c->hotel.id);
 	hbk_buf_puts(out, ",\"name\":");
 	hbk_buf_json_string(out, o->c->hotel.name);
 	hbk_buf_puts(out, ",\"city\":");
 	hbk_buf_json_string(out, o->c->hotel.city);
-	hbk_buf_printf(out, ",\"stars\":%d},\"room_type\":", o->c->hotel.stars);
+	hbk_buf_puts(out, ",\"stars\":");
+	hbk_buf_put_int(out, o->c->hotel.stars);
+	hbk_buf_puts(out, "},\"room_type\":");
 	hbk_buf_json_string(out, o->c->room_type);
 	hbk_buf_puts(out, ",\"room_name\":");
 	hbk_buf_json_string(out, o->c->room_name);
@@ -298,13 +352,26 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 	hbk_buf_json_string(out, o->board->code);
 	hbk_buf_puts(out, ",\"board_name\":");
 	hbk_buf_json_string(out, o->board->name);
-	hbk_buf_printf(
-	    out,
-	    ",\"checkin\":\"%s\",\"checkout\":\"%s\",\"nights\":%d,\"guests\":{\"adults\":%d,"
-	    "\"children\":%d},\"rooms\":%d,\"available\":%d,\"total\":{\"amount\":\"%s\","
-	    "\"currency\":\"%s\"},\"refundable\":%s,\"cancellation_policy\":",
-	    checkin, checkout, q->checkout - q->checkin, q->adults, q->children, q->rooms,
-	    o->c->available, total, quote.total.currency, o->refundable ? "true" : "false");
+	hbk_buf_puts(out, ",\"checkin\":\"");
+	hbk_buf_puts(out, checkin);
+	hbk_buf_puts(out, "\",\"checkout\":\"");
+	hbk_buf_puts(out, checkout);
+	hbk_buf_puts(out, "\",\"nights\":");
+	hbk_buf_put_int(out, q->checkout - q->checkin);
+	hbk_buf_puts(out, ",\"guests\":{\"adults\":");
+	hbk_buf_put_int(out, q->adults);
+	hbk_buf_puts(out, ",\"children\":");
+	hbk_buf_put_int(out, q->children);
+	hbk_buf_puts(out, "},\"rooms\":");
+	hbk_buf_put_int(out, q->rooms);
+	hbk_buf_puts(out, ",\"available\":");
+	hbk_buf_put_int(out, o->c->available);
+	hbk_buf_puts(out, ",\"total\":{\"amount\":\"");
+	hbk_buf_puts(out, total);
+	hbk_buf_puts(out, "\",\"currency\":\"");
+	hbk_buf_puts(out, quote.total.currency);
+	hbk_buf_puts(out, o->refundable ? "\"},\"refundable\":true,\"cancellation_policy\":"
+				       : "\"},\"refundable\":false,\"cancellation_policy\":");
 	hbk_policy_text(&quote.policy, out);
 	hbk_buf_putc(out, '}');
 }
@@ -601,7 +668,7 @@ static hbk_result search_in(struct hbk_store *store, const struct hbk_search_que
 	if (rc == HBK_OK) {
 		enum hbk_sort sort_key = q->sort;
 		if (noffers > 1)
-			qsort_r(offers, (size_t)noffers, sizeof(*offers), offer_cmp, &sort_key);
+			offers_order(offers, noffers, q->limit, sort_key);
 		hbk_buf_puts(out, "{\"offers\":[");
 		for (int i = 0; i < noffers && i < q->limit; i++) {
 			if (i)
