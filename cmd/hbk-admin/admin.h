@@ -37,12 +37,12 @@ void topics_reset(void);
 /*
  * Opens the Kafka cluster for a command: the brokers from option (the
  * command's --brokers, may be NULL), else HBK_KAFKA_BROKERS, else
- * kafka.brokers. Returns 0 with *out to close with hbk_kafka_close(), or
+ * kafka.brokers. Returns 0 with *out to close with hbk_kafka_admin_close(), or
  * the exit code after reporting: 2 when no brokers are given, 6 when none
  * answers.
  */
 int admin_kafka_open(struct hbk_cli *cli, const struct hbk_command *self, const char *option,
-		     struct hbk_kafka **out);
+		     struct hbk_kafka_admin **out);
 
 /* The command table, for usage errors raised inside a command. */
 const struct hbk_command *admin_command(const char *name);

@@ -12,7 +12,7 @@
 #include "admin.h"
 #include "hbk/json.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define GROUPS_TEXT_MAX 4096
 
 static const char *brokers;
@@ -20,8 +20,8 @@ static const char *group_names;
 
 const struct hbk_option kafka_options[] = {
     {HBK_OPT_STRING, "brokers", 0, &brokers, NULL, "LIST",
-     "bootstrap brokers HOST:PORT,... (HBK_KAFKA_BROKERS, kafka.brokers)", 0, 0,
-     HBK_COMPLETE_NONE, NULL},
+     "bootstrap brokers HOST:PORT,... (HBK_KAFKA_BROKERS, kafka.brokers)", 0, 0, HBK_COMPLETE_NONE,
+     NULL},
     {HBK_OPT_STRING, "group", 0, &group_names, NULL, "NAMES",
      "also report these consumer groups (comma-separated)", 0, 0, HBK_COMPLETE_NONE, NULL},
     {HBK_OPT_END, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, HBK_COMPLETE_NONE, NULL},
@@ -34,7 +34,7 @@ void kafka_reset(void)
 }
 
 int admin_kafka_open(struct hbk_cli *cli, const struct hbk_command *self, const char *option,
-		     struct hbk_kafka **out)
+		     struct hbk_kafka_admin **out)
 {
 	struct hbk_error err = {0};
 	struct hbk_kafka_config kc;
@@ -47,14 +47,16 @@ int admin_kafka_open(struct hbk_cli *cli, const struct hbk_command *self, const 
 	const char *env = getenv("HBK_KAFKA_BROKERS");
 	const char *chosen = option && *option ? option : env && *env ? env : kc.brokers;
 	if (!*chosen)
-		return hbk_cli_usage_error(cli, self,
-					   "%s: no Kafka brokers: give --brokers HOST:PORT,..., set "
-					   "HBK_KAFKA_BROKERS or kafka.brokers in hbk.yaml",
-					   self->name);
+		return hbk_cli_usage_error(
+		    cli, self,
+		    "%s: no Kafka brokers: give --brokers HOST:PORT,..., set "
+		    "HBK_KAFKA_BROKERS or kafka.brokers in hbk.yaml",
+		    self->name);
 	if (!hbk_copy(kc.brokers, sizeof(kc.brokers), chosen))
-		return hbk_cli_usage_error(cli, self, "%s: the broker list is longer than %d characters",
+		return hbk_cli_usage_error(cli, self,
+					   "%s: the broker list is longer than %d characters",
 					   self->name, HBK_KAFKA_BROKERS_MAX - 1);
-	if (hbk_kafka_open(&kc, out, &err) != HBK_OK)
+	if (hbk_kafka_admin_open(&kc, out, &err) != HBK_OK)
 		return hbk_cli_error(cli, &err);
 	return 0;
 }
@@ -67,9 +69,12 @@ static const struct hbk_column broker_columns[] = {
 };
 
 static const struct hbk_column topic_columns[] = {
-    {"TOPIC", "name", false},	       {"ROLE", "role", false},
-    {"EXISTS", "exists", false},       {"PARTITIONS", "partitions", true},
-    {"REPLICATION", "replication", true}, {"LEADERS DOWN", "leaders_down", true},
+    {"TOPIC", "name", false},
+    {"ROLE", "role", false},
+    {"EXISTS", "exists", false},
+    {"PARTITIONS", "partitions", true},
+    {"REPLICATION", "replication", true},
+    {"LEADERS DOWN", "leaders_down", true},
 };
 
 static const struct hbk_column group_columns[] = {
@@ -116,20 +121,23 @@ static void notes(const struct hbk_cli *cli, const json_t *doc)
 {
 	size_t i;
 	json_t *row;
-	json_array_foreach(json_object_get(doc, "brokers"), i, row)
-		if (strcmp(hbk_json_str(row, "state", ""), "down") == 0)
-			hbk_cli_note(cli, "broker %lld at %s:%lld is down", hbk_json_int(row, "id", 0),
-				     hbk_json_str(row, "host", ""), hbk_json_int(row, "port", 0));
-	json_array_foreach(json_object_get(doc, "topics"), i, row) {
+	json_array_foreach(json_object_get(doc, "brokers"), i,
+			   row) if (strcmp(hbk_json_str(row, "state", ""), "down") == 0)
+	    hbk_cli_note(cli, "broker %lld at %s:%lld is down", hbk_json_int(row, "id", 0),
+			 hbk_json_str(row, "host", ""), hbk_json_int(row, "port", 0));
+	json_array_foreach(json_object_get(doc, "topics"), i, row)
+	{
 		if (!hbk_json_bool(row, "exists", false))
 			hbk_cli_note(cli, "topic %s does not exist (hbk-admin topics create)",
 				     hbk_json_str(row, "name", ""));
 		else if (hbk_json_int(row, "leaders_down", 0) > 0)
 			hbk_cli_note(cli, "topic %s: partitions without a live leader: %lld",
-				     hbk_json_str(row, "name", ""), hbk_json_int(row, "leaders_down", 0));
+				     hbk_json_str(row, "name", ""),
+				     hbk_json_int(row, "leaders_down", 0));
 	}
 	if (!hbk_json_bool(doc, "groups_listed", true))
-		hbk_cli_note(cli, "the brokers cannot list consumer groups; name them with --group");
+		hbk_cli_note(cli,
+			     "the brokers cannot list consumer groups; name them with --group");
 }
 
 int cmd_kafka(struct hbk_cli *cli, int argc, const char **argv)
@@ -139,18 +147,18 @@ int cmd_kafka(struct hbk_cli *cli, int argc, const char **argv)
 	char group_text[GROUPS_TEXT_MAX];
 	size_t ngroups = 0;
 	struct hbk_error err = {0};
-	struct hbk_kafka *kafka = NULL;
+	struct hbk_kafka_admin *kafka = NULL;
 	json_t *doc = NULL;
 
 	HBK_ASSERT(argc == 1);
 	if (strcmp(argv[0], "status") != 0)
-		return hbk_cli_usage_error(cli, self, "kafka: unknown action '%s' (expected status)",
-					   argv[0]);
+		return hbk_cli_usage_error(cli, self,
+					   "kafka: unknown action '%s' (expected status)", argv[0]);
 	if (group_names && (!hbk_copy(group_text, sizeof(group_text), group_names) ||
 			    !split_groups(group_text, groups, &ngroups)))
-		return hbk_cli_usage_error(cli, self,
-					   "kafka: --group: expected up to %d comma-separated names",
-					   HBK_KAFKA_GROUPS_MAX);
+		return hbk_cli_usage_error(
+		    cli, self, "kafka: --group: expected up to %d comma-separated names",
+		    HBK_KAFKA_GROUPS_MAX);
 	int code = admin_kafka_open(cli, self, brokers, &kafka);
 	if (code != 0)
 		return code;
@@ -161,6 +169,6 @@ int cmd_kafka(struct hbk_cli *cli, int argc, const char **argv)
 		notes(cli, doc);
 	}
 	json_decref(doc);
-	hbk_kafka_close(kafka);
+	hbk_kafka_admin_close(kafka);
 	return code;
 }

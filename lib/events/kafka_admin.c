@@ -21,7 +21,7 @@
 #define PROBE_TIMEOUT_MS_MAX 2000 /* a broker that does not answer in this is down */
 #define LOG_LINE_MAX	     256
 
-struct hbk_kafka {
+struct hbk_kafka_admin {
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *queue; /* where the Admin API answers */
 	struct hbk_kafka_config cfg;
@@ -36,7 +36,7 @@ struct topic_role {
 	const char *name;
 };
 
-static void roles(const struct hbk_kafka *kafka, struct topic_role out[TOPIC_ROLES])
+static void roles(const struct hbk_kafka_admin *kafka, struct topic_role out[TOPIC_ROLES])
 {
 	out[0] = (struct topic_role){"commands", kafka->cfg.topic_commands};
 	out[1] = (struct topic_role){"events", kafka->cfg.topic_events};
@@ -45,7 +45,7 @@ static void roles(const struct hbk_kafka *kafka, struct topic_role out[TOPIC_ROL
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	struct hbk_kafka *kafka = rd_kafka_opaque(rk);
+	struct hbk_kafka_admin *kafka = rd_kafka_opaque(rk);
 	(void)fac;
 	if (!kafka || level > 3) /* LOG_ERR and worse */
 		return;
@@ -60,7 +60,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 }
 
 /* The first error librdkafka logged, or what err says. Copied into out. */
-static void cause(struct hbk_kafka *kafka, rd_kafka_resp_err_t e, char *out, size_t size)
+static void cause(struct hbk_kafka_admin *kafka, rd_kafka_resp_err_t e, char *out, size_t size)
 {
 	pthread_mutex_lock(&kafka->lock);
 	hbk_copy(out, size, kafka->first_error[0] ? kafka->first_error : rd_kafka_err2str(e));
@@ -96,12 +96,13 @@ static hbk_result classify(rd_kafka_resp_err_t e)
 	case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS: return HBK_ECONFLICT;
 	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
 	case RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND: return HBK_ENOTFOUND;
-	default: return e > 0 || e == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ? HBK_EDECLINED
-									   : HBK_EINTERNAL;
+	default:
+		return e > 0 || e == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ? HBK_EDECLINED
+									    : HBK_EINTERNAL;
 	}
 }
 
-static hbk_result unreachable(struct hbk_kafka *kafka, rd_kafka_resp_err_t e,
+static hbk_result unreachable(struct hbk_kafka_admin *kafka, rd_kafka_resp_err_t e,
 			      struct hbk_error *err)
 {
 	char why[LOG_LINE_MAX];
@@ -134,8 +135,8 @@ static rd_kafka_conf_t *new_conf(const char *brokers, int timeout_ms, void *opaq
 	return conf;
 }
 
-hbk_result hbk_kafka_open(const struct hbk_kafka_config *kc, struct hbk_kafka **out,
-			  struct hbk_error *err)
+hbk_result hbk_kafka_admin_open(const struct hbk_kafka_config *kc, struct hbk_kafka_admin **out,
+				struct hbk_error *err)
 {
 	char errstr[512];
 	HBK_ASSERT(kc != NULL && out != NULL);
@@ -144,14 +145,14 @@ hbk_result hbk_kafka_open(const struct hbk_kafka_config *kc, struct hbk_kafka **
 		return hbk_fail_field(err, HBK_EINVAL, "no_brokers", "kafka.brokers",
 				      "kafka: no brokers (set kafka.brokers, HBK_KAFKA_BROKERS or "
 				      "--brokers)");
-	struct hbk_kafka *kafka = hbk_xcalloc(1, sizeof(*kafka));
+	struct hbk_kafka_admin *kafka = hbk_xcalloc(1, sizeof(*kafka));
 	kafka->cfg = *kc;
 	pthread_mutex_init(&kafka->lock, NULL);
 	rd_kafka_conf_t *conf = new_conf(kc->brokers, kc->timeout_ms, kafka);
 	kafka->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (!kafka->rk) {
 		rd_kafka_conf_destroy(conf);
-		hbk_kafka_close(kafka);
+		hbk_kafka_admin_close(kafka);
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "kafka.brokers",
 				      "kafka: %s", errstr);
 	}
@@ -162,7 +163,7 @@ hbk_result hbk_kafka_open(const struct hbk_kafka_config *kc, struct hbk_kafka **
 	rd_kafka_resp_err_t e = rd_kafka_metadata(kafka->rk, 0, NULL, &md, kc->timeout_ms);
 	if (e) {
 		hbk_result rc = unreachable(kafka, e, err);
-		hbk_kafka_close(kafka);
+		hbk_kafka_admin_close(kafka);
 		return rc;
 	}
 	rd_kafka_metadata_destroy(md);
@@ -170,7 +171,7 @@ hbk_result hbk_kafka_open(const struct hbk_kafka_config *kc, struct hbk_kafka **
 	return HBK_OK;
 }
 
-void hbk_kafka_close(struct hbk_kafka *kafka)
+void hbk_kafka_admin_close(struct hbk_kafka_admin *kafka)
 {
 	if (!kafka)
 		return;
@@ -185,7 +186,7 @@ void hbk_kafka_close(struct hbk_kafka *kafka)
 }
 
 /* The metadata of every topic (never creating one). Caller destroys *md. */
-static hbk_result all_metadata(struct hbk_kafka *kafka, const struct rd_kafka_metadata **md,
+static hbk_result all_metadata(struct hbk_kafka_admin *kafka, const struct rd_kafka_metadata **md,
 			       struct hbk_error *err)
 {
 	rd_kafka_resp_err_t e = rd_kafka_metadata(kafka->rk, 1, NULL, md, kafka->cfg.timeout_ms);
@@ -228,7 +229,7 @@ static json_t *id_array(const int32_t *ids, int count)
  * queue hand-off. An answer to an earlier call that came too late is
  * dropped, so it cannot be taken for this one.
  */
-static rd_kafka_event_t *admin_wait(struct hbk_kafka *kafka, rd_kafka_event_type_t type)
+static rd_kafka_event_t *admin_wait(struct hbk_kafka_admin *kafka, rd_kafka_event_type_t type)
 {
 	int64_t deadline_ms = hbk_now_ms() + kafka->cfg.timeout_ms * 2 + 1000;
 	for (int64_t left_ms; (left_ms = deadline_ms - hbk_now_ms()) > 0;) {
@@ -240,7 +241,7 @@ static rd_kafka_event_t *admin_wait(struct hbk_kafka *kafka, rd_kafka_event_type
 	return NULL;
 }
 
-static rd_kafka_AdminOptions_t *admin_options(struct hbk_kafka *kafka, rd_kafka_admin_op_t op)
+static rd_kafka_AdminOptions_t *admin_options(struct hbk_kafka_admin *kafka, rd_kafka_admin_op_t op)
 {
 	char errstr[256];
 	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(kafka->rk, op);
@@ -255,7 +256,7 @@ static rd_kafka_AdminOptions_t *admin_options(struct hbk_kafka *kafka, rd_kafka_
  * would leave librdkafka waiting for one until the time-out: the request
  * goes to a broker it knows instead, which answers for itself.
  */
-static hbk_result create_missing(struct hbk_kafka *kafka, const struct rd_kafka_metadata *md,
+static hbk_result create_missing(struct hbk_kafka_admin *kafka, const struct rd_kafka_metadata *md,
 				 const char *const *missing, int nmissing, json_t *results,
 				 struct hbk_error *err)
 {
@@ -321,7 +322,7 @@ out:
 }
 
 /* One row of the create answer, from the metadata when the topic exists. */
-static json_t *created_row(const struct hbk_kafka *kafka, const struct topic_role *r,
+static json_t *created_row(const struct hbk_kafka_admin *kafka, const struct topic_role *r,
 			   const char *result, const rd_kafka_metadata_topic_t *t)
 {
 	bool fresh = strcmp(result, "created") == 0;
@@ -333,7 +334,8 @@ static json_t *created_row(const struct hbk_kafka *kafka, const struct topic_rol
 			 kafka->cfg.replication);
 }
 
-hbk_result hbk_kafka_topics_create(struct hbk_kafka *kafka, json_t **out, struct hbk_error *err)
+hbk_result hbk_kafka_topics_create(struct hbk_kafka_admin *kafka, json_t **out,
+				   struct hbk_error *err)
 {
 	struct topic_role r[TOPIC_ROLES];
 	const char *missing[TOPIC_ROLES];
@@ -360,8 +362,9 @@ hbk_result hbk_kafka_topics_create(struct hbk_kafka *kafka, json_t **out, struct
 		json_t *rows = json_array();
 		for (int i = 0; i < TOPIC_ROLES; i++) {
 			const char *result = json_string_value(json_object_get(results, r[i].name));
-			json_array_append_new(rows, created_row(kafka, &r[i], result ? result : "exists",
-								find_topic(md, r[i].name)));
+			json_array_append_new(rows,
+					      created_row(kafka, &r[i], result ? result : "exists",
+							  find_topic(md, r[i].name)));
 		}
 		*out = json_pack("{s:o}", "topics", rows);
 	}
@@ -394,7 +397,7 @@ static json_t *topic_json(const struct topic_role *r, const rd_kafka_metadata_to
 	return doc;
 }
 
-hbk_result hbk_kafka_topics_describe(struct hbk_kafka *kafka, json_t **out, int *missing,
+hbk_result hbk_kafka_topics_describe(struct hbk_kafka_admin *kafka, json_t **out, int *missing,
 				     struct hbk_error *err)
 {
 	struct topic_role r[TOPIC_ROLES];
@@ -427,7 +430,7 @@ hbk_result hbk_kafka_topics_describe(struct hbk_kafka *kafka, json_t **out, int 
  * broker alone can learn nothing from the others. The handles are all
  * made first so that their connections are tried at the same time.
  */
-static json_t *brokers_json(struct hbk_kafka *kafka, const struct rd_kafka_metadata *md,
+static json_t *brokers_json(struct hbk_kafka_admin *kafka, const struct rd_kafka_metadata *md,
 			    bool down[BROKERS_MAX])
 {
 	rd_kafka_t *probes[BROKERS_MAX] = {0};
@@ -447,15 +450,14 @@ static json_t *brokers_json(struct hbk_kafka *kafka, const struct rd_kafka_metad
 	json_t *brokers = json_array();
 	for (int i = 0; i < count; i++) {
 		const struct rd_kafka_metadata *probe_md = NULL;
-		down[i] = !probes[i] || rd_kafka_metadata(probes[i], 0, NULL, &probe_md, probe_ms) !=
-					    RD_KAFKA_RESP_ERR_NO_ERROR;
+		down[i] = !probes[i] || rd_kafka_metadata(probes[i], 0, NULL, &probe_md,
+							  probe_ms) != RD_KAFKA_RESP_ERR_NO_ERROR;
 		if (probe_md)
 			rd_kafka_metadata_destroy(probe_md);
-		json_array_append_new(brokers, json_pack("{s:i, s:s, s:i, s:s}", "id",
-							 md->brokers[i].id, "host",
-							 md->brokers[i].host, "port",
-							 md->brokers[i].port, "state",
-							 down[i] ? "down" : "up"));
+		json_array_append_new(
+		    brokers, json_pack("{s:i, s:s, s:i, s:s}", "id", md->brokers[i].id, "host",
+				       md->brokers[i].host, "port", md->brokers[i].port, "state",
+				       down[i] ? "down" : "up"));
 	}
 	for (int i = 0; i < count; i++)
 		if (probes[i])
@@ -472,7 +474,7 @@ static bool broker_down(const struct rd_kafka_metadata *md, const bool down[BROK
 	return true; /* a leader the cluster does not list is not serving */
 }
 
-static json_t *topics_status_json(struct hbk_kafka *kafka, const struct rd_kafka_metadata *md,
+static json_t *topics_status_json(struct hbk_kafka_admin *kafka, const struct rd_kafka_metadata *md,
 				  const bool down[BROKERS_MAX])
 {
 	struct topic_role r[TOPIC_ROLES];
@@ -484,11 +486,11 @@ static json_t *topics_status_json(struct hbk_kafka *kafka, const struct rd_kafka
 		for (int p = 0; t && p < t->partition_cnt; p++)
 			leaders_down += t->partitions[p].leader < 0 ||
 					broker_down(md, down, t->partitions[p].leader);
-		json_array_append_new(topics,
-				      json_pack("{s:s, s:s, s:b, s:i, s:i, s:i}", "role", r[i].role,
-						"name", r[i].name, "exists", t != NULL, "partitions",
-						t ? t->partition_cnt : 0, "replication",
-						topic_replication(t), "leaders_down", leaders_down));
+		json_array_append_new(
+		    topics, json_pack("{s:s, s:s, s:b, s:i, s:i, s:i}", "role", r[i].role, "name",
+				      r[i].name, "exists", t != NULL, "partitions",
+				      t ? t->partition_cnt : 0, "replication", topic_replication(t),
+				      "leaders_down", leaders_down));
 	}
 	return topics;
 }
@@ -496,7 +498,7 @@ static json_t *topics_status_json(struct hbk_kafka *kafka, const struct rd_kafka
 /* Asks every broker for its groups; list_groups() takes the answer. The
  * question goes first so that a broker that is down delays it while the
  * brokers are probed, not after. */
-static void list_groups_start(struct hbk_kafka *kafka)
+static void list_groups_start(struct hbk_kafka_admin *kafka)
 {
 	rd_kafka_AdminOptions_t *o = admin_options(kafka, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
 	rd_kafka_ListConsumerGroups(kafka->rk, o, kafka->queue);
@@ -505,7 +507,7 @@ static void list_groups_start(struct hbk_kafka *kafka)
 
 /* The groups the cluster lists, into groups {"name": "state"}; false when
  * it cannot list them (ListGroups unsupported, or no broker answered). */
-static bool list_groups(struct hbk_kafka *kafka, json_t *groups)
+static bool list_groups(struct hbk_kafka_admin *kafka, json_t *groups)
 {
 	rd_kafka_event_t *ev = admin_wait(kafka, RD_KAFKA_EVENT_LISTCONSUMERGROUPS_RESULT);
 	if (!ev)
@@ -524,9 +526,9 @@ static bool list_groups(struct hbk_kafka *kafka, json_t *groups)
 		for (size_t i = 0; i < nvalid; i++) {
 			rd_kafka_consumer_group_state_t state =
 			    rd_kafka_ConsumerGroupListing_state(valid[i]);
-			json_object_set_new(
-			    groups, rd_kafka_ConsumerGroupListing_group_id(valid[i]),
-			    json_string(rd_kafka_consumer_group_state_name(state)));
+			json_object_set_new(groups,
+					    rd_kafka_ConsumerGroupListing_group_id(valid[i]),
+					    json_string(rd_kafka_consumer_group_state_name(state)));
 		}
 	}
 	rd_kafka_event_destroy(ev);
@@ -534,7 +536,7 @@ static bool list_groups(struct hbk_kafka *kafka, json_t *groups)
 }
 
 /* The partitions of hbk's topics, for offsets. Caller destroys. */
-static rd_kafka_topic_partition_list_t *our_partitions(struct hbk_kafka *kafka,
+static rd_kafka_topic_partition_list_t *our_partitions(struct hbk_kafka_admin *kafka,
 						       const struct rd_kafka_metadata *md)
 {
 	struct topic_role r[TOPIC_ROLES];
@@ -552,11 +554,13 @@ static rd_kafka_topic_partition_list_t *our_partitions(struct hbk_kafka *kafka,
 }
 
 /* A group's committed offsets on our partitions; NULL when unknown. */
-static rd_kafka_topic_partition_list_t *committed(struct hbk_kafka *kafka, const char *group,
+static rd_kafka_topic_partition_list_t *committed(struct hbk_kafka_admin *kafka, const char *group,
 						  const rd_kafka_topic_partition_list_t *parts)
 {
-	rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, parts);
-	rd_kafka_AdminOptions_t *o = admin_options(kafka, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+	rd_kafka_ListConsumerGroupOffsets_t *req =
+	    rd_kafka_ListConsumerGroupOffsets_new(group, parts);
+	rd_kafka_AdminOptions_t *o =
+	    admin_options(kafka, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
 	rd_kafka_ListConsumerGroupOffsets(kafka->rk, &req, 1, o, kafka->queue);
 	rd_kafka_event_t *ev = admin_wait(kafka, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT);
 	rd_kafka_AdminOptions_destroy(o);
@@ -566,8 +570,9 @@ static rd_kafka_topic_partition_list_t *committed(struct hbk_kafka *kafka, const
 	rd_kafka_topic_partition_list_t *offsets = NULL;
 	if (!rd_kafka_event_error(ev)) {
 		size_t n = 0;
-		const rd_kafka_group_result_t **gr = rd_kafka_ListConsumerGroupOffsets_result_groups(
-		    rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
+		const rd_kafka_group_result_t **gr =
+		    rd_kafka_ListConsumerGroupOffsets_result_groups(
+			rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
 		if (n == 1 && !rd_kafka_group_result_error(gr[0]))
 			offsets = rd_kafka_topic_partition_list_copy(
 			    rd_kafka_group_result_partitions(gr[0]));
@@ -590,16 +595,15 @@ static json_t *group_json(const char *group, const char *state,
 		const rd_kafka_topic_partition_t *end =
 		    ends ? rd_kafka_topic_partition_list_find(ends, c->topic, c->partition) : NULL;
 		bool known = end && !end->err && end->offset >= 0;
-		long long partition_lag = known && end->offset > c->offset ? end->offset - c->offset
-									     : 0;
+		long long partition_lag =
+		    known && end->offset > c->offset ? end->offset - c->offset : 0;
 		lag_known = lag_known && known;
 		lag += partition_lag;
-		json_array_append_new(parts,
-				      json_pack("{s:s, s:i, s:I, s:o, s:o}", "topic", c->topic,
-						"partition", c->partition, "committed",
-						(json_int_t)c->offset, "end",
-						known ? json_integer(end->offset) : json_null(), "lag",
-						known ? json_integer(partition_lag) : json_null()));
+		json_array_append_new(
+		    parts, json_pack("{s:s, s:i, s:I, s:o, s:o}", "topic", c->topic, "partition",
+				     c->partition, "committed", (json_int_t)c->offset, "end",
+				     known ? json_integer(end->offset) : json_null(), "lag",
+				     known ? json_integer(partition_lag) : json_null()));
 	}
 	return json_pack("{s:s, s:s, s:o, s:o}", "group", group, "state", state, "lag",
 			 lag_known ? json_integer(lag) : json_null(), "partitions", parts);
@@ -607,7 +611,7 @@ static json_t *group_json(const char *group, const char *state,
 
 /* The end offset of each partition, in one ListOffsets round; NULL when
  * it failed. Caller destroys. */
-static rd_kafka_topic_partition_list_t *end_offsets(struct hbk_kafka *kafka,
+static rd_kafka_topic_partition_list_t *end_offsets(struct hbk_kafka_admin *kafka,
 						    const rd_kafka_topic_partition_list_t *parts)
 {
 	rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_copy(parts);
@@ -621,7 +625,7 @@ static rd_kafka_topic_partition_list_t *end_offsets(struct hbk_kafka *kafka,
 	return ends;
 }
 
-static json_t *groups_json(struct hbk_kafka *kafka, const struct rd_kafka_metadata *md,
+static json_t *groups_json(struct hbk_kafka_admin *kafka, const struct rd_kafka_metadata *md,
 			   const char *const *named, size_t nnamed, bool *listed)
 {
 	json_t *states = json_object();
@@ -638,7 +642,8 @@ static json_t *groups_json(struct hbk_kafka *kafka, const struct rd_kafka_metada
 	rd_kafka_topic_partition_list_t *ends = parts->cnt ? end_offsets(kafka, parts) : NULL;
 	const char *group;
 	json_t *state;
-	json_object_foreach(states, group, state) {
+	json_object_foreach(states, group, state)
+	{
 		rd_kafka_topic_partition_list_t *offsets =
 		    parts->cnt ? committed(kafka, group, parts) : NULL;
 		json_array_append_new(groups,
@@ -653,8 +658,8 @@ static json_t *groups_json(struct hbk_kafka *kafka, const struct rd_kafka_metada
 	return groups;
 }
 
-hbk_result hbk_kafka_status(struct hbk_kafka *kafka, const char *const *groups, size_t ngroups,
-			    json_t **out, struct hbk_error *err)
+hbk_result hbk_kafka_status(struct hbk_kafka_admin *kafka, const char *const *groups,
+			    size_t ngroups, json_t **out, struct hbk_error *err)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	bool down[BROKERS_MAX] = {false};

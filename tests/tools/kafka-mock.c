@@ -32,14 +32,14 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#define BROKERS_MAX	   32
-#define TOPICS_MAX	   64
-#define PARTITIONS_MAX	   1000
-#define RTT_MS_MAX	   600000
-#define ERROR_COUNT_MAX	   1000
-#define LINE_MAX_BYTES	   512
-#define WORDS_MAX	   8
-#define REPLICATION_MAX	   3 /* never more than the brokers, see replication() */
+#define BROKERS_MAX	32
+#define TOPICS_MAX	64
+#define PARTITIONS_MAX	1000
+#define RTT_MS_MAX	600000
+#define ERROR_COUNT_MAX 1000
+#define LINE_MAX_BYTES	512
+#define WORDS_MAX	8
+#define REPLICATION_MAX 3 /* never more than the brokers, see replication() */
 
 /* A command source: stdin or the FIFO, read line by line without stdio so
  * poll() sees every byte that has arrived. */
@@ -89,8 +89,8 @@ static int replication(void)
 
 static bool create_topic(rd_kafka_mock_cluster_t *mcluster, const char *name, long partitions)
 {
-	rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mcluster, name, (int)partitions,
-							   replication());
+	rd_kafka_resp_err_t e =
+	    rd_kafka_mock_topic_create(mcluster, name, (int)partitions, replication());
 	if (e) {
 		fprintf(stderr, "kafka-mock: error: topic %s: %s\n", name, rd_kafka_err2str(e));
 		return false;
@@ -139,13 +139,34 @@ static bool parse_error_code(const char *s, rd_kafka_resp_err_t *out)
 static bool parse_api_key(const char *s, int16_t *out)
 {
 	static const char *const names[] = {
-	    "Produce",	   "Fetch",	     "ListOffsets",	  "Metadata",
-	    "LeaderAndIsr", "StopReplica",    "UpdateMetadata",	  "ControlledShutdown",
-	    "OffsetCommit", "OffsetFetch",    "FindCoordinator",  "JoinGroup",
-	    "Heartbeat",    "LeaveGroup",     "SyncGroup",	  "DescribeGroups",
-	    "ListGroups",   "SaslHandshake",  "ApiVersions",	  "CreateTopics",
-	    "DeleteTopics", "DeleteRecords",  "InitProducerId",	  "OffsetForLeaderEpoch",
-	    "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn",	  "WriteTxnMarkers",
+	    "Produce",
+	    "Fetch",
+	    "ListOffsets",
+	    "Metadata",
+	    "LeaderAndIsr",
+	    "StopReplica",
+	    "UpdateMetadata",
+	    "ControlledShutdown",
+	    "OffsetCommit",
+	    "OffsetFetch",
+	    "FindCoordinator",
+	    "JoinGroup",
+	    "Heartbeat",
+	    "LeaveGroup",
+	    "SyncGroup",
+	    "DescribeGroups",
+	    "ListGroups",
+	    "SaslHandshake",
+	    "ApiVersions",
+	    "CreateTopics",
+	    "DeleteTopics",
+	    "DeleteRecords",
+	    "InitProducerId",
+	    "OffsetForLeaderEpoch",
+	    "AddPartitionsToTxn",
+	    "AddOffsetsToTxn",
+	    "EndTxn",
+	    "WriteTxnMarkers",
 	    "TxnOffsetCommit",
 	};
 	long n;

@@ -21,17 +21,17 @@
 
 #define HBK_KAFKA_GROUPS_MAX 64 /* groups named on the command line */
 
-struct hbk_kafka;
+struct hbk_kafka_admin;
 
 /*
  * Connects to kc->brokers (copied) and asks for the cluster's metadata,
  * so an unreachable cluster fails here with HBK_EUNAVAILABLE within
  * kc->timeout_ms. kc->brokers must not be empty (HBK_EINVAL). The caller
- * frees *out with hbk_kafka_close().
+ * frees *out with hbk_kafka_admin_close().
  */
-hbk_result hbk_kafka_open(const struct hbk_kafka_config *kc, struct hbk_kafka **out,
-			  struct hbk_error *err);
-void hbk_kafka_close(struct hbk_kafka *kafka);
+hbk_result hbk_kafka_admin_open(const struct hbk_kafka_config *kc, struct hbk_kafka_admin **out,
+				struct hbk_error *err);
+void hbk_kafka_admin_close(struct hbk_kafka_admin *kafka);
 
 /*
  * Creates the commands, events and dlq topics with the configured
@@ -41,7 +41,8 @@ void hbk_kafka_close(struct hbk_kafka *kafka);
  * "partitions_configured":12,"replication_configured":3}]}. A cluster
  * without CreateTopics fails HBK_EDECLINED naming the topics missing.
  */
-hbk_result hbk_kafka_topics_create(struct hbk_kafka *kafka, json_t **out, struct hbk_error *err);
+hbk_result hbk_kafka_topics_create(struct hbk_kafka_admin *kafka, json_t **out,
+				   struct hbk_error *err);
 
 /*
  * The three topics as the cluster has them: {"topics":[{"role","name",
@@ -49,7 +50,7 @@ hbk_result hbk_kafka_topics_create(struct hbk_kafka *kafka, json_t **out, struct
  * "leader","replicas":[...],"isr":[...]}]}]}. A missing topic is
  * "exists":false with no partitions; *missing counts them.
  */
-hbk_result hbk_kafka_topics_describe(struct hbk_kafka *kafka, json_t **out, int *missing,
+hbk_result hbk_kafka_topics_describe(struct hbk_kafka_admin *kafka, json_t **out, int *missing,
 				     struct hbk_error *err);
 
 /*
@@ -63,7 +64,7 @@ hbk_result hbk_kafka_topics_describe(struct hbk_kafka *kafka, json_t **out, int 
  * brokers cannot list groups. lag is null when the end offsets could not
  * be read.
  */
-hbk_result hbk_kafka_status(struct hbk_kafka *kafka, const char *const *groups, size_t ngroups,
-			    json_t **out, struct hbk_error *err);
+hbk_result hbk_kafka_status(struct hbk_kafka_admin *kafka, const char *const *groups,
+			    size_t ngroups, json_t **out, struct hbk_error *err);
 
 #endif
