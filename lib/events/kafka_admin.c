@@ -245,8 +245,10 @@ static rd_kafka_AdminOptions_t *admin_options(struct hbk_kafka_admin *kafka, rd_
 {
 	char errstr[256];
 	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(kafka->rk, op);
-	HBK_ASSERT(rd_kafka_AdminOptions_set_request_timeout(o, kafka->cfg.timeout_ms, errstr,
-							     sizeof(errstr)) == 0);
+	/* kafka.timeout_ms is within librdkafka's bounds: config checked it. */
+	rd_kafka_resp_err_t e = rd_kafka_AdminOptions_set_request_timeout(o, kafka->cfg.timeout_ms,
+									  errstr, sizeof(errstr));
+	HBK_ASSERT(e == RD_KAFKA_RESP_ERR_NO_ERROR);
 	return o;
 }
 
@@ -271,8 +273,9 @@ static hbk_result create_missing(struct hbk_kafka_admin *kafka, const struct rd_
 		HBK_ASSERT(topics[i] != NULL); /* names and counts were checked by config */
 	}
 	rd_kafka_AdminOptions_t *o = admin_options(kafka, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-	HBK_ASSERT(rd_kafka_AdminOptions_set_operation_timeout(o, kafka->cfg.timeout_ms, errstr,
-							       sizeof(errstr)) == 0);
+	rd_kafka_resp_err_t set = rd_kafka_AdminOptions_set_operation_timeout(
+	    o, kafka->cfg.timeout_ms, errstr, sizeof(errstr));
+	HBK_ASSERT(set == RD_KAFKA_RESP_ERR_NO_ERROR);
 	int32_t controller = rd_kafka_controllerid(kafka->rk, kafka->cfg.timeout_ms);
 	bool known = false;
 	for (int i = 0; i < md->broker_cnt; i++)

@@ -13,6 +13,9 @@
  *   broker down ID | broker up ID | rtt ID MS | errors APIKEY CODE COUNT
  *   topic NAME PARTITIONS | quit
  *
+ * Broker ids run from 1 to N; -1 means every broker. APIKEY is a number or
+ * the protocol's name (Metadata, Produce, ...), CODE a number or
+ * librdkafka's name without the prefix (NOT_LEADER_FOR_PARTITION).
  * Each command is answered on stderr ("kafka-mock: ok broker down 2" or
  * "kafka-mock: error: ..."), which tests may wait for. The end of stdin is
  * not a quit: a cluster started in the background has /dev/null there.
