@@ -109,18 +109,35 @@ kafka_config() {
 	assert_output --partial "kafka-mock: ok quit"
 }
 
-@test "kafka-mock stops on SIGTERM" {
-	start_kafka_mock
-	kill -TERM "$MOCK_PID"
-	for _ in $(seq 1 100); do
-		kill -0 "$MOCK_PID" 2>/dev/null || break
-		sleep 0.05
+@test "kafka-mock stops cleanly on SIGTERM and on SIGINT" {
+	for sig in TERM INT; do
+		start_kafka_mock
+		kill -"$sig" "$MOCK_PID"
+		for _ in $(seq 1 100); do
+			kill -0 "$MOCK_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		run wait "$MOCK_PID"
+		assert_success
+		MOCK_PID=
 	done
-	run wait "$MOCK_PID"
-	assert_success
-	MOCK_PID=
 	run cat "$MOCK_LOG"
 	assert_output --partial "stopping on Terminated"
+	assert_output --partial "stopping on Interrupt"
+}
+
+@test "kafka-mock takes commands on stdin and prints its bootstrap servers on stdout" {
+	run --separate-stderr bash -c "printf 'topic from.stdin 5\nbroker down 1\nquit\n' |
+		timeout 20 '$KAFKA_MOCK' --brokers 2"
+	assert_success
+	assert_output --regexp '^127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+$'
+	assert_equal "$(grep -c '^kafka-mock: ok ' <<<"$stderr")" 3
+	run "$KAFKA_MOCK" --brokers 0
+	assert_failure 2
+	run "$KAFKA_MOCK" --topic nopartitions --ready-file "$BATS_TEST_TMPDIR/never"
+	assert_failure 2
+	assert_output --partial "expected NAME:PARTITIONS"
+	[ ! -e "$BATS_TEST_TMPDIR/never" ]
 }
 
 @test "topics create: a cluster without CreateTopics fails cleanly for the missing topics only" {
