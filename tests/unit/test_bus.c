@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hbk/bus.h"
+#include "hbk/publisher.h"
 #include "unit.h"
 
 #define POLL_TOTAL_MS 60000 /* a consumer group's first join takes seconds */
@@ -42,6 +43,7 @@ static const char *mock_start(void)
 		rd_kafka_mock_topic_create(mc, "events", 3, 3);
 		rd_kafka_mock_topic_create(mc, "dlq", 1, 3);
 		rd_kafka_mock_topic_create(mc, "raw", 1, 3);
+		rd_kafka_mock_topic_create(mc, "outbox", 3, 3);
 		const char *address = rd_kafka_mock_cluster_bootstraps(mc);
 		if (write(fds[1], address, strlen(address)) < 0)
 			_exit(1);
@@ -240,6 +242,94 @@ static void test_a_message_that_is_no_event_goes_to_the_dead_letters(void)
 	hbk_kafka_free(producer);
 }
 
+static struct hbk_store *events_store(const char *name, int count)
+{
+	char path[512];
+	struct hbk_store *store = NULL;
+	struct hbk_error err = {0};
+	hbk_format(path, sizeof(path), "%s/%s.db", unit_tmpdir(), name);
+	CHECK_INT(hbk_store_open(path, HBK_STORE_CREATE | HBK_STORE_NO_RECOVER, &store, &err),
+		  HBK_OK);
+	CHECK_INT(hbk_store_begin(store, true, &err), HBK_OK);
+	for (int n = 1; n <= count; n++) {
+		struct hbk_event ev;
+		event_make(&ev, n);
+		/* Two streams, so that order is per stream, as in real life. */
+		hbk_copy(ev.subject, sizeof(ev.subject), n % 2 ? "BK-ODD" : "BK-EVEN");
+		CHECK_INT(hbk_events_append(store, &ev, (n - 1) / 2, &err), HBK_OK);
+		hbk_event_clear(&ev);
+	}
+	CHECK_INT(hbk_store_commit(store, &err), HBK_OK);
+	return store;
+}
+
+static int64_t count_where(struct hbk_store *store, const char *sql)
+{
+	sqlite3_stmt *stmt = NULL;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+	    sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return n;
+}
+
+static void test_the_relay_publishes_every_committed_event_once_acknowledged(void)
+{
+	const char *brokers = mock_start();
+	struct hbk_error err = {0};
+	struct hbk_publisher *publisher = NULL;
+	struct hbk_kafka *consumer = NULL;
+	const char *topics[] = {"outbox", NULL};
+	enum { EVENTS = 300 }; /* more than one batch */
+	struct hbk_store *store = events_store("relay", EVENTS);
+
+	CHECK_INT(hbk_publisher_start(store->path, brokers, "outbox", &publisher, &err), HBK_OK);
+	CHECK_INT(hbk_kafka_consumer_new(brokers, "g4", topics, 6000, &consumer, &err), HBK_OK);
+	int64_t last_odd = 0, last_even = 0, seen = 0;
+	for (int i = 0; i < EVENTS; i++) {
+		struct hbk_kafka_message *msg = next_message(consumer);
+		if (!msg)
+			break;
+		struct hbk_event ev;
+		CHECK_INT(hbk_kafka_message_event(msg, &ev, &err), HBK_OK);
+		int64_t *last = strcmp(ev.subject, "BK-ODD") == 0 ? &last_odd : &last_even;
+		CHECK_INT(ev.sequence, *last + 1); /* in order within a stream */
+		*last = ev.sequence;
+		hbk_event_clear(&ev);
+		hbk_kafka_message_free(msg);
+		seen++;
+	}
+	CHECK_INT(seen, EVENTS);
+	hbk_publisher_stop(publisher, 5000);
+	CHECK_INT(count_where(store, "SELECT COUNT(*) FROM events WHERE published = 1"), EVENTS);
+	hbk_kafka_free(consumer);
+	hbk_store_close(store);
+}
+
+static void test_the_relay_marks_nothing_the_brokers_did_not_acknowledge(void)
+{
+	struct hbk_error err = {0};
+	struct hbk_publisher *publisher = NULL;
+	struct hbk_publisher_stats stats = {0};
+	struct hbk_store *store = events_store("unacknowledged", 5);
+
+	CHECK_INT(hbk_publisher_start(store->path, "127.0.0.1:1", "outbox", &publisher, &err),
+		  HBK_OK);
+	/* The first flush gives up after its 10 s: then the failure shows. */
+	for (int waited_ms = 0; waited_ms < 20000 && stats.failures == 0; waited_ms += 100) {
+		usleep(100 * 1000);
+		hbk_publisher_stats(publisher, &stats);
+	}
+	CHECK(stats.failures >= 1 && stats.failing);
+	CHECK_INT(stats.published, 0);
+	CHECK_INT(stats.pending, 5);
+	CHECK(strstr(stats.last_error, "not written") != NULL);
+	CHECK_INT(count_where(store, "SELECT COUNT(*) FROM events WHERE published = 1"), 0);
+	hbk_publisher_stop(publisher, 0);
+	hbk_store_close(store);
+}
+
 static void test_a_flush_to_no_broker_reports_the_loss(void)
 {
 	struct hbk_error err = {0};
@@ -258,4 +348,6 @@ static void test_a_flush_to_no_broker_reports_the_loss(void)
 
 UNIT_TESTS(UNIT_T(test_events_round_trip_and_redelivery),
 	   UNIT_T(test_a_message_that_is_no_event_goes_to_the_dead_letters),
+	   UNIT_T(test_the_relay_publishes_every_committed_event_once_acknowledged),
+	   UNIT_T(test_the_relay_marks_nothing_the_brokers_did_not_acknowledge),
 	   UNIT_T(test_a_flush_to_no_broker_reports_the_loss));
