@@ -313,14 +313,15 @@ static hbk_result limits_from(const struct hbk_config *cfg, struct http_limits *
  */
 static hbk_result start_publisher(struct server *server, struct hbk_error *err)
 {
-	const char *brokers = hbk_config_get(server->cfg, "kafka.brokers", "");
-	const char *topic = hbk_config_get(server->cfg, "kafka.topics.events", "hbk.events");
-	if (!brokers[0])
-		return HBK_OK;
-	hbk_result rc = hbk_publisher_start(hbk_config_store_path(server->cfg), brokers, topic,
-					    &server->metrics->publisher, err);
+	struct hbk_kafka_config kafka;
+	hbk_result rc = hbk_config_kafka(server->cfg, &kafka, err);
+	if (rc != HBK_OK || !kafka.brokers[0])
+		return rc;
+	rc = hbk_publisher_start(hbk_config_store_path(server->cfg), kafka.brokers,
+				 kafka.topic_events, &server->metrics->publisher, err);
 	if (rc == HBK_OK)
-		log_event(server, "info", "kafka", "relaying events to %s on %s", topic, brokers);
+		log_event(server, "info", "kafka", "relaying events to %s on %s",
+			  kafka.topic_events, kafka.brokers);
 	return rc;
 }
 
