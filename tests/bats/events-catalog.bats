@@ -7,8 +7,9 @@
 # `hbk history` prints, is validated against the catalog's schemas by
 # tests/tools/check-events.mjs (Ajv, JSON Schema 2020-12). The session must
 # produce every type the catalog lists, and the catalog must list every
-# type lib/ writes. The last tests break a copy of the catalog, or an
-# event, and prove the check then fails.
+# type lib/ writes. The same checks apply to the events hbkd relays to
+# Kafka (librdkafka's mock cluster, read back with kcat). The last tests
+# break a copy of the catalog, or an event, and prove the check then fails.
 
 load helpers
 
@@ -80,6 +81,7 @@ setup() {
 
 teardown() {
 	stop_hbkd
+	stop_server "${MOCK_PID:-}"
 }
 
 # The catalog's event types, sorted.
@@ -144,6 +146,64 @@ catalog_types() {
 	assert_success
 	jq -e '.events[0].type == "hbk.booking.requested.v1" and .events[0].correlationid == "catalog-req-1"
 		and ([.events[].type] | index("hbk.booking.confirmed.v1")) != null' "$BATS_TEST_TMPDIR/events.json"
+}
+
+# Starts librdkafka's mock cluster of 3 brokers inside a kcat that idles
+# on a topic of its own; sets MOCK_PID and MOCK_BROKERS (127.0.0.1:PORT).
+start_mock_kafka() {
+	local log="$BATS_TEST_TMPDIR/mock.log"
+	kcat -X test.mock.num.brokers=3 -b 127.0.0.1:1 -C -t hbk.mock-idle -q >/dev/null 2>"$log" 3>&- &
+	MOCK_PID=$!
+	for _ in $(seq 1 200); do
+		MOCK_BROKERS=$(sed -n 's/.*replaced with \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$log" | head -1)
+		[ -n "$MOCK_BROKERS" ] && return 0
+		kill -0 "$MOCK_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$log" >&2
+	return 1
+}
+
+@test "the events hbkd relays to Kafka match the catalog: key = hotel id, attributes in ce_* headers" {
+	export HBK_HOME="$BATS_TEST_TMPDIR/home" XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache"
+	mkdir -p "$HBK_HOME"
+	sqlite3 "$BATS_FILE_TMPDIR/seed/hbk.db" ".backup '$HBK_HOME/hbk.db'"
+	start_mock_kafka
+	printf 'kafka:\n  brokers: %s\n' "$MOCK_BROKERS" >"$BATS_TEST_TMPDIR/hbk.yaml"
+	start_hbkd --config "$BATS_TEST_TMPDIR/hbk.yaml"
+	auth="Authorization: Bearer $HBK_TEST_TOKEN"
+	json="Content-Type: application/json"
+	offer=$(curl -sS -H "$auth" "$HBKD_URL/v1/offers?hotel=H-LIS-0001&checkin=$(day 25)&nights=2&limit=1" |
+		jq -r '.offers[0].offer_id')
+	book() { # payment method
+		curl -sS -H "$auth" -H "$json" -d "{\"offer_id\":\"$offer\",\"guest\":{\"name\":\"Ana Silva\",\"email\":\"ana@example.com\"},\"payment_method\":\"$1\"}" \
+			"$HBKD_URL/v1/bookings" | jq -r .id
+	}
+	id=$(book pm_card_visa)
+	curl -sS -f -o /dev/null -X PATCH -H "$auth" -H "$json" -H 'If-Match: "1"' \
+		-d "{\"checkout\":\"$(day 28)\"}" "$HBKD_URL/v1/bookings/$id"
+	curl -sS -f -o /dev/null -H "$auth" -H "$json" -d '{"reason":"plans changed"}' \
+		"$HBKD_URL/v1/bookings/$id/cancel"
+	book pm_card_chargeDeclined >/dev/null
+	# SIGTERM: the relay publishes what is left before hbkd exits.
+	stop_hbkd
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM events WHERE published = 0")" -eq 0 ]
+	count=$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM events")
+	[ "$count" -ge 20 ]
+
+	kcat -b "$MOCK_BROKERS" -C -t hbk.events -o beginning -e -J -q >"$BATS_TEST_TMPDIR/kafka.jsonl"
+	run node "$CHECK" kafka "$BATS_TEST_TMPDIR/kafka.jsonl"
+	assert_success
+	assert_line --index 0 "$count events valid, $(jq -s 'map(.headers as $h | $h[($h | index(["ce_type"])) + 1]) | unique | length' "$BATS_TEST_TMPDIR/kafka.jsonl") types"
+	# The same events as the store, one message each.
+	diff <(jq -r '.headers as $h | $h[($h | index(["ce_id"])) + 1]' "$BATS_TEST_TMPDIR/kafka.jsonl" | sort) \
+		<(sqlite3 "$HBK_HOME/hbk.db" "SELECT id FROM events ORDER BY id")
+	# A message keyed by anything but its hotel fails the check.
+	jq -c 'if .offset == 0 then .key = "H-XXX-0000" else . end' "$BATS_TEST_TMPDIR/kafka.jsonl" \
+		>"$BATS_TEST_TMPDIR/rekeyed.jsonl"
+	run node "$CHECK" kafka "$BATS_TEST_TMPDIR/rekeyed.jsonl"
+	assert_failure 1
+	assert_output --partial 'key "H-XXX-0000" is not the partitionkey'
 }
 
 # A copy of the catalog with one edit, for the tests that must fail.

@@ -5,6 +5,7 @@
  *   node tests/tools/check-events.mjs types
  *   node tests/tools/check-events.mjs rows FILE
  *   node tests/tools/check-events.mjs envelopes FILE
+ *   node tests/tools/check-events.mjs kafka FILE
  *
  * The catalog's schemas are the fenced ```json blocks of docs/events.md
  * (HBK_EVENTS_DOC names another file), each under a heading that names it:
@@ -20,6 +21,10 @@
  *            CloudEvents envelope as hbk_event_json() does, then checked.
  * envelopes  FILE holds envelopes: a JSON array, or {"events": [...]} as
  *            `hbk history -o json` prints it.
+ * kafka      FILE holds Kafka messages as `kcat -C -J` prints them, one JSON
+ *            object a line: each is turned back into its envelope from the
+ *            binary content mode (ce_* headers, content-type, the value as
+ *            data), and its key must be its partitionkey.
  *
  * An event passes when its envelope matches the envelope schema, its type
  * is in the catalog, and its data matches that type's schema. Prints a
@@ -33,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 
-const USAGE = 'usage: check-events.mjs types | rows FILE | envelopes FILE';
+const USAGE = 'usage: check-events.mjs types | rows FILE | envelopes FILE | kafka FILE';
 const DRAFT = 'https://json-schema.org/draft/2020-12/schema';
 const ENVELOPE = 'CloudEvents envelope';
 const COMMON = 'Common definitions';
@@ -133,6 +138,30 @@ function envelopeOfRow(row, index) {
 	return event;
 }
 
+/* A Kafka message in binary content mode back in its envelope; a key that
+ * is not the partition key, or a header pair that is not a string pair, is
+ * a failure of the message. */
+function envelopeOfMessage(message, index, failures) {
+	const where = `message ${index + 1} (partition ${message.partition}, offset ${message.offset})`;
+	const headers = message.headers || [];
+	const event = {};
+	if (!Array.isArray(headers) || headers.length % 2 !== 0) {
+		failures.push(`${where}: headers are not name-value pairs`);
+		return event;
+	}
+	for (let i = 0; i < headers.length; i += 2) {
+		const [name, value] = [headers[i], headers[i + 1]];
+		if (name === 'content-type') event.datacontenttype = value;
+		else if (name.startsWith('ce_'))
+			event[name.slice(3)] = name === 'ce_sequence' && /^[0-9]+$/.test(value) ? Number(value) : value;
+		else failures.push(`${where}: unexpected header ${name}`);
+	}
+	if (message.key !== event.partitionkey)
+		failures.push(`${where}: key ${JSON.stringify(message.key)} is not the partitionkey ${JSON.stringify(event.partitionkey)}`);
+	event.data = parseJson(message.payload, `${where} value`);
+	return event;
+}
+
 function describe(errors) {
 	return errors
 		.map((e) => `${e.instancePath || '(top)'} ${e.message}${e.params && e.params.additionalProperty ? ` '${e.params.additionalProperty}'` : ''}`)
@@ -168,16 +197,27 @@ if (mode === 'types' && file === undefined) {
 	process.stdout.write(types.map((t) => `${t}\n`).join(''));
 	process.exit(0);
 }
-if ((mode !== 'rows' && mode !== 'envelopes') || file === undefined) die(2, USAGE);
+if (!['rows', 'envelopes', 'kafka'].includes(mode) || file === undefined) die(2, USAGE);
 
 const validators = loadCatalog(docPath);
-let input = parseJson(readText(file), file);
+const text = readText(file);
+let input;
+if (mode === 'kafka')
+	input = text.split('\n').filter((line) => line.trim() !== '').map((line, i) => parseJson(line, `${file}:${i + 1}`));
+else input = parseJson(text, file);
 if (mode === 'envelopes' && input && !Array.isArray(input)) input = input.events;
 if (!Array.isArray(input)) die(1, `${file}: expected a JSON array of ${mode}`);
 if (input.length === 0) die(1, `${file}: no events to check`);
-const events = mode === 'rows' ? input.map(envelopeOfRow) : input;
+const messageFailures = [];
+const events =
+	mode === 'rows'
+		? input.map(envelopeOfRow)
+		: mode === 'kafka'
+			? input.map((m, i) => envelopeOfMessage(m, i, messageFailures))
+			: input;
 
-const { failures, seen } = check(events, validators);
+const { failures: eventFailures, seen } = check(events, validators);
+const failures = [...messageFailures, ...eventFailures];
 if (failures.length > 0) {
 	for (const f of failures.slice(0, ERRORS_SHOWN_MAX)) process.stderr.write(`check-events: ${f}\n`);
 	if (failures.length > ERRORS_SHOWN_MAX)
