@@ -328,15 +328,14 @@ static hbk_result start_publisher(struct server *server, struct hbk_error *err)
 /* After the workers drained: what they committed gets 10 s to reach Kafka. */
 static void stop_publisher(struct server *server)
 {
-	struct hbk_publisher_stats stats;
 	if (!server->metrics->publisher)
 		return;
-	hbk_publisher_stats(server->metrics->publisher, &stats);
-	if (stats.pending > 0)
-		log_event(server, "info", "kafka", "relaying the %lld event(s) left",
-			  (long long)stats.pending);
-	hbk_publisher_stop(server->metrics->publisher, PUBLISHER_DRAIN_MS);
+	int64_t left = hbk_publisher_stop(server->metrics->publisher, PUBLISHER_DRAIN_MS);
 	server->metrics->publisher = NULL;
+	if (left != 0)
+		log_event(server, "warn", "kafka",
+			  "%lld event(s) not relayed: they wait in the store for the next start",
+			  (long long)left);
 }
 
 hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_options *opts,

@@ -90,7 +90,9 @@ hbk_result hbk_kafka_producer_new(const char *brokers, struct hbk_kafka **out,
 	    {"enable.idempotence", "true"},
 	    {"acks", "all"},
 	    {"linger.ms", "2"},
-	    {"message.timeout.ms", "30000"},
+	    /* No message expires: an outage delays messages, and only a
+	     * refusal fails them (see hbk_kafka_flush). */
+	    {"message.timeout.ms", "0"},
 	    {NULL, NULL},
 	};
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -180,7 +182,7 @@ hbk_result hbk_kafka_flush(struct hbk_kafka *producer, int timeout_ms, struct hb
 {
 	rd_kafka_resp_err_t code = rd_kafka_flush(producer->rk, timeout_ms);
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR)
-		return hbk_fail(err, HBK_EUNAVAILABLE, "kafka_unavailable",
+		return hbk_fail(err, HBK_EUNAVAILABLE, "kafka_timeout",
 				"kafka: %d message%s not written within %d ms",
 				rd_kafka_outq_len(producer->rk),
 				rd_kafka_outq_len(producer->rk) == 1 ? "" : "s", timeout_ms);

@@ -22,8 +22,8 @@
 #include "hbk/publisher.h"
 
 #define PUBLISH_BATCH_MAX   256
-#define PUBLISH_FLUSH_MS    10000
-#define PUBLISH_IDLE_MS	    20 /* how often an idle relay looks for new rows */
+#define PUBLISH_FLUSH_MS    1000 /* a wait on the brokers, repeated while they are away */
+#define PUBLISH_IDLE_MS	    20	 /* how often an idle relay looks for new rows */
 #define PUBLISH_BACKOFF_MIN 100
 #define PUBLISH_BACKOFF_MAX 5000
 
@@ -36,7 +36,12 @@ struct hbk_publisher {
 	struct hbk_store *store;
 	struct hbk_kafka *producer;
 	char topic[128];
-	struct hbk_event batch[PUBLISH_BATCH_MAX]; /* the relay thread's own */
+	/* The relay thread's own: the batch read, and what of it is queued in
+	 * the producer but not yet acknowledged. */
+	struct hbk_event batch[PUBLISH_BATCH_MAX];
+	int64_t positions[PUBLISH_BATCH_MAX];
+	int in_flight;
+	int64_t in_flight_last;
 	/* Read by metrics from other threads. */
 	_Atomic int64_t published, failures, pending;
 	_Atomic bool failing;
@@ -44,7 +49,7 @@ struct hbk_publisher {
 };
 
 /* The events after the last published one, oldest first; returns how many. */
-static int batch_read(struct hbk_store *store, struct hbk_event *batch, int64_t *last_position,
+static int batch_read(struct hbk_store *store, struct hbk_event *batch, int64_t *positions,
 		      struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
@@ -60,7 +65,7 @@ static int batch_read(struct hbk_store *store, struct hbk_event *batch, int64_t 
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct hbk_event *ev = &batch[n];
 		memset(ev, 0, sizeof(*ev));
-		*last_position = sqlite3_column_int64(stmt, 0);
+		positions[n] = sqlite3_column_int64(stmt, 0);
 		hbk_copy(ev->id, sizeof(ev->id), hbk_column_text(stmt, 1));
 		hbk_copy(ev->subject, sizeof(ev->subject), hbk_column_text(stmt, 2));
 		ev->sequence = sqlite3_column_int64(stmt, 3);
@@ -133,21 +138,38 @@ static int flush_timeout_ms(struct hbk_publisher *p)
 	return timeout_ms > 0 ? (int)timeout_ms : 0;
 }
 
-/* Sends one batch; returns how many events were published, or -1. */
+/*
+ * Sends one batch; returns how many events were published, or -1. A batch
+ * the brokers have not acknowledged in time stays in flight in the
+ * producer, which retries it by itself (and, being idempotent, writes it
+ * once): the next call waits for it again instead of sending it twice.
+ */
 static int publish_once(struct hbk_publisher *p, struct hbk_error *err)
 {
-	struct hbk_event *batch = p->batch;
-	int64_t last = 0;
-	int n = batch_read(p->store, batch, &last, err);
-	hbk_result rc = n < 0 ? HBK_EUNAVAILABLE : HBK_OK;
-	for (int i = 0; rc == HBK_OK && i < n; i++)
-		rc = hbk_kafka_produce(p->producer, p->topic, &batch[i], err);
-	for (int i = 0; i < (n > 0 ? n : 0); i++)
-		hbk_event_clear(&batch[i]);
-	if (rc == HBK_OK && n > 0)
-		rc = hbk_kafka_flush(p->producer, flush_timeout_ms(p), err);
-	if (rc == HBK_OK && n > 0)
-		rc = mark_published(p->store, last, err);
+	if (!p->in_flight) {
+		int n = batch_read(p->store, p->batch, p->positions, err);
+		if (n <= 0)
+			return n;
+		hbk_result rc = HBK_OK;
+		int queued = 0;
+		while (rc == HBK_OK && queued < n) {
+			rc = hbk_kafka_produce(p->producer, p->topic, &p->batch[queued], err);
+			queued += rc == HBK_OK;
+		}
+		for (int i = 0; i < n; i++)
+			hbk_event_clear(&p->batch[i]);
+		if (!queued)
+			return -1;
+		p->in_flight = queued;
+		p->in_flight_last = p->positions[queued - 1];
+	}
+	hbk_result rc = hbk_kafka_flush(p->producer, flush_timeout_ms(p), err);
+	if (rc != HBK_OK && strcmp(err->code, "kafka_timeout") == 0)
+		return -1;
+	int n = p->in_flight;
+	p->in_flight = 0; /* acknowledged, or refused: then read and sent again */
+	if (rc == HBK_OK)
+		rc = mark_published(p->store, p->in_flight_last, err);
 	return rc == HBK_OK ? n : -1;
 }
 
@@ -277,19 +299,21 @@ void hbk_publisher_stats(struct hbk_publisher *p, struct hbk_publisher_stats *st
 	pthread_mutex_unlock(&p->lock);
 }
 
-void hbk_publisher_stop(struct hbk_publisher *p, int drain_ms)
+int64_t hbk_publisher_stop(struct hbk_publisher *p, int drain_ms)
 {
 	if (!p)
-		return;
+		return 0;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	p->drain_deadline_ms = hbk_now_ms() + drain_ms;
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
+	int64_t left = pending_count(p->store);
 	hbk_kafka_free(p->producer);
 	hbk_store_close(p->store);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
 	free(p);
+	return left;
 }

@@ -148,28 +148,13 @@ catalog_types() {
 		and ([.events[].type] | index("hbk.booking.confirmed.v1")) != null' "$BATS_TEST_TMPDIR/events.json"
 }
 
-# Starts librdkafka's mock cluster of 3 brokers inside a kcat that idles
-# on a topic of its own; sets MOCK_PID and MOCK_BROKERS (127.0.0.1:PORT).
-start_mock_kafka() {
-	local log="$BATS_TEST_TMPDIR/mock.log"
-	kcat -X test.mock.num.brokers=3 -b 127.0.0.1:1 -C -t hbk.mock-idle -q >/dev/null 2>"$log" 3>&- &
-	MOCK_PID=$!
-	for _ in $(seq 1 200); do
-		MOCK_BROKERS=$(sed -n 's/.*replaced with \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$log" | head -1)
-		[ -n "$MOCK_BROKERS" ] && return 0
-		kill -0 "$MOCK_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$log" >&2
-	return 1
-}
-
 @test "the events hbkd relays to Kafka match the catalog: key = hotel id, attributes in ce_* headers" {
 	export HBK_HOME="$BATS_TEST_TMPDIR/home" XDG_CACHE_HOME="$BATS_TEST_TMPDIR/cache"
 	mkdir -p "$HBK_HOME"
 	sqlite3 "$BATS_FILE_TMPDIR/seed/hbk.db" ".backup '$HBK_HOME/hbk.db'"
-	start_mock_kafka
-	printf 'kafka:\n  brokers: %s\n' "$MOCK_BROKERS" >"$BATS_TEST_TMPDIR/hbk.yaml"
+	start_kafka_mock --topic hbk.events:6
+	MOCK_BROKERS=$BROKERS
+	printf 'kafka:\n  brokers: "%s"\n' "$MOCK_BROKERS" >"$BATS_TEST_TMPDIR/hbk.yaml"
 	start_hbkd --config "$BATS_TEST_TMPDIR/hbk.yaml"
 	auth="Authorization: Bearer $HBK_TEST_TOKEN"
 	json="Content-Type: application/json"

@@ -316,7 +316,7 @@ static void test_the_relay_marks_nothing_the_brokers_did_not_acknowledge(void)
 
 	CHECK_INT(hbk_publisher_start(store->path, "127.0.0.1:1", "outbox", &publisher, &err),
 		  HBK_OK);
-	/* The first flush gives up after its 10 s: then the failure shows. */
+	/* The first wait on the brokers ends after 1 s: then the failure shows. */
 	for (int waited_ms = 0; waited_ms < 20000 && stats.failures == 0; waited_ms += 100) {
 		usleep(100 * 1000);
 		hbk_publisher_stats(publisher, &stats);
@@ -341,7 +341,7 @@ static void test_a_flush_to_no_broker_reports_the_loss(void)
 	CHECK_INT(hbk_kafka_produce(producer, "events", &ev, &err), HBK_OK);
 	hbk_event_clear(&ev);
 	CHECK_INT(hbk_kafka_flush(producer, 1500, &err), HBK_EUNAVAILABLE);
-	CHECK_STR(err.code, "kafka_unavailable");
+	CHECK_STR(err.code, "kafka_timeout");
 	hbk_kafka_free(producer);
 	mock_stop();
 }

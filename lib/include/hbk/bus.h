@@ -44,9 +44,12 @@ hbk_result hbk_kafka_produce(struct hbk_kafka *producer, const char *topic,
 			     const struct hbk_event *ev, struct hbk_error *err);
 
 /*
- * Waits up to timeout_ms until every queued message is written, then fails
- * HBK_EUNAVAILABLE if any could not be: the caller must not acknowledge
- * what it sent before this returns HBK_OK.
+ * Waits up to timeout_ms until every queued message is written. Messages
+ * never expire: when the brokers are away the wait ends with
+ * HBK_EUNAVAILABLE "kafka_timeout" and the messages stay queued, to be
+ * waited for again (sending them again would write them twice). A message
+ * the brokers refused fails with "kafka_unavailable". The caller must not
+ * acknowledge what it sent before this returns HBK_OK.
  */
 hbk_result hbk_kafka_flush(struct hbk_kafka *producer, int timeout_ms, struct hbk_error *err);
 

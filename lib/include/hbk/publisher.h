@@ -35,9 +35,10 @@ void hbk_publisher_stats(struct hbk_publisher *publisher, struct hbk_publisher_s
 
 /*
  * Publishes what is committed, for at most drain_ms, then stops the relay
- * and frees it. Events left unpublished stay in the outbox for the next
- * start. NULL is fine.
+ * and frees it. Returns how many events are left unpublished: they stay in
+ * the outbox for the next start (-1 when the store cannot tell). NULL is
+ * fine.
  */
-void hbk_publisher_stop(struct hbk_publisher *publisher, int drain_ms);
+int64_t hbk_publisher_stop(struct hbk_publisher *publisher, int drain_ms);
 
 #endif
