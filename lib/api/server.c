@@ -212,6 +212,7 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	hbk_payment_attach(&w->engine->payment, w->base);
 	w->engine->store->cache_statements = true;
 	w->engine->store->write_lock = &server->write_lock;
+	w->engine->store->writer = server->writer;
 	w->saga_env.defer = worker_defer;
 	w->saga_env.ctx = w;
 	w->engine->saga_env = &w->saga_env;
@@ -338,6 +339,13 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		rc = open_log(server, err);
 	if (rc == HBK_OK)
 		rc = http_listen(listen, LISTEN_BACKLOG, &server->listen_fd, err);
+	if (rc == HBK_OK)
+		rc = hbk_store_open(hbk_config_store_path(cfg), 0, &server->writer, err);
+	if (rc == HBK_OK) {
+		server->writer->cache_statements = true;
+		sqlite3_trace_v2(server->writer->db, SQLITE_TRACE_PROFILE, trace_store,
+				 server->metrics);
+	}
 	for (int i = 0; rc == HBK_OK && i < workers; i++) {
 		rc = worker_init(server, &server->workers[i], i, err);
 		server->nworkers = i + 1;
@@ -378,6 +386,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		event_base_free(signals.base);
 	for (int i = 0; i < server->nworkers; i++)
 		worker_free(&server->workers[i]);
+	hbk_store_close(server->writer);
 	if (server->listen_fd >= 0)
 		close(server->listen_fd);
 	if (server->log_fd > STDERR_FILENO)

@@ -86,6 +86,7 @@ struct server {
 	struct http_limits limits;
 	atomic_bool draining;
 	pthread_mutex_t write_lock; /* the workers' writers take turns here */
+	struct hbk_store *writer;   /* ... on this one connection */
 	int log_fd;
 	char log_path[1024];
 	int64_t started_ms;

@@ -74,7 +74,7 @@ static hbk_result record_start(struct hbk_engine *engine, struct hbk_booking *b,
 			rc = update_hold_new_nights(store, &next, err);
 		}
 		if (rc == HBK_OK)
-			rc = booking_append(store, b, batch, err);
+			rc = booking_append(store, b, batch, false, err);
 		if (rc == HBK_OK && kind)
 			rc = saga_register(store, b->id, kind, err);
 		if (rc == HBK_OK)

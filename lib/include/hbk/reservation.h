@@ -177,6 +177,11 @@ struct hbk_engine {
 	 * upstream answers, and that step's record opens the next group.
 	 */
 	bool group_commit;
+	/* The booking whose saga holds the open group transaction: its steps'
+	 * records leave the projection row to the group's commit, which writes
+	 * it once (projection_due: a step recorded something since). */
+	struct hbk_booking *projection_deferred;
+	bool projection_due;
 	/* The saga environment of hbk_saga_start(); NULL: the synchronous one. */
 	const struct hbk_saga_env *saga_env;
 	hbk_step_observer on_step;
