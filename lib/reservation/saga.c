@@ -666,6 +666,16 @@ static void run_end(struct saga_run *run, hbk_result rc)
 static void advance(struct saga_run *run);
 static void attempt(void *arg);
 
+/* The group's steps leave the projection row to its commit. */
+static void group_defer_projection(struct saga_run *run)
+{
+	/* The aggregate is loaded before the first group begins. */
+	HBK_ASSERT(run->loaded && run->in_tx);
+	booking_keys_of(&run->booking, &run->projected);
+	run->engine->projection_deferred = &run->booking;
+	run->engine->projection_due = false;
+}
+
 /* Group commit: opens the transaction the next steps' records share. */
 static hbk_result run_begin(struct saga_run *run)
 {
@@ -675,11 +685,7 @@ static hbk_result run_begin(struct saga_run *run)
 	if (rc != HBK_OK)
 		return rc;
 	run->in_tx = true;
-	/* The aggregate is loaded before the first group begins. */
-	HBK_ASSERT(run->loaded);
-	booking_keys_of(&run->booking, &run->projected);
-	run->engine->projection_deferred = &run->booking;
-	run->engine->projection_due = false;
+	group_defer_projection(run);
 	return HBK_OK;
 }
 
@@ -885,6 +891,8 @@ static void advance(struct saga_run *run)
 				return;
 			}
 			run->loaded = true;
+			if (run->in_tx)
+				group_defer_projection(run); /* the command's, joined */
 		}
 		run->step = hbk_booking_next_step(&run->booking);
 		bool remote = !is_local(run->step) && step_remote(run->engine, run->step);
@@ -927,6 +935,12 @@ static void start(struct hbk_engine *engine, const struct hbk_saga_env *env, con
 	run->done = done;
 	run->arg = arg;
 	run->notice = -1;
+	if (engine->start_open) {
+		/* The command's transaction is the first group's. */
+		HBK_ASSERT(engine->store->tx_depth > 0);
+		engine->start_open = false;
+		run->in_tx = true;
+	}
 	advance(run);
 }
 
