@@ -25,11 +25,12 @@
 #include "hbk/notify.h"
 #include "server.h"
 
-#define DRAIN_CHECK_MS 20
-#define DRAIN_LIMIT_MS 30000
-#define LISTEN_BACKLOG 1024
-#define LOG_LINE_MAX   4096
-#define NOTIFY_RETRY_EVERY_S 5  /* how often due notices are looked for */
+#define DRAIN_CHECK_MS	     20
+#define DRAIN_LIMIT_MS	     30000
+#define LISTEN_BACKLOG	     1024
+#define LOG_LINE_MAX	     4096
+#define PUBLISHER_DRAIN_MS   10000
+#define NOTIFY_RETRY_EVERY_S 5	/* how often due notices are looked for */
 #define NOTIFY_RETRY_BATCH   20 /* notices tried at most per look */
 #define CHECKPOINT_EVERY_MS  100
 
@@ -212,6 +213,7 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	hbk_partner_attach(&w->engine->partner, w->base);
 	hbk_payment_attach(&w->engine->payment, w->base);
 	w->engine->store->cache_statements = true;
+	w->engine->store->keep_search_model = true;
 	w->engine->store->write_lock = &server->write_lock;
 	w->engine->store->writer = server->writer;
 	w->engine->join_start = true;
@@ -232,7 +234,8 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 		w->notify_retry = event_new(w->base, -1, EV_PERSIST, notify_retry, w);
 		struct timeval tv = {NOTIFY_RETRY_EVERY_S, 0};
 		if (!w->notify_retry || event_add(w->notify_retry, &tv) != 0)
-			return hbk_fail(err, HBK_EINTERNAL, "event", "cannot start the notice timer");
+			return hbk_fail(err, HBK_EINTERNAL, "event",
+					"cannot start the notice timer");
 	}
 	return HBK_OK;
 }
@@ -323,6 +326,37 @@ static hbk_result limits_from(const struct hbk_config *cfg, struct http_limits *
 	return rc;
 }
 
+/*
+ * With kafka.brokers set, every event committed here is relayed to the
+ * events topic (the first part of cluster mode).
+ */
+static hbk_result start_publisher(struct server *server, struct hbk_error *err)
+{
+	struct hbk_kafka_config kafka;
+	hbk_result rc = hbk_config_kafka(server->cfg, &kafka, err);
+	if (rc != HBK_OK || !kafka.brokers[0])
+		return rc;
+	rc = hbk_publisher_start(hbk_config_store_path(server->cfg), kafka.brokers,
+				 kafka.topic_events, &server->metrics->publisher, err);
+	if (rc == HBK_OK)
+		log_event(server, "info", "kafka", "relaying events to %s on %s",
+			  kafka.topic_events, kafka.brokers);
+	return rc;
+}
+
+/* After the workers drained: what they committed gets 10 s to reach Kafka. */
+static void stop_publisher(struct server *server)
+{
+	if (!server->metrics->publisher)
+		return;
+	int64_t left = hbk_publisher_stop(server->metrics->publisher, PUBLISHER_DRAIN_MS);
+	server->metrics->publisher = NULL;
+	if (left != 0)
+		log_event(server, "warn", "kafka",
+			  "%lld event(s) not relayed: they wait in the store for the next start",
+			  (long long)left);
+}
+
 hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_options *opts,
 			  struct hbk_error *err)
 {
@@ -372,6 +406,8 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		rc = worker_init(server, &server->workers[i], i, err);
 		server->nworkers = i + 1;
 	}
+	if (rc == HBK_OK)
+		rc = start_publisher(server, err);
 	if (rc == HBK_OK) {
 		signals.base = event_base_new();
 		int sigs[] = {SIGTERM, SIGINT, SIGHUP};
@@ -404,6 +440,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		event_base_dispatch(signals.base);
 		for (int i = 0; i < server->nworkers; i++)
 			pthread_join(server->workers[i].thread, NULL);
+		stop_publisher(server);
 		log_event(server, "info", "stop", "hbkd stopped");
 	}
 	for (int i = 0; i < 4; i++)
@@ -413,6 +450,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		event_free(checkpoint_timer);
 	if (signals.base)
 		event_base_free(signals.base);
+	stop_publisher(server);
 	for (int i = 0; i < server->nworkers; i++)
 		worker_free(&server->workers[i]);
 	hbk_store_close(server->writer);

@@ -10,9 +10,10 @@
 #include <jansson.h>
 
 #include "hbk/api.h"
+#include "hbk/http.h"
+#include "hbk/publisher.h"
 #include "hbk/reservation.h"
 #include "hbk/server.h"
-#include "hbk/http.h"
 
 /* Routes, for metrics labels and dispatch. */
 enum route {
@@ -53,6 +54,7 @@ struct metrics {
 	struct histogram store;
 	atomic_int connections;
 	atomic_int in_flight;
+	struct hbk_publisher *publisher; /* the outbox relay, with kafka.brokers set */
 };
 
 void metrics_observe(struct histogram *h, int64_t duration_us);

@@ -36,8 +36,8 @@ void booking_keys_of(const struct hbk_booking *b, struct booking_keys *keys);
 /* Writes b's projection row. was: the keys the row holds now (NULL when
  * unknown or new), so that indexes are rewritten only when they change.
  * Inside the caller's write transaction. */
-hbk_result booking_project(struct hbk_store *store, const struct booking_keys *was,
-			   const struct hbk_booking *b, struct hbk_error *err);
+hbk_result booking_project_over(struct hbk_store *store, const struct booking_keys *was,
+				const struct hbk_booking *b, struct hbk_error *err);
 
 /* Appends the batch at b's sequence, applies it to b and, unless the
  * caller defers it to its commit, writes the projection. Inside the
@@ -53,6 +53,18 @@ hbk_result saga_unregister(struct hbk_store *store, const char *booking_id, stru
 void process_identity(long *pid, long long *start);
 /* True when the process pid with that start time is still running. */
 bool process_alive(long pid, long long start);
+
+/*
+ * The nights an update moves: those of `from` that `keep` does not already
+ * cover in the same room type; hold=true takes them, else gives them back.
+ * Inside a write transaction.
+ */
+hbk_result stay_move_nights(struct hbk_store *store, const struct hbk_stay *from,
+			    const struct hbk_stay *keep, bool hold, struct hbk_error *err);
+
+/* Writes the booking view of b. Inside a write transaction. */
+hbk_result booking_project(struct hbk_store *store, const struct hbk_booking *b,
+			   struct hbk_error *err);
 
 /* Takes the nights an update adds to a booking (b->new_stay less what
  * b->stay already holds). Inside a write transaction. */

@@ -183,8 +183,8 @@ static hbk_result project_with(struct hbk_store *store, const char *sql, const s
 	return rc;
 }
 
-hbk_result booking_project(struct hbk_store *store, const struct booking_keys *was,
-			   const struct hbk_booking *b, struct hbk_error *err)
+hbk_result booking_project_over(struct hbk_store *store, const struct booking_keys *was,
+				const struct hbk_booking *b, struct hbk_error *err)
 {
 	struct booking_keys now;
 	const char *sql = project_upsert_sql;
@@ -207,6 +207,12 @@ hbk_result booking_project(struct hbk_store *store, const struct booking_keys *w
 	return rc;
 }
 
+hbk_result booking_project(struct hbk_store *store, const struct hbk_booking *b,
+			   struct hbk_error *err)
+{
+	return booking_project_over(store, NULL, b, err);
+}
+
 hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b, struct event_batch *batch,
 			  bool defer_projection, struct hbk_error *err)
 {
@@ -223,7 +229,8 @@ hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b, struct
 		if (rc != HBK_OK)
 			return rc;
 	}
-	hbk_result rc = defer_projection ? HBK_OK : booking_project(store, known ? &was : NULL, b, err);
+	hbk_result rc =
+	    defer_projection ? HBK_OK : booking_project_over(store, known ? &was : NULL, b, err);
 	if (rc == HBK_OK)
 		cache_put(b, batch->events[batch->count - 1].id);
 	return rc;

@@ -101,7 +101,7 @@ static void maybe_die(struct hbk_engine *engine, enum hbk_saga_step step, bool r
 		return;
 	if (recorded && engine->store->tx_depth > 0) {
 		if (engine->projection_due)
-			booking_project(engine->store, NULL, engine->projection_deferred, NULL);
+			booking_project(engine->store, engine->projection_deferred, NULL);
 		hbk_store_commit(engine->store, NULL);
 	}
 	raise(SIGKILL);
@@ -176,8 +176,8 @@ static int range_minus(hbk_date a0, hbk_date a1, hbk_date b0, hbk_date b1, hbk_d
  * The nights an update moves: from `from` minus what `keep` already covers
  * in the same room type. hold=true takes them, else gives them back.
  */
-static hbk_result move_nights(struct hbk_store *store, const struct hbk_stay *from,
-			      const struct hbk_stay *keep, bool hold, struct hbk_error *err)
+hbk_result stay_move_nights(struct hbk_store *store, const struct hbk_stay *from,
+			    const struct hbk_stay *keep, bool hold, struct hbk_error *err)
 {
 	hbk_date ranges[2][2];
 	int n;
@@ -210,7 +210,7 @@ static hbk_result release_old_nights(struct hbk_engine *engine, struct hbk_booki
 {
 	if (!b->stay_changes)
 		return HBK_OK;
-	return move_nights(engine->store, &b->stay, &b->new_stay, false, err);
+	return stay_move_nights(engine->store, &b->stay, &b->new_stay, false, err);
 }
 
 static hbk_result release_new_nights(struct hbk_engine *engine, struct hbk_booking *b,
@@ -218,13 +218,13 @@ static hbk_result release_new_nights(struct hbk_engine *engine, struct hbk_booki
 {
 	if (!b->stay_changes || !b->new_rooms_held)
 		return HBK_OK;
-	return move_nights(engine->store, &b->new_stay, &b->stay, false, err);
+	return stay_move_nights(engine->store, &b->new_stay, &b->stay, false, err);
 }
 
 hbk_result update_hold_new_nights(struct hbk_store *store, const struct hbk_booking *b,
 				  struct hbk_error *err)
 {
-	return move_nights(store, &b->new_stay, &b->stay, true, err);
+	return stay_move_nights(store, &b->new_stay, &b->stay, true, err);
 }
 
 /* ---- external steps ---- */
@@ -641,7 +641,8 @@ static hbk_result run_commit(struct saga_run *run)
 	if (engine->store->tx_depth == 0)
 		return HBK_OK; /* a test hook committed it */
 	hbk_result rc =
-	    due ? booking_project(engine->store, &run->projected, &run->booking, &run->err) : HBK_OK;
+	    due ? booking_project_over(engine->store, &run->projected, &run->booking, &run->err)
+		: HBK_OK;
 	if (rc != HBK_OK) {
 		hbk_store_rollback(engine->store);
 		return rc;

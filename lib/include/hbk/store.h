@@ -24,6 +24,8 @@ struct hbk_store_cached_stmt {
 	bool in_use;
 };
 
+struct hbk_search_model;
+
 struct hbk_store {
 	/* The connection in use: own_db, or the shared writer's during a write
 	 * transaction. */
@@ -47,6 +49,10 @@ struct hbk_store {
 	 * other just wrote; one writer keeps its cache. Borrowed.
 	 */
 	struct hbk_store *writer;
+	/* The search read model in memory (lib/inventory/model.c), for a
+	 * long-running process that sets keep_search_model; built on first use. */
+	bool keep_search_model;
+	struct hbk_search_model *search_model;
 };
 
 enum hbk_store_flags {
