@@ -142,5 +142,20 @@ void metrics_render(struct metrics *m, struct hbk_buf *out)
 			       (long long)stats.pending, (long long)stats.published,
 			       (long long)stats.failures);
 	}
+	if (m->applier) {
+		struct hbk_applier_stats stats;
+		hbk_applier_stats(m->applier, &stats);
+		hbk_buf_printf(out,
+			       "# HELP hbk_applier_events_total Events from the events topic.\n"
+			       "# TYPE hbk_applier_events_total counter\n"
+			       "hbk_applier_events_total{outcome=\"applied\"} %lld\n"
+			       "hbk_applier_events_total{outcome=\"skipped\"} %lld\n"
+			       "hbk_applier_events_total{outcome=\"dead_lettered\"} %lld\n"
+			       "# HELP hbk_applier_retries_total Applies or dead letters retried.\n"
+			       "# TYPE hbk_applier_retries_total counter\n"
+			       "hbk_applier_retries_total %lld\n",
+			       (long long)stats.applied, (long long)stats.skipped,
+			       (long long)stats.dead_lettered, (long long)stats.retries);
+	}
 	hbk_upstream_metrics(out);
 }

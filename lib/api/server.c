@@ -330,23 +330,52 @@ static hbk_result limits_from(const struct hbk_config *cfg, struct http_limits *
  * With kafka.brokers set, every event committed here is relayed to the
  * events topic (the first part of cluster mode).
  */
-static hbk_result start_publisher(struct server *server, struct hbk_error *err)
+/*
+ * What the applier does with an event from the events topic: a booking
+ * event decided by another instance is replicated; anything else is not
+ * an event this version knows, and goes to the dead letters.
+ */
+static hbk_result apply_event(struct hbk_store *store, const struct hbk_event *ev, bool *applied,
+			      struct hbk_error *err)
+{
+	if (strncmp(ev->type, "hbk.booking.", 12) == 0)
+		return hbk_booking_replicate(store, ev, applied, err);
+	*applied = false;
+	return hbk_fail(err, HBK_EINVAL, "unknown_event_type", "no handler for events of type %s",
+			ev->type);
+}
+
+/*
+ * With kafka.brokers set, every event committed here is relayed to the
+ * events topic, and every event there is applied here: the read side of
+ * cluster mode.
+ */
+static hbk_result start_kafka(struct server *server, struct hbk_error *err)
 {
 	struct hbk_kafka_config kafka;
 	hbk_result rc = hbk_config_kafka(server->cfg, &kafka, err);
 	if (rc != HBK_OK || !kafka.brokers[0])
 		return rc;
-	rc = hbk_publisher_start(hbk_config_store_path(server->cfg), kafka.brokers,
-				 kafka.topic_events, &server->metrics->publisher, err);
+	const char *path = hbk_config_store_path(server->cfg);
+	rc = hbk_publisher_start(path, kafka.brokers, kafka.topic_events,
+				 &server->metrics->publisher, err);
 	if (rc == HBK_OK)
-		log_event(server, "info", "kafka", "relaying events to %s on %s",
-			  kafka.topic_events, kafka.brokers);
+		rc = hbk_applier_start(path, &kafka, apply_event, &server->metrics->applier, err);
+	if (rc == HBK_OK) {
+		struct hbk_applier_stats stats;
+		hbk_applier_stats(server->metrics->applier, &stats);
+		log_event(server, "info", "kafka",
+			  "relaying events to %s and applying them from it as %s, on %s",
+			  kafka.topic_events, stats.group, kafka.brokers);
+	}
 	return rc;
 }
 
 /* After the workers drained: what they committed gets 10 s to reach Kafka. */
-static void stop_publisher(struct server *server)
+static void stop_kafka(struct server *server)
 {
+	hbk_applier_stop(server->metrics->applier);
+	server->metrics->applier = NULL;
 	if (!server->metrics->publisher)
 		return;
 	int64_t left = hbk_publisher_stop(server->metrics->publisher, PUBLISHER_DRAIN_MS);
@@ -407,7 +436,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		server->nworkers = i + 1;
 	}
 	if (rc == HBK_OK)
-		rc = start_publisher(server, err);
+		rc = start_kafka(server, err);
 	if (rc == HBK_OK) {
 		signals.base = event_base_new();
 		int sigs[] = {SIGTERM, SIGINT, SIGHUP};
@@ -440,7 +469,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		event_base_dispatch(signals.base);
 		for (int i = 0; i < server->nworkers; i++)
 			pthread_join(server->workers[i].thread, NULL);
-		stop_publisher(server);
+		stop_kafka(server);
 		log_event(server, "info", "stop", "hbkd stopped");
 	}
 	for (int i = 0; i < 4; i++)
@@ -450,7 +479,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		event_free(checkpoint_timer);
 	if (signals.base)
 		event_base_free(signals.base);
-	stop_publisher(server);
+	stop_kafka(server);
 	for (int i = 0; i < server->nworkers; i++)
 		worker_free(&server->workers[i]);
 	hbk_store_close(server->writer);

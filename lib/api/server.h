@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "hbk/api.h"
+#include "hbk/applier.h"
 #include "hbk/http.h"
 #include "hbk/publisher.h"
 #include "hbk/reservation.h"
@@ -55,6 +56,7 @@ struct metrics {
 	atomic_int connections;
 	atomic_int in_flight;
 	struct hbk_publisher *publisher; /* the outbox relay, with kafka.brokers set */
+	struct hbk_applier *applier;	 /* the events topic into the store, likewise */
 };
 
 void metrics_observe(struct histogram *h, int64_t duration_us);
