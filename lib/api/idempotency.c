@@ -150,14 +150,21 @@ hbk_result idempotency_complete(struct hbk_store *store, const char *key, int st
 	sqlite3_stmt *stmt;
 	/* A failure of ours (5xx) is not kept: the client may retry for real. */
 	bool keep = status < 500;
-	hbk_result rc = hbk_store_prepare(
+	/* A write transaction, so that it waits its turn on the process's
+	 * write lock instead of polling SQLite's lock. */
+	hbk_result rc = hbk_store_begin(store, true, err);
+	if (rc != HBK_OK)
+		return rc;
+	rc = hbk_store_prepare(
 	    store,
 	    keep ? "UPDATE api_idempotency SET state = 'done', status = ?2, body = ?3,"
 		   " location = ?4, etag = ?5 WHERE key = ?1"
 		 : "DELETE FROM api_idempotency WHERE key = ?1",
 	    &stmt, err);
-	if (rc != HBK_OK)
+	if (rc != HBK_OK) {
+		hbk_store_rollback(store);
 		return rc;
+	}
 	hbk_bind_text(stmt, 1, key);
 	if (keep) {
 		sqlite3_bind_int(stmt, 2, status);
@@ -165,5 +172,10 @@ hbk_result idempotency_complete(struct hbk_store *store, const char *key, int st
 		hbk_bind_text(stmt, 4, location);
 		hbk_bind_text(stmt, 5, etag);
 	}
-	return step(store, stmt, err);
+	rc = step(store, stmt, err);
+	if (rc != HBK_OK) {
+		hbk_store_rollback(store);
+		return rc;
+	}
+	return hbk_store_commit(store, err);
 }

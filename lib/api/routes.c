@@ -666,8 +666,20 @@ static bool h_create(struct exchange_ctx *x, struct http_request *req, struct ht
 		return true;
 	}
 	x->created_status = 201;
-	if (no_wait)
+	if (no_wait) {
+		/* The saga starts on a later turn: what the command recorded is
+		 * committed now, so that the answer shows it. */
+		struct hbk_engine *engine = x->worker->engine;
+		if (engine->start_open) {
+			engine->start_open = false;
+			if (hbk_store_commit(engine->store, &err) != HBK_OK) {
+				reply_error(resp, &err, NULL);
+				remember(x, resp);
+				return true;
+			}
+		}
 		return answer_accepted(x, resp);
+	}
 	atomic_fetch_add(&x->worker->server->metrics->in_flight, 1);
 	return run_saga(x);
 }

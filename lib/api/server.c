@@ -32,6 +32,7 @@
 #define PUBLISHER_DRAIN_MS   10000
 #define NOTIFY_RETRY_EVERY_S 5	/* how often due notices are looked for */
 #define NOTIFY_RETRY_BATCH   20 /* notices tried at most per look */
+#define CHECKPOINT_EVERY_MS  100
 
 void server_write_log(struct server *server, const char *text, size_t len)
 {
@@ -214,6 +215,8 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	w->engine->store->cache_statements = true;
 	w->engine->store->keep_search_model = true;
 	w->engine->store->write_lock = &server->write_lock;
+	w->engine->store->writer = server->writer;
+	w->engine->join_start = true;
 	w->saga_env.defer = worker_defer;
 	w->saga_env.ctx = w;
 	w->engine->saga_env = &w->saga_env;
@@ -285,6 +288,22 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	for (int i = 0; i < server->nworkers; i++)
 		event_active(server->workers[i].stop, EV_READ, 0);
 	event_base_loopbreak(s->base);
+}
+
+/*
+ * The shared writer never checkpoints: a commit that crossed SQLite's
+ * automatic threshold would copy the WAL into the file and sync it while
+ * every writer waits. The main thread does it instead, on its own
+ * connection, without waiting for readers or writers (PASSIVE), so the
+ * WAL is copied while the writers go on.
+ */
+static void checkpoint(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *server = arg;
+	(void)fd;
+	(void)what;
+	sqlite3_wal_checkpoint_v2(server->checkpointer->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+				  NULL);
 }
 
 static hbk_result limits_from(const struct hbk_config *cfg, struct http_limits *limits,
@@ -373,6 +392,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 	struct server *server = hbk_xcalloc(1, sizeof(*server));
 	struct signals signals = {server, NULL, false};
 	struct event *sig_events[4] = {0};
+	struct event *checkpoint_timer = NULL;
 	hbk_result rc;
 
 	server->cfg = cfg;
@@ -401,6 +421,16 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		rc = open_log(server, err);
 	if (rc == HBK_OK)
 		rc = http_listen(listen, LISTEN_BACKLOG, &server->listen_fd, err);
+	if (rc == HBK_OK)
+		rc = hbk_store_open(hbk_config_store_path(cfg), 0, &server->writer, err);
+	if (rc == HBK_OK)
+		rc = hbk_store_open(hbk_config_store_path(cfg), 0, &server->checkpointer, err);
+	if (rc == HBK_OK) {
+		sqlite3_wal_autocheckpoint(server->writer->db, 0);
+		server->writer->cache_statements = true;
+		sqlite3_trace_v2(server->writer->db, SQLITE_TRACE_PROFILE, trace_store,
+				 server->metrics);
+	}
 	for (int i = 0; rc == HBK_OK && i < workers; i++) {
 		rc = worker_init(server, &server->workers[i], i, err);
 		server->nworkers = i + 1;
@@ -414,6 +444,11 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 			sig_events[i] = evsignal_new(signals.base, sigs[i], on_signal, &signals);
 			evsignal_add(sig_events[i], NULL);
 		}
+		checkpoint_timer = event_new(signals.base, -1, EV_PERSIST, checkpoint, server);
+		struct timeval every = {0, CHECKPOINT_EVERY_MS * 1000};
+		if (!checkpoint_timer || event_add(checkpoint_timer, &every) != 0)
+			/* Without it the writer must checkpoint itself. */
+			sqlite3_wal_autocheckpoint(server->writer->db, 1000);
 		/* Workers must not take the signals: block them before starting. */
 		sigset_t set, old;
 		sigemptyset(&set);
@@ -440,11 +475,15 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 	for (int i = 0; i < 4; i++)
 		if (sig_events[i])
 			event_free(sig_events[i]);
+	if (checkpoint_timer)
+		event_free(checkpoint_timer);
 	if (signals.base)
 		event_base_free(signals.base);
 	stop_kafka(server);
 	for (int i = 0; i < server->nworkers; i++)
 		worker_free(&server->workers[i]);
+	hbk_store_close(server->writer);
+	hbk_store_close(server->checkpointer);
 	if (server->listen_fd >= 0)
 		close(server->listen_fd);
 	if (server->log_fd > STDERR_FILENO)

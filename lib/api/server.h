@@ -90,6 +90,9 @@ struct server {
 	struct http_limits limits;
 	atomic_bool draining;
 	pthread_mutex_t write_lock; /* the workers' writers take turns here */
+	struct hbk_store *writer;   /* ... on this one connection */
+	/* Copies the WAL back into the file off the writers' path (main thread). */
+	struct hbk_store *checkpointer;
 	int log_fd;
 	char log_path[1024];
 	int64_t started_ms;

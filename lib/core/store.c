@@ -87,6 +87,12 @@ static void stores_remove(struct hbk_store *store)
 hbk_result hbk_store_prepare(struct hbk_store *store, const char *sql, sqlite3_stmt **out,
 			     struct hbk_error *err)
 {
+	/* In a write transaction on the shared writer, its statements serve:
+	 * the write lock makes them this thread's for now. */
+	if (store->db != store->own_db) {
+		HBK_ASSERT(store->writer && store->db == store->writer->db);
+		return hbk_store_prepare(store->writer, sql, out, err);
+	}
 	if (store->cache_statements) {
 		for (int i = 0; i < store->ncached; i++) {
 			struct hbk_store_cached_stmt *c = &store->cached[i];
@@ -117,7 +123,7 @@ void hbk_stmt_done(sqlite3_stmt *stmt)
 	for (int i = 0; i < STORES_OPEN_MAX; i++) {
 		struct hbk_store *store =
 		    atomic_load_explicit(&stores_open[i], memory_order_acquire);
-		if (!store || store->db != db || !store->cache_statements)
+		if (!store || store->own_db != db || !store->cache_statements)
 			continue;
 		for (int k = 0; k < store->ncached; k++)
 			if (store->cached[k].stmt == stmt) {
@@ -133,21 +139,29 @@ void hbk_stmt_done(sqlite3_stmt *stmt)
 hbk_result hbk_store_begin(struct hbk_store *store, bool write, struct hbk_error *err)
 {
 	HBK_ASSERT(store->tx_depth == 0);
-	if (write && store->write_lock)
+	HBK_ASSERT(store->db == store->own_db);
+	bool locked = write && store->write_lock;
+	if (locked) {
 		pthread_mutex_lock(store->write_lock);
+		if (store->writer)
+			store->db = store->writer->db;
+	}
 	hbk_result rc = hbk_store_exec(store, write ? "BEGIN IMMEDIATE" : "BEGIN", err);
 	if (rc == HBK_OK) {
 		store->tx_depth = 1;
-		store->holds_write_lock = write && store->write_lock;
-	} else if (write && store->write_lock) {
+		store->holds_write_lock = locked;
+	} else if (locked) {
+		store->db = store->own_db;
 		pthread_mutex_unlock(store->write_lock);
 	}
 	return rc;
 }
 
-/* Ends a transaction's hold on the process's write lock. */
+/* Ends a transaction's hold on the process's write lock, and gives the
+ * shared writer back before another thread may take it. */
 static void tx_end(struct hbk_store *store)
 {
+	store->db = store->own_db;
 	if (store->holds_write_lock)
 		pthread_mutex_unlock(store->write_lock);
 	store->holds_write_lock = false;
@@ -349,6 +363,7 @@ hbk_result hbk_store_open(const char *path, int flags, struct hbk_store **out,
 		hbk_store_close(store);
 		return rc;
 	}
+	store->own_db = store->db;
 	sqlite3_busy_handler(store->db, busy_wait, store);
 	sqlite3_extended_result_codes(store->db, 0);
 	rc = hbk_store_exec(store,
@@ -375,6 +390,7 @@ void hbk_store_close(struct hbk_store *store)
 	if (!store)
 		return;
 	HBK_ASSERT(store->tx_depth == 0);
+	HBK_ASSERT(store->db == store->own_db || !store->own_db);
 	stores_remove(store);
 	for (int i = 0; i < store->ncached; i++)
 		sqlite3_finalize(store->cached[i].stmt);

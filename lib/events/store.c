@@ -135,15 +135,23 @@ hbk_result hbk_events_insert(struct hbk_store *store, const struct hbk_event *ev
 hbk_result hbk_events_read(struct hbk_store *store, const char *stream, hbk_event_fn fn, void *ctx,
 			   struct hbk_error *err)
 {
+	return hbk_events_read_from(store, stream, 1, fn, ctx, err);
+}
+
+hbk_result hbk_events_read_from(struct hbk_store *store, const char *stream, int64_t from_sequence,
+				hbk_event_fn fn, void *ctx, struct hbk_error *err)
+{
 	sqlite3_stmt *stmt;
+	HBK_ASSERT(from_sequence > 0);
 	hbk_result rc = hbk_store_prepare(
 	    store,
 	    "SELECT id, sequence, type, time_ms, partitionkey, correlationid, causationid, data"
-	    " FROM events WHERE stream = ? ORDER BY sequence",
+	    " FROM events WHERE stream = ? AND sequence >= ? ORDER BY sequence",
 	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, stream);
+	sqlite3_bind_int64(stmt, 2, from_sequence);
 	int step;
 	while (rc == HBK_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct hbk_event ev = {0};

@@ -74,10 +74,12 @@ static hbk_result record_start(struct hbk_engine *engine, struct hbk_booking *b,
 			rc = update_hold_new_nights(store, &next, err);
 		}
 		if (rc == HBK_OK)
-			rc = booking_append(store, b, batch, err);
+			rc = booking_append(store, b, batch, false, err);
 		if (rc == HBK_OK && kind)
 			rc = saga_register(store, b->id, kind, err);
-		if (rc == HBK_OK)
+		if (rc == HBK_OK && kind && engine->join_start)
+			engine->start_open = true; /* the saga commits it */
+		else if (rc == HBK_OK)
 			rc = hbk_store_commit(store, err);
 		else
 			hbk_store_rollback(store);

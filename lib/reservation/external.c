@@ -122,7 +122,7 @@ static hbk_result external_events(struct hbk_store *store, struct hbk_booking *b
 			  json_pack("{s:s, s:b, s:s}", "reference", payment->reference, "external",
 				    1, "provider_event", ext->event_id));
 		*changed = true;
-		rc = booking_append(store, b, &batch, err);
+		rc = booking_append(store, b, &batch, false, err);
 		batch_clear(&batch);
 		return rc;
 	}
@@ -148,12 +148,12 @@ static hbk_result external_events(struct hbk_store *store, struct hbk_booking *b
 				    "external", 1, "provider_event", ext->event_id));
 		*changed = true;
 		if (batch.count == BOOKING_EVENTS_PER_COMMIT_MAX) {
-			rc = booking_append(store, b, &batch, err);
+			rc = booking_append(store, b, &batch, false, err);
 			batch_clear(&batch);
 		}
 	}
 	if (rc == HBK_OK && batch.count > 0)
-		rc = booking_append(store, b, &batch, err);
+		rc = booking_append(store, b, &batch, false, err);
 	batch_clear(&batch);
 	free(refunds);
 	return rc;

@@ -25,10 +25,25 @@ void batch_clear(struct event_batch *batch);
 hbk_result booking_load(struct hbk_store *store, const char *id, struct hbk_booking *b,
 			struct hbk_error *err);
 
-/* Appends the batch at b's sequence, applies it to b and writes the
- * projection. Inside the caller's write transaction. */
+/* What the projection row of a booking is indexed by. */
+struct booking_keys {
+	enum hbk_booking_status status;
+	struct hbk_stay stay;
+	char email[HBK_EMAIL_MAX + 1];
+};
+void booking_keys_of(const struct hbk_booking *b, struct booking_keys *keys);
+
+/* Writes b's projection row. was: the keys the row holds now (NULL when
+ * unknown or new), so that indexes are rewritten only when they change.
+ * Inside the caller's write transaction. */
+hbk_result booking_project_over(struct hbk_store *store, const struct booking_keys *was,
+				const struct hbk_booking *b, struct hbk_error *err);
+
+/* Appends the batch at b's sequence, applies it to b and, unless the
+ * caller defers it to its commit, writes the projection. Inside the
+ * caller's write transaction. */
 hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b, struct event_batch *batch,
-			  struct hbk_error *err);
+			  bool defer_projection, struct hbk_error *err);
 
 /* The saga registry: which process runs which booking's saga. */
 hbk_result saga_register(struct hbk_store *store, const char *booking_id, const char *kind,

@@ -99,8 +99,11 @@ static void maybe_die(struct hbk_engine *engine, enum hbk_saga_step step, bool r
 		   recorded ? ":recorded" : "");
 	if (strcmp(engine->kill_at, name) != 0)
 		return;
-	if (recorded && engine->store->tx_depth > 0)
+	if (recorded && engine->store->tx_depth > 0) {
+		if (engine->projection_due)
+			booking_project(engine->store, engine->projection_deferred, NULL);
 		hbk_store_commit(engine->store, NULL);
+	}
 	raise(SIGKILL);
 }
 
@@ -124,10 +127,14 @@ commit_batch(struct hbk_engine *engine, struct hbk_booking *b, struct event_batc
 		batch_clear(batch);
 		return rc;
 	}
+	/* Inside the saga's group, the group's commit writes the projection. */
+	bool defer = !owned && engine->projection_deferred == b;
 	if (local)
 		rc = local(engine, b, err);
 	if (rc == HBK_OK)
-		rc = booking_append(store, b, batch, err);
+		rc = booking_append(store, b, batch, defer, err);
+	if (rc == HBK_OK && defer)
+		engine->projection_due = true;
 	if (rc == HBK_OK && finish)
 		rc = saga_unregister(store, b->id, err);
 	if (owned) {
@@ -609,6 +616,8 @@ struct saga_run {
 	bool loaded;
 	/* Group commit: the steps between two waits share one transaction. */
 	bool in_tx;
+	/* What the booking's projection row held when the group began. */
+	struct booking_keys projected;
 	/* The guest's notice, sent once the outcome is committed (-1: none),
 	 * so that writing mail never holds the store. */
 	int notice;
@@ -622,12 +631,23 @@ struct saga_run {
 /* Commits the steps recorded since the last wait. */
 static hbk_result run_commit(struct saga_run *run)
 {
+	struct hbk_engine *engine = run->engine;
 	if (!run->in_tx)
 		return HBK_OK;
 	run->in_tx = false;
-	if (run->engine->store->tx_depth == 0)
+	bool due = engine->projection_due;
+	engine->projection_deferred = NULL;
+	engine->projection_due = false;
+	if (engine->store->tx_depth == 0)
 		return HBK_OK; /* a test hook committed it */
-	return hbk_store_commit(run->engine->store, &run->err);
+	hbk_result rc =
+	    due ? booking_project_over(engine->store, &run->projected, &run->booking, &run->err)
+		: HBK_OK;
+	if (rc != HBK_OK) {
+		hbk_store_rollback(engine->store);
+		return rc;
+	}
+	return hbk_store_commit(engine->store, &run->err);
 }
 
 static void run_end(struct saga_run *run, hbk_result rc)
@@ -647,15 +667,27 @@ static void run_end(struct saga_run *run, hbk_result rc)
 static void advance(struct saga_run *run);
 static void attempt(void *arg);
 
+/* The group's steps leave the projection row to its commit. */
+static void group_defer_projection(struct saga_run *run)
+{
+	/* The aggregate is loaded before the first group begins. */
+	HBK_ASSERT(run->loaded && run->in_tx);
+	booking_keys_of(&run->booking, &run->projected);
+	run->engine->projection_deferred = &run->booking;
+	run->engine->projection_due = false;
+}
+
 /* Group commit: opens the transaction the next steps' records share. */
 static hbk_result run_begin(struct saga_run *run)
 {
 	if (run->in_tx || !run->engine->group_commit)
 		return HBK_OK;
 	hbk_result rc = hbk_store_begin(run->engine->store, true, &run->err);
-	if (rc == HBK_OK)
-		run->in_tx = true;
-	return rc;
+	if (rc != HBK_OK)
+		return rc;
+	run->in_tx = true;
+	group_defer_projection(run);
+	return HBK_OK;
 }
 
 /* Does the step call out of the process? */
@@ -860,6 +892,8 @@ static void advance(struct saga_run *run)
 				return;
 			}
 			run->loaded = true;
+			if (run->in_tx)
+				group_defer_projection(run); /* the command's, joined */
 		}
 		run->step = hbk_booking_next_step(&run->booking);
 		bool remote = !is_local(run->step) && step_remote(run->engine, run->step);
@@ -902,6 +936,12 @@ static void start(struct hbk_engine *engine, const struct hbk_saga_env *env, con
 	run->done = done;
 	run->arg = arg;
 	run->notice = -1;
+	if (engine->start_open) {
+		/* The command's transaction is the first group's. */
+		HBK_ASSERT(engine->store->tx_depth > 0);
+		engine->start_open = false;
+		run->in_tx = true;
+	}
 	advance(run);
 }
 

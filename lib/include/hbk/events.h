@@ -53,6 +53,10 @@ hbk_result hbk_events_insert(struct hbk_store *store, const struct hbk_event *ev
 typedef hbk_result (*hbk_event_fn)(const struct hbk_event *ev, void *ctx, struct hbk_error *err);
 hbk_result hbk_events_read(struct hbk_store *store, const char *stream, hbk_event_fn fn, void *ctx,
 			   struct hbk_error *err);
+/* The same from the event at from_sequence (1 or more) on: what a reader
+ * that already folded the stream's start needs. */
+hbk_result hbk_events_read_from(struct hbk_store *store, const char *stream, int64_t from_sequence,
+				hbk_event_fn fn, void *ctx, struct hbk_error *err);
 
 /* The structured-mode CloudEvents JSON of an event. New reference. */
 json_t *hbk_event_json(const struct hbk_event *ev);

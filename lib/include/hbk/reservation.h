@@ -178,6 +178,21 @@ struct hbk_engine {
 	 * upstream answers, and that step's record opens the next group.
 	 */
 	bool group_commit;
+	/* The booking whose saga holds the open group transaction: its steps'
+	 * records leave the projection row to the group's commit, which writes
+	 * it once (projection_due: a step recorded something since). */
+	struct hbk_booking *projection_deferred;
+	bool projection_due;
+	/*
+	 * hbkd: a command whose saga starts at once (hbk_saga_start) leaves its
+	 * transaction open for the saga's first group to join, so that a
+	 * create with the in-process adapters commits once, not twice. Sound
+	 * because before any call out of the process the saga commits; only
+	 * effects recorded in the same transaction (the in-process adapters')
+	 * can be lost with it. start_open: such a transaction is open now.
+	 */
+	bool join_start;
+	bool start_open;
 	/* The saga environment of hbk_saga_start(); NULL: the synchronous one. */
 	const struct hbk_saga_env *saga_env;
 	hbk_step_observer on_step;

@@ -27,7 +27,10 @@ struct hbk_store_cached_stmt {
 struct hbk_search_model;
 
 struct hbk_store {
+	/* The connection in use: own_db, or the shared writer's during a write
+	 * transaction. */
 	sqlite3 *db;
+	sqlite3 *own_db;
 	char path[4096];
 	int tx_depth;
 	/* Prepared statements kept for reuse (a long-running server turns it on). */
@@ -38,6 +41,14 @@ struct hbk_store {
 	 * (optional; shared by the connections of one process). */
 	pthread_mutex_t *write_lock;
 	bool holds_write_lock;
+	/*
+	 * Optional, with write_lock: one connection all of the process's write
+	 * transactions run on, under write_lock. In WAL mode a connection drops
+	 * its page cache whenever another one has written, so writers taking
+	 * turns on their own connections would each read back the pages the
+	 * other just wrote; one writer keeps its cache. Borrowed.
+	 */
+	struct hbk_store *writer;
 	/* The search read model in memory (lib/inventory/model.c), for a
 	 * long-running process that sets keep_search_model; built on first use. */
 	bool keep_search_model;
