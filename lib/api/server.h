@@ -73,7 +73,6 @@ struct worker {
 	struct hbk_saga_env saga_env;
 	struct event *stop;
 	struct event *drain_check;
-	struct event *notify_retry; /* worker 0: guest notices due again */
 	bool draining;
 };
 
@@ -86,6 +85,7 @@ struct server {
 	struct http_limits limits;
 	atomic_bool draining;
 	pthread_mutex_t write_lock; /* the workers' writers take turns here */
+	struct hbk_notify_delivery *delivery; /* sends the guest notices */
 	int log_fd;
 	char log_path[1024];
 	int64_t started_ms;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "hbk/core.h"
+#include "hbk/notify.h"
 #include "hbk/store.h"
 
 /* SMTP: notify.email.url (smtp://host:port or smtps://), the envelope
@@ -86,5 +87,19 @@ hbk_result notices_parked_ids(struct hbk_store *store, int max, long long *ids, 
  * ("pending" with next_attempt_ms, or "parked"). */
 hbk_result notices_record(struct hbk_store *store, long long id, bool sent, const char *error,
 			  const char *status, int64_t next_attempt_ms, struct hbk_error *err);
+
+/* Deletes a notice delivered at its first attempt. */
+hbk_result notices_drop(struct hbk_store *store, long long id, struct hbk_error *err);
+
+/*
+ * Claims up to max (1..NOTICES_CLAIM_MAX) due notices and tries each
+ * once; *claimed counts those claimed, *sent those delivered. Fails only
+ * when the store does.
+ */
+hbk_result notify_deliver_due(struct hbk_notifier *notifier, struct hbk_store *store, int max,
+			      int *claimed, int *sent, struct hbk_error *err);
+
+/* Wakes the delivery thread (delivery.c). */
+void notify_delivery_kick(struct hbk_notify_delivery *delivery);
 
 #endif
