@@ -20,6 +20,7 @@ struct notify_smtp {
 	char *username;	 /* NULL: no AUTH */
 	char *password;
 	long timeout_ms;
+	void *curl; /* the libcurl handle kept between sends; NULL until one */
 };
 
 /* SNS: the endpoint, the SigV4 scope and credentials (secrets). */
@@ -33,8 +34,11 @@ struct notify_sns {
 };
 
 /* Sends message (len octets, CRLF lines) to rcpt, an addr-spec. */
-hbk_result notify_smtp_send(const struct notify_smtp *smtp, const char *rcpt, const char *message,
+hbk_result notify_smtp_send(struct notify_smtp *smtp, const char *rcpt, const char *message,
 			    size_t len, struct hbk_error *err);
+
+/* Closes the kept SMTP session. */
+void notify_smtp_close(struct notify_smtp *smtp);
 
 /* Publishes message to topic_arn when it starts with "arn:", else to the
  * phone number recipient. */

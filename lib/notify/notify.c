@@ -363,6 +363,7 @@ void hbk_notifier_close(struct hbk_notifier *notifier)
 		return;
 	free(notifier->from);
 	free(notifier->maildir);
+	notify_smtp_close(&notifier->smtp);
 	free(notifier->smtp.url);
 	free(notifier->smtp.mail_from);
 	free(notifier->smtp.username);
