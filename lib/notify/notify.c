@@ -609,36 +609,48 @@ out:
  * Later attempts.
  */
 
-/* One more attempt at a stored notice; records the outcome. keep_parked:
- * a failure leaves it parked (an operator's resend). guarded: behind the
- * channel's breaker; a retry not tried is not recorded, a queued notice's
- * first attempt is (as a synchronous send's would be). A queued notice
- * delivered at its first attempt is dropped: the table keeps only the
- * notices that failed once, as when they are sent at once. */
+/*
+ * Records the outcome rc of an attempt at a stored notice (cause filled
+ * when it failed). keep_parked: a failure leaves it parked (an operator's
+ * resend). A retry the breaker did not let through (tried false) is not
+ * recorded; a queued notice's first attempt always is, as a synchronous
+ * send's would be. A queued notice delivered at its first attempt is
+ * dropped: the table keeps only the notices that failed once, as when
+ * they are sent at once.
+ */
+static hbk_result record_outcome(struct hbk_notifier *notifier, struct hbk_store *store,
+				 const struct notice_row *row, hbk_result rc, bool tried,
+				 bool keep_parked, const struct hbk_error *cause,
+				 struct hbk_error *err)
+{
+	int64_t next_attempt_ms = 0;
+
+	if (rc == HBK_OK && row->attempts == 0)
+		return notices_drop(store, row->id, err);
+	if (!tried && row->attempts > 0)
+		return HBK_OK;
+	const char *status = rc == HBK_OK  ? "sent"
+			     : keep_parked ? "parked"
+					   : after_failure(notifier, row->attempts + 1, &next_attempt_ms);
+	return notices_record(store, row->id, rc == HBK_OK, cause->message, status,
+			      next_attempt_ms, err);
+}
+
+/* One more attempt at a stored notice, recorded; see record_outcome.
+ * guarded: behind the channel's breaker. */
 static hbk_result attempt(struct hbk_notifier *notifier, struct hbk_store *store,
 			  const struct notice_row *row, bool keep_parked, bool guarded,
 			  struct hbk_error *err)
 {
 	struct hbk_error cause = {0};
-	int64_t next_attempt_ms = 0;
 	bool tried = true;
 
 	hbk_result rc = guarded ? deliver_guarded(notifier, row, &tried, &cause)
 				: deliver(notifier, row, &cause);
-	if (rc == HBK_OK && row->attempts == 0) {
-		hbk_result store_rc = notices_drop(store, row->id, err);
-		if (store_rc != HBK_OK)
-			return store_rc;
-	} else if (tried || row->attempts == 0) {
-		const char *status =
-		    rc == HBK_OK  ? "sent"
-		    : keep_parked ? "parked"
-				  : after_failure(notifier, row->attempts + 1, &next_attempt_ms);
-		hbk_result store_rc = notices_record(store, row->id, rc == HBK_OK, cause.message,
-						     status, next_attempt_ms, err);
-		if (store_rc != HBK_OK)
-			return store_rc;
-	}
+	hbk_result store_rc =
+	    record_outcome(notifier, store, row, rc, tried, keep_parked, &cause, err);
+	if (store_rc != HBK_OK)
+		return store_rc;
 	if (rc != HBK_OK && err) {
 		*err = cause;
 		hbk_error_prefix(err, "notice %lld: %s to %s", row->id, row->channel,
@@ -679,16 +691,36 @@ hbk_result notify_deliver_due(struct hbk_notifier *notifier, struct hbk_store *s
 	int64_t lease_ms = 2 * (int64_t)notifier->timeout_ms + 1000;
 	hbk_result rc = notices_claim_due(store, hbk_now_ms(), lease_ms, max, rows, &count, err);
 	*claimed = count;
+	if (rc != HBK_OK || count == 0)
+		return rc;
+	/* Every send first, holding no lock; then one transaction records the
+	 * batch, rather than one per notice. Should it fail, the claimed
+	 * notices go out again once their lease is over. */
+	struct outcome {
+		hbk_result rc;
+		bool tried;
+		struct hbk_error cause;
+	} *outcomes = hbk_xcalloc((size_t)count, sizeof(*outcomes));
 	for (int i = 0; i < count; i++) {
-		struct hbk_error attempt_err = {0};
-		if (rc == HBK_OK) {
-			hbk_result sent_rc =
-			    attempt(notifier, store, &rows[i], false, true, &attempt_err);
-			if (sent_rc == HBK_OK)
-				(*sent)++;
-		}
+		outcomes[i].tried = true;
+		outcomes[i].rc =
+		    deliver_guarded(notifier, &rows[i], &outcomes[i].tried, &outcomes[i].cause);
+	}
+	bool owned = false;
+	rc = hbk_store_join(store, &owned, err);
+	for (int i = 0; i < count && rc == HBK_OK; i++)
+		rc = record_outcome(notifier, store, &rows[i], outcomes[i].rc, outcomes[i].tried,
+				    false, &outcomes[i].cause, err);
+	if (owned) {
+		hbk_result left = hbk_store_leave(store, true, rc == HBK_OK, err);
+		rc = rc == HBK_OK ? left : rc;
+	}
+	for (int i = 0; i < count; i++) {
+		if (rc == HBK_OK && outcomes[i].rc == HBK_OK)
+			(*sent)++;
 		notice_row_free(&rows[i]);
 	}
+	free(outcomes);
 	return rc;
 }
 
