@@ -26,7 +26,11 @@ LIB_SAN_OBJ := $(LIB_SRC:%.c=$(SAN)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(SAN)/tests/%)
 
-all: $(TOOLS:%=bin/%)
+# Test helpers written in C, built with the programs so that `make test`
+# has them: build/tools/kafka-mock is librdkafka's mock cluster as a process.
+TEST_TOOLS := build/tools/kafka-mock
+
+all: $(TOOLS:%=bin/%) $(TEST_TOOLS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -54,6 +58,11 @@ bin/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libhbk.a
 	@$$(CC) $$(CFLAGS) -o $$@ $$^ $(PKG_LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+build/tools/%: $(BUILD)/tests/tools/%.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(SAN)/tests/%: $(SAN)/tests/unit/%.o $(SAN)/tests/unit/unit.o $(SAN)/tests/unit/canned.o \
 		$(SAN)/libhbk.a

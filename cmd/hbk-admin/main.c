@@ -22,6 +22,9 @@ static const struct hbk_command commands[] = {
      "--destination CODE)",
      "show a hotel's nightly allotments, sales and prices; sync them from the partner",
      inventory_options, inventory_reset},
+    {"kafka", cmd_kafka, HBK_NEEDS_CONFIG, 1, 1, "status [--brokers LIST] [--group NAMES]",
+     "the Kafka cluster: brokers, hbk's topics and partitions, consumer groups and their lag",
+     kafka_options, kafka_reset},
     {"notify", cmd_notify, HBK_NEEDS_ENGINE | HBK_NEEDS_NO_RECOVER, 1, 2,
      "list [--parked] | resend ID | resend --all | retry",
      "guest notices that could not be sent: list, resend, retry those due", notify_options,
@@ -31,6 +34,9 @@ static const struct hbk_command commands[] = {
     {"token", cmd_token, HBK_NEEDS_ENGINE | HBK_NEEDS_NO_RECOVER, 1, 2,
      "create NAME | list | revoke NAME", "API tokens for hbkd (shown once, stored as SHA-256)",
      NULL, NULL},
+    {"topics", cmd_topics, HBK_NEEDS_CONFIG, 1, 1, "create | describe [--brokers LIST]",
+     "create hbk's Kafka topics (existing ones are kept), or describe their partitions",
+     topics_options, topics_reset},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 

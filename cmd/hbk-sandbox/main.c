@@ -531,6 +531,7 @@ int main(int argc, char **argv)
 		return fail(&err);
 	/* One connection for the process's life: keep its prepared statements. */
 	sb.store->cache_statements = true;
+	sb.store->keep_search_model = true;
 	if (hbk_partner_sandbox_open(sb.cfg, sb.store, &sb.partner, &err) != HBK_OK ||
 	    hbk_payment_sandbox_open(sb.cfg, sb.store, &sb.payment, &err) != HBK_OK)
 		return fail(&err);

@@ -126,5 +126,36 @@ void metrics_render(struct metrics *m, struct hbk_buf *out)
 		       "# TYPE hbk_http_requests_in_flight gauge\n"
 		       "hbk_http_requests_in_flight %d\n",
 		       atomic_load(&m->connections), atomic_load(&m->in_flight));
+	if (m->publisher) {
+		struct hbk_publisher_stats stats;
+		hbk_publisher_stats(m->publisher, &stats);
+		hbk_buf_printf(out,
+			       "# HELP hbk_outbox_pending Events committed, not yet on Kafka.\n"
+			       "# TYPE hbk_outbox_pending gauge\n"
+			       "hbk_outbox_pending %lld\n"
+			       "# HELP hbk_outbox_published_total Events Kafka acknowledged.\n"
+			       "# TYPE hbk_outbox_published_total counter\n"
+			       "hbk_outbox_published_total %lld\n"
+			       "# HELP hbk_outbox_failures_total Batches Kafka did not take.\n"
+			       "# TYPE hbk_outbox_failures_total counter\n"
+			       "hbk_outbox_failures_total %lld\n",
+			       (long long)stats.pending, (long long)stats.published,
+			       (long long)stats.failures);
+	}
+	if (m->applier) {
+		struct hbk_applier_stats stats;
+		hbk_applier_stats(m->applier, &stats);
+		hbk_buf_printf(out,
+			       "# HELP hbk_applier_events_total Events from the events topic.\n"
+			       "# TYPE hbk_applier_events_total counter\n"
+			       "hbk_applier_events_total{outcome=\"applied\"} %lld\n"
+			       "hbk_applier_events_total{outcome=\"skipped\"} %lld\n"
+			       "hbk_applier_events_total{outcome=\"dead_lettered\"} %lld\n"
+			       "# HELP hbk_applier_retries_total Applies or dead letters retried.\n"
+			       "# TYPE hbk_applier_retries_total counter\n"
+			       "hbk_applier_retries_total %lld\n",
+			       (long long)stats.applied, (long long)stats.skipped,
+			       (long long)stats.dead_lettered, (long long)stats.retries);
+	}
 	hbk_upstream_metrics(out);
 }

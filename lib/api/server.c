@@ -25,10 +25,11 @@
 #include "hbk/notify.h"
 #include "server.h"
 
-#define DRAIN_CHECK_MS 20
-#define DRAIN_LIMIT_MS 30000
-#define LISTEN_BACKLOG 1024
-#define LOG_LINE_MAX   4096
+#define DRAIN_CHECK_MS	   20
+#define DRAIN_LIMIT_MS	   30000
+#define LISTEN_BACKLOG	   1024
+#define LOG_LINE_MAX	   4096
+#define PUBLISHER_DRAIN_MS 10000
 
 void server_write_log(struct server *server, const char *text, size_t len)
 {
@@ -191,6 +192,7 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	hbk_partner_attach(&w->engine->partner, w->base);
 	hbk_payment_attach(&w->engine->payment, w->base);
 	w->engine->store->cache_statements = true;
+	w->engine->store->keep_search_model = true;
 	w->engine->store->write_lock = &server->write_lock;
 	w->saga_env.defer = worker_defer;
 	w->saga_env.ctx = w;
@@ -279,6 +281,66 @@ static hbk_result limits_from(const struct hbk_config *cfg, struct http_limits *
 	return rc;
 }
 
+/*
+ * With kafka.brokers set, every event committed here is relayed to the
+ * events topic (the first part of cluster mode).
+ */
+/*
+ * What the applier does with an event from the events topic: a booking
+ * event decided by another instance is replicated; anything else is not
+ * an event this version knows, and goes to the dead letters.
+ */
+static hbk_result apply_event(struct hbk_store *store, const struct hbk_event *ev, bool *applied,
+			      struct hbk_error *err)
+{
+	if (strncmp(ev->type, "hbk.booking.", 12) == 0)
+		return hbk_booking_replicate(store, ev, applied, err);
+	*applied = false;
+	return hbk_fail(err, HBK_EINVAL, "unknown_event_type", "no handler for events of type %s",
+			ev->type);
+}
+
+/*
+ * With kafka.brokers set, every event committed here is relayed to the
+ * events topic, and every event there is applied here: the read side of
+ * cluster mode.
+ */
+static hbk_result start_kafka(struct server *server, struct hbk_error *err)
+{
+	struct hbk_kafka_config kafka;
+	hbk_result rc = hbk_config_kafka(server->cfg, &kafka, err);
+	if (rc != HBK_OK || !kafka.brokers[0])
+		return rc;
+	const char *path = hbk_config_store_path(server->cfg);
+	rc = hbk_publisher_start(path, kafka.brokers, kafka.topic_events,
+				 &server->metrics->publisher, err);
+	if (rc == HBK_OK)
+		rc = hbk_applier_start(path, &kafka, apply_event, &server->metrics->applier, err);
+	if (rc == HBK_OK) {
+		struct hbk_applier_stats stats;
+		hbk_applier_stats(server->metrics->applier, &stats);
+		log_event(server, "info", "kafka",
+			  "relaying events to %s and applying them from it as %s, on %s",
+			  kafka.topic_events, stats.group, kafka.brokers);
+	}
+	return rc;
+}
+
+/* After the workers drained: what they committed gets 10 s to reach Kafka. */
+static void stop_kafka(struct server *server)
+{
+	hbk_applier_stop(server->metrics->applier);
+	server->metrics->applier = NULL;
+	if (!server->metrics->publisher)
+		return;
+	int64_t left = hbk_publisher_stop(server->metrics->publisher, PUBLISHER_DRAIN_MS);
+	server->metrics->publisher = NULL;
+	if (left != 0)
+		log_event(server, "warn", "kafka",
+			  "%lld event(s) not relayed: they wait in the store for the next start",
+			  (long long)left);
+}
+
 hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_options *opts,
 			  struct hbk_error *err)
 {
@@ -319,6 +381,8 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		rc = worker_init(server, &server->workers[i], i, err);
 		server->nworkers = i + 1;
 	}
+	if (rc == HBK_OK)
+		rc = start_kafka(server, err);
 	if (rc == HBK_OK) {
 		signals.base = event_base_new();
 		int sigs[] = {SIGTERM, SIGINT, SIGHUP};
@@ -349,6 +413,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		/* After the workers: what they queued last still goes out. */
 		hbk_notify_delivery_stop(server->delivery);
 		server->delivery = NULL;
+		stop_kafka(server);
 		log_event(server, "info", "stop", "hbkd stopped");
 	}
 	for (int i = 0; i < 4; i++)
@@ -356,6 +421,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 			event_free(sig_events[i]);
 	if (signals.base)
 		event_base_free(signals.base);
+	stop_kafka(server);
 	for (int i = 0; i < server->nworkers; i++)
 		worker_free(&server->workers[i]);
 	hbk_notify_delivery_stop(server->delivery);

@@ -10,9 +10,11 @@
 #include <jansson.h>
 
 #include "hbk/api.h"
+#include "hbk/applier.h"
+#include "hbk/http.h"
+#include "hbk/publisher.h"
 #include "hbk/reservation.h"
 #include "hbk/server.h"
-#include "hbk/http.h"
 
 /* Routes, for metrics labels and dispatch. */
 enum route {
@@ -53,6 +55,8 @@ struct metrics {
 	struct histogram store;
 	atomic_int connections;
 	atomic_int in_flight;
+	struct hbk_publisher *publisher; /* the outbox relay, with kafka.brokers set */
+	struct hbk_applier *applier;	 /* the events topic into the store, likewise */
 };
 
 void metrics_observe(struct histogram *h, int64_t duration_us);

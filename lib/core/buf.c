@@ -110,15 +110,36 @@ bool hbk_buf_putc(struct hbk_buf *buf, char c)
 
 bool hbk_buf_vprintf(struct hbk_buf *buf, const char *fmt, va_list ap)
 {
+	/* Formats once into the room there is; only a text that does not fit
+	 * is formatted again, after growing. */
+	size_t room = buf->cap > buf->len ? buf->cap - buf->len : 0;
 	va_list copy;
 	va_copy(copy, ap);
-	int n = vsnprintf(NULL, 0, fmt, copy);
+	int n = vsnprintf(room ? buf->data + buf->len : NULL, room, fmt, copy);
 	va_end(copy);
-	if (n < 0 || !buf_reserve(buf, (size_t)n))
-		return false;
-	vsnprintf(buf->data + buf->len, (size_t)n + 1, fmt, ap);
+	if (n < 0 || (size_t)n >= room || buf->overflow || (size_t)n > buf->max_bytes - buf->len) {
+		if (room) /* what did not fit, or may not stay */
+			buf->data[buf->len] = '\0';
+		if (n < 0 || !buf_reserve(buf, (size_t)n))
+			return false;
+		vsnprintf(buf->data + buf->len, (size_t)n + 1, fmt, ap);
+	}
 	buf->len += (size_t)n;
 	return true;
+}
+
+bool hbk_buf_put_int(struct hbk_buf *buf, int64_t value)
+{
+	char digits[24];
+	int i = sizeof(digits);
+	uint64_t v = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (value < 0)
+		digits[--i] = '-';
+	return hbk_buf_append(buf, digits + i, sizeof(digits) - (size_t)i);
 }
 
 bool hbk_buf_printf(struct hbk_buf *buf, const char *fmt, ...)

@@ -52,6 +52,8 @@ static const struct {
     {"kafka.topics.events", false},
     {"kafka.topics.dlq", false},
     {"kafka.partitions", false},
+    {"kafka.replication", false},
+    {"kafka.timeout_ms", false},
     {"partner.kind", false},
     {"partner.url", false},
     {"partner.api_key", true},
@@ -488,6 +490,79 @@ const char *hbk_config_store_path(const struct hbk_config *cfg)
 	return cfg->store_path;
 }
 
+/* Kafka accepts ASCII letters, digits, '.', '_' and '-', up to 249 of them;
+ * "." and ".." are refused because they name directories on the broker. */
+static bool kafka_topic_valid(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len >= HBK_KAFKA_TOPIC_MAX || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+static hbk_result kafka_topic(const struct hbk_config *cfg, const char *key, const char *def,
+			      char out[HBK_KAFKA_TOPIC_MAX], struct hbk_error *err)
+{
+	const char *name = hbk_config_get(cfg, key, def);
+	if (!kafka_topic_valid(name))
+		return hbk_fail_field(err, HBK_EINVAL, "config", key,
+				      "%s: invalid topic name '%.64s' (letters, digits, '.', '_' "
+				      "and '-', at most 249)",
+				      key, name);
+	hbk_copy(out, HBK_KAFKA_TOPIC_MAX, name);
+	return HBK_OK;
+}
+
+hbk_result hbk_config_kafka(const struct hbk_config *cfg, struct hbk_kafka_config *out,
+			    struct hbk_error *err)
+{
+	hbk_result rc;
+	long long partitions, replication, timeout_ms;
+
+	HBK_ASSERT(cfg != NULL && out != NULL);
+	memset(out, 0, sizeof(*out));
+	const char *brokers = hbk_config_get(cfg, "kafka.brokers", "");
+	if (!hbk_copy(out->brokers, sizeof(out->brokers), brokers))
+		return hbk_fail_field(err, HBK_EINVAL, "config", "kafka.brokers",
+				      "kafka.brokers: longer than %d characters",
+				      HBK_KAFKA_BROKERS_MAX - 1);
+	if ((rc = kafka_topic(cfg, "kafka.topics.commands", "hbk.commands", out->topic_commands,
+			      err)) != HBK_OK ||
+	    (rc = kafka_topic(cfg, "kafka.topics.events", "hbk.events", out->topic_events, err)) !=
+		HBK_OK ||
+	    (rc = kafka_topic(cfg, "kafka.topics.dlq", "hbk.dlq", out->topic_dlq, err)) != HBK_OK)
+		return rc;
+	if ((rc = hbk_config_get_int(cfg, "kafka.partitions", 12, 1, 10000, &partitions, err)) !=
+		HBK_OK ||
+	    (rc = hbk_config_get_int(cfg, "kafka.replication", 3, 1, 32, &replication, err)) !=
+		HBK_OK ||
+	    (rc = hbk_config_get_int(cfg, "kafka.timeout_ms", 5000, 100, 600000, &timeout_ms,
+				     err)) != HBK_OK)
+		return rc;
+	out->partitions = (int)partitions;
+	out->replication = (int)replication;
+	out->timeout_ms = (int)timeout_ms;
+	return HBK_OK;
+}
+
+/* The kafka keys config show writes even when unset, with their defaults. */
+static const struct {
+	const char *key;
+	const char *def;
+} kafka_defaults[] = {
+    {"kafka.topics.commands", "hbk.commands"},
+    {"kafka.topics.events", "hbk.events"},
+    {"kafka.topics.dlq", "hbk.dlq"},
+    {"kafka.partitions", "12"},
+    {"kafka.replication", "3"},
+    {"kafka.timeout_ms", "5000"},
+};
+
 void hbk_config_dump(const struct hbk_config *cfg, FILE *out)
 {
 	fprintf(out, "# %s\n", cfg->path ? cfg->path : "built-in defaults");
@@ -498,4 +573,7 @@ void hbk_config_dump(const struct hbk_config *cfg, FILE *out)
 			continue;
 		fprintf(out, "%s: %s\n", e->key, e->secret ? "<secret>" : e->value);
 	}
+	for (size_t i = 0; i < sizeof(kafka_defaults) / sizeof(kafka_defaults[0]); i++)
+		if (!find_entry(cfg, kafka_defaults[i].key))
+			fprintf(out, "%s: %s\n", kafka_defaults[i].key, kafka_defaults[i].def);
 }

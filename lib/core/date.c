@@ -75,7 +75,18 @@ void hbk_date_format(hbk_date date, char out[HBK_DATE_STR])
 		hbk_copy(out, HBK_DATE_STR, "0000-00-00");
 		return;
 	}
-	hbk_format(out, HBK_DATE_STR, "%04d-%02d-%02d", y, m, d);
+	/* By hand: dates are written into every offer and booking answered. */
+	out[0] = (char)('0' + y / 1000);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = '-';
+	out[5] = (char)('0' + m / 10);
+	out[6] = (char)('0' + m % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + d / 10);
+	out[9] = (char)('0' + d % 10);
+	out[10] = '\0';
 }
 
 int hbk_date_weekday(hbk_date date)
@@ -111,11 +122,20 @@ void hbk_time_format(int64_t ms, char out[HBK_TIME_STR])
 {
 	int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
 	int64_t rest = ms - days * 86400000;
-	char date[HBK_DATE_STR];
-	hbk_date_format((hbk_date)days, date);
 	int h = (int)(rest / 3600000), mi = (int)(rest / 60000 % 60), s = (int)(rest / 1000 % 60);
-	hbk_format(out, HBK_TIME_STR, "%sT%02d:%02d:%02d.%03dZ", date, h, mi, s,
-		   (int)(rest % 1000));
+	int milli = (int)(rest % 1000);
+	_Static_assert(HBK_TIME_STR >= 25, "room for YYYY-MM-DDTHH:MM:SS.mmmZ");
+	hbk_date_format((hbk_date)days, out);
+	const int fields[] = {h / 10, h % 10, -1, mi / 10, mi % 10, -1, s / 10, s % 10};
+	out[10] = 'T';
+	for (int i = 0; i < 8; i++)
+		out[11 + i] = fields[i] < 0 ? ':' : (char)('0' + fields[i]);
+	out[19] = '.';
+	out[20] = (char)('0' + milli / 100);
+	out[21] = (char)('0' + milli / 10 % 10);
+	out[22] = (char)('0' + milli % 10);
+	out[23] = 'Z';
+	out[24] = '\0';
 }
 
 bool hbk_time_parse(const char *s, int64_t *ms)

@@ -79,18 +79,21 @@ void hbk_money_format(const struct hbk_money *money, char out[HBK_MONEY_STR])
 	int exponent = hbk_currency_exponent(money->currency);
 	if (exponent < 0)
 		exponent = 2;
-	int64_t scale = 1;
-	for (int i = 0; i < exponent; i++)
-		scale *= 10;
 	uint64_t v =
 	    money->minor < 0 ? (uint64_t)0 - (uint64_t)money->minor : (uint64_t)money->minor;
-	const char *sign = money->minor < 0 ? "-" : "";
-	if (exponent == 0)
-		hbk_format(out, HBK_MONEY_STR, "%s%llu", sign, (unsigned long long)v);
-	else
-		hbk_format(out, HBK_MONEY_STR, "%s%llu.%0*llu", sign,
-			   (unsigned long long)(v / (uint64_t)scale), exponent,
-			   (unsigned long long)(v % (uint64_t)scale));
+	/* Digits from the right, by hand: every offer and booking shows money. */
+	char digits[HBK_MONEY_STR];
+	int i = HBK_MONEY_STR - 1;
+	digits[i] = '\0';
+	for (int place = 0; v || place <= exponent; place++) {
+		if (place == exponent && exponent > 0)
+			digits[--i] = '.';
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	if (money->minor < 0)
+		digits[--i] = '-';
+	memcpy(out, digits + i, (size_t)(HBK_MONEY_STR - i));
 }
 
 void hbk_money_add(struct hbk_money *a, const struct hbk_money *b)

@@ -20,7 +20,7 @@
 #include "hbk/store.h"
 
 /* Bump when a context's schema changes; each migrate is idempotent. */
-#define HBK_SCHEMA_VERSION    5
+#define HBK_SCHEMA_VERSION    6
 #define STORE_BUSY_TIMEOUT_MS 30000
 
 typedef hbk_result (*migrate_fn)(struct hbk_store *store, struct hbk_error *err);
@@ -379,5 +379,6 @@ void hbk_store_close(struct hbk_store *store)
 	for (int i = 0; i < store->ncached; i++)
 		sqlite3_finalize(store->cached[i].stmt);
 	sqlite3_close_v2(store->db);
+	hbk_search_model_free(store->search_model);
 	free(store);
 }

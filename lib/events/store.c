@@ -93,6 +93,45 @@ hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int6
 	return rc;
 }
 
+hbk_result hbk_events_insert(struct hbk_store *store, const struct hbk_event *ev, bool *inserted,
+			     struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	HBK_ASSERT(store->tx_depth > 0);
+	HBK_ASSERT(ev->id[0] && ev->subject[0] && ev->sequence > 0);
+	*inserted = false;
+	char *data = hbk_json_dumps(ev->data);
+	/* Published already: it came from the bus. A known id is a redelivery. */
+	hbk_result rc = hbk_store_prepare(
+	    store,
+	    "INSERT INTO events (id, stream, sequence, type, time_ms, partitionkey, correlationid,"
+	    " causationid, data, published) VALUES (?,?,?,?,?,?,?,?,?,1) ON CONFLICT (id) DO NOTHING",
+	    &stmt, err);
+	if (rc == HBK_OK) {
+		hbk_bind_text(stmt, 1, ev->id);
+		hbk_bind_text(stmt, 2, ev->subject);
+		sqlite3_bind_int64(stmt, 3, ev->sequence);
+		hbk_bind_text(stmt, 4, ev->type);
+		sqlite3_bind_int64(stmt, 5, ev->time_ms);
+		hbk_bind_text(stmt, 6, ev->partitionkey);
+		hbk_bind_text(stmt, 7, ev->correlationid);
+		hbk_bind_text(stmt, 8, ev->causationid);
+		hbk_bind_text(stmt, 9, data);
+		int step = sqlite3_step(stmt);
+		if (step == SQLITE_CONSTRAINT)
+			rc = hbk_fail(err, HBK_ECONFLICT, "stale_version",
+				      "%s already has an event at sequence %lld (not %s)", ev->subject,
+				      (long long)ev->sequence, ev->id);
+		else if (step != SQLITE_DONE)
+			rc = hbk_store_fail(store, err, "event store");
+		else
+			*inserted = sqlite3_changes(store->db) == 1;
+		hbk_stmt_done(stmt);
+	}
+	free(data);
+	return rc;
+}
+
 hbk_result hbk_events_read(struct hbk_store *store, const char *stream, hbk_event_fn fn, void *ctx,
 			   struct hbk_error *err)
 {

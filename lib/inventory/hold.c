@@ -6,7 +6,12 @@
  * leave nothing half-done, and the CHECK (allotment >= 0) on the table is a
  * second guard that no bug can get past.
  */
+#include <stdatomic.h>
+
 #include "hbk/inventory.h"
+
+/* Every this many holds in a process, old inventory changes are pruned. */
+#define HOLDS_PER_PRUNE 1024
 
 hbk_result hbk_inventory_hold(struct hbk_store *store, const char *hotel_id, const char *room_type,
 			      hbk_date checkin, hbk_date checkout, int rooms, struct hbk_error *err)
@@ -56,6 +61,9 @@ hbk_result hbk_inventory_hold(struct hbk_store *store, const char *hotel_id, con
 	if (step != SQLITE_DONE)
 		return hbk_store_fail(store, err, "hold");
 	HBK_ASSERT(sqlite3_changes(store->db) == nights);
+	static atomic_uint holds;
+	if (atomic_fetch_add(&holds, 1) % HOLDS_PER_PRUNE == HOLDS_PER_PRUNE - 1)
+		return hbk_inventory_prune_changes(store, err);
 	return HBK_OK;
 }
 

@@ -35,9 +35,13 @@ void hbk_policy_text(const struct hbk_policy *policy, struct hbk_buf *out)
 		char from[HBK_TIME_STR], amount[HBK_MONEY_STR];
 		format_seconds(policy->entries[i].from_ms, from);
 		hbk_money_format(&policy->entries[i].penalty, amount);
-		hbk_buf_printf(
-		    out, "%s{\"from\":\"%s\",\"penalty\":{\"amount\":\"%s\",\"currency\":\"%s\"}}",
-		    i ? "," : "", from, amount, policy->entries[i].penalty.currency);
+		hbk_buf_puts(out, i ? ",{\"from\":\"" : "{\"from\":\"");
+		hbk_buf_puts(out, from);
+		hbk_buf_puts(out, "\",\"penalty\":{\"amount\":\"");
+		hbk_buf_puts(out, amount);
+		hbk_buf_puts(out, "\",\"currency\":\"");
+		hbk_buf_puts(out, policy->entries[i].penalty.currency);
+		hbk_buf_puts(out, "\"}}");
 	}
 	hbk_buf_putc(out, ']');
 }

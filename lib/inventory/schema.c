@@ -61,9 +61,50 @@ static const char inventory_schema[] =
     " night INTEGER NOT NULL,"
     " reason TEXT NOT NULL DEFAULT '',"
     " PRIMARY KEY (hotel_id, night)"
-    ") WITHOUT ROWID;";
+    ") WITHOUT ROWID;"
+    /*
+     * What keeps in-memory search models current (model.c): a catalog
+     * version any change of the catalog bumps, and the allotment and price
+     * changes in commit order, with their new values.
+     */
+    "CREATE TABLE IF NOT EXISTS search_version ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " catalog INTEGER NOT NULL"
+    ");"
+    "INSERT OR IGNORE INTO search_version (id, catalog) VALUES (1, 0);"
+    "CREATE TABLE IF NOT EXISTS inventory_changes ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused, even when emptied */
+    " hotel_id TEXT NOT NULL,"
+    " room_type TEXT NOT NULL,"
+    " night INTEGER NOT NULL,"
+    " allotment INTEGER NOT NULL,"
+    " price_minor INTEGER NOT NULL"
+    ");"
+    "CREATE TRIGGER IF NOT EXISTS inventory_changed AFTER UPDATE OF allotment, price_minor"
+    " ON inventory BEGIN"
+    " INSERT INTO inventory_changes (hotel_id, room_type, night, allotment, price_minor)"
+    " VALUES (NEW.hotel_id, NEW.room_type, NEW.night, NEW.allotment, NEW.price_minor);"
+    " END;";
+
+/*
+ * Any change to the catalog. Rows added to or removed from inventory
+ * bump it from code instead (model_catalog_changed): a trigger there would
+ * cost a write per night of a bulk load, doubling what seeding takes.
+ */
+#define CATALOG_TRIGGER(name, event, table)                                                        \
+	"CREATE TRIGGER IF NOT EXISTS " name " AFTER " event " ON " table                          \
+	" BEGIN UPDATE search_version SET catalog = catalog + 1 WHERE id = 1; END;"
+#define CATALOG_TRIGGERS(table)                                                                    \
+	CATALOG_TRIGGER(table "_catalog_insert", "INSERT", table)                                  \
+	CATALOG_TRIGGER(table "_catalog_update", "UPDATE", table)                                  \
+	CATALOG_TRIGGER(table "_catalog_delete", "DELETE", table)
+static const char catalog_triggers[] = CATALOG_TRIGGERS("cities") CATALOG_TRIGGERS("hotels")
+    CATALOG_TRIGGERS("room_types") CATALOG_TRIGGERS("boards") CATALOG_TRIGGERS("blackouts");
+#undef CATALOG_TRIGGERS
+#undef CATALOG_TRIGGER
 
 hbk_result hbk_inventory_migrate(struct hbk_store *store, struct hbk_error *err)
 {
-	return hbk_store_exec(store, inventory_schema, err);
+	hbk_result rc = hbk_store_exec(store, inventory_schema, err);
+	return rc == HBK_OK ? hbk_store_exec(store, catalog_triggers, err) : rc;
 }

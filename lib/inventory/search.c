@@ -13,6 +13,7 @@
 
 #include "hbk/inventory.h"
 #include "hbk/json.h"
+#include "model.h"
 
 #define SEARCH_LIMIT_MAX      500
 #define SEARCH_CANDIDATES_MAX 4096
@@ -232,26 +233,74 @@ struct offer {
 	int64_t total;
 };
 
+/*
+ * The order of offers. Each key is computed only when the ones before it
+ * tie: this runs thousands of times a search.
+ */
 static int offer_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct offer *x = a, *y = b;
 	enum hbk_sort sort_key = *(const enum hbk_sort *)ctx;
-	int by_price = (x->total > y->total) - (x->total < y->total);
-	int by_name = strcmp(x->c->hotel.name, y->c->hotel.name);
-	int by_stars = y->c->hotel.stars - x->c->hotel.stars;
-	int tie = strcmp(x->c->hotel.id, y->c->hotel.id);
-	if (!tie)
-		tie = strcmp(x->c->room_type, y->c->room_type);
-	if (!tie)
-		tie = strcmp(x->board->code, y->board->code);
-	if (!tie)
-		tie = (int)y->refundable - (int)x->refundable;
+	int by;
 	switch (sort_key) {
-	case HBK_SORT_PRICE: return by_price ? by_price : by_name ? by_name : tie;
-	case HBK_SORT_STARS: return by_stars ? by_stars : by_price ? by_price : tie;
-	case HBK_SORT_NAME: return by_name ? by_name : by_price ? by_price : tie;
+	case HBK_SORT_PRICE:
+		if ((by = (x->total > y->total) - (x->total < y->total)))
+			return by;
+		if ((by = strcmp(x->c->hotel.name, y->c->hotel.name)))
+			return by;
+		break;
+	case HBK_SORT_STARS:
+		if ((by = y->c->hotel.stars - x->c->hotel.stars))
+			return by;
+		if ((by = (x->total > y->total) - (x->total < y->total)))
+			return by;
+		break;
+	case HBK_SORT_NAME:
+		if ((by = strcmp(x->c->hotel.name, y->c->hotel.name)))
+			return by;
+		if ((by = (x->total > y->total) - (x->total < y->total)))
+			return by;
+		break;
 	}
-	return tie;
+	/* Candidates come ordered by hotel id then room type, so their
+	 * addresses order them too. */
+	if (x->c != y->c)
+		return x->c < y->c ? -1 : 1;
+	if ((by = strcmp(x->board->code, y->board->code)))
+		return by;
+	return (int)y->refundable - (int)x->refundable;
+}
+
+/*
+ * Puts the first limit offers, in order, at the front: a full sort when
+ * most are wanted, else one pass keeping the best limit sorted by
+ * insertion, which for the usual 20 of a few hundred compares far less.
+ */
+static void offers_order(struct offer *offers, int n, int limit, enum hbk_sort sort_key)
+{
+	if (limit >= n / 4) {
+		qsort_r(offers, (size_t)n, sizeof(*offers), offer_cmp, &sort_key);
+		return;
+	}
+	int kept = 0;
+	for (int i = 0; i < n; i++) {
+		struct offer o = offers[i];
+		if (kept == limit && offer_cmp(&o, &offers[kept - 1], &sort_key) >= 0)
+			continue;
+		int lo = 0, hi = kept;
+		while (lo < hi) {
+			int mid = (lo + hi) / 2;
+			if (offer_cmp(&o, &offers[mid], &sort_key) < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		int moved = (kept == limit ? kept - 1 : kept) - lo;
+		memmove(&offers[lo + 1], &offers[lo], (size_t)moved * sizeof(*offers));
+		offers[lo] = o;
+		if (kept < limit)
+			kept++;
+	}
 }
 
 /*
@@ -283,13 +332,19 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 	hbk_date_format(q->checkout, checkout);
 	hbk_money_format(&quote.total, total);
 
-	hbk_buf_printf(out, "{\"n\":%d,\"offer_id\":\"%s\",\"hotel\":{\"id\":", n, offer_id);
+	hbk_buf_puts(out, "{\"n\":");
+	hbk_buf_put_int(out, n);
+	hbk_buf_puts(out, ",\"offer_id\":\"");
+	hbk_buf_puts(out, offer_id);
+	hbk_buf_puts(out, "\",\"hotel\":{\"id\":");
 	hbk_buf_json_string(out, o->c->hotel.id);
 	hbk_buf_puts(out, ",\"name\":");
 	hbk_buf_json_string(out, o->c->hotel.name);
 	hbk_buf_puts(out, ",\"city\":");
 	hbk_buf_json_string(out, o->c->hotel.city);
-	hbk_buf_printf(out, ",\"stars\":%d},\"room_type\":", o->c->hotel.stars);
+	hbk_buf_puts(out, ",\"stars\":");
+	hbk_buf_put_int(out, o->c->hotel.stars);
+	hbk_buf_puts(out, "},\"room_type\":");
 	hbk_buf_json_string(out, o->c->room_type);
 	hbk_buf_puts(out, ",\"room_name\":");
 	hbk_buf_json_string(out, o->c->room_name);
@@ -297,13 +352,26 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 	hbk_buf_json_string(out, o->board->code);
 	hbk_buf_puts(out, ",\"board_name\":");
 	hbk_buf_json_string(out, o->board->name);
-	hbk_buf_printf(
-	    out,
-	    ",\"checkin\":\"%s\",\"checkout\":\"%s\",\"nights\":%d,\"guests\":{\"adults\":%d,"
-	    "\"children\":%d},\"rooms\":%d,\"available\":%d,\"total\":{\"amount\":\"%s\","
-	    "\"currency\":\"%s\"},\"refundable\":%s,\"cancellation_policy\":",
-	    checkin, checkout, q->checkout - q->checkin, q->adults, q->children, q->rooms,
-	    o->c->available, total, quote.total.currency, o->refundable ? "true" : "false");
+	hbk_buf_puts(out, ",\"checkin\":\"");
+	hbk_buf_puts(out, checkin);
+	hbk_buf_puts(out, "\",\"checkout\":\"");
+	hbk_buf_puts(out, checkout);
+	hbk_buf_puts(out, "\",\"nights\":");
+	hbk_buf_put_int(out, q->checkout - q->checkin);
+	hbk_buf_puts(out, ",\"guests\":{\"adults\":");
+	hbk_buf_put_int(out, q->adults);
+	hbk_buf_puts(out, ",\"children\":");
+	hbk_buf_put_int(out, q->children);
+	hbk_buf_puts(out, "},\"rooms\":");
+	hbk_buf_put_int(out, q->rooms);
+	hbk_buf_puts(out, ",\"available\":");
+	hbk_buf_put_int(out, o->c->available);
+	hbk_buf_puts(out, ",\"total\":{\"amount\":\"");
+	hbk_buf_puts(out, total);
+	hbk_buf_puts(out, "\",\"currency\":\"");
+	hbk_buf_puts(out, quote.total.currency);
+	hbk_buf_puts(out, o->refundable ? "\"},\"refundable\":true,\"cancellation_policy\":"
+				       : "\"},\"refundable\":false,\"cancellation_policy\":");
 	hbk_policy_text(&quote.policy, out);
 	hbk_buf_putc(out, '}');
 }
@@ -428,6 +496,124 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 	return HBK_OK;
 }
 
+/* Whether a search's scope (city, hotel or both) takes this hotel. */
+static bool in_scope(const struct hbk_search_query *q, const struct hbk_hotel *h)
+{
+	if (q->hotel_id[0] && strcmp(h->id, q->hotel_id) != 0)
+		return false;
+	return !q->city[0] || strcmp(h->city, q->city) == 0;
+}
+
+/*
+ * The candidates of load_candidates() from the in-memory model: the same
+ * rows in the same order (hotel id, then room type code).
+ */
+static void model_candidates(const struct hbk_search_model *m, const struct hbk_search_query *q,
+			     struct candidate **out, int *count)
+{
+	int cap = 64, n = 0, nights = q->checkout - q->checkin;
+	struct candidate *c = hbk_xcalloc((size_t)cap, sizeof(*c));
+	for (int i = 0; i < m->nhotels && n < SEARCH_CANDIDATES_MAX; i++) {
+		const struct model_hotel *h = &m->hotels[i];
+		if (!in_scope(q, &h->hotel) || model_blacked_out(h, q->checkin, q->checkout))
+			continue;
+		for (int k = 0; k < h->nrooms && n < SEARCH_CANDIDATES_MAX; k++) {
+			const struct model_room *r = &h->rooms[k];
+			int first = q->checkin - r->first, available = INT32_MAX;
+			int64_t rate_sum = 0;
+			if (r->capacity * q->rooms < q->adults + q->children ||
+			    r->max_children * q->rooms < q->children || first < 0 ||
+			    first + nights > r->nnights)
+				continue;
+			for (int d = first; d < first + nights && available >= q->rooms; d++) {
+				if (r->nights[d].price_minor == 0)
+					available = -1;
+				else if (r->nights[d].allotment < available)
+					available = r->nights[d].allotment;
+				rate_sum += r->nights[d].price_minor;
+			}
+			if (available < q->rooms)
+				continue;
+			if (n == cap) {
+				cap *= 2;
+				c = hbk_xrealloc(c, (size_t)cap * sizeof(*c));
+			}
+			struct candidate *x = &c[n++];
+			memset(x, 0, sizeof(*x));
+			x->hotel = h->hotel;
+			hbk_copy(x->room_type, sizeof(x->room_type), r->code);
+			hbk_copy(x->room_name, sizeof(x->room_name), r->name);
+			x->available = available;
+			x->sells_refundable = h->sells_refundable;
+			x->pricing = (struct pricing){.rate_sum = rate_sum,
+						      .first_night = r->nights[first].price_minor,
+						      .nights = nights,
+						      .free_cancel_days = h->free_cancel_days,
+						      .nrf_discount_pct = h->nrf_discount_pct};
+		}
+	}
+	*out = c;
+	*count = n;
+}
+
+/* The boards of load_boards() from the in-memory model. */
+static void model_boards(const struct hbk_search_model *m, const struct hbk_search_query *q,
+			 struct board **out, int *count)
+{
+	int cap = 64, n = 0;
+	struct board *boards = hbk_xcalloc((size_t)cap, sizeof(*boards));
+	for (int i = 0; i < m->nhotels; i++) {
+		const struct model_hotel *h = &m->hotels[i];
+		if (!in_scope(q, &h->hotel))
+			continue;
+		for (int k = 0; k < h->nboards && n < SEARCH_CANDIDATES_MAX; k++) {
+			if (n == cap) {
+				cap *= 2;
+				boards = hbk_xrealloc(boards, (size_t)cap * sizeof(*boards));
+			}
+			struct board *b = &boards[n++];
+			hbk_copy(b->hotel_id, sizeof(b->hotel_id), h->hotel.id);
+			hbk_copy(b->code, sizeof(b->code), h->boards[k].code);
+			hbk_copy(b->name, sizeof(b->name), h->boards[k].name);
+			b->supplement = h->boards[k].supplement_minor;
+		}
+	}
+	*out = boards;
+	*count = n;
+}
+
+/* The scope's checks and its candidates and boards, from SQLite or the model. */
+static hbk_result load_scope(struct hbk_store *store, const struct hbk_search_query *q,
+			     struct candidate **cands, int *ncands, struct board **boards,
+			     int *nboards, struct hbk_error *err)
+{
+	const struct hbk_search_model *m = NULL;
+	if (store->keep_search_model && !(m = model_sync(store, err)))
+		return err->result;
+	if (q->city[0] && !(m ? model_city_exists(m, q->city) : hbk_city_exists(store, q->city)))
+		return hbk_fail_field(err, HBK_EINVAL, "unknown_city", "city", "unknown city '%s'",
+				      q->city);
+	if (q->hotel_id[0]) {
+		struct hbk_hotel h;
+		hbk_result rc = m ? (model_hotel(m, q->hotel_id) ? HBK_OK : HBK_ENOTFOUND)
+				  : hbk_hotel_get(store, q->hotel_id, &h, err);
+		if (rc != HBK_OK)
+			return rc == HBK_ENOTFOUND
+				   ? hbk_fail_field(err, HBK_EINVAL, "unknown_hotel", "hotel",
+						    "unknown hotel '%s'", q->hotel_id)
+				   : rc;
+	}
+	if (m) {
+		model_candidates(m, q, cands, ncands);
+		model_boards(m, q, boards, nboards);
+		return HBK_OK;
+	}
+	hbk_result rc = load_candidates(store, q, cands, ncands, err);
+	if (rc == HBK_OK)
+		rc = load_boards(store, q, boards, nboards, err);
+	return rc;
+}
+
 static hbk_result search_in(struct hbk_store *store, const struct hbk_search_query *q,
 			    int64_t now_ms, struct hbk_buf *out, struct hbk_error *err)
 {
@@ -437,21 +623,7 @@ static hbk_result search_in(struct hbk_store *store, const struct hbk_search_que
 	int ncands = 0, nboards = 0, noffers = 0, cap = 0;
 	hbk_result rc;
 
-	if (q->city[0] && !hbk_city_exists(store, q->city))
-		return hbk_fail_field(err, HBK_EINVAL, "unknown_city", "city", "unknown city '%s'",
-				      q->city);
-	if (q->hotel_id[0]) {
-		struct hbk_hotel h;
-		rc = hbk_hotel_get(store, q->hotel_id, &h, err);
-		if (rc != HBK_OK)
-			return rc == HBK_ENOTFOUND
-				   ? hbk_fail_field(err, HBK_EINVAL, "unknown_hotel", "hotel",
-						    "unknown hotel '%s'", q->hotel_id)
-				   : rc;
-	}
-	rc = load_candidates(store, q, &cands, &ncands, err);
-	if (rc == HBK_OK)
-		rc = load_boards(store, q, &boards, &nboards, err);
+	rc = load_scope(store, q, &cands, &ncands, &boards, &nboards, err);
 	for (int i = 0, first = 0; rc == HBK_OK && i < ncands; i++) {
 		struct candidate *c = &cands[i];
 		struct hbk_money max_price = {.minor = -1};
@@ -496,7 +668,7 @@ static hbk_result search_in(struct hbk_store *store, const struct hbk_search_que
 	if (rc == HBK_OK) {
 		enum hbk_sort sort_key = q->sort;
 		if (noffers > 1)
-			qsort_r(offers, (size_t)noffers, sizeof(*offers), offer_cmp, &sort_key);
+			offers_order(offers, noffers, q->limit, sort_key);
 		hbk_buf_puts(out, "{\"offers\":[");
 		for (int i = 0; i < noffers && i < q->limit; i++) {
 			if (i)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hbk/inventory.h"
+#include "model.h"
 
 /* Steps an upsert and adds the rows it changed to *changes. */
 static hbk_result upsert_step(struct hbk_store *store, sqlite3_stmt *stmt, const char *what,
@@ -186,7 +187,14 @@ hbk_result hbk_inventory_sync_night(struct hbk_store *store, const char *hotel_i
 	sqlite3_bind_int(stmt, 3, night);
 	sqlite3_bind_int(stmt, 4, allotment);
 	sqlite3_bind_int64(stmt, 5, price_minor);
-	return upsert_step(store, stmt, "sync a night", changes, err);
+	int changed = 0;
+	rc = upsert_step(store, stmt, "sync a night", &changed, err);
+	/* A new night is a new row, which no trigger announces to search models. */
+	if (rc == HBK_OK && changed)
+		rc = model_catalog_changed(store, err);
+	if (changes)
+		*changes += changed;
+	return rc;
 }
 
 hbk_result hbk_inventory_sync_sold_out(struct hbk_store *store, const char *hotel_id,

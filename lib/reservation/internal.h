@@ -39,6 +39,18 @@ void process_identity(long *pid, long long *start);
 /* True when the process pid with that start time is still running. */
 bool process_alive(long pid, long long start);
 
+/*
+ * The nights an update moves: those of `from` that `keep` does not already
+ * cover in the same room type; hold=true takes them, else gives them back.
+ * Inside a write transaction.
+ */
+hbk_result stay_move_nights(struct hbk_store *store, const struct hbk_stay *from,
+			    const struct hbk_stay *keep, bool hold, struct hbk_error *err);
+
+/* Writes the booking view of b. Inside a write transaction. */
+hbk_result booking_project(struct hbk_store *store, const struct hbk_booking *b,
+			   struct hbk_error *err);
+
 /* Takes the nights an update adds to a booking (b->new_stay less what
  * b->stay already holds). Inside a write transaction. */
 hbk_result update_hold_new_nights(struct hbk_store *store, const struct hbk_booking *b,

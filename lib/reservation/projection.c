@@ -28,8 +28,8 @@ hbk_result booking_load(struct hbk_store *store, const char *id, struct hbk_book
 	return rc;
 }
 
-static hbk_result project(struct hbk_store *store, const struct hbk_booking *b,
-			  struct hbk_error *err)
+hbk_result booking_project(struct hbk_store *store, const struct hbk_booking *b,
+			   struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
 	json_t *view = hbk_booking_json(b);
@@ -83,7 +83,7 @@ hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b, struct
 		if (rc != HBK_OK)
 			return rc;
 	}
-	return project(store, b, err);
+	return booking_project(store, b, err);
 }
 
 void process_identity(long *pid, long long *start)

@@ -169,8 +169,8 @@ static int range_minus(hbk_date a0, hbk_date a1, hbk_date b0, hbk_date b1, hbk_d
  * The nights an update moves: from `from` minus what `keep` already covers
  * in the same room type. hold=true takes them, else gives them back.
  */
-static hbk_result move_nights(struct hbk_store *store, const struct hbk_stay *from,
-			      const struct hbk_stay *keep, bool hold, struct hbk_error *err)
+hbk_result stay_move_nights(struct hbk_store *store, const struct hbk_stay *from,
+			    const struct hbk_stay *keep, bool hold, struct hbk_error *err)
 {
 	hbk_date ranges[2][2];
 	int n;
@@ -203,7 +203,7 @@ static hbk_result release_old_nights(struct hbk_engine *engine, struct hbk_booki
 {
 	if (!b->stay_changes)
 		return HBK_OK;
-	return move_nights(engine->store, &b->stay, &b->new_stay, false, err);
+	return stay_move_nights(engine->store, &b->stay, &b->new_stay, false, err);
 }
 
 static hbk_result release_new_nights(struct hbk_engine *engine, struct hbk_booking *b,
@@ -211,13 +211,13 @@ static hbk_result release_new_nights(struct hbk_engine *engine, struct hbk_booki
 {
 	if (!b->stay_changes || !b->new_rooms_held)
 		return HBK_OK;
-	return move_nights(engine->store, &b->new_stay, &b->stay, false, err);
+	return stay_move_nights(engine->store, &b->new_stay, &b->stay, false, err);
 }
 
 hbk_result update_hold_new_nights(struct hbk_store *store, const struct hbk_booking *b,
 				  struct hbk_error *err)
 {
-	return move_nights(store, &b->new_stay, &b->stay, true, err);
+	return stay_move_nights(store, &b->new_stay, &b->stay, true, err);
 }
 
 /* ---- external steps ---- */

@@ -153,3 +153,41 @@ api() {
 check_response() {
 	node "$HBK_TOP/tests/tools/check-response.mjs" "$@"
 }
+
+# ---- Kafka: librdkafka's mock cluster in its own process ----
+KAFKA_MOCK="$HBK_TOP/build/tools/kafka-mock"
+
+# Starts kafka-mock with three brokers; extra arguments go to it. Sets
+# BROKERS, MOCK_PID, MOCK_LOG and MOCK_CONTROL.
+start_kafka_mock() {
+	MOCK_LOG="$BATS_TEST_TMPDIR/kafka-mock.log"
+	MOCK_CONTROL="$BATS_TEST_TMPDIR/kafka-mock.control"
+	local ready="$BATS_TEST_TMPDIR/kafka-mock.ready"
+	rm -f "$ready"
+	"$KAFKA_MOCK" --brokers 3 --ready-file "$ready" --control "$MOCK_CONTROL" "$@" \
+		</dev/null >/dev/null 2>>"$MOCK_LOG" 3>&- &
+	MOCK_PID=$!
+	await_ready kafka-mock "$MOCK_PID" "$ready" "$MOCK_LOG" || return 1
+	BROKERS=$(cat "$ready")
+}
+
+# Sends one command to the mock and waits (5 s at most) for its answer.
+mock_command() {
+	local before
+	before=$(grep -cxF -e "kafka-mock: ok $1" "$MOCK_LOG" || true)
+	echo "$1" >"$MOCK_CONTROL"
+	for _ in $(seq 1 100); do
+		[ "$(grep -cxF -e "kafka-mock: ok $1" "$MOCK_LOG" || true)" -gt "$before" ] && return 0
+		sleep 0.05
+	done
+	echo "kafka-mock did not take '$1':" >&2
+	cat "$MOCK_LOG" >&2
+	return 1
+}
+
+# hbk's three topics on the mock, with PARTITIONS each.
+mock_topics() {
+	mock_command "topic hbk.commands $1"
+	mock_command "topic hbk.events $1"
+	mock_command "topic hbk.dlq $1"
+}

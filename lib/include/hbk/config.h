@@ -49,7 +49,31 @@ const char *hbk_config_home(const struct hbk_config *cfg);
 /* store.path, else $HBK_HOME/hbk.db. Borrowed. */
 const char *hbk_config_store_path(const struct hbk_config *cfg);
 
-/* Writes "key: value" lines, secrets masked as "<secret>". */
+/*
+ * The kafka block, checked and with its defaults: topics hbk.commands,
+ * hbk.events and hbk.dlq, 12 partitions, replication 3, 5000 ms for a
+ * request to the brokers. brokers is "" when kafka.brokers is unset (the
+ * caller decides whether that is an error: only cluster tools need it).
+ */
+#define HBK_KAFKA_BROKERS_MAX 1024
+#define HBK_KAFKA_TOPIC_MAX   250 /* Kafka's own limit is 249 characters */
+struct hbk_kafka_config {
+	char brokers[HBK_KAFKA_BROKERS_MAX];
+	char topic_commands[HBK_KAFKA_TOPIC_MAX];
+	char topic_events[HBK_KAFKA_TOPIC_MAX];
+	char topic_dlq[HBK_KAFKA_TOPIC_MAX];
+	int partitions;
+	int replication;
+	int timeout_ms;
+};
+
+/* Fills out from cfg; a bad topic name or count fails with HBK_EINVAL
+ * naming the key. */
+hbk_result hbk_config_kafka(const struct hbk_config *cfg, struct hbk_kafka_config *out,
+			    struct hbk_error *err);
+
+/* Writes "key: value" lines, secrets masked as "<secret>"; the kafka
+ * block's defaults are written too, so the topics in use are visible. */
 void hbk_config_dump(const struct hbk_config *cfg, FILE *out);
 
 #endif

@@ -115,6 +115,8 @@ void hbk_buf_reset(struct hbk_buf *buf);
 bool hbk_buf_append(struct hbk_buf *buf, const void *data, size_t len);
 bool hbk_buf_puts(struct hbk_buf *buf, const char *s);
 bool hbk_buf_putc(struct hbk_buf *buf, char c);
+/* A decimal integer, without printf: for the hottest answers. */
+bool hbk_buf_put_int(struct hbk_buf *buf, int64_t value);
 bool hbk_buf_printf(struct hbk_buf *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 bool hbk_buf_vprintf(struct hbk_buf *buf, const char *fmt, va_list ap);

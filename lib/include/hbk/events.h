@@ -39,6 +39,16 @@ hbk_result hbk_events_migrate(struct hbk_store *store, struct hbk_error *err);
 hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int64_t expected,
 			     struct hbk_error *err);
 
+/*
+ * Stores an event decided elsewhere (from the bus) as it is: id, sequence
+ * and time kept, marked published. *inserted is false when the id is
+ * already there (a redelivery). Fails HBK_ECONFLICT "stale_version" when
+ * the stream holds another event at that sequence. Inside the caller's
+ * write transaction.
+ */
+hbk_result hbk_events_insert(struct hbk_store *store, const struct hbk_event *ev, bool *inserted,
+			     struct hbk_error *err);
+
 /* Calls fn for each event of a stream in order; fn borrows ev. */
 typedef hbk_result (*hbk_event_fn)(const struct hbk_event *ev, void *ctx, struct hbk_error *err);
 hbk_result hbk_events_read(struct hbk_store *store, const char *stream, hbk_event_fn fn, void *ctx,

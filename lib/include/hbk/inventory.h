@@ -124,6 +124,16 @@ hbk_result hbk_inventory_release(struct hbk_store *store, const char *hotel_id,
 				 const char *room_type, hbk_date checkin, hbk_date checkout,
 				 int rooms, struct hbk_error *err);
 
+/*
+ * The search read model: a store with keep_search_model set answers
+ * searches from memory (lib/inventory/model.c). Frees one (NULL is fine).
+ */
+void hbk_search_model_free(struct hbk_search_model *model);
+/* Allotment and price changes kept for the models of other connections. */
+#define HBK_INVENTORY_CHANGES_KEPT 100000
+/* Drops all but the newest HBK_INVENTORY_CHANGES_KEPT. In a write transaction. */
+hbk_result hbk_inventory_prune_changes(struct hbk_store *store, struct hbk_error *err);
+
 hbk_result hbk_hotel_get(struct hbk_store *store, const char *hotel_id, struct hbk_hotel *out,
 			 struct hbk_error *err);
 bool hbk_city_exists(struct hbk_store *store, const char *city);

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "hbk/core.h"
+#include "hbk/events.h"
 #include "hbk/inventory.h"
 #include "hbk/partner.h"
 #include "hbk/payment.h"
@@ -317,5 +318,15 @@ struct hbk_external_payment {
 hbk_result hbk_payment_external(struct hbk_engine *engine, const struct hbk_external_payment *ext,
 				const char **outcome, char booking_id[HBK_ID_MAX],
 				struct hbk_error *err);
+
+/*
+ * Applies a booking event another instance decided (cluster mode): stores
+ * it as it came, moves the rooms it moved there, folds it and writes the
+ * booking view. *applied is false for an event already here. Fails
+ * HBK_ECONFLICT "out_of_order" when the booking's previous event is
+ * missing. Inside the caller's write transaction.
+ */
+hbk_result hbk_booking_replicate(struct hbk_store *store, const struct hbk_event *ev,
+				 bool *applied, struct hbk_error *err);
 
 #endif

@@ -24,6 +24,8 @@ struct hbk_store_cached_stmt {
 	bool in_use;
 };
 
+struct hbk_search_model;
+
 struct hbk_store {
 	sqlite3 *db;
 	char path[4096];
@@ -36,6 +38,10 @@ struct hbk_store {
 	 * (optional; shared by the connections of one process). */
 	pthread_mutex_t *write_lock;
 	bool holds_write_lock;
+	/* The search read model in memory (lib/inventory/model.c), for a
+	 * long-running process that sets keep_search_model; built on first use. */
+	bool keep_search_model;
+	struct hbk_search_model *search_model;
 };
 
 enum hbk_store_flags {

@@ -1,0 +1,107 @@
+/*
+ * bus.h - events and commands over Kafka (lib/events/bus.c).
+ *
+ * A message is a CloudEvent in Kafka's binary content mode: the key is
+ * the partition key (the hotel id), the value is the event's data as JSON,
+ * and the attributes travel as headers: ce_specversion, ce_id, ce_source,
+ * ce_type, ce_subject, ce_time, ce_sequence, ce_partitionkey,
+ * ce_correlationid, ce_causationid, and content-type. kcat -J shows them.
+ *
+ * The producer is idempotent with acks=all, so a retried send is written
+ * once. A consumer commits an offset only when told to, after the caller's
+ * SQLite transaction applied the message; redelivery after a crash is
+ * expected and deduplicated on the event id by the caller.
+ */
+#ifndef HBK_BUS_H
+#define HBK_BUS_H
+
+#include "hbk/core.h"
+#include "hbk/events.h"
+
+struct hbk_kafka;
+struct hbk_kafka_message;
+
+/* A consumed message's origin, for logs and dead letters. */
+struct hbk_kafka_origin {
+	char topic[128];
+	int32_t partition;
+	int64_t offset;
+};
+
+/*
+ * An idempotent producer (acks=all, enable.idempotence=true) on brokers
+ * ("host:port,..."). Returns a handle the caller frees with
+ * hbk_kafka_free().
+ */
+hbk_result hbk_kafka_producer_new(const char *brokers, struct hbk_kafka **out,
+				  struct hbk_error *err);
+
+/*
+ * Queues ev on topic, keyed by ev->partitionkey. Delivery is reported by
+ * hbk_kafka_flush(); ev is borrowed.
+ */
+hbk_result hbk_kafka_produce(struct hbk_kafka *producer, const char *topic,
+			     const struct hbk_event *ev, struct hbk_error *err);
+
+/*
+ * Waits up to timeout_ms until every queued message is written. Messages
+ * never expire: when the brokers are away the wait ends with
+ * HBK_EUNAVAILABLE "kafka_timeout" and the messages stay queued, to be
+ * waited for again (sending them again would write them twice). A message
+ * the brokers refused fails with "kafka_unavailable". The caller must not
+ * acknowledge what it sent before this returns HBK_OK.
+ */
+hbk_result hbk_kafka_flush(struct hbk_kafka *producer, int timeout_ms, struct hbk_error *err);
+
+/*
+ * A consumer in group on topics (a NULL-terminated list), reading from the
+ * earliest offset when the group has none, committing only on request.
+ * session_timeout_ms bounds how long a dead member keeps its partitions.
+ */
+hbk_result hbk_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
+				  int session_timeout_ms, struct hbk_kafka **out,
+				  struct hbk_error *err);
+
+/*
+ * The next message within timeout_ms: *out is NULL when none came. The
+ * message is owned by the caller until hbk_kafka_message_free().
+ */
+hbk_result hbk_kafka_poll(struct hbk_kafka *consumer, int timeout_ms,
+			  struct hbk_kafka_message **out, struct hbk_error *err);
+
+void hbk_kafka_message_origin(const struct hbk_kafka_message *msg, struct hbk_kafka_origin *origin);
+
+/* A header's value as text; false when absent, empty or longer than size - 1. */
+bool hbk_kafka_message_header(const struct hbk_kafka_message *msg, const char *name, char *out,
+			      size_t size);
+/* The key and value, borrowed from msg. */
+const void *hbk_kafka_message_key(const struct hbk_kafka_message *msg, size_t *len);
+const void *hbk_kafka_message_value(const struct hbk_kafka_message *msg, size_t *len);
+
+/*
+ * The event a message carries. Fails HBK_EINVAL "invalid_event" naming
+ * what is missing or malformed: such a message goes to the dead letters.
+ * ev is filled (the caller clears it with hbk_event_clear()).
+ */
+hbk_result hbk_kafka_message_event(const struct hbk_kafka_message *msg, struct hbk_event *ev,
+				   struct hbk_error *err);
+
+/* Commits the offset after msg (synchronously): msg was applied. */
+hbk_result hbk_kafka_commit(struct hbk_kafka *consumer, const struct hbk_kafka_message *msg,
+			    struct hbk_error *err);
+
+/*
+ * Copies msg (key, value, headers) to topic with the reason and its
+ * origin added as headers hbk_dlq_reason, hbk_dlq_topic,
+ * hbk_dlq_partition and hbk_dlq_offset. Delivery through
+ * hbk_kafka_flush().
+ */
+hbk_result hbk_kafka_dead_letter(struct hbk_kafka *producer, const char *topic,
+				 const struct hbk_kafka_message *msg, const char *reason,
+				 struct hbk_error *err);
+
+void hbk_kafka_message_free(struct hbk_kafka_message *msg);
+/* Closes a consumer (leaving its group) or flushes briefly and frees a producer. */
+void hbk_kafka_free(struct hbk_kafka *kafka);
+
+#endif

@@ -1,0 +1,441 @@
+/*
+ * model.c - the search read model, in memory.
+ *
+ * A search reads every night of every room type of a city's hotels; from
+ * SQLite that costs more than half a millisecond, and searches are most of
+ * what hbkd answers. A long-running process (hbk_store.keep_search_model)
+ * keeps the catalog and the nightly inventory in memory instead, one copy
+ * per connection, and keeps it current from two things the schema
+ * maintains with triggers (schema.c):
+ *
+ *  - search_version.catalog, bumped by any change to cities, hotels, room
+ *    types, boards, blackouts or to the set of inventory rows. The model is
+ *    then built again from scratch; that is rare (hbk-admin, a sync).
+ *  - inventory_changes, one row per changed allotment or price carrying
+ *    the new values, in commit order. Bookings and cancellations only
+ *    write these, and they are applied in place before the next search.
+ *
+ * Both are read inside the search's own read transaction, so the model a
+ * search uses is exactly the snapshot SQLite would have given it. Old
+ * change rows are pruned (hbk_inventory_prune_changes); a model that falls
+ * behind the pruning sees the gap in the sequence and is built again.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+/* Rooms, boards and blackouts of one hotel, and hotels in all: bounds. */
+#define MODEL_ROOMS_MAX	    64
+#define MODEL_BOARDS_MAX    16
+#define MODEL_BLACKOUTS_MAX 4096
+#define MODEL_HOTELS_MAX    1000000
+#define MODEL_CITIES_MAX    100000
+
+static void model_clear(struct hbk_search_model *m)
+{
+	for (int i = 0; i < m->nhotels; i++) {
+		struct model_hotel *h = &m->hotels[i];
+		for (int k = 0; k < h->nrooms; k++)
+			free(h->rooms[k].nights);
+		free(h->rooms);
+		free(h->boards);
+		free(h->blackouts);
+	}
+	free(m->hotels);
+	free(m->cities);
+	memset(m, 0, sizeof(*m));
+}
+
+void hbk_search_model_free(struct hbk_search_model *m)
+{
+	if (!m)
+		return;
+	model_clear(m);
+	free(m);
+}
+
+static int hotel_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct model_hotel *)elem)->hotel.id);
+}
+
+const struct model_hotel *model_hotel(const struct hbk_search_model *m, const char *id)
+{
+	return bsearch(id, m->hotels, (size_t)m->nhotels, sizeof(*m->hotels), hotel_cmp);
+}
+
+static int city_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, elem);
+}
+
+bool model_city_exists(const struct hbk_search_model *m, const char *city)
+{
+	return bsearch(city, m->cities, (size_t)m->ncities, sizeof(*m->cities), city_cmp) != NULL;
+}
+
+bool model_blacked_out(const struct model_hotel *h, hbk_date from, hbk_date to)
+{
+	for (int i = 0; i < h->nblackouts; i++)
+		if (h->blackouts[i] >= from && h->blackouts[i] < to)
+			return true;
+	return false;
+}
+
+static struct model_room *room_find(const struct model_hotel *h, const char *code)
+{
+	for (int i = 0; i < h->nrooms; i++)
+		if (strcmp(h->rooms[i].code, code) == 0)
+			return &h->rooms[i];
+	return NULL;
+}
+
+/* Grows an array to hold n + 1 elements, doubling. */
+static void *grow(void *array, int n, int *cap, size_t size)
+{
+	if (n < *cap)
+		return array;
+	*cap = *cap ? *cap * 2 : 8;
+	return hbk_xrealloc(array, (size_t)*cap * size);
+}
+
+static hbk_result load_versions(struct hbk_store *store, int64_t *catalog, int64_t *seq,
+				struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	hbk_result rc =
+	    hbk_store_prepare(store,
+			      "SELECT (SELECT catalog FROM search_version WHERE id = 1),"
+			      " (SELECT COALESCE(MAX(seq), 0) FROM inventory_changes)",
+			      &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		*catalog = sqlite3_column_int64(stmt, 0);
+		*seq = sqlite3_column_int64(stmt, 1);
+	} else {
+		rc = hbk_store_fail(store, err, "search model");
+	}
+	hbk_stmt_done(stmt);
+	return rc;
+}
+
+static hbk_result load_cities(struct hbk_store *store, struct hbk_search_model *m,
+			      struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	int cap = 0, step;
+	hbk_result rc =
+	    hbk_store_prepare(store, "SELECT code FROM cities ORDER BY code", &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW && m->ncities < MODEL_CITIES_MAX) {
+		m->cities = grow(m->cities, m->ncities, &cap, sizeof(*m->cities));
+		hbk_copy(m->cities[m->ncities++], sizeof(*m->cities), hbk_column_text(stmt, 0));
+	}
+	hbk_stmt_done(stmt);
+	return step == SQLITE_ROW || step == SQLITE_DONE
+		   ? HBK_OK
+		   : hbk_store_fail(store, err, "search model");
+}
+
+static hbk_result load_hotels(struct hbk_store *store, struct hbk_search_model *m,
+			      struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	int cap = 0, step;
+	hbk_result rc = hbk_store_prepare(
+	    store,
+	    "SELECT id, code, name, city, stars, currency, address, free_cancel_days,"
+	    " sells_refundable, nrf_discount_pct FROM hotels ORDER BY id",
+	    &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW && m->nhotels < MODEL_HOTELS_MAX) {
+		m->hotels = grow(m->hotels, m->nhotels, &cap, sizeof(*m->hotels));
+		struct model_hotel *h = &m->hotels[m->nhotels++];
+		memset(h, 0, sizeof(*h));
+		hbk_copy(h->hotel.id, sizeof(h->hotel.id), hbk_column_text(stmt, 0));
+		h->hotel.code = sqlite3_column_int(stmt, 1);
+		hbk_copy(h->hotel.name, sizeof(h->hotel.name), hbk_column_text(stmt, 2));
+		hbk_copy(h->hotel.city, sizeof(h->hotel.city), hbk_column_text(stmt, 3));
+		h->hotel.stars = sqlite3_column_int(stmt, 4);
+		hbk_copy(h->hotel.currency, sizeof(h->hotel.currency), hbk_column_text(stmt, 5));
+		hbk_copy(h->hotel.address, sizeof(h->hotel.address), hbk_column_text(stmt, 6));
+		h->free_cancel_days = sqlite3_column_int(stmt, 7);
+		h->sells_refundable = sqlite3_column_int(stmt, 8);
+		h->nrf_discount_pct = sqlite3_column_int(stmt, 9);
+	}
+	hbk_stmt_done(stmt);
+	return step == SQLITE_ROW || step == SQLITE_DONE
+		   ? HBK_OK
+		   : hbk_store_fail(store, err, "search model");
+}
+
+/*
+ * The hotel a row belongs to: rows come ordered by hotel id like the
+ * hotels, so the previous answer is tried first.
+ */
+static struct model_hotel *row_hotel(struct hbk_search_model *m, const char *id,
+				     struct model_hotel *last)
+{
+	if (last && strcmp(last->hotel.id, id) == 0)
+		return last;
+	return (struct model_hotel *)model_hotel(m, id);
+}
+
+static hbk_result load_rooms(struct hbk_store *store, struct hbk_search_model *m,
+			     struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	struct model_hotel *h = NULL;
+	int cap = 0, step;
+	hbk_result rc = hbk_store_prepare(store,
+					  "SELECT hotel_id, code, name, capacity, max_children"
+					  " FROM room_types ORDER BY hotel_id, code",
+					  &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct model_hotel *row = row_hotel(m, hbk_column_text(stmt, 0), h);
+		if (row != h)
+			cap = 0;
+		if (!(h = row) || h->nrooms >= MODEL_ROOMS_MAX)
+			continue;
+		h->rooms = grow(h->rooms, h->nrooms, &cap, sizeof(*h->rooms));
+		struct model_room *r = &h->rooms[h->nrooms++];
+		memset(r, 0, sizeof(*r));
+		hbk_copy(r->code, sizeof(r->code), hbk_column_text(stmt, 1));
+		hbk_copy(r->name, sizeof(r->name), hbk_column_text(stmt, 2));
+		r->capacity = sqlite3_column_int(stmt, 3);
+		r->max_children = sqlite3_column_int(stmt, 4);
+	}
+	hbk_stmt_done(stmt);
+	return step == SQLITE_DONE ? HBK_OK : hbk_store_fail(store, err, "search model");
+}
+
+static hbk_result load_boards(struct hbk_store *store, struct hbk_search_model *m,
+			      struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	struct model_hotel *h = NULL;
+	int cap = 0, step;
+	hbk_result rc =
+	    hbk_store_prepare(store,
+			      "SELECT hotel_id, code, name, supplement_minor FROM boards"
+			      " ORDER BY hotel_id, supplement_minor, code",
+			      &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct model_hotel *row = row_hotel(m, hbk_column_text(stmt, 0), h);
+		if (row != h)
+			cap = 0;
+		if (!(h = row) || h->nboards >= MODEL_BOARDS_MAX)
+			continue;
+		h->boards = grow(h->boards, h->nboards, &cap, sizeof(*h->boards));
+		struct model_board *b = &h->boards[h->nboards++];
+		hbk_copy(b->code, sizeof(b->code), hbk_column_text(stmt, 1));
+		hbk_copy(b->name, sizeof(b->name), hbk_column_text(stmt, 2));
+		b->supplement_minor = sqlite3_column_int64(stmt, 3);
+	}
+	hbk_stmt_done(stmt);
+	return step == SQLITE_DONE ? HBK_OK : hbk_store_fail(store, err, "search model");
+}
+
+static hbk_result load_blackouts(struct hbk_store *store, struct hbk_search_model *m,
+				 struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	struct model_hotel *h = NULL;
+	int cap = 0, step;
+	hbk_result rc = hbk_store_prepare(
+	    store, "SELECT hotel_id, night FROM blackouts ORDER BY hotel_id, night", &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct model_hotel *row = row_hotel(m, hbk_column_text(stmt, 0), h);
+		if (row != h)
+			cap = 0;
+		if (!(h = row) || h->nblackouts >= MODEL_BLACKOUTS_MAX)
+			continue;
+		h->blackouts = grow(h->blackouts, h->nblackouts, &cap, sizeof(*h->blackouts));
+		h->blackouts[h->nblackouts++] = sqlite3_column_int(stmt, 1);
+	}
+	hbk_stmt_done(stmt);
+	return step == SQLITE_DONE ? HBK_OK : hbk_store_fail(store, err, "search model");
+}
+
+/* Puts one inventory row in its room's nights, growing them to reach it. */
+static void night_put(struct model_room *r, hbk_date night, int allotment, int64_t price_minor)
+{
+	if (r->nnights == 0)
+		r->first = night;
+	if (night < r->first) {
+		int shift = r->first - night;
+		r->nnights_cap = r->nnights + shift;
+		r->nights = hbk_xrealloc(r->nights, (size_t)r->nnights_cap * sizeof(*r->nights));
+		memmove(r->nights + shift, r->nights, (size_t)r->nnights * sizeof(*r->nights));
+		memset(r->nights, 0, (size_t)shift * sizeof(*r->nights));
+		r->nnights += shift;
+		r->first = night;
+	}
+	int i = night - r->first;
+	if (i >= r->nnights_cap) {
+		int cap = r->nnights_cap ? r->nnights_cap : 64;
+		while (cap <= i)
+			cap *= 2;
+		r->nights = hbk_xrealloc(r->nights, (size_t)cap * sizeof(*r->nights));
+		r->nnights_cap = cap;
+	}
+	if (i >= r->nnights) {
+		memset(r->nights + r->nnights, 0,
+		       (size_t)(i + 1 - r->nnights) * sizeof(*r->nights));
+		r->nnights = i + 1;
+	}
+	r->nights[i].allotment = allotment;
+	r->nights[i].price_minor = price_minor;
+}
+
+static hbk_result load_nights(struct hbk_store *store, struct hbk_search_model *m,
+			      struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	struct model_hotel *h = NULL;
+	struct model_room *r = NULL;
+	int step;
+	/* Primary key order: each room's nights arrive ascending, so its array
+	 * grows at the end only. */
+	hbk_result rc =
+	    hbk_store_prepare(store,
+			      "SELECT hotel_id, room_type, night, allotment, price_minor"
+			      " FROM inventory ORDER BY hotel_id, room_type, night",
+			      &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *hotel_id = hbk_column_text(stmt, 0);
+		const char *room_type = hbk_column_text(stmt, 1);
+		if (!r || strcmp(h->hotel.id, hotel_id) != 0 || strcmp(r->code, room_type) != 0) {
+			h = row_hotel(m, hotel_id, h);
+			r = h ? room_find(h, room_type) : NULL;
+			if (!r) /* a row no room type sells: search never shows it */
+				continue;
+		}
+		night_put(r, sqlite3_column_int(stmt, 2), sqlite3_column_int(stmt, 3),
+			  sqlite3_column_int64(stmt, 4));
+	}
+	hbk_stmt_done(stmt);
+	return step == SQLITE_DONE ? HBK_OK : hbk_store_fail(store, err, "search model");
+}
+
+static hbk_result model_build(struct hbk_store *store, struct hbk_search_model *m,
+			      struct hbk_error *err)
+{
+	model_clear(m);
+	hbk_result rc = load_versions(store, &m->catalog_version, &m->change_seq, err);
+	if (rc == HBK_OK)
+		rc = load_cities(store, m, err);
+	if (rc == HBK_OK)
+		rc = load_hotels(store, m, err);
+	if (rc == HBK_OK)
+		rc = load_rooms(store, m, err);
+	if (rc == HBK_OK)
+		rc = load_boards(store, m, err);
+	if (rc == HBK_OK)
+		rc = load_blackouts(store, m, err);
+	if (rc == HBK_OK)
+		rc = load_nights(store, m, err);
+	if (rc != HBK_OK) {
+		model_clear(m);
+		return rc;
+	}
+	m->built = true;
+	return HBK_OK;
+}
+
+/*
+ * Applies the change rows after the model's sequence. *rebuild is set
+ * when they cannot be applied: a gap (pruned rows) or a row the model
+ * does not hold (which a catalog change would have announced).
+ */
+static hbk_result apply_changes(struct hbk_store *store, struct hbk_search_model *m, bool *rebuild,
+				struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	int step;
+	hbk_result rc = hbk_store_prepare(
+	    store,
+	    "SELECT seq, hotel_id, room_type, night, allotment, price_minor FROM inventory_changes"
+	    " WHERE seq > ?1 ORDER BY seq",
+	    &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, m->change_seq);
+	*rebuild = false;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(stmt, 0);
+		const struct model_hotel *h = model_hotel(m, hbk_column_text(stmt, 1));
+		struct model_room *r = h ? room_find(h, hbk_column_text(stmt, 2)) : NULL;
+		int i = r ? sqlite3_column_int(stmt, 3) - r->first : -1;
+		if (seq != m->change_seq + 1 || !r || i < 0 || i >= r->nnights ||
+		    r->nights[i].price_minor == 0) {
+			*rebuild = true;
+			break;
+		}
+		r->nights[i].allotment = sqlite3_column_int(stmt, 4);
+		r->nights[i].price_minor = sqlite3_column_int64(stmt, 5);
+		m->change_seq = seq;
+	}
+	hbk_stmt_done(stmt);
+	if (!*rebuild && step != SQLITE_DONE)
+		return hbk_store_fail(store, err, "search model");
+	return HBK_OK;
+}
+
+const struct hbk_search_model *model_sync(struct hbk_store *store, struct hbk_error *err)
+{
+	HBK_ASSERT(store->tx_depth > 0);
+	if (!store->search_model)
+		store->search_model = hbk_xcalloc(1, sizeof(*store->search_model));
+	struct hbk_search_model *m = store->search_model;
+	int64_t catalog, seq;
+	bool rebuild = !m->built;
+	hbk_result rc = HBK_OK;
+
+	if (!rebuild) {
+		rc = load_versions(store, &catalog, &seq, err);
+		rebuild = rc == HBK_OK && catalog != m->catalog_version;
+		if (rc == HBK_OK && !rebuild && seq != m->change_seq)
+			rc = apply_changes(store, m, &rebuild, err);
+	}
+	if (rc == HBK_OK && rebuild)
+		rc = model_build(store, m, err);
+	return rc == HBK_OK ? m : NULL;
+}
+
+hbk_result model_catalog_changed(struct hbk_store *store, struct hbk_error *err)
+{
+	HBK_ASSERT(store->tx_depth > 0);
+	return hbk_store_exec(store, "UPDATE search_version SET catalog = catalog + 1 WHERE id = 1",
+			      err);
+}
+
+hbk_result hbk_inventory_prune_changes(struct hbk_store *store, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	HBK_ASSERT(store->tx_depth > 0);
+	/* The newest row stays too, so a reader can tell it saw everything before it. */
+	hbk_result rc =
+	    hbk_store_prepare(store,
+			      "DELETE FROM inventory_changes"
+			      " WHERE seq <= (SELECT MAX(seq) FROM inventory_changes) - ?1",
+			      &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	sqlite3_bind_int(stmt, 1, HBK_INVENTORY_CHANGES_KEPT);
+	int step = sqlite3_step(stmt);
+	hbk_stmt_done(stmt);
+	return step == SQLITE_DONE ? HBK_OK : hbk_store_fail(store, err, "prune changes");
+}

@@ -1,0 +1,70 @@
+/*
+ * model.h - the search read model a long-running process keeps in memory
+ * (internal to lib/inventory; see model.c for how it stays current).
+ */
+#ifndef HBK_INVENTORY_MODEL_H
+#define HBK_INVENTORY_MODEL_H
+
+#include "hbk/inventory.h"
+
+/* One night of a room type; price_minor 0 means no row: not sold. */
+struct model_night {
+	int32_t allotment;
+	int64_t price_minor;
+};
+
+struct model_room {
+	char code[HBK_ROOM_CODE_MAX];
+	char name[64];
+	int capacity, max_children;
+	hbk_date first; /* nights[i] is night first + i */
+	int nnights, nnights_cap;
+	struct model_night *nights;
+};
+
+struct model_board {
+	char code[HBK_BOARD_MAX];
+	char name[32];
+	int64_t supplement_minor;
+};
+
+struct model_hotel {
+	struct hbk_hotel hotel;
+	int free_cancel_days, sells_refundable, nrf_discount_pct;
+	struct model_room *rooms; /* by code */
+	int nrooms;
+	struct model_board *boards; /* by supplement, then code */
+	int nboards;
+	hbk_date *blackouts; /* ascending */
+	int nblackouts;
+};
+
+struct hbk_search_model {
+	bool built;
+	int64_t catalog_version;    /* search_version.catalog it was built from */
+	int64_t change_seq;	    /* last inventory_changes row applied */
+	struct model_hotel *hotels; /* by id */
+	int nhotels;
+	char (*cities)[4]; /* by code */
+	int ncities;
+};
+
+/*
+ * Brings store->search_model up to date with the store's current read
+ * transaction (which the caller holds), building it on first use.
+ * Returns it (owned by the store) or NULL with err set.
+ */
+const struct hbk_search_model *model_sync(struct hbk_store *store, struct hbk_error *err);
+
+/*
+ * Tells every model to build again: for code that adds or removes
+ * inventory rows (no trigger does). In the caller's write transaction.
+ */
+hbk_result model_catalog_changed(struct hbk_store *store, struct hbk_error *err);
+
+const struct model_hotel *model_hotel(const struct hbk_search_model *m, const char *id);
+bool model_city_exists(const struct hbk_search_model *m, const char *city);
+/* True when the hotel is closed on any night of [from, to). */
+bool model_blacked_out(const struct model_hotel *h, hbk_date from, hbk_date to);
+
+#endif
