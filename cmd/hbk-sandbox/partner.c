@@ -337,6 +337,10 @@ static hbk_result add_offers(struct sandbox *sb, const struct hbk_search_query *
 		return rc;
 	size_t i;
 	const json_t *offer;
+	/* A hotel's record is read again only when the next offer names another:
+	 * a booking asks for one hotel, whose offers all name it. */
+	struct hbk_hotel h;
+	bool have_hotel = false;
 	json_array_foreach(json_object_get(doc, "offers"), i, offer)
 	{
 		struct hbk_stay stay;
@@ -344,9 +348,11 @@ static hbk_result add_offers(struct sandbox *sb, const struct hbk_search_query *
 		if (hbk_offer_id_decode(hbk_json_str(offer, "offer_id", ""), &stay, &total, err) !=
 		    HBK_OK)
 			continue;
-		struct hbk_hotel h;
-		if (hbk_hotel_get(sb->store, stay.hotel_id, &h, err) != HBK_OK)
-			continue;
+		if (!have_hotel || strcmp(h.id, stay.hotel_id) != 0) {
+			have_hotel = hbk_hotel_get(sb->store, stay.hotel_id, &h, err) == HBK_OK;
+			if (!have_hotel)
+				continue;
+		}
 		/* Offers come sorted by price, hotels interleaved: find its entry. */
 		json_t *hotel = NULL;
 		size_t n;

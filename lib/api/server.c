@@ -25,14 +25,12 @@
 #include "hbk/notify.h"
 #include "server.h"
 
-#define DRAIN_CHECK_MS	     20
-#define DRAIN_LIMIT_MS	     30000
-#define LISTEN_BACKLOG	     1024
-#define LOG_LINE_MAX	     4096
-#define PUBLISHER_DRAIN_MS   10000
-#define NOTIFY_RETRY_EVERY_S 5	/* how often due notices are looked for */
-#define NOTIFY_RETRY_BATCH   20 /* notices tried at most per look */
-#define CHECKPOINT_EVERY_MS  100
+#define DRAIN_CHECK_MS	    20
+#define DRAIN_LIMIT_MS	    30000
+#define LISTEN_BACKLOG	    1024
+#define LOG_LINE_MAX	    4096
+#define PUBLISHER_DRAIN_MS  10000
+#define CHECKPOINT_EVERY_MS 100
 
 void server_write_log(struct server *server, const char *text, size_t len)
 {
@@ -179,24 +177,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Guest notices that could not be sent are tried again when due, a few at
- * a time so that the loop is never held long. */
-static void notify_retry(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker *w = arg;
-	struct hbk_error err = {0};
-	int sent = 0;
-	(void)fd;
-	(void)what;
-	if (w->draining || !w->engine->notifier)
-		return;
-	if (hbk_notify_retry_due(w->engine->notifier, w->engine->store, NOTIFY_RETRY_BATCH, &sent,
-				 &err) != HBK_OK)
-		log_event(w->server, "warn", "notify", "retrying guest notices: %s", err.message);
-	else if (sent > 0)
-		log_event(w->server, "info", "notify", "%d guest notice(s) sent on retry", sent);
-}
-
 static hbk_result worker_init(struct server *server, struct worker *w, int index,
 			      struct hbk_error *err)
 {
@@ -230,20 +210,14 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	w->drain_check = evtimer_new(w->base, drain_check, w);
 	if (!w->http || !w->stop || !w->drain_check)
 		return hbk_fail(err, HBK_EINTERNAL, "http", "cannot start the HTTP server");
-	if (index == 0) {
-		w->notify_retry = event_new(w->base, -1, EV_PERSIST, notify_retry, w);
-		struct timeval tv = {NOTIFY_RETRY_EVERY_S, 0};
-		if (!w->notify_retry || event_add(w->notify_retry, &tv) != 0)
-			return hbk_fail(err, HBK_EINTERNAL, "event",
-					"cannot start the notice timer");
-	}
+	/* Guest notices are queued here and sent by the delivery thread. */
+	if (w->engine->notifier)
+		hbk_notifier_queue_to(w->engine->notifier, server->delivery);
 	return HBK_OK;
 }
 
 static void worker_free(struct worker *w)
 {
-	if (w->notify_retry)
-		event_free(w->notify_retry);
 	http_server_free(w->http);
 	if (w->stop)
 		event_free(w->stop);
@@ -431,6 +405,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		sqlite3_trace_v2(server->writer->db, SQLITE_TRACE_PROFILE, trace_store,
 				 server->metrics);
 	}
+	rc = hbk_notify_delivery_start(cfg, &server->write_lock, &server->delivery, err);
 	for (int i = 0; rc == HBK_OK && i < workers; i++) {
 		rc = worker_init(server, &server->workers[i], i, err);
 		server->nworkers = i + 1;
@@ -469,6 +444,9 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		event_base_dispatch(signals.base);
 		for (int i = 0; i < server->nworkers; i++)
 			pthread_join(server->workers[i].thread, NULL);
+		/* After the workers: what they queued last still goes out. */
+		hbk_notify_delivery_stop(server->delivery);
+		server->delivery = NULL;
 		stop_kafka(server);
 		log_event(server, "info", "stop", "hbkd stopped");
 	}
@@ -484,6 +462,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		worker_free(&server->workers[i]);
 	hbk_store_close(server->writer);
 	hbk_store_close(server->checkpointer);
+	hbk_notify_delivery_stop(server->delivery);
 	if (server->listen_fd >= 0)
 		close(server->listen_fd);
 	if (server->log_fd > STDERR_FILENO)

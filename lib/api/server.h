@@ -77,7 +77,6 @@ struct worker {
 	struct hbk_saga_env saga_env;
 	struct event *stop;
 	struct event *drain_check;
-	struct event *notify_retry; /* worker 0: guest notices due again */
 	bool draining;
 };
 
@@ -93,6 +92,7 @@ struct server {
 	struct hbk_store *writer;   /* ... on this one connection */
 	/* Copies the WAL back into the file off the writers' path (main thread). */
 	struct hbk_store *checkpointer;
+	struct hbk_notify_delivery *delivery; /* sends the guest notices */
 	int log_fd;
 	char log_path[1024];
 	int64_t started_ms;

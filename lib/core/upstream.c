@@ -31,6 +31,11 @@
 #define UPSTREAM_BODY_MAX		 (16u << 20) /* a larger answer is an error */
 #define UPSTREAM_URL_MAX		 4096
 #define BREAKERS_MAX			 8
+/* Connections a loop's multi keeps open to one upstream: at least the
+ * calls in flight at a peak, so that a lull does not close them. */
+#define UPSTREAM_CONNECTIONS_MAX	 512
+/* Easy handles kept for reuse after their call (the rest are freed). */
+#define UPSTREAM_IDLE_HANDLES_MAX	 256
 /* clang-format on */
 
 enum circuit { CIRCUIT_CLOSED, CIRCUIT_OPEN, CIRCUIT_HALF_OPEN };
@@ -64,6 +69,8 @@ struct hbk_upstream {
 	struct event *timer;
 	struct hbk_upstream_call *flying; /* list of the calls in flight */
 	struct after *afters;		  /* delays pending on the loop */
+	CURL *idle[UPSTREAM_IDLE_HANDLES_MAX]; /* easy handles done with a call */
+	int nidle;
 };
 
 /* A delay on the loop (hbk_upstream_after). */
@@ -380,6 +387,30 @@ static void unlink_call(struct hbk_upstream *up, struct hbk_upstream_call *call)
 	call->handle = NULL;
 }
 
+/*
+ * An easy handle for a call on the loop: a reused one when there is one.
+ * curl_easy_init and _cleanup allocate and clear several kilobytes a
+ * call; the connections themselves live in the multi's cache either way.
+ */
+static CURL *handle_get(struct hbk_upstream *up)
+{
+	if (up->nidle > 0)
+		return up->idle[--up->nidle];
+	CURL *easy = curl_easy_init();
+	HBK_ASSERT(easy != NULL);
+	return easy;
+}
+
+static void handle_put(struct hbk_upstream *up, CURL *easy)
+{
+	if (up->nidle == UPSTREAM_IDLE_HANDLES_MAX) {
+		curl_easy_cleanup(easy);
+		return;
+	}
+	curl_easy_reset(easy);
+	up->idle[up->nidle++] = easy;
+}
+
 static void collect(struct hbk_upstream *up)
 {
 	CURLMsg *msg;
@@ -394,7 +425,7 @@ static void collect(struct hbk_upstream *up)
 		curl_multi_remove_handle(up->multi, easy);
 		unlink_call(up, call);
 		complete(up, easy, call, code);
-		curl_easy_cleanup(easy);
+		handle_put(up, easy);
 	}
 }
 
@@ -474,6 +505,8 @@ void hbk_upstream_attach(struct hbk_upstream *up, struct event_base *base)
 			complete(up, easy, call, CURLE_ABORTED_BY_CALLBACK);
 			curl_easy_cleanup(easy);
 		}
+		while (up->nidle > 0)
+			curl_easy_cleanup(up->idle[--up->nidle]);
 		curl_multi_cleanup(up->multi);
 		event_free(up->timer);
 		up->multi = NULL;
@@ -498,6 +531,10 @@ void hbk_upstream_attach(struct hbk_upstream *up, struct event_base *base)
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
 	curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 256L);
+	/* By default the cache holds 4 connections per handle in the multi at
+	 * the moment one is returned, so after a burst the next lull closed
+	 * most of them and the next burst connected again. */
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)UPSTREAM_CONNECTIONS_MAX);
 }
 
 void hbk_upstream_send(struct hbk_upstream *up, struct hbk_upstream_call *call)
@@ -527,8 +564,7 @@ void hbk_upstream_send(struct hbk_upstream *up, struct hbk_upstream_call *call)
 		complete(up, up->easy, call, curl_easy_perform(up->easy));
 		return;
 	}
-	CURL *easy = curl_easy_init();
-	HBK_ASSERT(easy != NULL);
+	CURL *easy = handle_get(up);
 	prepare(up, easy, call, url);
 	call->handle = easy;
 	call->prev = NULL;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "hbk/core.h"
+#include "hbk/notify.h"
 #include "hbk/store.h"
 
 /* SMTP: notify.email.url (smtp://host:port or smtps://), the envelope
@@ -19,6 +20,7 @@ struct notify_smtp {
 	char *username;	 /* NULL: no AUTH */
 	char *password;
 	long timeout_ms;
+	void *curl; /* the libcurl handle kept between sends; NULL until one */
 };
 
 /* SNS: the endpoint, the SigV4 scope and credentials (secrets). */
@@ -32,8 +34,11 @@ struct notify_sns {
 };
 
 /* Sends message (len octets, CRLF lines) to rcpt, an addr-spec. */
-hbk_result notify_smtp_send(const struct notify_smtp *smtp, const char *rcpt, const char *message,
+hbk_result notify_smtp_send(struct notify_smtp *smtp, const char *rcpt, const char *message,
 			    size_t len, struct hbk_error *err);
+
+/* Closes the kept SMTP session. */
+void notify_smtp_close(struct notify_smtp *smtp);
 
 /* Publishes message to topic_arn when it starts with "arn:", else to the
  * phone number recipient. */
@@ -86,5 +91,19 @@ hbk_result notices_parked_ids(struct hbk_store *store, int max, long long *ids, 
  * ("pending" with next_attempt_ms, or "parked"). */
 hbk_result notices_record(struct hbk_store *store, long long id, bool sent, const char *error,
 			  const char *status, int64_t next_attempt_ms, struct hbk_error *err);
+
+/* Deletes a notice delivered at its first attempt. */
+hbk_result notices_drop(struct hbk_store *store, long long id, struct hbk_error *err);
+
+/*
+ * Claims up to max (1..NOTICES_CLAIM_MAX) due notices and tries each
+ * once; *claimed counts those claimed, *sent those delivered. Fails only
+ * when the store does.
+ */
+hbk_result notify_deliver_due(struct hbk_notifier *notifier, struct hbk_store *store, int max,
+			      int *claimed, int *sent, struct hbk_error *err);
+
+/* Wakes the delivery thread (delivery.c). */
+void notify_delivery_kick(struct hbk_notify_delivery *delivery);
 
 #endif

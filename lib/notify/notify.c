@@ -10,10 +10,11 @@
  * notify never touch the disk.
  *
  * Nothing here sleeps: a failed send is stored as due for retry at once,
- * and hbk_notify_retry_due() (hbkd's timer, hbk-admin notify retry) tries
- * it again once its backoff has passed. A send itself is synchronous (one
- * libcurl exchange, quick on loopback, bounded by notify.timeout_ms and a
- * connect timeout of at most 2 s). The credentials the channels use
+ * and hbk_notify_retry_due() (hbkd's delivery thread, hbk-admin notify
+ * retry) tries it again once its backoff has passed. A send itself is
+ * synchronous (one libcurl exchange, bounded by notify.timeout_ms and a
+ * connect timeout of at most 2 s), which is why hbkd's notifiers only
+ * queue (delivery.c) and leave the sending to a thread of its own. The credentials the channels use
  * (SMTP password, AWS keys) live only in this struct and are wiped on
  * close; they never reach a message, a row or an error.
  */
@@ -66,6 +67,7 @@ struct hbk_notifier {
 	struct notify_smtp smtp; /* EMAIL_SMTP */
 	struct notify_sns sns;	 /* SMS_SNS */
 	struct hbk_store *store; /* borrowed; NULL: failures are not kept */
+	struct hbk_notify_delivery *delivery; /* borrowed; non-NULL: queue, not send */
 	struct channel_breaker email_breaker, sms_breaker;
 	int attempts_max;
 	int64_t backoff_ms;
@@ -361,6 +363,7 @@ void hbk_notifier_close(struct hbk_notifier *notifier)
 		return;
 	free(notifier->from);
 	free(notifier->maildir);
+	notify_smtp_close(&notifier->smtp);
 	free(notifier->smtp.url);
 	free(notifier->smtp.mail_from);
 	free(notifier->smtp.username);
@@ -377,6 +380,24 @@ void hbk_notifier_set_store(struct hbk_notifier *notifier, struct hbk_store *sto
 {
 	HBK_ASSERT(notifier != NULL);
 	notifier->store = store;
+}
+
+void hbk_notifier_queue_to(struct hbk_notifier *notifier, struct hbk_notify_delivery *delivery)
+{
+	HBK_ASSERT(notifier != NULL);
+	HBK_ASSERT(delivery == NULL || notifier->store != NULL);
+	notifier->delivery = delivery;
+}
+
+bool hbk_notifier_queues(const struct hbk_notifier *notifier)
+{
+	return notifier != NULL && notifier->delivery != NULL;
+}
+
+void hbk_notifier_kick(struct hbk_notifier *notifier)
+{
+	if (hbk_notifier_queues(notifier))
+		notify_delivery_kick(notifier->delivery);
 }
 
 /* ------------------------------------------------------------------------
@@ -481,17 +502,32 @@ static void keep_failed(struct hbk_notifier *notifier, struct notice_row *row,
 			 strcmp(status, "parked") == 0 ? "parked" : "will be retried");
 }
 
-/* Delivers row; on failure keeps it and merges the error into *first. */
+/* Stores row as pending and due now, for the delivery thread. */
+static hbk_result queue(struct hbk_notifier *notifier, struct notice_row *row,
+			struct hbk_error *err)
+{
+	row->attempts = 0;
+	hbk_result rc =
+	    notices_add(notifier->store, row, "", "pending", hbk_now_ms(), NULL, err);
+	if (rc != HBK_OK)
+		hbk_error_prefix(err, "%s to %s not queued", row->channel, row->recipient);
+	return rc;
+}
+
+/* Delivers (or queues) row; on failure keeps it and merges the error
+ * into *first. */
 static void send_channel(struct hbk_notifier *notifier, struct notice_row *row,
 			 hbk_result *first_rc, struct hbk_error *err)
 {
 	struct hbk_error cause = {0};
 	bool tried;
-	hbk_result rc = deliver_guarded(notifier, row, &tried, &cause);
+	hbk_result rc = notifier->delivery ? queue(notifier, row, &cause)
+					   : deliver_guarded(notifier, row, &tried, &cause);
 
 	if (rc == HBK_OK)
 		return;
-	keep_failed(notifier, row, &cause);
+	if (!notifier->delivery)
+		keep_failed(notifier, row, &cause);
 	if (*first_rc == HBK_OK) {
 		*first_rc = rc;
 		if (err)
@@ -573,29 +609,48 @@ out:
  * Later attempts.
  */
 
-/* One more attempt at a stored notice; records the outcome. keep_parked:
- * a failure leaves it parked (an operator's resend). guarded: behind the
- * channel's breaker; a notice not tried is not recorded. */
+/*
+ * Records the outcome rc of an attempt at a stored notice (cause filled
+ * when it failed). keep_parked: a failure leaves it parked (an operator's
+ * resend). A retry the breaker did not let through (tried false) is not
+ * recorded; a queued notice's first attempt always is, as a synchronous
+ * send's would be. A queued notice delivered at its first attempt is
+ * dropped: the table keeps only the notices that failed once, as when
+ * they are sent at once.
+ */
+static hbk_result record_outcome(struct hbk_notifier *notifier, struct hbk_store *store,
+				 const struct notice_row *row, hbk_result rc, bool tried,
+				 bool keep_parked, const struct hbk_error *cause,
+				 struct hbk_error *err)
+{
+	int64_t next_attempt_ms = 0;
+
+	if (rc == HBK_OK && row->attempts == 0)
+		return notices_drop(store, row->id, err);
+	if (!tried && row->attempts > 0)
+		return HBK_OK;
+	const char *status = rc == HBK_OK  ? "sent"
+			     : keep_parked ? "parked"
+					   : after_failure(notifier, row->attempts + 1, &next_attempt_ms);
+	return notices_record(store, row->id, rc == HBK_OK, cause->message, status,
+			      next_attempt_ms, err);
+}
+
+/* One more attempt at a stored notice, recorded; see record_outcome.
+ * guarded: behind the channel's breaker. */
 static hbk_result attempt(struct hbk_notifier *notifier, struct hbk_store *store,
 			  const struct notice_row *row, bool keep_parked, bool guarded,
 			  struct hbk_error *err)
 {
 	struct hbk_error cause = {0};
-	int64_t next_attempt_ms = 0;
 	bool tried = true;
 
 	hbk_result rc = guarded ? deliver_guarded(notifier, row, &tried, &cause)
 				: deliver(notifier, row, &cause);
-	if (tried) {
-		const char *status =
-		    rc == HBK_OK  ? "sent"
-		    : keep_parked ? "parked"
-				  : after_failure(notifier, row->attempts + 1, &next_attempt_ms);
-		hbk_result store_rc = notices_record(store, row->id, rc == HBK_OK, cause.message,
-						     status, next_attempt_ms, err);
-		if (store_rc != HBK_OK)
-			return store_rc;
-	}
+	hbk_result store_rc =
+	    record_outcome(notifier, store, row, rc, tried, keep_parked, &cause, err);
+	if (store_rc != HBK_OK)
+		return store_rc;
 	if (rc != HBK_OK && err) {
 		*err = cause;
 		hbk_error_prefix(err, "notice %lld: %s to %s", row->id, row->channel,
@@ -624,11 +679,55 @@ static hbk_result resend(struct hbk_notifier *notifier, struct hbk_store *store,
 	return rc;
 }
 
-hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store *store, int max,
-				int *sent, struct hbk_error *err)
+hbk_result notify_deliver_due(struct hbk_notifier *notifier, struct hbk_store *store, int max,
+			      int *claimed, int *sent, struct hbk_error *err)
 {
 	struct notice_row rows[NOTICES_CLAIM_MAX];
 	int count = 0;
+
+	HBK_ASSERT(notifier != NULL && store != NULL && sent != NULL && claimed != NULL);
+	HBK_ASSERT(max > 0 && max <= NOTICES_CLAIM_MAX);
+	*sent = 0;
+	int64_t lease_ms = 2 * (int64_t)notifier->timeout_ms + 1000;
+	hbk_result rc = notices_claim_due(store, hbk_now_ms(), lease_ms, max, rows, &count, err);
+	*claimed = count;
+	if (rc != HBK_OK || count == 0)
+		return rc;
+	/* Every send first, holding no lock; then one transaction records the
+	 * batch, rather than one per notice. Should it fail, the claimed
+	 * notices go out again once their lease is over. */
+	struct outcome {
+		hbk_result rc;
+		bool tried;
+		struct hbk_error cause;
+	} *outcomes = hbk_xcalloc((size_t)count, sizeof(*outcomes));
+	for (int i = 0; i < count; i++) {
+		outcomes[i].tried = true;
+		outcomes[i].rc =
+		    deliver_guarded(notifier, &rows[i], &outcomes[i].tried, &outcomes[i].cause);
+	}
+	bool owned = false;
+	rc = hbk_store_join(store, &owned, err);
+	for (int i = 0; i < count && rc == HBK_OK; i++)
+		rc = record_outcome(notifier, store, &rows[i], outcomes[i].rc, outcomes[i].tried,
+				    false, &outcomes[i].cause, err);
+	if (owned) {
+		hbk_result left = hbk_store_leave(store, true, rc == HBK_OK, err);
+		rc = rc == HBK_OK ? left : rc;
+	}
+	for (int i = 0; i < count; i++) {
+		if (rc == HBK_OK && outcomes[i].rc == HBK_OK)
+			(*sent)++;
+		notice_row_free(&rows[i]);
+	}
+	free(outcomes);
+	return rc;
+}
+
+hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store *store, int max,
+				int *sent, struct hbk_error *err)
+{
+	int claimed = 0;
 
 	HBK_ASSERT(notifier != NULL && store != NULL && sent != NULL);
 	*sent = 0;
@@ -636,21 +735,9 @@ hbk_result hbk_notify_retry_due(struct hbk_notifier *notifier, struct hbk_store 
 		max = RETRY_BATCH_DEFAULT;
 	if (max > NOTICES_CLAIM_MAX)
 		max = NOTICES_CLAIM_MAX;
-	int64_t lease_ms = 2 * (int64_t)notifier->timeout_ms + 1000;
-	int64_t now_ms = hbk_now_ms();
-	hbk_result rc = notices_prune_sent(store, now_ms, err);
+	hbk_result rc = notices_prune_sent(store, hbk_now_ms(), err);
 	if (rc == HBK_OK)
-		rc = notices_claim_due(store, now_ms, lease_ms, max, rows, &count, err);
-	for (int i = 0; i < count; i++) {
-		struct hbk_error attempt_err = {0};
-		if (rc == HBK_OK) {
-			hbk_result sent_rc =
-			    attempt(notifier, store, &rows[i], false, true, &attempt_err);
-			if (sent_rc == HBK_OK)
-				(*sent)++;
-		}
-		notice_row_free(&rows[i]);
-	}
+		rc = notify_deliver_due(notifier, store, max, &claimed, sent, err);
 	return rc;
 }
 

@@ -93,6 +93,24 @@ hbk_result notices_add(struct hbk_store *store, const struct notice_row *row,
 	return rc == HBK_OK ? left : rc;
 }
 
+hbk_result notices_drop(struct hbk_store *store, long long id, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	bool owned = false;
+
+	hbk_result rc = hbk_store_join(store, &owned, err);
+	if (rc != HBK_OK)
+		return rc;
+	rc = hbk_store_prepare(store, "DELETE FROM notices WHERE id = ?", &stmt, err);
+	if (rc == HBK_OK) {
+		sqlite3_bind_int64(stmt, 1, id);
+		rc = hbk_store_step_done(store, stmt, "drop notice", err);
+		hbk_stmt_done(stmt);
+	}
+	hbk_result left = hbk_store_leave(store, owned, rc == HBK_OK, rc == HBK_OK ? err : NULL);
+	return rc == HBK_OK ? left : rc;
+}
+
 static char *column_dup(sqlite3_stmt *stmt, int index)
 {
 	return hbk_xstrdup(hbk_column_text(stmt, index));

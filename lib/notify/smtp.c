@@ -51,7 +51,14 @@ static hbk_result smtp_failure(CURLcode code, long response, const char *detail,
 	return hbk_fail(err, HBK_EUNAVAILABLE, "smtp_failed", "smtp: %s", what);
 }
 
-hbk_result notify_smtp_send(const struct notify_smtp *smtp, const char *rcpt, const char *message,
+void notify_smtp_close(struct notify_smtp *smtp)
+{
+	if (smtp->curl)
+		curl_easy_cleanup(smtp->curl);
+	smtp->curl = NULL;
+}
+
+hbk_result notify_smtp_send(struct notify_smtp *smtp, const char *rcpt, const char *message,
 			    size_t len, struct hbk_error *err)
 {
 	char detail[CURL_ERROR_SIZE] = "";
@@ -65,14 +72,18 @@ hbk_result notify_smtp_send(const struct notify_smtp *smtp, const char *rcpt, co
 	if (!*rcpt || strpbrk(rcpt, "\r\n<> ") ||
 	    (size_t)snprintf(rcpt_angle, sizeof(rcpt_angle), "<%s>", rcpt) >= sizeof(rcpt_angle))
 		return hbk_fail(err, HBK_EINVAL, "invalid_email", "smtp: bad recipient address");
-	CURL *curl = curl_easy_init();
+	/* One handle for the notifier's life: its SMTP session stays open
+	 * between mails, so a busy sender pays one connect and EHLO, not one
+	 * per mail. */
+	if (!smtp->curl)
+		smtp->curl = curl_easy_init();
+	CURL *curl = smtp->curl;
 	if (!curl)
 		return hbk_fail(err, HBK_EINTERNAL, "smtp_failed", "smtp: cannot start libcurl");
+	curl_easy_reset(curl);
 	rcpts = curl_slist_append(NULL, rcpt_angle);
-	if (!rcpts) {
-		curl_easy_cleanup(curl);
+	if (!rcpts)
 		return hbk_fail(err, HBK_EINTERNAL, "smtp_failed", "smtp: out of memory");
-	}
 	curl_easy_setopt(curl, CURLOPT_URL, smtp->url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	curl_easy_setopt(curl, CURLOPT_MAIL_FROM, smtp->mail_from);
@@ -94,7 +105,9 @@ hbk_result notify_smtp_send(const struct notify_smtp *smtp, const char *rcpt, co
 	CURLcode code = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response);
 	curl_slist_free_all(rcpts);
-	curl_easy_cleanup(curl);
+	/* The error buffer is ours and goes out of scope: libcurl must not
+	 * keep it. */
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
 	if (code != CURLE_OK)
 		return smtp_failure(code, response, detail, err);
 	return HBK_OK;

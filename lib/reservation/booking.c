@@ -248,6 +248,7 @@ hbk_result hbk_booking_apply(struct hbk_booking *b, const char *type, const json
 			if (strcmp(step, hbk_saga_step_name((enum hbk_saga_step)i)) == 0)
 				b->unresolved |= 1u << i;
 	} else if (strcmp(name, "notification_sent.v1") == 0 ||
+		   strcmp(name, "notification_queued.v1") == 0 ||
 		   strcmp(name, "notification_failed.v1") == 0) {
 		/* History only. */
 	} else {

@@ -74,7 +74,8 @@ hbk_result update_hold_new_nights(struct hbk_store *store, const struct hbk_book
 /* The stay fields of an event's data (room_type, board, dates, guests ...). */
 json_t *stay_json(const struct hbk_stay *stay);
 
-/* Sends a guest notice and records that it was sent or not; never fails. */
+/* Sends (or, in hbkd, queues for the delivery thread) a guest notice and
+ * records that it was sent, queued or not; never fails. */
 enum hbk_notice;
 void booking_notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_notice notice);
 

@@ -455,14 +455,25 @@ void booking_notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_n
 	struct hbk_error nerr = {0};
 	struct event_batch batch = {0};
 	static const char *const kinds[] = {"confirmation", "update", "cancellation"};
+	/*
+	 * hbkd's notifier only queues the notice for its delivery thread: the
+	 * notice and its event then share one transaction (the caller's when
+	 * it has one open), and the thread is woken once that commits. A
+	 * sending notifier must not hold the store while it talks to a mail
+	 * server, so it sends outside any transaction of ours.
+	 */
+	bool queues = hbk_notifier_queues(engine->notifier);
+	bool own_tx = queues && engine->store->tx_depth == 0 &&
+		      hbk_store_begin(engine->store, true, &nerr) == HBK_OK;
 
+	struct hbk_booking before = *b;
 	json_t *view = hbk_booking_json(b);
 	hbk_result rc = engine->notifier ? hbk_notify_send(engine->notifier, notice, view, &nerr)
 					 : hbk_fail(&nerr, HBK_EUNAVAILABLE, "notify_unavailable",
 						    "no notifier configured");
 	json_decref(view);
 	if (rc == HBK_OK)
-		batch_add(&batch, b, "notification_sent.v1",
+		batch_add(&batch, b, queues ? "notification_queued.v1" : "notification_sent.v1",
 			  json_pack("{s:s, s:s, s:s}", "kind", kinds[notice], "channel", "email",
 				    "to", b->guest.email));
 	else
@@ -473,6 +484,12 @@ void booking_notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_n
 				    "error", nerr.message));
 	/* A notice that cannot be recorded never fails the booking. */
 	commit_batch(engine, b, &batch, NULL, false, &nerr);
+	if (own_tx && hbk_store_commit(engine->store, &nerr) != HBK_OK) {
+		*b = before; /* the event was rolled back with the notice */
+		return;
+	}
+	if (queues && engine->store->tx_depth == 0)
+		hbk_notifier_kick(engine->notifier);
 }
 
 /* Records that a forward step failed for good: compensation starts. */
@@ -653,13 +670,21 @@ static hbk_result run_commit(struct saga_run *run)
 static void run_end(struct saga_run *run, hbk_result rc)
 {
 	struct hbk_error saved = run->err;
+	/* A notice that is only queued joins the outcome's transaction: it is
+	 * recorded exactly when the outcome is, with one commit for both. */
+	bool queued = run->notice >= 0 && run->in_tx && run->engine->store->tx_depth > 0 &&
+		      hbk_notifier_queues(run->engine->notifier);
+	if (queued)
+		booking_notify(run->engine, &run->booking, (enum hbk_notice)run->notice);
 	hbk_result commit_rc = run_commit(run);
 	if (commit_rc != HBK_OK)
 		rc = commit_rc;
 	else
 		run->err = saved;
-	if (commit_rc == HBK_OK && run->notice >= 0)
+	if (commit_rc == HBK_OK && run->notice >= 0 && !queued)
 		booking_notify(run->engine, &run->booking, (enum hbk_notice)run->notice);
+	if (commit_rc == HBK_OK && queued)
+		hbk_notifier_kick(run->engine->notifier);
 	run->done(run->arg, rc, &run->err);
 	free(run);
 }

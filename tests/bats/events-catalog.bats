@@ -2,7 +2,8 @@
 # Every event hbk writes matches docs/events.md: a real agent session on the
 # embedded store (search, book, update dates and contact, cancel, a declined
 # card, and the partner and provider failures that make the saga compensate
-# or abandon a change, and a notice that cannot be sent) fills the events
+# or abandon a change, a notice that cannot be sent, and a change through
+# hbkd, whose notice is queued) fills the events
 # table; each row, wrapped in its CloudEvents envelope, and each envelope
 # `hbk history` prints, is validated against the catalog's schemas by
 # tests/tools/check-events.mjs (Ajv, JSON Schema 2020-12). The session must
@@ -34,6 +35,11 @@ setup_file() {
 	id=$(hbk book 1 --guest "Ana Silva" --email ana@example.com --phone +351912345678 -o json | jq -r .id)
 	hbk update "$id" --checkout "$(day 24)" -q >/dev/null
 	hbk update "$id" --phone "+351 911 111 111" -q >/dev/null
+	# The same change through hbkd, which queues the notice for its
+	# delivery thread (notification_queued) instead of sending it.
+	BATS_TEST_TMPDIR="$BATS_FILE_TMPDIR" start_hbkd
+	HBK_API_URL="$HBKD_URL" HBK_TOKEN="$HBK_TEST_TOKEN" hbk update "$id" --phone "+351 922 222 222" -q >/dev/null
+	stop_hbkd
 	hbk cancel "$id" --reason "plans changed" -q >/dev/null
 	# A declined card: FAILED, exit 5.
 	rc=0

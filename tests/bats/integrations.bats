@@ -93,7 +93,12 @@ ours() {
 	refunded=$(echo "$state" | jq --arg pi "$pi" '[.payment.refunds[] | select(.payment_intent == $pi) | .amount] | add // 0')
 	[ "$refunded" = "$((10#$minor - 10#$penalty))" ]
 
-	# The guest's mail went through the SMTP sink: confirmation, cancellation.
+	# The guest's mail went through the SMTP sink: confirmation, cancellation
+	# (hbkd sends it from its delivery thread: a bounded wait for both).
+	for _ in $(seq 1 100); do
+		[ "$(sandbox_state | jq --arg id "$id" '[.sns.smtp[] | select(.subject | contains($id))] | length')" -ge 2 ] && break
+		sleep 0.1
+	done
 	run bash -c "curl -sS '$SANDBOX_URL/__sandbox/state' | jq -r '.sns.smtp[] | select(.to | index(\"ana@example.com\")) | .subject'"
 	assert_success
 	assert_line --partial "$id"

@@ -1085,6 +1085,90 @@ out:
 }
 
 /*
+ * hbkd's way: a notifier that queues only stores the rendered notices,
+ * inside the caller's transaction (while it is open, nothing is in the
+ * maildir and both notices wait with 0 attempts); the delivery thread,
+ * with its own store connection, sends them once they are committed. Its
+ * last pass on stop makes the outcome certain without waiting on a clock:
+ * the email is in the maildir and its row is gone, the SMS (whose SNS
+ * endpoint refuses connections) is kept with one attempt and the error.
+ */
+static void test_queued_notices_sent_by_delivery_thread(void)
+{
+	char home[512], db[600], path[700];
+	struct hbk_store *store = NULL;
+	struct hbk_notifier *notifier = NULL;
+	struct hbk_notify_delivery *delivery = NULL;
+	struct hbk_error err;
+	struct hbk_buf listing;
+
+	hbk_buf_init(&listing, 0);
+	hbk_format(home, sizeof(home), "%s/queued", unit_tmpdir());
+	hbk_format(db, sizeof(db), "%s/hbk.db", home);
+	hbk_format(path, sizeof(path), "%s/mail/new", home);
+	setenv("HBK_HOME", home, 1);
+	setenv("UNIT_AWS_KEY", "AKIDUNIT", 1);
+	setenv("UNIT_AWS_SECRET", "unit-Secret-must-not-leak", 1);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_store_open(db, HBK_STORE_CREATE, &store, &err), HBK_OK);
+	struct hbk_config *cfg = load_config("notify:\n  sms:\n    kind: sns\n"
+					     "    region: eu-west-1\n"
+					     "    url: http://127.0.0.1:1\n"
+					     "    access_key_id: env:UNIT_AWS_KEY\n"
+					     "    secret_access_key: env:UNIT_AWS_SECRET\n");
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	CHECK_INT(hbk_notify_delivery_start(cfg, NULL, &delivery, &err), HBK_OK);
+	if (!store || !notifier || !delivery)
+		goto out;
+	hbk_notifier_set_store(notifier, store);
+	CHECK(!hbk_notifier_queues(notifier));
+	hbk_notifier_queue_to(notifier, delivery);
+	CHECK(hbk_notifier_queues(notifier));
+
+	json_t *booking = sample_booking();
+	CHECK_INT(hbk_store_begin(store, true, &err), HBK_OK);
+	CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_CONFIRMATION, booking, &err), HBK_OK);
+	json_decref(booking);
+	json_t *doc = NULL;
+	CHECK_INT(hbk_notify_list(store, false, &doc, &err), HBK_OK);
+	json_t *rows = json_object_get(doc, "notices");
+	CHECK_INT((long long)json_array_size(rows), 2);
+	for (size_t i = 0; i < json_array_size(rows); i++) {
+		json_t *row = json_array_get(rows, i);
+		CHECK_STR(json_string_value(json_object_get(row, "status")), "pending");
+		CHECK_INT(json_integer_value(json_object_get(row, "attempts")), 0);
+	}
+	json_decref(doc);
+	CHECK(list_dir(path, &listing) <= 0);
+	CHECK_INT(hbk_store_commit(store, &err), HBK_OK);
+	hbk_notifier_kick(notifier);
+
+	hbk_notify_delivery_stop(delivery);
+	delivery = NULL;
+	hbk_notifier_queue_to(notifier, NULL);
+	CHECK_INT(list_dir(path, &listing), 1);
+	doc = NULL;
+	CHECK_INT(hbk_notify_list(store, false, &doc, &err), HBK_OK);
+	rows = json_object_get(doc, "notices");
+	CHECK_INT((long long)json_array_size(rows), 1);
+	json_t *row = json_array_get(rows, 0);
+	CHECK_STR(json_string_value(json_object_get(row, "channel")), "sms");
+	CHECK_STR(json_string_value(json_object_get(row, "status")), "pending");
+	CHECK_INT(json_integer_value(json_object_get(row, "attempts")), 1);
+	CHECK(strstr(json_string_value(json_object_get(row, "last_error")), "sns") != NULL);
+	CHECK(strstr(json_string_value(json_object_get(row, "last_error")), "unit-Secret") ==
+	      NULL);
+	json_decref(doc);
+out:
+	hbk_notify_delivery_stop(delivery);
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+	hbk_store_close(store);
+	hbk_buf_free(&listing);
+	unsetenv("HBK_HOME");
+}
+
+/*
  * The breaker: after three sends in a row that cannot reach the server,
  * the next notice is kept without a try (so hbkd's loop does not wait on
  * a dead server per booking) and a retry pass leaves it alone; an
@@ -1149,4 +1233,5 @@ UNIT_TESTS(UNIT_T(test_render_confirmation_headers), UNIT_T(test_render_confirma
 	   UNIT_T(test_maildir_send_failure), UNIT_T(test_sns_form), UNIT_T(test_render_sms),
 	   UNIT_T(test_retry_delay), UNIT_T(test_envelope_address),
 	   UNIT_T(test_failed_notice_is_kept_and_resent), UNIT_T(test_sms_failure_kept_email_sent),
+	   UNIT_T(test_queued_notices_sent_by_delivery_thread),
 	   UNIT_T(test_unreachable_channel_breaker));

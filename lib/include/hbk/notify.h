@@ -20,6 +20,8 @@
 #ifndef HBK_NOTIFY_H
 #define HBK_NOTIFY_H
 
+#include <pthread.h>
+
 #include <jansson.h>
 
 #include "hbk/core.h"
@@ -50,10 +52,54 @@ void hbk_notifier_set_store(struct hbk_notifier *notifier, struct hbk_store *sto
  * on every configured channel, once each. A channel that fails is stored
  * as due for retry (when the notifier has a store) and the call returns
  * its error, whose message says so and whose field names the channel
- * ("email" or "sms"); the caller records it and goes on.
+ * ("email" or "sms"); the caller records it and goes on. A notifier that
+ * queues only stores the rendered notices (see hbk_notifier_queue_to) and
+ * fails only when the store does.
  */
 hbk_result hbk_notify_send(struct hbk_notifier *notifier, enum hbk_notice notice,
 			   const json_t *booking, struct hbk_error *err);
+
+/*
+ * Delivery off the caller's thread, for hbkd: a thread with its own store
+ * connection and notifier sends the notices queued in the notices table,
+ * so that a booking's answer never waits on a mail server. A notifier
+ * that queues (hbk_notifier_queue_to) makes hbk_notify_send render the
+ * notice and store it as pending, due at once, inside the caller's
+ * transaction when there is one; hbk_notifier_kick, after that commits,
+ * wakes the thread. The thread also retries the notices whose backoff has
+ * passed, every HBK_NOTIFY_PASS_EVERY_MS. A notice delivered at its first
+ * attempt is dropped from the table, as if it had been sent at once; one
+ * that fails is kept, retried and parked exactly as a synchronous send's.
+ */
+struct hbk_notify_delivery;
+
+/* How often the delivery thread looks for due retries unprompted. */
+#define HBK_NOTIFY_PASS_EVERY_MS 5000
+
+/*
+ * Opens a store connection and a notifier of its own from cfg (borrowed;
+ * it must outlive the delivery) and starts the thread. write_lock (may be
+ * NULL) is the lock the process's other store connections take before
+ * writing. On success *out is the caller's, stopped with
+ * hbk_notify_delivery_stop().
+ */
+hbk_result hbk_notify_delivery_start(const struct hbk_config *cfg, pthread_mutex_t *write_lock,
+				     struct hbk_notify_delivery **out, struct hbk_error *err);
+
+/* Makes one last pass over what is due, stops the thread and frees it.
+ * Every notifier queueing to it must be done. Safe on NULL. */
+void hbk_notify_delivery_stop(struct hbk_notify_delivery *delivery);
+
+/* From now on notifier (which must have a store) queues its notices for
+ * delivery (borrowed; it must outlive the notifier's sends). */
+void hbk_notifier_queue_to(struct hbk_notifier *notifier, struct hbk_notify_delivery *delivery);
+
+/* True when notifier queues rather than sends. */
+bool hbk_notifier_queues(const struct hbk_notifier *notifier);
+
+/* Wakes the delivery thread once queued notices are committed; does
+ * nothing for a notifier that sends at once. */
+void hbk_notifier_kick(struct hbk_notifier *notifier);
 
 /*
  * Tries again up to max notices whose retry is due (max <= 0: a default
