@@ -405,7 +405,8 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		sqlite3_trace_v2(server->writer->db, SQLITE_TRACE_PROFILE, trace_store,
 				 server->metrics);
 	}
-	rc = hbk_notify_delivery_start(cfg, &server->write_lock, &server->delivery, err);
+	if (rc == HBK_OK)
+		rc = hbk_notify_delivery_start(cfg, &server->write_lock, &server->delivery, err);
 	for (int i = 0; rc == HBK_OK && i < workers; i++) {
 		rc = worker_init(server, &server->workers[i], i, err);
 		server->nworkers = i + 1;
