@@ -90,7 +90,7 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@sh scripts/bench
+	@bash scripts/bench
 	@bash scripts/bench-http
 	@bash scripts/bench-sagas
 
