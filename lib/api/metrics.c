@@ -153,9 +153,13 @@ void metrics_render(struct metrics *m, struct hbk_buf *out)
 			       "hbk_applier_events_total{outcome=\"dead_lettered\"} %lld\n"
 			       "# HELP hbk_applier_retries_total Applies or dead letters retried.\n"
 			       "# TYPE hbk_applier_retries_total counter\n"
-			       "hbk_applier_retries_total %lld\n",
+			       "hbk_applier_retries_total %lld\n"
+			       "# HELP hbk_applier_lag Messages on the events topic not read yet.\n"
+			       "# TYPE hbk_applier_lag gauge\n"
+			       "hbk_applier_lag %lld\n",
 			       (long long)stats.applied, (long long)stats.skipped,
-			       (long long)stats.dead_lettered, (long long)stats.retries);
+			       (long long)stats.dead_lettered, (long long)stats.retries,
+			       (long long)stats.lag);
 	}
 	hbk_upstream_metrics(out);
 }

@@ -30,6 +30,7 @@
 #define APPLY_BACKOFF_MAX     5000
 #define APPLY_SESSION_MS      10000
 #define DEAD_LETTER_FLUSH_MS  10000
+#define APPLY_LAG_EVERY_MS    1000
 #define INSTANCE_GROUP_PREFIX "hbkd-"
 
 struct hbk_applier {
@@ -40,7 +41,7 @@ struct hbk_applier {
 	char dlq_topic[HBK_KAFKA_TOPIC_MAX];
 	hbk_apply_fn apply;
 	char group[64];
-	_Atomic int64_t applied, skipped, dead_lettered, retries;
+	_Atomic int64_t applied, skipped, dead_lettered, retries, lag;
 };
 
 static const char identity_schema[] = "CREATE TABLE IF NOT EXISTS bus_identity ("
@@ -152,9 +153,16 @@ static bool handle(struct hbk_applier *a, const struct hbk_kafka_message *msg)
 static void *consume(void *arg)
 {
 	struct hbk_applier *a = arg;
+	int64_t lag_read_ms = 0;
 	while (!atomic_load(&a->stopping)) {
 		struct hbk_kafka_message *msg = NULL;
 		struct hbk_error err = {0};
+		int64_t lag;
+		if (hbk_now_ms() - lag_read_ms >= APPLY_LAG_EVERY_MS &&
+		    hbk_kafka_lag(a->consumer, &lag, &err) == HBK_OK) {
+			a->lag = lag;
+			lag_read_ms = hbk_now_ms();
+		}
 		if (hbk_kafka_poll(a->consumer, APPLY_POLL_MS, &msg, &err) != HBK_OK) {
 			sleep_ms(APPLY_BACKOFF_MAX);
 			continue;
@@ -216,6 +224,7 @@ void hbk_applier_stats(struct hbk_applier *a, struct hbk_applier_stats *stats)
 	stats->skipped = a->skipped;
 	stats->dead_lettered = a->dead_lettered;
 	stats->retries = a->retries;
+	stats->lag = a->lag;
 	hbk_copy(stats->group, sizeof(stats->group), a->group);
 }
 

@@ -360,6 +360,35 @@ hbk_result hbk_kafka_message_event(const struct hbk_kafka_message *msg, struct h
 	return HBK_OK;
 }
 
+hbk_result hbk_kafka_lag(struct hbk_kafka *consumer, int64_t *lag, struct hbk_error *err)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	HBK_ASSERT(consumer->consumer);
+	*lag = 0;
+	rd_kafka_resp_err_t code = rd_kafka_assignment(consumer->rk, &parts);
+	if (code == RD_KAFKA_RESP_ERR_NO_ERROR)
+		code = rd_kafka_position(consumer->rk, parts);
+	for (int i = 0; code == RD_KAFKA_RESP_ERR_NO_ERROR && i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *p = &parts->elems[i];
+		int64_t low = -1, high = -1;
+		if (rd_kafka_get_watermark_offsets(consumer->rk, p->topic, p->partition, &low,
+						   &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    high < 0)
+			continue;
+		/* No position yet: nothing read, so everything from the low mark. */
+		int64_t position = p->offset >= 0 ? p->offset : low;
+		if (position >= 0 && high > position)
+			*lag += high - position;
+	}
+	if (parts)
+		rd_kafka_topic_partition_list_destroy(parts);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return hbk_fail(err, HBK_EUNAVAILABLE, "kafka_unavailable",
+				"kafka: cannot read the consumer's positions: %s",
+				rd_kafka_err2str(code));
+	return HBK_OK;
+}
+
 hbk_result hbk_kafka_commit(struct hbk_kafka *consumer, const struct hbk_kafka_message *msg,
 			    struct hbk_error *err)
 {

@@ -101,6 +101,12 @@ inventory() { # name hotel
 	diff <(api URL_A "/v1/offers?hotel=H-LIS-0001&checkin=$(day 20)&nights=2&limit=200" | jq -c '[.offers[] | {room_type, board, refundable, available}]') \
 		<(api URL_B "/v1/offers?hotel=H-LIS-0001&checkin=$(day 20)&nights=2&limit=200" | jq -c '[.offers[] | {room_type, board, refundable, available}]')
 	[ "$(curl -sS "$URL_B/metrics" | awk '$1 == "hbk_applier_events_total{outcome=\"applied\"}" {print $2}')" -gt 10 ]
+	# Caught up: within a few seconds B's lag reads 0.
+	for _ in $(seq 1 50); do
+		[ "$(curl -sS "$URL_B/metrics" | awk '$1 == "hbk_applier_lag" {print $2}')" = 0 ] && break
+		sleep 0.1
+	done
+	[ "$(curl -sS "$URL_B/metrics" | awk '$1 == "hbk_applier_lag" {print $2}')" = 0 ]
 }
 
 @test "an instance started on an empty store rebuilds every booking from the events topic" {

@@ -10,6 +10,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +22,15 @@
 
 static pid_t mock_pid;
 static char bootstraps[256];
+
+static void mock_stop(void)
+{
+	if (mock_pid) {
+		kill(mock_pid, SIGKILL);
+		waitpid(mock_pid, NULL, 0);
+		mock_pid = 0;
+	}
+}
 
 /* Starts the mock cluster (3 brokers) in a child; its address comes back
  * through a pipe. The child lives until it is killed. */
@@ -34,6 +44,8 @@ static const char *mock_start(void)
 	mock_pid = fork();
 	if (mock_pid == 0) {
 		char errstr[256];
+		/* Dies with the tests, whichever way they end. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(fds[0]);
 		rd_kafka_conf_t *conf = rd_kafka_conf_new();
 		rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
@@ -44,6 +56,7 @@ static const char *mock_start(void)
 		rd_kafka_mock_topic_create(mc, "dlq", 1, 3);
 		rd_kafka_mock_topic_create(mc, "raw", 1, 3);
 		rd_kafka_mock_topic_create(mc, "outbox", 3, 3);
+		rd_kafka_mock_topic_create(mc, "lagged", 1, 3);
 		const char *address = rd_kafka_mock_cluster_bootstraps(mc);
 		if (write(fds[1], address, strlen(address)) < 0)
 			_exit(1);
@@ -52,6 +65,7 @@ static const char *mock_start(void)
 			pause();
 	}
 	close(fds[1]);
+	atexit(mock_stop);
 	ssize_t n = read(fds[0], bootstraps, sizeof(bootstraps) - 1);
 	close(fds[0]);
 	if (n <= 0) {
@@ -62,14 +76,6 @@ static const char *mock_start(void)
 	return bootstraps;
 }
 
-static void mock_stop(void)
-{
-	if (mock_pid) {
-		kill(mock_pid, SIGKILL);
-		waitpid(mock_pid, NULL, 0);
-		mock_pid = 0;
-	}
-}
 
 static void event_make(struct hbk_event *ev, int n)
 {
@@ -242,6 +248,38 @@ static void test_a_message_that_is_no_event_goes_to_the_dead_letters(void)
 	hbk_kafka_free(producer);
 }
 
+static void test_the_lag_counts_what_the_consumer_has_not_read(void)
+{
+	const char *brokers = mock_start();
+	struct hbk_error err = {0};
+	struct hbk_kafka *producer = NULL, *consumer = NULL;
+	const char *topics[] = {"lagged", NULL};
+	int64_t lag = -1;
+	enum { SENT = 6 };
+
+	CHECK_INT(hbk_kafka_producer_new(brokers, &producer, &err), HBK_OK);
+	for (int n = 1; n <= SENT; n++) {
+		struct hbk_event ev;
+		event_make(&ev, n);
+		CHECK_INT(hbk_kafka_produce(producer, "lagged", &ev, &err), HBK_OK);
+		hbk_event_clear(&ev);
+	}
+	CHECK_INT(hbk_kafka_flush(producer, 20000, &err), HBK_OK);
+	hbk_kafka_free(producer);
+
+	CHECK_INT(hbk_kafka_consumer_new(brokers, "g5", topics, 6000, &consumer, &err), HBK_OK);
+	struct hbk_kafka_message *msg = next_message(consumer);
+	CHECK(msg != NULL);
+	hbk_kafka_message_free(msg);
+	CHECK_INT(hbk_kafka_lag(consumer, &lag, &err), HBK_OK);
+	CHECK_INT(lag, SENT - 1);
+	for (int i = 1; i < SENT; i++)
+		hbk_kafka_message_free(next_message(consumer));
+	CHECK_INT(hbk_kafka_lag(consumer, &lag, &err), HBK_OK);
+	CHECK_INT(lag, 0);
+	hbk_kafka_free(consumer);
+}
+
 static struct hbk_store *events_store(const char *name, int count)
 {
 	char path[512];
@@ -348,6 +386,7 @@ static void test_a_flush_to_no_broker_reports_the_loss(void)
 
 UNIT_TESTS(UNIT_T(test_events_round_trip_and_redelivery),
 	   UNIT_T(test_a_message_that_is_no_event_goes_to_the_dead_letters),
+	   UNIT_T(test_the_lag_counts_what_the_consumer_has_not_read),
 	   UNIT_T(test_the_relay_publishes_every_committed_event_once_acknowledged),
 	   UNIT_T(test_the_relay_marks_nothing_the_brokers_did_not_acknowledge),
 	   UNIT_T(test_a_flush_to_no_broker_reports_the_loss));

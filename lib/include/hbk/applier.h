@@ -26,6 +26,7 @@ struct hbk_applier_stats {
 	int64_t skipped;       /* already there */
 	int64_t dead_lettered; /* sent to the dead-letter topic */
 	int64_t retries;       /* transient failures retried */
+	int64_t lag;	       /* messages on the topic not read yet (read each second) */
 	char group[64];	       /* the consumer group: hbkd-<store instance> */
 };
 

@@ -86,6 +86,13 @@ const void *hbk_kafka_message_value(const struct hbk_kafka_message *msg, size_t 
 hbk_result hbk_kafka_message_event(const struct hbk_kafka_message *msg, struct hbk_event *ev,
 				   struct hbk_error *err);
 
+/*
+ * How many messages of the consumer's partitions it has not read yet: the
+ * high watermarks its last fetches saw less its positions (no request to
+ * the brokers). A partition not fetched yet counts nothing.
+ */
+hbk_result hbk_kafka_lag(struct hbk_kafka *consumer, int64_t *lag, struct hbk_error *err);
+
 /* Commits the offset after msg (synchronously): msg was applied. */
 hbk_result hbk_kafka_commit(struct hbk_kafka *consumer, const struct hbk_kafka_message *msg,
 			    struct hbk_error *err);
