@@ -114,6 +114,22 @@ static void dead_letter(struct hbk_applier *a, const struct hbk_kafka_message *m
 	}
 }
 
+/* Applies ev, waiting out a busy store; HBK_EUNAVAILABLE only when stopping. */
+static hbk_result apply_retrying(struct hbk_applier *a, const struct hbk_event *ev, bool *applied,
+				 struct hbk_error *err)
+{
+	int backoff_ms = APPLY_BACKOFF_MIN;
+	hbk_result rc;
+	while ((rc = apply_one(a, ev, applied, err)) == HBK_EUNAVAILABLE &&
+	       !atomic_load(&a->stopping)) {
+		a->retries++;
+		sleep_ms(backoff_ms / 2 + (int)(random() % (backoff_ms / 2 + 1)));
+		backoff_ms =
+		    backoff_ms * 2 > APPLY_BACKOFF_MAX ? APPLY_BACKOFF_MAX : backoff_ms * 2;
+	}
+	return rc;
+}
+
 /* Applies or dead-letters one message; false when stopping first. */
 static bool handle(struct hbk_applier *a, const struct hbk_kafka_message *msg)
 {
@@ -121,22 +137,11 @@ static bool handle(struct hbk_applier *a, const struct hbk_kafka_message *msg)
 	struct hbk_error err = {0};
 	bool applied = false;
 	hbk_result rc = hbk_kafka_message_event(msg, &ev, &err);
-	for (int backoff_ms = 0; rc == HBK_OK;) {
-		rc = apply_one(a, &ev, &applied, &err);
-		if (rc != HBK_EUNAVAILABLE)
-			break;
-		if (atomic_load(&a->stopping)) {
-			hbk_event_clear(&ev);
-			return false;
-		}
-		a->retries++;
-		backoff_ms = backoff_ms ? backoff_ms * 2 : APPLY_BACKOFF_MIN;
-		if (backoff_ms > APPLY_BACKOFF_MAX)
-			backoff_ms = APPLY_BACKOFF_MAX;
-		sleep_ms(backoff_ms / 2 + (int)(random() % (backoff_ms / 2 + 1)));
-		rc = HBK_OK;
-	}
+	if (rc == HBK_OK)
+		rc = apply_retrying(a, &ev, &applied, &err);
 	hbk_event_clear(&ev);
+	if (rc == HBK_EUNAVAILABLE)
+		return false; /* stopping: the message comes again */
 	if (rc == HBK_OK) {
 		if (applied)
 			a->applied++;

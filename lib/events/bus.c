@@ -36,13 +36,17 @@ static hbk_result conf_set(rd_kafka_conf_t *conf, const char *name, const char *
 	return HBK_OK;
 }
 
-static hbk_result conf_set_all(rd_kafka_conf_t *conf, const char *const settings[][2],
-			       struct hbk_error *err)
+/* A configuration with settings ({name, value} rows up to {NULL}), or NULL. */
+static rd_kafka_conf_t *conf_make(const char *const settings[][2], struct hbk_error *err)
 {
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	hbk_result rc = HBK_OK;
 	for (int i = 0; rc == HBK_OK && settings[i][0]; i++)
 		rc = conf_set(conf, settings[i][0], settings[i][1], err);
-	return rc;
+	if (rc == HBK_OK)
+		return conf;
+	rd_kafka_conf_destroy(conf);
+	return NULL;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -95,15 +99,12 @@ hbk_result hbk_kafka_producer_new(const char *brokers, struct hbk_kafka **out,
 	    {"message.timeout.ms", "0"},
 	    {NULL, NULL},
 	};
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	hbk_result rc = conf_set_all(conf, settings, err);
-	if (rc != HBK_OK) {
-		rd_kafka_conf_destroy(conf);
-		return rc;
-	}
+	rd_kafka_conf_t *conf = conf_make(settings, err);
+	if (!conf)
+		return err->result;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	struct hbk_kafka *kafka = hbk_xcalloc(1, sizeof(*kafka));
-	rc = kafka_new(RD_KAFKA_PRODUCER, conf, kafka, err);
+	hbk_result rc = kafka_new(RD_KAFKA_PRODUCER, conf, kafka, err);
 	if (rc != HBK_OK) {
 		free(kafka);
 		return rc;
@@ -213,15 +214,12 @@ hbk_result hbk_kafka_consumer_new(const char *brokers, const char *group, const 
 	    {"heartbeat.interval.ms", heartbeat},
 	    {NULL, NULL},
 	};
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	hbk_result rc = conf_set_all(conf, settings, err);
-	if (rc != HBK_OK) {
-		rd_kafka_conf_destroy(conf);
-		return rc;
-	}
+	rd_kafka_conf_t *conf = conf_make(settings, err);
+	if (!conf)
+		return err->result;
 	struct hbk_kafka *kafka = hbk_xcalloc(1, sizeof(*kafka));
 	kafka->consumer = true;
-	rc = kafka_new(RD_KAFKA_CONSUMER, conf, kafka, err);
+	hbk_result rc = kafka_new(RD_KAFKA_CONSUMER, conf, kafka, err);
 	if (rc != HBK_OK) {
 		free(kafka);
 		return rc;

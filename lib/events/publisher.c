@@ -39,7 +39,7 @@ struct hbk_publisher {
 	/* The relay thread's own: the batch read, and what of it is queued in
 	 * the producer but not yet acknowledged. */
 	struct hbk_event batch[PUBLISH_BATCH_MAX];
-	int64_t positions[PUBLISH_BATCH_MAX];
+	int nbatch;
 	int in_flight;
 	int64_t in_flight_last;
 	/* Read by metrics from other threads. */
@@ -48,46 +48,28 @@ struct hbk_publisher {
 	char last_error[HBK_ERROR_MESSAGE_MAX]; /* under lock */
 };
 
-/* The events after the last published one, oldest first; returns how many. */
-static int batch_read(struct hbk_store *store, struct hbk_event *batch, int64_t *positions,
-		      struct hbk_error *err)
+/* Keeps a copy of an unpublished event in the relay's batch. */
+static hbk_result batch_add(const struct hbk_event *ev, void *ctx, struct hbk_error *err)
 {
-	sqlite3_stmt *stmt;
-	int n = 0, step;
-	hbk_result rc = hbk_store_prepare(
-	    store,
-	    "SELECT position, id, stream, sequence, type, time_ms, partitionkey, correlationid,"
-	    " causationid, data FROM events WHERE published = 0 ORDER BY position LIMIT ?1",
-	    &stmt, err);
-	if (rc != HBK_OK)
-		return -1;
-	sqlite3_bind_int(stmt, 1, PUBLISH_BATCH_MAX);
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct hbk_event *ev = &batch[n];
-		memset(ev, 0, sizeof(*ev));
-		positions[n] = sqlite3_column_int64(stmt, 0);
-		hbk_copy(ev->id, sizeof(ev->id), hbk_column_text(stmt, 1));
-		hbk_copy(ev->subject, sizeof(ev->subject), hbk_column_text(stmt, 2));
-		ev->sequence = sqlite3_column_int64(stmt, 3);
-		hbk_copy(ev->type, sizeof(ev->type), hbk_column_text(stmt, 4));
-		ev->time_ms = sqlite3_column_int64(stmt, 5);
-		hbk_copy(ev->partitionkey, sizeof(ev->partitionkey), hbk_column_text(stmt, 6));
-		hbk_copy(ev->correlationid, sizeof(ev->correlationid), hbk_column_text(stmt, 7));
-		hbk_copy(ev->causationid, sizeof(ev->causationid), hbk_column_text(stmt, 8));
-		const char *data = hbk_column_text(stmt, 9);
-		ev->data = json_loads(data, JSON_DECODE_ANY, NULL);
-		if (!ev->data)
-			ev->data = json_string(data); /* sent as it is stored */
-		n++;
-	}
-	hbk_stmt_done(stmt);
-	if (step != SQLITE_DONE) {
-		for (int i = 0; i < n; i++)
-			hbk_event_clear(&batch[i]);
-		hbk_store_fail(store, err, "outbox");
-		return -1;
-	}
-	return n;
+	struct hbk_publisher *p = ctx;
+	(void)err;
+	HBK_ASSERT(p->nbatch < PUBLISH_BATCH_MAX);
+	p->batch[p->nbatch] = *ev;
+	json_incref(ev->data);
+	p->nbatch++;
+	return HBK_OK;
+}
+
+/* The events after the last published one, oldest first; returns how many. */
+static int batch_read(struct hbk_publisher *p, struct hbk_error *err)
+{
+	p->nbatch = 0;
+	hbk_result rc = hbk_events_unpublished(p->store, PUBLISH_BATCH_MAX, batch_add, p, err);
+	if (rc == HBK_OK)
+		return p->nbatch;
+	for (int i = 0; i < p->nbatch; i++)
+		hbk_event_clear(&p->batch[i]);
+	return -1;
 }
 
 static hbk_result mark_published(struct hbk_store *store, int64_t last_position,
@@ -147,7 +129,7 @@ static int flush_timeout_ms(struct hbk_publisher *p)
 static int publish_once(struct hbk_publisher *p, struct hbk_error *err)
 {
 	if (!p->in_flight) {
-		int n = batch_read(p->store, p->batch, p->positions, err);
+		int n = batch_read(p, err);
 		if (n <= 0)
 			return n;
 		hbk_result rc = HBK_OK;
@@ -156,12 +138,13 @@ static int publish_once(struct hbk_publisher *p, struct hbk_error *err)
 			rc = hbk_kafka_produce(p->producer, p->topic, &p->batch[queued], err);
 			queued += rc == HBK_OK;
 		}
+		if (queued)
+			p->in_flight_last = p->batch[queued - 1].position;
 		for (int i = 0; i < n; i++)
 			hbk_event_clear(&p->batch[i]);
 		if (!queued)
 			return -1;
 		p->in_flight = queued;
-		p->in_flight_last = p->positions[queued - 1];
 	}
 	hbk_result rc = hbk_kafka_flush(p->producer, flush_timeout_ms(p), err);
 	if (rc != HBK_OK && strcmp(err->code, "kafka_timeout") == 0)
@@ -234,23 +217,29 @@ static void *relay(void *arg)
 	return NULL;
 }
 
+/* Frees what start made; hbk_kafka_free and hbk_store_close take NULL. */
+static void publisher_free(struct hbk_publisher *p)
+{
+	hbk_kafka_free(p->producer);
+	hbk_store_close(p->store);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
+	free(p);
+}
+
 hbk_result hbk_publisher_start(const char *store_path, const char *brokers, const char *topic,
 			       struct hbk_publisher **out, struct hbk_error *err)
 {
 	struct hbk_publisher *p = hbk_xcalloc(1, sizeof(*p));
-	if (!hbk_copy(p->topic, sizeof(p->topic), topic)) {
-		free(p);
-		return hbk_fail(err, HBK_EINVAL, "kafka_config", "topic name too long: %s", topic);
-	}
-	hbk_result rc = hbk_store_open(store_path, HBK_STORE_NO_RECOVER, &p->store, err);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	hbk_result rc = HBK_OK;
+	if (!hbk_copy(p->topic, sizeof(p->topic), topic))
+		rc = hbk_fail(err, HBK_EINVAL, "kafka_config", "topic name too long: %s", topic);
+	if (rc == HBK_OK)
+		rc = hbk_store_open(store_path, HBK_STORE_NO_RECOVER, &p->store, err);
 	if (rc == HBK_OK)
 		rc = hbk_kafka_producer_new(brokers, &p->producer, err);
-	if (rc != HBK_OK) {
-		hbk_store_close(p->store);
-		free(p);
-		return rc;
-	}
-	p->store->cache_statements = true;
 	/* Only the unpublished rows, so that finding them stays cheap however
 	 * long the log grows; created here because only a relay needs it. */
 	if (rc == HBK_OK)
@@ -259,22 +248,14 @@ hbk_result hbk_publisher_start(const char *store_path, const char *brokers, cons
 		    "CREATE INDEX IF NOT EXISTS events_unpublished ON events(position)"
 		    " WHERE published = 0",
 		    err);
-	if (rc != HBK_OK) {
-		hbk_kafka_free(p->producer);
-		hbk_store_close(p->store);
-		free(p);
-		return rc;
+	if (rc == HBK_OK) {
+		p->store->cache_statements = true;
+		if (pthread_create(&p->thread, NULL, relay, p) != 0)
+			rc = hbk_fail(err, HBK_EINTERNAL, "thread",
+				      "cannot start the outbox relay: %s", strerror(errno));
 	}
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->wake, NULL);
-	if (pthread_create(&p->thread, NULL, relay, p) != 0) {
-		rc = hbk_fail(err, HBK_EINTERNAL, "thread", "cannot start the outbox relay: %s",
-			      strerror(errno));
-		hbk_kafka_free(p->producer);
-		hbk_store_close(p->store);
-		pthread_mutex_destroy(&p->lock);
-		pthread_cond_destroy(&p->wake);
-		free(p);
+	if (rc != HBK_OK) {
+		publisher_free(p);
 		return rc;
 	}
 	*out = p;
@@ -310,10 +291,6 @@ int64_t hbk_publisher_stop(struct hbk_publisher *p, int drain_ms)
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
 	int64_t left = pending_count(p->store);
-	hbk_kafka_free(p->producer);
-	hbk_store_close(p->store);
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->wake);
-	free(p);
+	publisher_free(p);
 	return left;
 }

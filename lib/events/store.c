@@ -38,6 +38,41 @@ void hbk_event_clear(struct hbk_event *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
+/*
+ * Writes ev's row; *step is SQLITE_CONSTRAINT when its stream already
+ * holds that sequence. An id already there is left as it is.
+ */
+static hbk_result insert_row(struct hbk_store *store, const struct hbk_event *ev, bool published,
+			     int *step, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	hbk_result rc = hbk_store_prepare(
+	    store,
+	    "INSERT INTO events (id, stream, sequence, type, time_ms, partitionkey, correlationid,"
+	    " causationid, data, published) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO "
+	    "NOTHING",
+	    &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	char *data = hbk_json_dumps(ev->data);
+	hbk_bind_text(stmt, 1, ev->id);
+	hbk_bind_text(stmt, 2, ev->subject);
+	sqlite3_bind_int64(stmt, 3, ev->sequence);
+	hbk_bind_text(stmt, 4, ev->type);
+	sqlite3_bind_int64(stmt, 5, ev->time_ms);
+	hbk_bind_text(stmt, 6, ev->partitionkey);
+	hbk_bind_text(stmt, 7, ev->correlationid);
+	hbk_bind_text(stmt, 8, ev->causationid);
+	hbk_bind_text(stmt, 9, data);
+	sqlite3_bind_int(stmt, 10, published);
+	*step = sqlite3_step(stmt);
+	if (*step != SQLITE_DONE && *step != SQLITE_CONSTRAINT)
+		rc = hbk_store_fail(store, err, "event store");
+	hbk_stmt_done(stmt);
+	free(data);
+	return rc;
+}
+
 hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int64_t expected,
 			     struct hbk_error *err)
 {
@@ -65,71 +100,83 @@ hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int6
 	ev->sequence = expected + 1;
 	if (!ev->time_ms)
 		ev->time_ms = hbk_now_ms();
-	char *data = hbk_json_dumps(ev->data);
-	rc = hbk_store_prepare(
-	    store,
-	    "INSERT INTO events (id, stream, sequence, type, time_ms, partitionkey,"
-	    " correlationid, causationid, data) VALUES (?,?,?,?,?,?,?,?,?)",
-	    &stmt, err);
-	if (rc == HBK_OK) {
-		hbk_bind_text(stmt, 1, ev->id);
-		hbk_bind_text(stmt, 2, ev->subject);
-		sqlite3_bind_int64(stmt, 3, ev->sequence);
-		hbk_bind_text(stmt, 4, ev->type);
-		sqlite3_bind_int64(stmt, 5, ev->time_ms);
-		hbk_bind_text(stmt, 6, ev->partitionkey);
-		hbk_bind_text(stmt, 7, ev->correlationid);
-		hbk_bind_text(stmt, 8, ev->causationid);
-		hbk_bind_text(stmt, 9, data);
-		int step = sqlite3_step(stmt);
-		if (step == SQLITE_CONSTRAINT)
-			rc = hbk_fail(err, HBK_ECONFLICT, "stale_version", "%s changed meanwhile",
-				      ev->subject);
-		else if (step != SQLITE_DONE)
-			rc = hbk_store_fail(store, err, "event store");
-		hbk_stmt_done(stmt);
-	}
-	free(data);
+	int step;
+	rc = insert_row(store, ev, false, &step, err);
+	if (rc == HBK_OK && step == SQLITE_CONSTRAINT)
+		rc = hbk_fail(err, HBK_ECONFLICT, "stale_version", "%s changed meanwhile",
+			      ev->subject);
 	return rc;
 }
 
 hbk_result hbk_events_insert(struct hbk_store *store, const struct hbk_event *ev, bool *inserted,
 			     struct hbk_error *err)
 {
-	sqlite3_stmt *stmt;
 	HBK_ASSERT(store->tx_depth > 0);
 	HBK_ASSERT(ev->id[0] && ev->subject[0] && ev->sequence > 0);
-	*inserted = false;
-	char *data = hbk_json_dumps(ev->data);
+	int step;
 	/* Published already: it came from the bus. A known id is a redelivery. */
-	hbk_result rc = hbk_store_prepare(
-	    store,
-	    "INSERT INTO events (id, stream, sequence, type, time_ms, partitionkey, correlationid,"
-	    " causationid, data, published) VALUES (?,?,?,?,?,?,?,?,?,1) ON CONFLICT (id) DO NOTHING",
-	    &stmt, err);
-	if (rc == HBK_OK) {
-		hbk_bind_text(stmt, 1, ev->id);
-		hbk_bind_text(stmt, 2, ev->subject);
-		sqlite3_bind_int64(stmt, 3, ev->sequence);
-		hbk_bind_text(stmt, 4, ev->type);
-		sqlite3_bind_int64(stmt, 5, ev->time_ms);
-		hbk_bind_text(stmt, 6, ev->partitionkey);
-		hbk_bind_text(stmt, 7, ev->correlationid);
-		hbk_bind_text(stmt, 8, ev->causationid);
-		hbk_bind_text(stmt, 9, data);
-		int step = sqlite3_step(stmt);
-		if (step == SQLITE_CONSTRAINT)
-			rc = hbk_fail(err, HBK_ECONFLICT, "stale_version",
-				      "%s already has an event at sequence %lld (not %s)", ev->subject,
-				      (long long)ev->sequence, ev->id);
-		else if (step != SQLITE_DONE)
-			rc = hbk_store_fail(store, err, "event store");
-		else
-			*inserted = sqlite3_changes(store->db) == 1;
-		hbk_stmt_done(stmt);
-	}
-	free(data);
+	hbk_result rc = insert_row(store, ev, true, &step, err);
+	if (rc == HBK_OK && step == SQLITE_CONSTRAINT)
+		rc = hbk_fail(err, HBK_ECONFLICT, "stale_version",
+			      "%s already has an event at sequence %lld (not %s)", ev->subject,
+			      (long long)ev->sequence, ev->id);
+	*inserted = rc == HBK_OK && sqlite3_changes(store->db) == 1;
 	return rc;
+}
+
+#define EVENT_COLUMNS                                                                              \
+	"position, id, stream, sequence, type, time_ms, partitionkey, correlationid, causationid," \
+	" data"
+
+/* An event from a row of EVENT_COLUMNS; the caller clears it. */
+static hbk_result event_from_row(sqlite3_stmt *stmt, struct hbk_event *ev, struct hbk_error *err)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->position = sqlite3_column_int64(stmt, 0);
+	hbk_copy(ev->id, sizeof(ev->id), hbk_column_text(stmt, 1));
+	hbk_copy(ev->subject, sizeof(ev->subject), hbk_column_text(stmt, 2));
+	ev->sequence = sqlite3_column_int64(stmt, 3);
+	hbk_copy(ev->type, sizeof(ev->type), hbk_column_text(stmt, 4));
+	ev->time_ms = sqlite3_column_int64(stmt, 5);
+	hbk_copy(ev->partitionkey, sizeof(ev->partitionkey), hbk_column_text(stmt, 6));
+	hbk_copy(ev->correlationid, sizeof(ev->correlationid), hbk_column_text(stmt, 7));
+	hbk_copy(ev->causationid, sizeof(ev->causationid), hbk_column_text(stmt, 8));
+	const char *data = hbk_column_text(stmt, 9);
+	ev->data = hbk_json_loads(data, strlen(data), err);
+	return ev->data ? HBK_OK : HBK_EINTERNAL;
+}
+
+/* Calls fn for each row of stmt (EVENT_COLUMNS), stopping at a failure. */
+static hbk_result read_rows(struct hbk_store *store, sqlite3_stmt *stmt, hbk_event_fn fn, void *ctx,
+			    struct hbk_error *err)
+{
+	hbk_result rc = HBK_OK;
+	int step;
+	while (rc == HBK_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct hbk_event ev;
+		rc = event_from_row(stmt, &ev, err);
+		if (rc == HBK_OK)
+			rc = fn(&ev, ctx, err);
+		hbk_event_clear(&ev);
+	}
+	if (rc == HBK_OK && step != SQLITE_DONE)
+		rc = hbk_store_fail(store, err, "event store");
+	hbk_stmt_done(stmt);
+	return rc;
+}
+
+hbk_result hbk_events_unpublished(struct hbk_store *store, int max, hbk_event_fn fn, void *ctx,
+				  struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	hbk_result rc = hbk_store_prepare(store,
+					  "SELECT " EVENT_COLUMNS " FROM events WHERE published = 0"
+					  " ORDER BY position LIMIT ?",
+					  &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	sqlite3_bind_int(stmt, 1, max);
+	return read_rows(store, stmt, fn, ctx, err);
 }
 
 hbk_result hbk_events_read(struct hbk_store *store, const char *stream, hbk_event_fn fn, void *ctx,
@@ -143,39 +190,16 @@ hbk_result hbk_events_read_from(struct hbk_store *store, const char *stream, int
 {
 	sqlite3_stmt *stmt;
 	HBK_ASSERT(from_sequence > 0);
-	hbk_result rc = hbk_store_prepare(
-	    store,
-	    "SELECT id, sequence, type, time_ms, partitionkey, correlationid, causationid, data"
-	    " FROM events WHERE stream = ? AND sequence >= ? ORDER BY sequence",
-	    &stmt, err);
+	hbk_result rc = hbk_store_prepare(store,
+					  "SELECT " EVENT_COLUMNS
+					  " FROM events WHERE stream = ? AND sequence >= ?"
+					  " ORDER BY sequence",
+					  &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, stream);
 	sqlite3_bind_int64(stmt, 2, from_sequence);
-	int step;
-	while (rc == HBK_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct hbk_event ev = {0};
-		hbk_copy(ev.id, sizeof(ev.id), hbk_column_text(stmt, 0));
-		hbk_copy(ev.subject, sizeof(ev.subject), stream);
-		ev.sequence = sqlite3_column_int64(stmt, 1);
-		hbk_copy(ev.type, sizeof(ev.type), hbk_column_text(stmt, 2));
-		ev.time_ms = sqlite3_column_int64(stmt, 3);
-		hbk_copy(ev.partitionkey, sizeof(ev.partitionkey), hbk_column_text(stmt, 4));
-		hbk_copy(ev.correlationid, sizeof(ev.correlationid), hbk_column_text(stmt, 5));
-		hbk_copy(ev.causationid, sizeof(ev.causationid), hbk_column_text(stmt, 6));
-		const char *data = hbk_column_text(stmt, 7);
-		ev.data = hbk_json_loads(data, strlen(data), err);
-		if (!ev.data) {
-			rc = HBK_EINTERNAL;
-			break;
-		}
-		rc = fn(&ev, ctx, err);
-		hbk_event_clear(&ev);
-	}
-	if (rc == HBK_OK && step != SQLITE_DONE)
-		rc = hbk_store_fail(store, err, "event store");
-	hbk_stmt_done(stmt);
-	return rc;
+	return read_rows(store, stmt, fn, ctx, err);
 }
 
 json_t *hbk_event_json(const struct hbk_event *ev)

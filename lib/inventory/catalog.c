@@ -5,8 +5,9 @@
 
 #include "hbk/inventory.h"
 #include "hbk/json.h"
+#include "internal.h"
 
-static void hotel_from_row(sqlite3_stmt *stmt, int col, struct hbk_hotel *h)
+void hotel_from_row(sqlite3_stmt *stmt, int col, struct hbk_hotel *h)
 {
 	memset(h, 0, sizeof(*h));
 	hbk_copy(h->id, sizeof(h->id), hbk_column_text(stmt, col));
@@ -17,8 +18,6 @@ static void hotel_from_row(sqlite3_stmt *stmt, int col, struct hbk_hotel *h)
 	hbk_copy(h->currency, sizeof(h->currency), hbk_column_text(stmt, col + 5));
 	hbk_copy(h->address, sizeof(h->address), hbk_column_text(stmt, col + 6));
 }
-
-#define HOTEL_COLUMNS "id, code, name, city, stars, currency, address"
 
 hbk_result hbk_hotel_get(struct hbk_store *store, const char *hotel_id, struct hbk_hotel *out,
 			 struct hbk_error *err)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "model.h"
 
 /* Rooms, boards and blackouts of one hotel, and hotels in all: bounds. */
@@ -91,13 +92,12 @@ static struct model_room *room_find(const struct model_hotel *h, const char *cod
 	return NULL;
 }
 
-/* Grows an array to hold n + 1 elements, doubling. */
-static void *grow(void *array, int n, int *cap, size_t size)
+/* Grows an array of n elements to hold n + 1: it doubles at 8, 16, 32 ... */
+static void *grow(void *array, int n, size_t size)
 {
-	if (n < *cap)
+	if (n != 0 && (n < 8 || (n & (n - 1)) != 0))
 		return array;
-	*cap = *cap ? *cap * 2 : 8;
-	return hbk_xrealloc(array, (size_t)*cap * size);
+	return hbk_xrealloc(array, (size_t)(n ? 2 * n : 8) * size);
 }
 
 static hbk_result load_versions(struct hbk_store *store, int64_t *catalog, int64_t *seq,
@@ -125,13 +125,13 @@ static hbk_result load_cities(struct hbk_store *store, struct hbk_search_model *
 			      struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
-	int cap = 0, step;
+	int step;
 	hbk_result rc =
 	    hbk_store_prepare(store, "SELECT code FROM cities ORDER BY code", &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW && m->ncities < MODEL_CITIES_MAX) {
-		m->cities = grow(m->cities, m->ncities, &cap, sizeof(*m->cities));
+		m->cities = grow(m->cities, m->ncities, sizeof(*m->cities));
 		hbk_copy(m->cities[m->ncities++], sizeof(*m->cities), hbk_column_text(stmt, 0));
 	}
 	hbk_stmt_done(stmt);
@@ -144,25 +144,19 @@ static hbk_result load_hotels(struct hbk_store *store, struct hbk_search_model *
 			      struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
-	int cap = 0, step;
-	hbk_result rc = hbk_store_prepare(
-	    store,
-	    "SELECT id, code, name, city, stars, currency, address, free_cancel_days,"
-	    " sells_refundable, nrf_discount_pct FROM hotels ORDER BY id",
-	    &stmt, err);
+	int step;
+	hbk_result rc =
+	    hbk_store_prepare(store,
+			      "SELECT " HOTEL_COLUMNS ", free_cancel_days,"
+			      " sells_refundable, nrf_discount_pct FROM hotels ORDER BY id",
+			      &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW && m->nhotels < MODEL_HOTELS_MAX) {
-		m->hotels = grow(m->hotels, m->nhotels, &cap, sizeof(*m->hotels));
+		m->hotels = grow(m->hotels, m->nhotels, sizeof(*m->hotels));
 		struct model_hotel *h = &m->hotels[m->nhotels++];
 		memset(h, 0, sizeof(*h));
-		hbk_copy(h->hotel.id, sizeof(h->hotel.id), hbk_column_text(stmt, 0));
-		h->hotel.code = sqlite3_column_int(stmt, 1);
-		hbk_copy(h->hotel.name, sizeof(h->hotel.name), hbk_column_text(stmt, 2));
-		hbk_copy(h->hotel.city, sizeof(h->hotel.city), hbk_column_text(stmt, 3));
-		h->hotel.stars = sqlite3_column_int(stmt, 4);
-		hbk_copy(h->hotel.currency, sizeof(h->hotel.currency), hbk_column_text(stmt, 5));
-		hbk_copy(h->hotel.address, sizeof(h->hotel.address), hbk_column_text(stmt, 6));
+		hotel_from_row(stmt, 0, &h->hotel);
 		h->free_cancel_days = sqlite3_column_int(stmt, 7);
 		h->sells_refundable = sqlite3_column_int(stmt, 8);
 		h->nrf_discount_pct = sqlite3_column_int(stmt, 9);
@@ -185,86 +179,57 @@ static struct model_hotel *row_hotel(struct hbk_search_model *m, const char *id,
 	return (struct model_hotel *)model_hotel(m, id);
 }
 
-static hbk_result load_rooms(struct hbk_store *store, struct hbk_search_model *m,
-			     struct hbk_error *err)
+/* Adds one row (its first column the hotel id) to the hotel it belongs to. */
+typedef void (*hotel_row_fn)(struct model_hotel *h, sqlite3_stmt *stmt);
+
+/* Runs sql, rows ordered by hotel id, and gives each to add with its hotel;
+ * rows of a hotel the model does not hold are skipped. */
+static hbk_result load_per_hotel(struct hbk_store *store, struct hbk_search_model *m,
+				 const char *sql, hotel_row_fn add, struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
 	struct model_hotel *h = NULL;
-	int cap = 0, step;
-	hbk_result rc = hbk_store_prepare(store,
-					  "SELECT hotel_id, code, name, capacity, max_children"
-					  " FROM room_types ORDER BY hotel_id, code",
-					  &stmt, err);
+	int step;
+	hbk_result rc = hbk_store_prepare(store, sql, &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct model_hotel *row = row_hotel(m, hbk_column_text(stmt, 0), h);
-		if (row != h)
-			cap = 0;
-		if (!(h = row) || h->nrooms >= MODEL_ROOMS_MAX)
-			continue;
-		h->rooms = grow(h->rooms, h->nrooms, &cap, sizeof(*h->rooms));
-		struct model_room *r = &h->rooms[h->nrooms++];
-		memset(r, 0, sizeof(*r));
-		hbk_copy(r->code, sizeof(r->code), hbk_column_text(stmt, 1));
-		hbk_copy(r->name, sizeof(r->name), hbk_column_text(stmt, 2));
-		r->capacity = sqlite3_column_int(stmt, 3);
-		r->max_children = sqlite3_column_int(stmt, 4);
-	}
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+		if ((h = row_hotel(m, hbk_column_text(stmt, 0), h)))
+			add(h, stmt);
 	hbk_stmt_done(stmt);
 	return step == SQLITE_DONE ? HBK_OK : hbk_store_fail(store, err, "search model");
 }
 
-static hbk_result load_boards(struct hbk_store *store, struct hbk_search_model *m,
-			      struct hbk_error *err)
+static void add_room(struct model_hotel *h, sqlite3_stmt *stmt)
 {
-	sqlite3_stmt *stmt;
-	struct model_hotel *h = NULL;
-	int cap = 0, step;
-	hbk_result rc =
-	    hbk_store_prepare(store,
-			      "SELECT hotel_id, code, name, supplement_minor FROM boards"
-			      " ORDER BY hotel_id, supplement_minor, code",
-			      &stmt, err);
-	if (rc != HBK_OK)
-		return rc;
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct model_hotel *row = row_hotel(m, hbk_column_text(stmt, 0), h);
-		if (row != h)
-			cap = 0;
-		if (!(h = row) || h->nboards >= MODEL_BOARDS_MAX)
-			continue;
-		h->boards = grow(h->boards, h->nboards, &cap, sizeof(*h->boards));
-		struct model_board *b = &h->boards[h->nboards++];
-		hbk_copy(b->code, sizeof(b->code), hbk_column_text(stmt, 1));
-		hbk_copy(b->name, sizeof(b->name), hbk_column_text(stmt, 2));
-		b->supplement_minor = sqlite3_column_int64(stmt, 3);
-	}
-	hbk_stmt_done(stmt);
-	return step == SQLITE_DONE ? HBK_OK : hbk_store_fail(store, err, "search model");
+	if (h->nrooms >= MODEL_ROOMS_MAX)
+		return;
+	h->rooms = grow(h->rooms, h->nrooms, sizeof(*h->rooms));
+	struct model_room *r = &h->rooms[h->nrooms++];
+	memset(r, 0, sizeof(*r));
+	hbk_copy(r->code, sizeof(r->code), hbk_column_text(stmt, 1));
+	hbk_copy(r->name, sizeof(r->name), hbk_column_text(stmt, 2));
+	r->capacity = sqlite3_column_int(stmt, 3);
+	r->max_children = sqlite3_column_int(stmt, 4);
 }
 
-static hbk_result load_blackouts(struct hbk_store *store, struct hbk_search_model *m,
-				 struct hbk_error *err)
+static void add_board(struct model_hotel *h, sqlite3_stmt *stmt)
 {
-	sqlite3_stmt *stmt;
-	struct model_hotel *h = NULL;
-	int cap = 0, step;
-	hbk_result rc = hbk_store_prepare(
-	    store, "SELECT hotel_id, night FROM blackouts ORDER BY hotel_id, night", &stmt, err);
-	if (rc != HBK_OK)
-		return rc;
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct model_hotel *row = row_hotel(m, hbk_column_text(stmt, 0), h);
-		if (row != h)
-			cap = 0;
-		if (!(h = row) || h->nblackouts >= MODEL_BLACKOUTS_MAX)
-			continue;
-		h->blackouts = grow(h->blackouts, h->nblackouts, &cap, sizeof(*h->blackouts));
-		h->blackouts[h->nblackouts++] = sqlite3_column_int(stmt, 1);
-	}
-	hbk_stmt_done(stmt);
-	return step == SQLITE_DONE ? HBK_OK : hbk_store_fail(store, err, "search model");
+	if (h->nboards >= MODEL_BOARDS_MAX)
+		return;
+	h->boards = grow(h->boards, h->nboards, sizeof(*h->boards));
+	struct model_board *b = &h->boards[h->nboards++];
+	hbk_copy(b->code, sizeof(b->code), hbk_column_text(stmt, 1));
+	hbk_copy(b->name, sizeof(b->name), hbk_column_text(stmt, 2));
+	b->supplement_minor = sqlite3_column_int64(stmt, 3);
+}
+
+static void add_blackout(struct model_hotel *h, sqlite3_stmt *stmt)
+{
+	if (h->nblackouts >= MODEL_BLACKOUTS_MAX)
+		return;
+	h->blackouts = grow(h->blackouts, h->nblackouts, sizeof(*h->blackouts));
+	h->blackouts[h->nblackouts++] = sqlite3_column_int(stmt, 1);
 }
 
 /* Puts one inventory row in its room's nights, growing them to reach it. */
@@ -298,36 +263,13 @@ static void night_put(struct model_room *r, hbk_date night, int allotment, int64
 	r->nights[i].price_minor = price_minor;
 }
 
-static hbk_result load_nights(struct hbk_store *store, struct hbk_search_model *m,
-			      struct hbk_error *err)
+static void add_night(struct model_hotel *h, sqlite3_stmt *stmt)
 {
-	sqlite3_stmt *stmt;
-	struct model_hotel *h = NULL;
-	struct model_room *r = NULL;
-	int step;
-	/* Primary key order: each room's nights arrive ascending, so its array
-	 * grows at the end only. */
-	hbk_result rc =
-	    hbk_store_prepare(store,
-			      "SELECT hotel_id, room_type, night, allotment, price_minor"
-			      " FROM inventory ORDER BY hotel_id, room_type, night",
-			      &stmt, err);
-	if (rc != HBK_OK)
-		return rc;
-	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *hotel_id = hbk_column_text(stmt, 0);
-		const char *room_type = hbk_column_text(stmt, 1);
-		if (!r || strcmp(h->hotel.id, hotel_id) != 0 || strcmp(r->code, room_type) != 0) {
-			h = row_hotel(m, hotel_id, h);
-			r = h ? room_find(h, room_type) : NULL;
-			if (!r) /* a row no room type sells: search never shows it */
-				continue;
-		}
+	/* A row no room type sells: search never shows it. */
+	struct model_room *r = room_find(h, hbk_column_text(stmt, 1));
+	if (r)
 		night_put(r, sqlite3_column_int(stmt, 2), sqlite3_column_int(stmt, 3),
 			  sqlite3_column_int64(stmt, 4));
-	}
-	hbk_stmt_done(stmt);
-	return step == SQLITE_DONE ? HBK_OK : hbk_store_fail(store, err, "search model");
 }
 
 static hbk_result model_build(struct hbk_store *store, struct hbk_search_model *m,
@@ -340,13 +282,26 @@ static hbk_result model_build(struct hbk_store *store, struct hbk_search_model *
 	if (rc == HBK_OK)
 		rc = load_hotels(store, m, err);
 	if (rc == HBK_OK)
-		rc = load_rooms(store, m, err);
+		rc = load_per_hotel(store, m,
+				    "SELECT hotel_id, code, name, capacity, max_children"
+				    " FROM room_types ORDER BY hotel_id, code",
+				    add_room, err);
 	if (rc == HBK_OK)
-		rc = load_boards(store, m, err);
+		rc = load_per_hotel(store, m,
+				    "SELECT hotel_id, code, name, supplement_minor FROM boards"
+				    " ORDER BY hotel_id, supplement_minor, code",
+				    add_board, err);
 	if (rc == HBK_OK)
-		rc = load_blackouts(store, m, err);
+		rc = load_per_hotel(
+		    store, m, "SELECT hotel_id, night FROM blackouts ORDER BY hotel_id, night",
+		    add_blackout, err);
+	/* Primary key order: each room's nights arrive ascending, so its
+	 * array grows at the end only. */
 	if (rc == HBK_OK)
-		rc = load_nights(store, m, err);
+		rc = load_per_hotel(store, m,
+				    "SELECT hotel_id, room_type, night, allotment, price_minor"
+				    " FROM inventory ORDER BY hotel_id, room_type, night",
+				    add_night, err);
 	if (rc != HBK_OK) {
 		model_clear(m);
 		return rc;

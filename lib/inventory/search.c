@@ -13,6 +13,7 @@
 
 #include "hbk/inventory.h"
 #include "hbk/json.h"
+#include "internal.h"
 #include "model.h"
 
 #define SEARCH_LIMIT_MAX      500
@@ -371,7 +372,7 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 	hbk_buf_puts(out, "\",\"currency\":\"");
 	hbk_buf_puts(out, quote.total.currency);
 	hbk_buf_puts(out, o->refundable ? "\"},\"refundable\":true,\"cancellation_policy\":"
-				       : "\"},\"refundable\":false,\"cancellation_policy\":");
+					: "\"},\"refundable\":false,\"cancellation_policy\":");
 	hbk_policy_text(&quote.policy, out);
 	hbk_buf_putc(out, '}');
 }
@@ -469,13 +470,7 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 		}
 		struct candidate *x = &c[n++];
 		memset(x, 0, sizeof(*x));
-		hbk_copy(x->hotel.id, sizeof(x->hotel.id), hbk_column_text(stmt, 0));
-		x->hotel.code = sqlite3_column_int(stmt, 1);
-		hbk_copy(x->hotel.name, sizeof(x->hotel.name), hbk_column_text(stmt, 2));
-		hbk_copy(x->hotel.city, sizeof(x->hotel.city), hbk_column_text(stmt, 3));
-		x->hotel.stars = sqlite3_column_int(stmt, 4);
-		hbk_copy(x->hotel.currency, sizeof(x->hotel.currency), hbk_column_text(stmt, 5));
-		hbk_copy(x->hotel.address, sizeof(x->hotel.address), hbk_column_text(stmt, 6));
+		hotel_from_row(stmt, 0, &x->hotel);
 		hbk_copy(x->room_type, sizeof(x->room_type), hbk_column_text(stmt, 7));
 		hbk_copy(x->room_name, sizeof(x->room_name), hbk_column_text(stmt, 8));
 		x->pricing.free_cancel_days = sqlite3_column_int(stmt, 9);

@@ -21,6 +21,7 @@ struct hbk_event {
 	char id[HBK_ID_MAX]; /* EV-..., filled by append */
 	char type[HBK_EVENT_TYPE_MAX];
 	char subject[HBK_ID_MAX]; /* the stream id */
+	int64_t position;	  /* the global order, filled by reads */
 	int64_t sequence;	  /* filled by append */
 	int64_t time_ms;	  /* filled by append when 0 */
 	char partitionkey[HBK_ID_MAX];
@@ -39,6 +40,13 @@ hbk_result hbk_events_migrate(struct hbk_store *store, struct hbk_error *err);
 hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int64_t expected,
 			     struct hbk_error *err);
 
+/* What reads call for each event; fn borrows ev. */
+typedef hbk_result (*hbk_event_fn)(const struct hbk_event *ev, void *ctx, struct hbk_error *err);
+
+/* Calls fn for the first max events not yet published, in position order. */
+hbk_result hbk_events_unpublished(struct hbk_store *store, int max, hbk_event_fn fn, void *ctx,
+				  struct hbk_error *err);
+
 /*
  * Stores an event decided elsewhere (from the bus) as it is: id, sequence
  * and time kept, marked published. *inserted is false when the id is
@@ -49,8 +57,7 @@ hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int6
 hbk_result hbk_events_insert(struct hbk_store *store, const struct hbk_event *ev, bool *inserted,
 			     struct hbk_error *err);
 
-/* Calls fn for each event of a stream in order; fn borrows ev. */
-typedef hbk_result (*hbk_event_fn)(const struct hbk_event *ev, void *ctx, struct hbk_error *err);
+/* Calls fn for each event of a stream in order. */
 hbk_result hbk_events_read(struct hbk_store *store, const char *stream, hbk_event_fn fn, void *ctx,
 			   struct hbk_error *err);
 /* The same from the event at from_sequence (1 or more) on: what a reader

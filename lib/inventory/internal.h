@@ -1,0 +1,15 @@
+/*
+ * internal.h - what the files of lib/inventory share; not exported.
+ */
+#ifndef HBK_INVENTORY_INTERNAL_H
+#define HBK_INVENTORY_INTERNAL_H
+
+#include "hbk/inventory.h"
+
+/* The hotels columns hotel_from_row() reads, in its order. */
+#define HOTEL_COLUMNS "id, code, name, city, stars, currency, address"
+
+/* A hotel from the HOTEL_COLUMNS of a row, starting at column col. */
+void hotel_from_row(sqlite3_stmt *stmt, int col, struct hbk_hotel *h);
+
+#endif
