@@ -12,6 +12,9 @@
 /* A full local queue is waited out this many times, 100 ms each. */
 #define PRODUCE_QUEUE_FULL_RETRIES 50
 #define HEADER_VALUE_MAX	   256
+/* A broker back after an outage is found within a second (librdkafka's
+ * default waits up to 10 s between attempts). */
+#define RECONNECT_BACKOFF_MAX_MS "1000"
 
 struct hbk_kafka {
 	rd_kafka_t *rk;
@@ -99,6 +102,7 @@ hbk_result hbk_kafka_producer_new(const char *brokers, struct hbk_kafka **out,
 	    {"enable.idempotence", "true"},
 	    {"acks", "all"},
 	    {"linger.ms", "2"},
+	    {"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
 	    /* No message expires: an outage delays messages, and only a
 	     * refusal fails them (see hbk_kafka_flush). */
 	    {"message.timeout.ms", "0"},
@@ -293,6 +297,7 @@ hbk_result hbk_kafka_consumer_new(const char *brokers, const char *group, const 
 	    {"auto.offset.reset", "earliest"},
 	    {"session.timeout.ms", session},
 	    {"heartbeat.interval.ms", heartbeat},
+	    {"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
 	    {NULL, NULL},
 	};
 	rd_kafka_conf_t *conf = conf_make(settings, err);

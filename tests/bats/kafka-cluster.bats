@@ -199,3 +199,144 @@ sandbox_state() {
 	done
 	[ "$(sandbox_state | jq '[.partner.bookings[] | select(.status == "CONFIRMED")] | length')" = 10 ]
 }
+
+@test "README.md's kcat command is decided like a request; a message that is no command lands in hbk.dlq" {
+	start_cluster
+	# Not a command: to the dead letters with its reason and origin.
+	echo '{"hello":"world"}' | kcat -P -b "$BROKERS" -t hbk.commands -k H-LIS-0001 \
+		-H ce_specversion=1.0 -H ce_id=CM-BAD1 -H ce_source=urn:test -H ce_type=hbk.command.booking.explode.v1 \
+		-H ce_subject=BK-BAD1 -H ce_time=2026-01-01T00:00:00.000Z
+	awk '/<!-- kafka-examples:begin -->/ { inside = 1; next }
+	     /<!-- kafka-examples:end -->/ { inside = 0 }
+	     inside && !/^```/' "$HBK_TOP/README.md" >"$BATS_TEST_TMPDIR/kcat.sh"
+	grep -q 'kcat -P' "$BATS_TEST_TMPDIR/kcat.sh"
+	run env -i PATH="$PATH" BROKERS="$BROKERS" HBKD="$URL_B" TOKEN="$TOKEN" bash -euo pipefail "$BATS_TEST_TMPDIR/kcat.sh"
+	assert_success
+	for n in A B C; do await_booking "URL_$n" BK-KCAT0001 CONFIRMED; done
+	[ "$(api URL_A /v1/bookings/BK-KCAT0001 | jq -r .guest.name)" = "Kim Kafka" ]
+	[ "$(sandbox_state | jq '[.partner.bookings[] | select(.clientReference == "BK-KCAT0001")] | length')" = 1 ]
+	run kcat -C -b "$BROKERS" -t hbk.dlq -e -q -J
+	assert_success
+	echo "$output" | jq -e 'select(.key == "H-LIS-0001") | .headers | (index("hbk_dlq_topic") as $i | .[$i + 1]) == "hbk.commands"'
+	echo "$output" | jq -r '.headers | (index("hbk_dlq_reason") as $i | .[$i + 1])' | grep -q '^unknown_command: hbk.command.booking.explode.v1 is not a command type'
+	run api URL_A /v1/bookings/BK-BAD1 -o /dev/null -w '%{http_code}'
+	assert_output 404
+	dead=0
+	for n in A B C; do dead=$((dead + $(metric "URL_$n" 'hbk_commands_total{outcome="dead_lettered"}'))); done
+	[ "$dead" = 1 ]
+}
+
+# Books in the background from four clients, round robin over the named
+# instances, until $BATS_TEST_TMPDIR/stop exists: "instance http-code
+# booking-id time" lines in $BATS_TEST_TMPDIR/answers.
+stream() { # names...
+	mapfile -t offers < <(api URL_A "/v1/offers?city=LIS&checkin=$in&nights=1&limit=60" | jq -r '.offers[].offer_id')
+	for client in 1 2 3 4; do
+		stream_client "$client" "$@" &
+	done
+	while [ -n "$(jobs -pr)" ]; do sleep 0.2; done
+}
+
+stream_client() { # client names...
+	local client=$1 i=0 n url code id answer
+	shift
+	local names=("$@")
+	answer="$BATS_TEST_TMPDIR/answer.$client"
+	while [ ! -e "$BATS_TEST_TMPDIR/stop" ]; do
+		n=${names[$(((i + client) % ${#names[@]}))]}
+		url="URL_$n"
+		i=$((i + 1))
+		rm -f "$answer"
+		code=$(curl -sS --max-time 60 -o "$answer" -w '%{http_code}' \
+			-H "Authorization: Bearer $TOKEN" -H "$JSON" \
+			-d "$(body "${offers[$((RANDOM % ${#offers[@]}))]}" "$client-$i")" "${!url}/v1/bookings" 2>/dev/null) || true
+		id=$(jq -r '.id // .booking.id // empty' "$answer" 2>/dev/null || true)
+		echo "$n $code ${id:--} $(date +%s.%N)" >>"$BATS_TEST_TMPDIR/answers"
+	done
+}
+
+# Waits (60 s at most) until no booking of the instance is PENDING.
+settled() { # name
+	for _ in $(seq 1 120); do
+		[ -z "$(ours "$1" PENDING)" ] && return 0
+		sleep 0.5
+	done
+	echo "$1 still has PENDING: $(ours "$1" PENDING)" >&2
+	return 1
+}
+
+# The sandbox's records against ours: each booking booked at the partner
+# once and captured once, and what is confirmed there is what is confirmed
+# here.
+sandbox_agrees() { # name
+	local state
+	state=$(sandbox_state)
+	[ -z "$(echo "$state" | jq -r '.partner.bookings[].clientReference' | sort | uniq -d)" ]
+	[ -z "$(echo "$state" | jq -r '.payment.payment_intents[] | select(.amount_received > 0) | .metadata.booking_id' | sort | uniq -d)" ]
+	echo "$state" | jq -r '.partner.bookings[] | select(.status == "CONFIRMED") | .clientReference' | sort >"$BATS_TEST_TMPDIR/partner"
+	echo "$state" | jq -r '.payment.payment_intents[] | select(.status == "succeeded" and .amount_received > 0 and (.amount_refunded // 0) < .amount_received) | .metadata.booking_id' | sort >"$BATS_TEST_TMPDIR/captured"
+	diff "$BATS_TEST_TMPDIR/partner" "$BATS_TEST_TMPDIR/captured"
+	diff "$BATS_TEST_TMPDIR/partner" <(ours "$1" CONFIRMED)
+}
+
+@test "kill -9 of an instance under a stream of bookings: its partitions and sagas move, nothing twice, it catches up" {
+	start_cluster
+	stream A B C 3>&- &
+	streamer=$!
+	sleep 4
+	kill -9 "${PID_OF[B]}"
+	# The survivors share its partitions once its session expires.
+	await_owners A C
+	sleep 3
+	touch "$BATS_TEST_TMPDIR/stop"
+	while kill -0 "$streamer" 2>/dev/null; do sleep 0.2; done
+	settled A
+	settled C
+	# Accepted while B was away: answers came from A and C.
+	[ "$(awk '$1 != "B" && $2 == 201' "$BATS_TEST_TMPDIR/answers" | wc -l)" -gt 10 ]
+	# Every booking an instance answered for is decided everywhere.
+	awk '$3 != "-" && $2 ~ /^(201|402|409|503)$/ {print $3}' "$BATS_TEST_TMPDIR/answers" | sort -u >"$BATS_TEST_TMPDIR/answered"
+	for id in $(cat "$BATS_TEST_TMPDIR/answered"); do
+		status=$(sqlite3 "$BATS_TEST_TMPDIR/A/hbk.db" "SELECT status FROM bookings WHERE id = '$id'")
+		[ "$status" = CONFIRMED ] || [ "$status" = FAILED ] || { echo "$id is '$status' on A" >&2; false; }
+	done
+	sandbox_agrees A
+	diff <(ours A CONFIRMED) <(ours C CONFIRMED)
+	# B comes back on its own store and catches up with what it missed.
+	start_instance B
+	for _ in $(seq 1 120); do
+		[ "$(ours B CONFIRMED)" = "$(ours A CONFIRMED)" ] && [ -z "$(ours B PENDING)" ] && break
+		sleep 0.5
+	done
+	diff <(ours A CONFIRMED) <(ours B CONFIRMED)
+	[ -z "$(ours B PENDING)" ]
+}
+
+@test "a broker down for 10 s under a stream of bookings: no acknowledged booking lost, none twice" {
+	start_cluster
+	stream A B C 3>&- &
+	streamer=$!
+	sleep 3
+	mock_command "broker down 2"
+	sleep 10
+	mock_command "broker up 2"
+	sleep 3
+	touch "$BATS_TEST_TMPDIR/stop"
+	while kill -0 "$streamer" 2>/dev/null; do sleep 0.2; done
+	for n in A B C; do settled "$n"; done
+	awk '$2 == 201 {print $3}' "$BATS_TEST_TMPDIR/answers" | sort >"$BATS_TEST_TMPDIR/acknowledged"
+	awk '{print $2}' "$BATS_TEST_TMPDIR/answers" | sort | uniq -c >&2 # shown on failure
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/acknowledged")" -gt 10 ]
+	[ -z "$(uniq -d "$BATS_TEST_TMPDIR/acknowledged")" ]
+	# Every acknowledged booking is CONFIRMED on every instance.
+	for n in A B C; do
+		for _ in $(seq 1 120); do
+			[ -z "$(comm -23 "$BATS_TEST_TMPDIR/acknowledged" <(ours "$n" CONFIRMED))" ] && break
+			sleep 0.5
+		done
+		[ -z "$(comm -23 "$BATS_TEST_TMPDIR/acknowledged" <(ours "$n" CONFIRMED))" ]
+	done
+	sandbox_agrees A
+	diff <(ours A CONFIRMED) <(ours B CONFIRMED)
+	diff <(ours A CONFIRMED) <(ours C CONFIRMED)
+}
