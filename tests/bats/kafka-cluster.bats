@@ -167,8 +167,12 @@ sandbox_state() {
 	total=0
 	for n in A B C; do total=$((total + $(metric "URL_$n" 'hbk_commands_total{outcome="rejected"}'))); done
 	[ "$total" = 2 ]
-	kcat -C -b "$BROKERS" -t hbk.events -e -q -J | jq -r 'select(.headers | index("hbk.command.rejected.v1")) | .key' | sort | uniq -c >"$BATS_TEST_TMPDIR/rejections"
+	kcat -C -b "$BROKERS" -t hbk.events -e -q -J >"$BATS_TEST_TMPDIR/events.jsonl"
+	jq -r 'select(.headers | index("hbk.command.rejected.v1")) | .key' "$BATS_TEST_TMPDIR/events.jsonl" | sort | uniq -c >"$BATS_TEST_TMPDIR/rejections"
 	grep -q '2 H-PAR-0002' "$BATS_TEST_TMPDIR/rejections"
+	# Every event on the topic, the refusals included, matches docs/events.md.
+	run node "$HBK_TOP/tests/tools/check-events.mjs" kafka "$BATS_TEST_TMPDIR/events.jsonl"
+	assert_success
 }
 
 @test "300 concurrent bookings over three instances for a room type with 10 rooms left: exactly 10 CONFIRMED" {
@@ -212,9 +216,12 @@ sandbox_state() {
 	grep -q 'kcat -P' "$BATS_TEST_TMPDIR/kcat.sh"
 	run env -i PATH="$PATH" BROKERS="$BROKERS" HBKD="$URL_B" TOKEN="$TOKEN" bash -euo pipefail "$BATS_TEST_TMPDIR/kcat.sh"
 	assert_success
-	for n in A B C; do await_booking "URL_$n" BK-KCAT0001 CONFIRMED; done
-	[ "$(api URL_A /v1/bookings/BK-KCAT0001 | jq -r .guest.name)" = "Kim Kafka" ]
-	[ "$(sandbox_state | jq '[.partner.bookings[] | select(.clientReference == "BK-KCAT0001")] | length')" = 1 ]
+	for n in A B C; do await_booking "URL_$n" BK-KCAT00000000000001 CONFIRMED; done
+	[ "$(api URL_A /v1/bookings/BK-KCAT00000000000001 | jq -r .guest.name)" = "Kim Kafka" ]
+	[ "$(sandbox_state | jq '[.partner.bookings[] | select(.clientReference == "BK-KCAT00000000000001")] | length')" = 1 ]
+	kcat -C -b "$BROKERS" -t hbk.events -e -q -J >"$BATS_TEST_TMPDIR/events.jsonl"
+	run node "$HBK_TOP/tests/tools/check-events.mjs" kafka "$BATS_TEST_TMPDIR/events.jsonl"
+	assert_success
 	run kcat -C -b "$BROKERS" -t hbk.dlq -e -q -J
 	assert_success
 	echo "$output" | jq -e 'select(.key == "H-LIS-0001") | .headers | (index("hbk_dlq_topic") as $i | .[$i + 1]) == "hbk.commands"'
