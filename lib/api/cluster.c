@@ -75,20 +75,6 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static void log_line(struct server *server, const char *level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void log_line(struct server *server, const char *level, const char *fmt, ...)
-{
-	char time[HBK_TIME_STR], detail[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	hbk_time_format(hbk_now_ms(), time);
-	server_log_line(server, json_pack("{s:s, s:s, s:s, s:s}", "time", time, "level", level,
-					  "msg", "cluster", "detail", detail));
-}
-
 /* ---- the decider: worker 0's side ---- */
 
 static bool hotel_is_mine(void *ctx, const char *hotel_id)
@@ -116,10 +102,11 @@ static void adopt(struct cluster *c)
 	struct worker *w = &c->server->workers[0];
 	if (hbk_engine_adopt(w->engine, 2 * (int64_t)c->kafka.session_timeout_ms, hotel_is_mine,
 			     adopt_start, c, &adopted, &err) != HBK_OK)
-		log_line(c->server, "error", "cannot adopt the sagas in flight: %s", err.message);
+		server_log_event(c->server, "error", "cluster",
+				 "cannot adopt the sagas in flight: %s", err.message);
 	else if (adopted > 0)
-		log_line(c->server, "info", "adopted %d saga(s) in flight of this instance's hotels",
-			 adopted);
+		server_log_event(c->server, "info", "cluster",
+				 "adopted %d saga(s) in flight of this instance's hotels", adopted);
 	atomic_fetch_add(&c->server->metrics->sagas_adopted, adopted);
 }
 
@@ -196,8 +183,8 @@ static bool catch_up(struct cluster *c)
 		sleep_ms(CATCH_UP_CHECK_MS);
 	if (atomic_load(&c->stopping))
 		return false;
-	log_line(c->server, "info", "caught up with %s in %lld ms", c->kafka.topic_events,
-		 (long long)(hbk_now_ms() - started));
+	server_log_event(c->server, "info", "cluster", "caught up with %s in %lld ms",
+			 c->kafka.topic_events, (long long)(hbk_now_ms() - started));
 	return true;
 }
 
@@ -206,8 +193,8 @@ static void describe_owned(const struct cluster *c, char *out, size_t size)
 	size_t len = 0;
 	out[0] = '\0';
 	for (int i = 0; i < c->nowned && len + 12 < size; i++)
-		len += (size_t)snprintf(out + len, size - len, "%s%d", i ? "," : "",
-					(int)c->owned[i]);
+		len +=
+		    (size_t)snprintf(out + len, size - len, "%s%d", i ? "," : "", (int)c->owned[i]);
 	if (c->nowned == 0)
 		hbk_copy(out, size, "none");
 }
@@ -253,8 +240,8 @@ static bool follow_assignment(struct cluster *c)
 	pthread_mutex_unlock(&c->lock);
 	char list[512];
 	describe_owned(c, list, sizeof(list));
-	log_line(c->server, "info", "deciding the commands of %s partitions %s", c->kafka.topic_commands,
-		 list);
+	server_log_event(c->server, "info", "cluster", "deciding the commands of %s partitions %s",
+			 c->kafka.topic_commands, list);
 	atomic_store(&c->server->metrics->partitions_owned, n);
 	return !gained || post_job(c, JOB_ADOPT, NULL);
 }
@@ -404,8 +391,7 @@ static bool store_changed(struct worker *worker)
 {
 	sqlite3_stmt *stmt;
 	int64_t version = -1;
-	if (hbk_store_prepare(worker->engine->store, "PRAGMA data_version", &stmt, NULL) !=
-	    HBK_OK)
+	if (hbk_store_prepare(worker->engine->store, "PRAGMA data_version", &stmt, NULL) != HBK_OK)
 		return true;
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		version = sqlite3_column_int64(stmt, 0);
@@ -444,8 +430,8 @@ static void waiter_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-hbk_result cluster_send(struct worker *worker, const struct hbk_event *command,
-			struct waiter *w, struct hbk_error *err)
+hbk_result cluster_send(struct worker *worker, const struct hbk_event *command, struct waiter *w,
+			struct hbk_error *err)
 {
 	struct cluster *c = worker->server->cluster;
 	hbk_copy(w->command_id, sizeof(w->command_id), command->id);

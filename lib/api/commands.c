@@ -123,8 +123,8 @@ static hbk_result take_object(const json_t *obj, const char *key, const char *fi
 static hbk_result take_guest(const json_t *guest, struct hbk_guest *g, bool required, bool *name,
 			     bool *email, bool *phone, struct hbk_error *err)
 {
-	hbk_result rc = take_string(guest, "name", "guest.name", g->name, sizeof(g->name),
-				    required, name, err);
+	hbk_result rc =
+	    take_string(guest, "name", "guest.name", g->name, sizeof(g->name), required, name, err);
 	if (rc == HBK_OK)
 		rc = take_string(guest, "email", "guest.email", g->email, sizeof(g->email),
 				 required, email, err);
@@ -135,8 +135,7 @@ static hbk_result take_guest(const json_t *guest, struct hbk_guest *g, bool requ
 }
 
 /* A command about a hotel is decided by that hotel's partition only. */
-static hbk_result check_key(const struct hbk_event *ev, const char *hotel_id,
-			    struct hbk_error *err)
+static hbk_result check_key(const struct hbk_event *ev, const char *hotel_id, struct hbk_error *err)
 {
 	if (strcmp(ev->partitionkey, hotel_id) == 0)
 		return HBK_OK;
@@ -179,8 +178,8 @@ static hbk_result decide_create(struct hbk_engine *engine, const struct hbk_even
 		 ev->correlationid[0] ? ev->correlationid : ev->id);
 	rc = hbk_book_begin(engine, &book, booking_id, err);
 	if (rc == HBK_ECONFLICT && strcmp(err->code, "stale_version") == 0)
-		return hbk_fail(err, HBK_ECONFLICT, "booking_exists",
-				"booking %s exists already", ev->subject);
+		return hbk_fail(err, HBK_ECONFLICT, "booking_exists", "booking %s exists already",
+				ev->subject);
 	return rc;
 }
 
@@ -270,8 +269,8 @@ static bool seen(struct hbk_store *store, const char *id)
 }
 
 /* Inside the caller's write transaction. */
-static hbk_result remember(struct hbk_store *store, const struct hbk_event *ev,
-			   const char *outcome, struct hbk_error *err)
+static hbk_result remember(struct hbk_store *store, const struct hbk_event *ev, const char *outcome,
+			   struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
 	hbk_result rc = hbk_store_prepare(store,
@@ -293,7 +292,7 @@ static hbk_result remember(struct hbk_store *store, const struct hbk_event *ev,
 
 /* The refusal as an event of its own stream, with the command recorded. */
 static hbk_result record_rejected(struct hbk_store *store, const struct hbk_event *cmd,
-			 const struct hbk_error *why, struct hbk_error *err)
+				  const struct hbk_error *why, struct hbk_error *err)
 {
 	struct hbk_event ev = {0};
 	hbk_copy(ev.type, sizeof(ev.type), REJECTION_EVENT);
@@ -301,10 +300,10 @@ static hbk_result record_rejected(struct hbk_store *store, const struct hbk_even
 	hbk_copy(ev.partitionkey, sizeof(ev.partitionkey), cmd->partitionkey);
 	hbk_copy(ev.correlationid, sizeof(ev.correlationid), cmd->correlationid);
 	hbk_copy(ev.causationid, sizeof(ev.causationid), cmd->id);
-	ev.data = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "command", cmd->type, "booking_id",
-			    cmd->subject, "status", hbk_api_status(why->result, why->code),
-			    "result", hbk_result_name(why->result), "code", why->code, "detail",
-			    why->message);
+	ev.data =
+	    json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "command", cmd->type, "booking_id",
+		      cmd->subject, "status", hbk_api_status(why->result, why->code), "result",
+		      hbk_result_name(why->result), "code", why->code, "detail", why->message);
 	if (why->field[0])
 		json_object_set_new(ev.data, "field", json_string(why->field));
 	hbk_result rc = hbk_store_begin(store, true, err);
@@ -319,7 +318,7 @@ static hbk_result record_rejected(struct hbk_store *store, const struct hbk_even
 }
 
 static hbk_result record_accepted(struct hbk_engine *engine, const struct hbk_event *cmd,
-			 struct hbk_error *err)
+				  struct hbk_error *err)
 {
 	struct hbk_store *store = engine->store;
 	hbk_result rc = HBK_OK;
@@ -359,9 +358,9 @@ void command_decide(struct worker *worker, const struct hbk_event *ev)
 		if (record_accepted(engine, ev, &err) != HBK_OK) {
 			/* Not recorded, so the command comes again: the saga
 			 * it started is taken over then. */
-			server_log_line(worker->server,
-					json_pack("{s:s, s:s, s:s}", "level", "error", "msg",
-						  "cluster", "detail", err.message));
+			server_log_event(worker->server, "error", "cluster",
+					 "command %s: its decision was not recorded: %s", ev->id,
+					 err.message);
 			return;
 		}
 		atomic_fetch_add(&m->commands[COMMAND_ACCEPTED], 1);
@@ -374,8 +373,9 @@ void command_decide(struct worker *worker, const struct hbk_event *ev)
 		hbk_store_rollback(engine->store);
 	}
 	if (record_rejected(engine->store, ev, &why, &err) != HBK_OK)
-		server_log_line(worker->server, json_pack("{s:s, s:s, s:s}", "level", "error", "msg",
-							  "cluster", "detail", err.message));
+		server_log_event(worker->server, "error", "cluster",
+				 "command %s: its refusal was not recorded: %s", ev->id,
+				 err.message);
 	else
 		atomic_fetch_add(&m->commands[COMMAND_REJECTED], 1);
 }

@@ -622,8 +622,7 @@ hbk_result http_listen(const char *address, int backlog, int *out, struct hbk_er
 	int one = 1;
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, backlog) != 0) {
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
 		int e = errno;
 		if (fd >= 0)
 			close(fd);

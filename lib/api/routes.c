@@ -13,10 +13,10 @@
 #include "hbk/config.h"
 #include "hbk/inventory.h"
 #include "hbk/json.h"
+#include "hbk/notify.h"
 #include "hbk/payment.h"
 #include "hbk/upstream.h"
 #include "idempotency.h"
-#include "hbk/notify.h"
 #include "server.h"
 
 #define QUERY_PARAMS_MAX     32
@@ -630,8 +630,9 @@ static bool settle(struct waiter *w, enum waiter_news news, const char *reason)
 			reply_json(resp, 202, booking);
 			break;
 		}
-		if (x->route == ROUTE_BOOKINGS ? b.status == HBK_BOOKING_PENDING
-					       : b.sequence <= p->sequence || b.saga != HBK_SAGA_NONE)
+		if (x->route == ROUTE_BOOKINGS
+			? b.status == HBK_BOOKING_PENDING
+			: b.sequence <= p->sequence || b.saga != HBK_SAGA_NONE)
 			return false;
 		x->in_handler = false;
 		saga_done(x, HBK_OK, NULL); /* answers, and counts the request out */

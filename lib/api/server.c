@@ -55,9 +55,7 @@ void server_log_line(struct server *server, json_t *line)
 	free(text);
 }
 
-static void log_event(struct server *server, const char *level, const char *msg, const char *fmt,
-		      ...) __attribute__((format(printf, 4, 5)));
-static void log_event(struct server *server, const char *level, const char *msg, const char *fmt,
+void server_log_event(struct server *server, const char *level, const char *msg, const char *fmt,
 		      ...)
 {
 	char time[HBK_TIME_STR], detail[512];
@@ -250,17 +248,17 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (sig == SIGHUP) {
 		if (open_log(server, &err) != HBK_OK)
-			log_event(server, "error", "log", "%s", err.message);
+			server_log_event(server, "error", "log", "%s", err.message);
 		else
-			log_event(server, "info", "log", "log file reopened");
+			server_log_event(server, "info", "log", "log file reopened");
 		return;
 	}
 	if (s->stopping)
 		return;
 	s->stopping = true;
 	atomic_store(&server->draining, true);
-	log_event(server, "info", "shutdown", "signal %d: draining %d worker(s)", (int)sig,
-		  server->nworkers);
+	server_log_event(server, "info", "shutdown", "signal %d: draining %d worker(s)", (int)sig,
+			 server->nworkers);
 	for (int i = 0; i < server->nworkers; i++)
 		event_active(server->workers[i].stop, EV_READ, 0);
 	event_base_loopbreak(s->base);
@@ -341,12 +339,12 @@ static hbk_result start_kafka(struct server *server, struct hbk_error *err)
 	if (rc == HBK_OK) {
 		struct hbk_applier_stats stats;
 		hbk_applier_stats(server->metrics->applier, &stats);
-		log_event(server, "info", "kafka",
-			  "relaying events to %s and applying them from it as %s, on %s",
-			  kafka.topic_events, stats.group, kafka.brokers);
-		log_event(server, "info", "kafka",
-			  "sending commands to %s; deciding them in group %s", kafka.topic_commands,
-			  kafka.group);
+		server_log_event(server, "info", "kafka",
+				 "relaying events to %s and applying them from it as %s, on %s",
+				 kafka.topic_events, stats.group, kafka.brokers);
+		server_log_event(server, "info", "kafka",
+				 "sending commands to %s; deciding them in group %s",
+				 kafka.topic_commands, kafka.group);
 	}
 	return rc;
 }
@@ -362,9 +360,10 @@ static void stop_kafka(struct server *server)
 	int64_t left = hbk_publisher_stop(server->metrics->publisher, PUBLISHER_DRAIN_MS);
 	server->metrics->publisher = NULL;
 	if (left != 0)
-		log_event(server, "warn", "kafka",
-			  "%lld event(s) not relayed: they wait in the store for the next start",
-			  (long long)left);
+		server_log_event(
+		    server, "warn", "kafka",
+		    "%lld event(s) not relayed: they wait in the store for the next start",
+		    (long long)left);
 }
 
 hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_options *opts,
@@ -450,8 +449,9 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		char address[128];
 		http_bound_address(server->listen_fd, address, sizeof(address));
-		log_event(server, "info", "start", "hbkd %s listening on %s with %d worker(s)",
-			  HBK_VERSION, address, server->nworkers);
+		server_log_event(server, "info", "start",
+				 "hbkd %s listening on %s with %d worker(s)", HBK_VERSION, address,
+				 server->nworkers);
 		if (opts->on_listen)
 			opts->on_listen(opts->ctx, address);
 		event_base_dispatch(signals.base);
@@ -461,7 +461,7 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		hbk_notify_delivery_stop(server->delivery);
 		server->delivery = NULL;
 		stop_kafka(server);
-		log_event(server, "info", "stop", "hbkd stopped");
+		server_log_event(server, "info", "stop", "hbkd stopped");
 	}
 	for (int i = 0; i < 4; i++)
 		if (sig_events[i])

@@ -115,11 +115,11 @@ struct worker {
 	struct event *drain_check;
 	bool draining;
 	/* Cluster mode (cluster.c). */
-	struct hbk_kafka *commands;  /* this worker's producer of commands */
-	struct waiter *waiters;	     /* requests waiting for their command */
-	struct event *waiter_tick;   /* looks at them while there are some */
-	int64_t data_version;	     /* the store's, at the last look */
-	struct event *decide;	     /* worker 0: the decider posted a job */
+	struct hbk_kafka *commands; /* this worker's producer of commands */
+	struct waiter *waiters;	    /* requests waiting for their command */
+	struct event *waiter_tick;  /* looks at them while there are some */
+	int64_t data_version;	    /* the store's, at the last look */
+	struct event *decide;	    /* worker 0: the decider posted a job */
 };
 
 struct server {
@@ -164,10 +164,10 @@ hbk_result cluster_send(struct worker *worker, const struct hbk_event *command, 
  * Commands (commands.c): what the API publishes, and how the owner of a
  * hotel's partition decides them on worker 0.
  */
-#define COMMAND_CREATE	 "hbk.command.booking.create.v1"
-#define COMMAND_UPDATE	 "hbk.command.booking.update.v1"
-#define COMMAND_CANCEL	 "hbk.command.booking.cancel.v1"
-#define REJECTION_EVENT  "hbk.command.rejected.v1"
+#define COMMAND_CREATE	"hbk.command.booking.create.v1"
+#define COMMAND_UPDATE	"hbk.command.booking.update.v1"
+#define COMMAND_CANCEL	"hbk.command.booking.cancel.v1"
+#define REJECTION_EVENT "hbk.command.rejected.v1"
 
 hbk_result commands_migrate(struct hbk_store *store, struct hbk_error *err);
 /* Fills a command (new id, time now) of type for booking_id; takes data. */
@@ -185,6 +185,9 @@ hbk_result command_rejection(struct hbk_store *store, const char *command_id,
 
 /* Writes one JSON log line (atomic append); takes line. */
 void server_log_line(struct server *server, json_t *line);
+/* Writes {"time", "level", "msg", "detail"} with detail formatted. */
+void server_log_event(struct server *server, const char *level, const char *msg, const char *fmt,
+		      ...) __attribute__((format(printf, 4, 5)));
 /* Writes len bytes, one whole line ending in a newline. */
 void server_write_log(struct server *server, const char *text, size_t len);
 

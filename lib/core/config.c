@@ -176,8 +176,9 @@ static hbk_result add_leaf(struct hbk_config *cfg, const char *name, char path[]
 				key);
 	struct config_entry *e = find_entry(cfg, key);
 	if (e && !list_item)
-		return hbk_fail(err, HBK_EINVAL, "config", "%s:%d: '%s' is set twice (first on line %d)",
-				name, line, key, e->line);
+		return hbk_fail(err, HBK_EINVAL, "config",
+				"%s:%d: '%s' is set twice (first on line %d)", name, line, key,
+				e->line);
 	if (e) {
 		/* A sequence item: join with a comma. */
 		struct hbk_buf joined;

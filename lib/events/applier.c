@@ -8,8 +8,8 @@
  * beginning and so rebuilds its read model. What has arrived is applied in
  * one transaction (up to 256 messages), and an offset is committed only
  * after that transaction; a crash in between means the messages come
- * again, and the apply function finds their events already there. The instance's own events come back too and are
- * skipped the same way.
+ * again, and the apply function finds their events already there. The instance's own events come
+ * back too and are skipped the same way.
  *
  * A store that is busy or unavailable is waited for, with a growing,
  * jittered delay: skipping would leave a hole in the read model. A message
@@ -165,7 +165,8 @@ static bool apply_batch(struct hbk_applier *a, struct item *items, int n)
 	struct hbk_error err = {0};
 	int backoff_ms = APPLY_BACKOFF_MIN;
 	for (int i = 0; i < n; i++) {
-		items[i].valid = hbk_kafka_message_event(items[i].msg, &items[i].ev, &err) == HBK_OK;
+		items[i].valid =
+		    hbk_kafka_message_event(items[i].msg, &items[i].ev, &err) == HBK_OK;
 		if (!items[i].valid)
 			mark_dead(&items[i], &err);
 	}
@@ -247,8 +248,8 @@ static void *consume(void *arg)
 			memset(&items[n], 0, sizeof(items[n]));
 			items[n++].msg = msg;
 			msg = NULL;
-		} while (n < APPLY_BATCH_MAX && hbk_kafka_poll(a->consumer, 0, &msg, &err) == HBK_OK &&
-			 msg);
+		} while (n < APPLY_BATCH_MAX &&
+			 hbk_kafka_poll(a->consumer, 0, &msg, &err) == HBK_OK && msg);
 		/* Not committed when stopping half-way: the messages come again. */
 		if (apply_batch(a, items, n))
 			commit_batch(a, items, n);

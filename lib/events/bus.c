@@ -157,12 +157,11 @@ static hbk_result produce(struct hbk_kafka *producer, const char *topic, const v
 	HBK_ASSERT(!producer->consumer);
 	rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
 	for (int attempt = 0; attempt <= PRODUCE_QUEUE_FULL_RETRIES; attempt++) {
-		code = rd_kafka_producev(producer->rk, RD_KAFKA_V_TOPIC(topic),
-					 RD_KAFKA_V_KEY(key, key_len),
-					 RD_KAFKA_V_VALUE((void *)value, value_len),
-					 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-					 RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque),
-					 RD_KAFKA_V_END);
+		code = rd_kafka_producev(
+		    producer->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+		    RD_KAFKA_V_VALUE((void *)value, value_len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+		    RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
 		if (code != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		rd_kafka_poll(producer->rk, 100);
@@ -208,8 +207,8 @@ void hbk_kafka_serve(struct hbk_kafka *producer)
 
 int32_t hbk_kafka_partition_of(const char *key, int32_t partitions)
 {
-	return rd_kafka_msg_partitioner_consistent_random(NULL, key, strlen(key), partitions,
-							   NULL, NULL);
+	return rd_kafka_msg_partitioner_consistent_random(NULL, key, strlen(key), partitions, NULL,
+							  NULL);
 }
 
 static int partition_cmp(const void *a, const void *b)

@@ -90,38 +90,67 @@ static bool claim(struct hbk_store *store, const char *id, long pid, long long s
 	return false;
 }
 
-hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hbk_error *err)
+/* A saga in flight whose owner is gone. */
+struct orphan {
+	char id[HBK_ID_MAX];
+	long pid;
+	long long start;
+};
+
+/*
+ * The sagas in flight no live process here runs (their owner died, or is
+ * another instance: pid 0), oldest first, at most max, of bookings with no
+ * event since idle_before (ms) and, when mine is given, of hotels it
+ * accepts. *out is the caller's to free.
+ */
+static hbk_result orphans_find(struct hbk_store *store, int64_t idle_before, int max,
+			       bool (*mine)(void *ctx, const char *hotel_id), void *ctx,
+			       struct orphan **out, int *count, struct hbk_error *err)
 {
-	struct orphan {
-		char id[HBK_ID_MAX];
-		long pid;
-		long long start;
-	} orphans[RECOVER_BATCH_MAX];
-	int count = 0;
 	sqlite3_stmt *stmt;
 	long me;
 	long long my_start;
-
-	*resumed = 0;
+	int cap = 0;
+	*out = NULL;
+	*count = 0;
 	process_identity(&me, &my_start);
-	hbk_result rc = hbk_store_prepare(engine->store,
-					  "SELECT booking_id, owner_pid, owner_start FROM sagas"
-					  " ORDER BY started_ms LIMIT ?",
-					  &stmt, err);
+	hbk_result rc =
+	    hbk_store_prepare(store,
+			      "SELECT s.booking_id, s.owner_pid, s.owner_start, b.hotel_id"
+			      " FROM sagas s JOIN bookings b ON b.id = s.booking_id"
+			      " WHERE b.updated_ms < ? ORDER BY s.started_ms",
+			      &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
-	sqlite3_bind_int(stmt, 1, RECOVER_BATCH_MAX);
-	while (sqlite3_step(stmt) == SQLITE_ROW && count < RECOVER_BATCH_MAX) {
+	sqlite3_bind_int64(stmt, 1, idle_before);
+	while (*count < max && sqlite3_step(stmt) == SQLITE_ROW) {
 		long pid = (long)sqlite3_column_int64(stmt, 1);
 		long long start = sqlite3_column_int64(stmt, 2);
-		if ((pid == me && start == my_start) || process_alive(pid, start))
+		if ((pid == me && start == my_start) || (pid != 0 && process_alive(pid, start)) ||
+		    (mine && !mine(ctx, hbk_column_text(stmt, 3))))
 			continue;
-		hbk_copy(orphans[count].id, sizeof(orphans[count].id), hbk_column_text(stmt, 0));
-		orphans[count].pid = pid;
-		orphans[count].start = start;
-		count++;
+		if (*count == cap) {
+			cap = cap ? cap * 2 : 64;
+			*out = hbk_xrealloc(*out, (size_t)cap * sizeof(**out));
+		}
+		struct orphan *o = &(*out)[(*count)++];
+		hbk_copy(o->id, sizeof(o->id), hbk_column_text(stmt, 0));
+		o->pid = pid;
+		o->start = start;
 	}
 	hbk_stmt_done(stmt);
+	return HBK_OK;
+}
+
+hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hbk_error *err)
+{
+	struct orphan *orphans;
+	int count;
+	*resumed = 0;
+	hbk_result rc = orphans_find(engine->store, INT64_MAX, RECOVER_BATCH_MAX, NULL, NULL,
+				     &orphans, &count, err);
+	if (rc != HBK_OK)
+		return rc;
 
 	hbk_result last = HBK_OK;
 	for (int i = 0; i < count; i++) {
@@ -137,6 +166,7 @@ hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hb
 			*err = saga_err;
 		}
 	}
+	free(orphans);
 	return last;
 }
 
@@ -145,42 +175,13 @@ hbk_result hbk_engine_adopt(struct hbk_engine *engine, int64_t idle_ms,
 			    void (*run)(void *ctx, const char *id), void *ctx, int *adopted,
 			    struct hbk_error *err)
 {
-	struct orphan {
-		char id[HBK_ID_MAX];
-		long pid;
-		long long start;
-	} *orphans = NULL;
-	int count = 0, cap = 0;
-	sqlite3_stmt *stmt;
-	long me;
-	long long my_start;
-
+	struct orphan *orphans;
+	int count;
 	*adopted = 0;
-	process_identity(&me, &my_start);
-	hbk_result rc = hbk_store_prepare(engine->store,
-					  "SELECT s.booking_id, s.owner_pid, s.owner_start, b.hotel_id"
-					  " FROM sagas s JOIN bookings b ON b.id = s.booking_id"
-					  " WHERE b.updated_ms < ? ORDER BY s.started_ms",
-					  &stmt, err);
+	hbk_result rc = orphans_find(engine->store, hbk_now_ms() - idle_ms, INT32_MAX, mine, ctx,
+				     &orphans, &count, err);
 	if (rc != HBK_OK)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, hbk_now_ms() - idle_ms);
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		long pid = (long)sqlite3_column_int64(stmt, 1);
-		long long start = sqlite3_column_int64(stmt, 2);
-		if ((pid == me && start == my_start) || (pid != 0 && process_alive(pid, start)) ||
-		    !mine(ctx, hbk_column_text(stmt, 3)))
-			continue;
-		if (count == cap) {
-			cap = cap ? cap * 2 : 64;
-			orphans = hbk_xrealloc(orphans, (size_t)cap * sizeof(*orphans));
-		}
-		hbk_copy(orphans[count].id, sizeof(orphans[count].id), hbk_column_text(stmt, 0));
-		orphans[count].pid = pid;
-		orphans[count].start = start;
-		count++;
-	}
-	hbk_stmt_done(stmt);
 	for (int i = 0; i < count; i++) {
 		if (!claim(engine->store, orphans[i].id, orphans[i].pid, orphans[i].start))
 			continue;

@@ -149,8 +149,9 @@ static const char project_row_sql[] =
     " paid_minor = ?12, refunded_minor = ?13, currency = ?14, updated_ms = ?16, doc = ?17"
     " WHERE id = ?1";
 
-static hbk_result project_with(struct hbk_store *store, const char *sql, const struct hbk_booking *b,
-			       const char *doc, bool *changed, struct hbk_error *err)
+static hbk_result project_with(struct hbk_store *store, const char *sql,
+			       const struct hbk_booking *b, const char *doc, bool *changed,
+			       struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
 	hbk_result rc = hbk_store_prepare(store, sql, &stmt, err);

@@ -88,8 +88,9 @@ hbk_result hbk_booking_replicate(struct hbk_store *store, const struct hbk_event
 	if (rc == HBK_OK)
 		rc = booking_project(store, &b, err);
 	if (rc == HBK_OK)
-		rc = b.saga == HBK_SAGA_NONE ? saga_unregister(store, b.id, err)
-					     : saga_register_remote(store, b.id, saga_kind_name(b.saga), err);
+		rc = b.saga == HBK_SAGA_NONE
+			 ? saga_unregister(store, b.id, err)
+			 : saga_register_remote(store, b.id, saga_kind_name(b.saga), err);
 	*applied = rc == HBK_OK;
 	return rc;
 }

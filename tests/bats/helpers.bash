@@ -191,3 +191,42 @@ mock_topics() {
 	mock_command "topic hbk.events $1"
 	mock_command "topic hbk.dlq $1"
 }
+
+# ---- cluster tests: several hbkd instances, each with its own store ----
+
+declare -gA PID_OF=()
+
+# Starts an instance named name with $BATS_TEST_TMPDIR/hbk.yaml on a store
+# of its own (a copy of the seeded one, unless it is there already); sets
+# URL_<name> and PID_OF[name], and adds its pid to PIDS.
+start_instance() { # name
+	local home="$BATS_TEST_TMPDIR/$1" ready="$BATS_TEST_TMPDIR/$1.ready"
+	mkdir -p "$home"
+	[ -f "$home/hbk.db" ] || sqlite3 "$HBK_HOME/hbk.db" ".backup '$home/hbk.db'"
+	rm -f "$ready"
+	HBK_HOME="$home" hbkd --config "$BATS_TEST_TMPDIR/hbk.yaml" --listen 127.0.0.1:0 \
+		--ready-file "$ready" --log "$BATS_TEST_TMPDIR/$1.log" --workers 2 3>&- &
+	PIDS+=($!)
+	PID_OF[$1]=$!
+	await_ready "hbkd $1" "$!" "$ready" "$BATS_TEST_TMPDIR/$1.log" || return 1
+	printf -v "URL_$1" 'http://%s' "$(cat "$ready")"
+}
+
+# curl against the instance whose URL is in the variable url-var, with $TOKEN.
+instance_api() { # url-var path [curl args...]
+	local base=${!1}
+	shift
+	local path=$1
+	shift
+	curl -sS -H "Authorization: Bearer $TOKEN" "$@" "$base$path"
+}
+
+# Waits (30 s at most) until the instance serves the booking with status.
+await_booking() { # url-var id status
+	for _ in $(seq 1 300); do
+		[ "$(instance_api "$1" "/v1/bookings/$2" | jq -r .status)" = "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "$1 never served $2 as $3: $(instance_api "$1" "/v1/bookings/$2")" >&2
+	return 1
+}

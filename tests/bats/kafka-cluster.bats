@@ -20,7 +20,8 @@ setup() {
 	fresh_home
 	MOCK_PID=
 	PIDS=()
-	declare -gA PID_OF=()
+	PID_OF=()
+	streamer=
 	start_kafka_mock --topic hbk.events:6 --topic hbk.commands:6 --topic hbk.dlq:1
 	start_sandbox --seed 7
 	export HBK_PARTNER_KEY=sandbox-key HBK_PARTNER_SECRET=sandbox-secret
@@ -36,24 +37,12 @@ setup() {
 }
 
 teardown() {
+	# A stream a failed test left running ends first.
+	touch "$BATS_TEST_TMPDIR/stop"
+	[ -z "${streamer:-}" ] || kill "$streamer" 2>/dev/null || true
 	for pid in "${PIDS[@]}"; do stop_server "$pid"; done
 	stop_server "${MOCK_PID:-}"
 	stop_sandbox
-}
-
-# Starts an instance named name on a store of its own (a copy of the seeded
-# one, unless it is there already); sets URL_<name> and PID_OF[name].
-start_instance() { # name
-	local home="$BATS_TEST_TMPDIR/$1" ready="$BATS_TEST_TMPDIR/$1.ready"
-	mkdir -p "$home"
-	[ -f "$home/hbk.db" ] || sqlite3 "$HBK_HOME/hbk.db" ".backup '$home/hbk.db'"
-	rm -f "$ready"
-	HBK_HOME="$home" hbkd --config "$BATS_TEST_TMPDIR/hbk.yaml" --listen 127.0.0.1:0 \
-		--ready-file "$ready" --log "$BATS_TEST_TMPDIR/$1.log" --workers 2 3>&- &
-	PIDS+=($!)
-	PID_OF[$1]=$!
-	await_ready "hbkd $1" "$!" "$ready" "$BATS_TEST_TMPDIR/$1.log" || return 1
-	printf -v "URL_$1" 'http://%s' "$(cat "$ready")"
 }
 
 # Waits (20 s at most) until the instances' deciders share the six
@@ -80,31 +69,13 @@ start_cluster() {
 	await_owners A B C
 }
 
-api() { # url-var path [curl args...]
-	local base=${!1}
-	shift
-	local path=$1
-	shift
-	curl -sS -H "Authorization: Bearer $TOKEN" "$@" "$base$path"
-}
-
 offer() { # url-var hotel room -> a refundable offer's id
-	api "$1" "/v1/offers?hotel=$2&checkin=$in&nights=2&limit=200" |
+	instance_api "$1" "/v1/offers?hotel=$2&checkin=$in&nights=2&limit=200" |
 		jq -r --arg r "$3" '[.offers[] | select(.room_type == $r and .refundable)][0].offer_id'
 }
 
 body() { # offer n -> a booking request
 	printf '{"offer_id":"%s","guest":{"name":"Guest %s","email":"g%s@example.com"},"payment_method":"pm_card_visa"}' "$1" "$2" "$2"
-}
-
-# Waits (30 s at most) until the instance serves the booking with status.
-await_booking() { # url-var id status
-	for _ in $(seq 1 300); do
-		[ "$(api "$1" "/v1/bookings/$2" | jq -r .status)" = "$3" ] && return 0
-		sleep 0.1
-	done
-	echo "$1 never served $2 as $3: $(api "$1" "/v1/bookings/$2")" >&2
-	return 1
 }
 
 metric() { # url-var name
@@ -122,7 +93,7 @@ sandbox_state() {
 
 @test "book through A, view through B and C with the same JSON, cancel through C: one owner decided both" {
 	start_cluster
-	run api URL_A /v1/bookings -H "$JSON" -d "$(body "$(offer URL_A H-LIS-0001 DBL)" 1)" -w '\n%{http_code}'
+	run instance_api URL_A /v1/bookings -H "$JSON" -d "$(body "$(offer URL_A H-LIS-0001 DBL)" 1)" -w '\n%{http_code}'
 	assert_line --index 1 201
 	id=$(echo "${lines[0]}" | jq -r .id)
 	[ "$(echo "${lines[0]}" | jq -r .status)" = CONFIRMED ]
@@ -130,9 +101,9 @@ sandbox_state() {
 	[ "$(sqlite3 "$BATS_TEST_TMPDIR/A/hbk.db" "SELECT status FROM bookings WHERE id = '$id'")" = CONFIRMED ]
 	for n in B C; do
 		await_booking "URL_$n" "$id" CONFIRMED
-		diff <(api URL_A "/v1/bookings/$id" | jq -S .) <(api "URL_$n" "/v1/bookings/$id" | jq -S .)
+		diff <(instance_api URL_A "/v1/bookings/$id" | jq -S .) <(instance_api "URL_$n" "/v1/bookings/$id" | jq -S .)
 	done
-	run api URL_C "/v1/bookings/$id/cancel" -H "$JSON" -d '{"reason":"plans changed"}' -w '\n%{http_code}'
+	run instance_api URL_C "/v1/bookings/$id/cancel" -H "$JSON" -d '{"reason":"plans changed"}' -w '\n%{http_code}'
 	assert_line --index 1 200
 	[ "$(echo "${lines[0]}" | jq -r .status)" = CANCELLED ]
 	await_booking URL_A "$id" CANCELLED
@@ -146,22 +117,22 @@ sandbox_state() {
 	state=$(sandbox_state)
 	[ "$(echo "$state" | jq --arg id "$id" '[.partner.bookings[] | select(.clientReference == $id)] | length')" = 1 ]
 	[ "$(echo "$state" | jq -r --arg id "$id" '.partner.bookings[] | select(.clientReference == $id) | .status')" = CANCELLED ]
-	refunded=$(api URL_A "/v1/bookings/$id" | jq -r '.refunded.amount | tonumber * 100 | round')
+	refunded=$(instance_api URL_A "/v1/bookings/$id" | jq -r '.refunded.amount | tonumber * 100 | round')
 	[ "$refunded" -gt 0 ]
 	[ "$(echo "$state" | jq --arg id "$id" --argjson r "$refunded" '[.payment.payment_intents[] | select(.metadata.booking_id == $id and .amount_received > 0 and .amount_refunded == $r)] | length')" = 1 ]
 }
 
 @test "a refused command answers its problem on the instance that sent it; a stale If-Match is 412" {
 	start_cluster
-	id=$(api URL_A /v1/bookings -H "$JSON" -d "$(body "$(offer URL_A H-PAR-0002 DBL)" 2)" | jq -r .id)
+	id=$(instance_api URL_A /v1/bookings -H "$JSON" -d "$(body "$(offer URL_A H-PAR-0002 DBL)" 2)" | jq -r .id)
 	await_booking URL_B "$id" CONFIRMED
-	run api URL_B "/v1/bookings/$id" -X PATCH -H "$JSON" -H 'If-Match: "7"' -d '{"guest":{"name":"Late"}}' -w '\n%{http_code}'
+	run instance_api URL_B "/v1/bookings/$id" -X PATCH -H "$JSON" -H 'If-Match: "7"' -d '{"guest":{"name":"Late"}}' -w '\n%{http_code}'
 	assert_line --index 1 412
 	echo "${lines[0]}" | jq -e '.code == "precondition_failed"'
-	run api URL_C "/v1/bookings/$id/cancel" -H "$JSON" -d '{}' -w '\n%{http_code}'
+	run instance_api URL_C "/v1/bookings/$id/cancel" -H "$JSON" -d '{}' -w '\n%{http_code}'
 	assert_line --index 1 200
 	await_booking URL_B "$id" CANCELLED
-	run api URL_B "/v1/bookings/$id/cancel" -H "$JSON" -d '{}' -w '\n%{http_code}'
+	run instance_api URL_B "/v1/bookings/$id/cancel" -H "$JSON" -d '{}' -w '\n%{http_code}'
 	assert_line --index 1 409
 	# The refusal travelled as an event; its instance counted one rejection.
 	total=0
@@ -180,7 +151,7 @@ sandbox_state() {
 	sqlite3 "$HBK_HOME/hbk.db" "UPDATE inventory SET allotment = 10 WHERE hotel_id = 'H-LIS-0001' AND room_type = 'DBL' AND night >= $start AND night < $start + 2"
 	start_cluster
 	o=$(offer URL_A H-LIS-0001 DBL)
-	[ "$(api URL_B "/v1/offers?hotel=H-LIS-0001&checkin=$in&nights=2&limit=200" | jq '[.offers[] | select(.room_type == "DBL")][0].available')" = 10 ]
+	[ "$(instance_api URL_B "/v1/offers?hotel=H-LIS-0001&checkin=$in&nights=2&limit=200" | jq '[.offers[] | select(.room_type == "DBL")][0].available')" = 10 ]
 	for i in $(seq 1 300); do
 		case $((i % 3)) in 0) url=$URL_A ;; 1) url=$URL_B ;; 2) url=$URL_C ;; esac
 		printf '%s %s\n' "$url" "$(body "$o" "$i")"
@@ -217,7 +188,7 @@ sandbox_state() {
 	run env -i PATH="$PATH" BROKERS="$BROKERS" HBKD="$URL_B" TOKEN="$TOKEN" bash -euo pipefail "$BATS_TEST_TMPDIR/kcat.sh"
 	assert_success
 	for n in A B C; do await_booking "URL_$n" BK-KCAT00000000000001 CONFIRMED; done
-	[ "$(api URL_A /v1/bookings/BK-KCAT00000000000001 | jq -r .guest.name)" = "Kim Kafka" ]
+	[ "$(instance_api URL_A /v1/bookings/BK-KCAT00000000000001 | jq -r .guest.name)" = "Kim Kafka" ]
 	[ "$(sandbox_state | jq '[.partner.bookings[] | select(.clientReference == "BK-KCAT00000000000001")] | length')" = 1 ]
 	kcat -C -b "$BROKERS" -t hbk.events -e -q -J >"$BATS_TEST_TMPDIR/events.jsonl"
 	run node "$HBK_TOP/tests/tools/check-events.mjs" kafka "$BATS_TEST_TMPDIR/events.jsonl"
@@ -226,7 +197,7 @@ sandbox_state() {
 	assert_success
 	echo "$output" | jq -e 'select(.key == "H-LIS-0001") | .headers | (index("hbk_dlq_topic") as $i | .[$i + 1]) == "hbk.commands"'
 	echo "$output" | jq -r '.headers | (index("hbk_dlq_reason") as $i | .[$i + 1])' | grep -q '^unknown_command: hbk.command.booking.explode.v1 is not a command type'
-	run api URL_A /v1/bookings/BK-BAD1 -o /dev/null -w '%{http_code}'
+	run instance_api URL_A /v1/bookings/BK-BAD1 -o /dev/null -w '%{http_code}'
 	assert_output 404
 	dead=0
 	for n in A B C; do dead=$((dead + $(metric "URL_$n" 'hbk_commands_total{outcome="dead_lettered"}'))); done
@@ -237,7 +208,7 @@ sandbox_state() {
 # instances, until $BATS_TEST_TMPDIR/stop exists: "instance http-code
 # booking-id time" lines in $BATS_TEST_TMPDIR/answers.
 stream() { # names...
-	mapfile -t offers < <(api URL_A "/v1/offers?city=LIS&checkin=$in&nights=1&limit=60" | jq -r '.offers[].offer_id')
+	mapfile -t offers < <(instance_api URL_A "/v1/offers?city=LIS&checkin=$in&nights=1&limit=60" | jq -r '.offers[].offer_id')
 	for client in 1 2 3 4; do
 		stream_client "$client" "$@" &
 	done
@@ -351,7 +322,7 @@ sandbox_agrees() { # name
 @test "the owner of a hotel killed with sagas in flight: a survivor adopts them, each booked and charged once" {
 	start_cluster
 	# The instance that decides H-MAD-0001 counts the first command.
-	api URL_A /v1/bookings -H "$JSON" -d "$(body "$(offer URL_A H-MAD-0001 DBL)" 1)" >/dev/null
+	instance_api URL_A /v1/bookings -H "$JSON" -d "$(body "$(offer URL_A H-MAD-0001 DBL)" 1)" >/dev/null
 	owner=
 	for n in A B C; do
 		[ "$(metric "URL_$n" 'hbk_commands_total{outcome="accepted"}')" = 1 ] && owner=$n
@@ -364,9 +335,9 @@ sandbox_agrees() { # name
 	curl -sS -f -X POST -d '{"endpoint":"partner.*","latency_ms":1200}' "$SANDBOX_URL/__sandbox/faults" >/dev/null
 	ids=()
 	for i in 2 3 4; do
-		ids+=("$(api "$via" '/v1/bookings?wait=0' -H "$JSON" -d "$(body "$(offer "$via" H-MAD-0001 DBL)" "$i")" | jq -r .id)")
+		ids+=("$(instance_api "$via" '/v1/bookings?wait=0' -H "$JSON" -d "$(body "$(offer "$via" H-MAD-0001 DBL)" "$i")" | jq -r .id)")
 	done
-	for id in "${ids[@]}"; do [ "$(api "$via" "/v1/bookings/$id" | jq -r .status)" = PENDING ]; done
+	for id in "${ids[@]}"; do [ "$(instance_api "$via" "/v1/bookings/$id" | jq -r .status)" = PENDING ]; done
 	kill -9 "${PID_OF[$owner]}"
 	await_owners "${survivors[@]}"
 	for id in "${ids[@]}"; do await_booking "$via" "$id" CONFIRMED; done
@@ -378,7 +349,7 @@ sandbox_agrees() { # name
 		[ "$(echo "$state" | jq --arg id "$id" '[.partner.bookings[] | select(.clientReference == $id and .status == "CONFIRMED")] | length')" = 1 ]
 		[ "$(echo "$state" | jq --arg id "$id" '[.payment.payment_intents[] | select(.metadata.booking_id == $id and .amount_received > 0)] | length')" = 1 ]
 	done
-	diff <(api "URL_${survivors[0]}" "/v1/bookings/${ids[0]}" | jq -S .) <(api "URL_${survivors[1]}" "/v1/bookings/${ids[0]}" | jq -S .)
+	diff <(instance_api "URL_${survivors[0]}" "/v1/bookings/${ids[0]}" | jq -S .) <(instance_api "URL_${survivors[1]}" "/v1/bookings/${ids[0]}" | jq -S .)
 }
 
 @test "a command on a partition hbkd would not choose for its key goes to hbk.dlq; the right one is decided" {
@@ -399,7 +370,7 @@ sandbox_agrees() { # name
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/dlq.jsonl")" = 5 ]
 	[ "$(jq -r '.headers | (index("hbk_dlq_reason") as $i | .[$i + 1])' "$BATS_TEST_TMPDIR/dlq.jsonl" | grep -c '^wrong_partition: ')" = 5 ]
 	decided() {
-		for p in 0 1 2 3 4 5; do api URL_A "/v1/bookings/BK-PART0000000000000$p" | jq -r .status; done |
+		for p in 0 1 2 3 4 5; do instance_api URL_A "/v1/bookings/BK-PART0000000000000$p" | jq -r .status; done |
 			grep -c CONFIRMED || true
 	}
 	for _ in $(seq 1 100); do

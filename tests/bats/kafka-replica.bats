@@ -30,44 +30,13 @@ teardown() {
 	stop_server "${MOCK_PID:-}"
 }
 
-# Starts an instance named name on a store of its own: a copy of the
-# seeded one (the catalog and the token, no booking); sets URL_<name>.
-start_instance() { # name
-	local home="$BATS_TEST_TMPDIR/$1" ready="$BATS_TEST_TMPDIR/$1.ready"
-	mkdir -p "$home"
-	sqlite3 "$HBK_HOME/hbk.db" ".backup '$home/hbk.db'"
-	HBK_HOME="$home" hbkd --config "$BATS_TEST_TMPDIR/hbk.yaml" --listen 127.0.0.1:0 \
-		--ready-file "$ready" --log "$BATS_TEST_TMPDIR/$1.log" --workers 2 3>&- &
-	PIDS+=($!)
-	await_ready "hbkd $1" "$!" "$ready" "$BATS_TEST_TMPDIR/$1.log" || return 1
-	printf -v "URL_$1" 'http://%s' "$(cat "$ready")"
-}
-
-api() { # url-var path [curl args...]
-	local base=${!1}
-	shift
-	local path=$1
-	shift
-	curl -sS -H "Authorization: Bearer $TOKEN" "$@" "$base$path"
-}
-
 book() { # url-var hotel room -> id
 	local offer
-	offer=$(api "$1" "/v1/offers?hotel=$2&checkin=$(day 20)&nights=2&limit=200" |
+	offer=$(instance_api "$1" "/v1/offers?hotel=$2&checkin=$(day 20)&nights=2&limit=200" |
 		jq -r --arg r "$3" '[.offers[] | select(.room_type == $r)][0].offer_id')
-	api "$1" /v1/bookings -H "$JSON" \
+	instance_api "$1" /v1/bookings -H "$JSON" \
 		-d "{\"offer_id\":\"$offer\",\"guest\":{\"name\":\"Ines Cluster\",\"email\":\"ines@example.com\"}}" |
 		jq -r .id
-}
-
-# Waits (30 s at most) until the instance serves the booking with status.
-await_booking() { # url-var id status
-	for _ in $(seq 1 300); do
-		[ "$(api "$1" "/v1/bookings/$2" | jq -r .status)" = "$3" ] && return 0
-		sleep 0.1
-	done
-	echo "$1 never served $2 as $3: $(api "$1" "/v1/bookings/$2")" >&2
-	return 1
 }
 
 inventory() { # name hotel
@@ -82,24 +51,24 @@ inventory() { # name hotel
 	x=$(book URL_A H-LIS-0001 DBL)
 	y=$(book URL_A H-LIS-0001 TWN)
 	z=$(book URL_A H-PAR-0002 DBL)
-	api URL_A "/v1/bookings/$y/cancel" -H "$JSON" -d '{"reason":"plans changed"}' >/dev/null
-	api URL_A "/v1/bookings/$x" -X PATCH -H "$JSON" -d "{\"checkout\":\"$(day 23)\"}" >/dev/null
+	instance_api URL_A "/v1/bookings/$y/cancel" -H "$JSON" -d '{"reason":"plans changed"}' >/dev/null
+	instance_api URL_A "/v1/bookings/$x" -X PATCH -H "$JSON" -d "{\"checkout\":\"$(day 23)\"}" >/dev/null
 	for n in B C; do
 		await_booking "URL_$n" "$y" CANCELLED
 		await_booking "URL_$n" "$z" CONFIRMED
 		for _ in $(seq 1 300); do
-			[ "$(api "URL_$n" "/v1/bookings/$x" | jq -r .checkout)" = "$(day 23)" ] && break
+			[ "$(instance_api "URL_$n" "/v1/bookings/$x" | jq -r .checkout)" = "$(day 23)" ] && break
 			sleep 0.1
 		done
 		for id in "$x" "$y" "$z"; do
-			diff <(api URL_A "/v1/bookings/$id" | jq -S .) <(api "URL_$n" "/v1/bookings/$id" | jq -S .)
+			diff <(instance_api URL_A "/v1/bookings/$id" | jq -S .) <(instance_api "URL_$n" "/v1/bookings/$id" | jq -S .)
 		done
 		diff <(inventory A H-LIS-0001) <(inventory "$n" H-LIS-0001)
 		diff <(inventory A H-PAR-0002) <(inventory "$n" H-PAR-0002)
 	done
 	# B's search sees A's bookings: the same rooms left as A shows.
-	diff <(api URL_A "/v1/offers?hotel=H-LIS-0001&checkin=$(day 20)&nights=2&limit=200" | jq -c '[.offers[] | {room_type, board, refundable, available}]') \
-		<(api URL_B "/v1/offers?hotel=H-LIS-0001&checkin=$(day 20)&nights=2&limit=200" | jq -c '[.offers[] | {room_type, board, refundable, available}]')
+	diff <(instance_api URL_A "/v1/offers?hotel=H-LIS-0001&checkin=$(day 20)&nights=2&limit=200" | jq -c '[.offers[] | {room_type, board, refundable, available}]') \
+		<(instance_api URL_B "/v1/offers?hotel=H-LIS-0001&checkin=$(day 20)&nights=2&limit=200" | jq -c '[.offers[] | {room_type, board, refundable, available}]')
 	[ "$(curl -sS "$URL_B/metrics" | awk '$1 == "hbk_applier_events_total{outcome=\"applied\"}" {print $2}')" -gt 10 ]
 	# Caught up: within a few seconds B's lag reads 0.
 	for _ in $(seq 1 50); do
@@ -113,13 +82,13 @@ inventory() { # name hotel
 	start_instance A
 	ids=()
 	for room in DBL TWN TRP; do ids+=("$(book URL_A H-LIS-0003 "$room")"); done
-	api URL_A "/v1/bookings/${ids[1]}/cancel" -H "$JSON" -d '{"reason":"rebuild"}' >/dev/null
+	instance_api URL_A "/v1/bookings/${ids[1]}/cancel" -H "$JSON" -d '{"reason":"rebuild"}' >/dev/null
 	start_instance D
 	await_booking URL_D "${ids[0]}" CONFIRMED
 	await_booking URL_D "${ids[1]}" CANCELLED
 	await_booking URL_D "${ids[2]}" CONFIRMED
 	for id in "${ids[@]}"; do
-		diff <(api URL_A "/v1/bookings/$id" | jq -S .) <(api URL_D "/v1/bookings/$id" | jq -S .)
+		diff <(instance_api URL_A "/v1/bookings/$id" | jq -S .) <(instance_api URL_D "/v1/bookings/$id" | jq -S .)
 	done
 	diff <(inventory A H-LIS-0003) <(inventory D H-LIS-0003)
 	# Its own group, new: it read the topic from the beginning.

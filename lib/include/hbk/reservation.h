@@ -320,7 +320,7 @@ enum hbk_external_kind {
 	HBK_EXTERNAL_CANCEL, /* payment_intent.canceled: an authorization voided */
 };
 
-#define HBK_EXTERNAL_REFUNDS_MAX 16
+#define HBK_EXTERNAL_REFUNDS_MAX  16
 #define HBK_EXTERNAL_EVENT_ID_MAX 128
 
 struct hbk_external_payment {
@@ -359,7 +359,7 @@ hbk_result hbk_payment_external(struct hbk_engine *engine, const struct hbk_exte
  * "out_of_order" when the booking's previous event is missing. Inside the
  * caller's write transaction.
  */
-hbk_result hbk_booking_replicate(struct hbk_store *store, const struct hbk_event *ev,
-				 bool *applied, struct hbk_error *err);
+hbk_result hbk_booking_replicate(struct hbk_store *store, const struct hbk_event *ev, bool *applied,
+				 struct hbk_error *err);
 
 #endif
