@@ -767,6 +767,12 @@ static hbk_result demo_write_city_hotels(struct demo_writer *writer, int city_in
 		demo_hotel_make(city_index, n, taken, &hotel);
 		hbk_copy(taken[n - 1], sizeof(taken[n - 1]), hotel.name);
 		result = demo_write_hotel(writer, city, minor_per_major, &hotel, err);
+		/* The new catalog is events too, so other stores get it (events.c). */
+		if (result == HBK_OK)
+			result = hbk_inventory_hotel_event(writer->store, hotel.id, err);
+		if (result == HBK_OK)
+			result = hbk_inventory_nights_event(writer->store, hotel.id, writer->from,
+							    writer->from + writer->days, err);
 		if (result != HBK_OK)
 			return result;
 		(*done)++;

@@ -192,6 +192,31 @@ hbk_result hbk_inventory_sync_sold_out(struct hbk_store *store, const char *hote
 				       const char *room_type, hbk_date night, int *changes,
 				       struct hbk_error *err);
 
+/*
+ * Catalog and inventory changes as events (lib/inventory/events.c), in the
+ * caller's write transaction, on the hotel's stream "hotel:<id>" keyed by
+ * the hotel id. hbk_inventory_hotel_event appends
+ * hbk.catalog.hotel_synced.v1, the hotel, its city, room types, boards and
+ * blackouts as they now are; hbk_inventory_nights_event appends
+ * hbk.inventory.nights_set.v1, the hotel's nights [from, to) as they now
+ * are (at most HBK_INVENTORY_EVENT_NIGHTS_MAX).
+ */
+#define HBK_INVENTORY_EVENT_NIGHTS_MAX 1100
+struct hbk_event;
+hbk_result hbk_inventory_hotel_event(struct hbk_store *store, const char *hotel_id,
+				     struct hbk_error *err);
+hbk_result hbk_inventory_nights_event(struct hbk_store *store, const char *hotel_id,
+				      hbk_date from, hbk_date to, struct hbk_error *err);
+/*
+ * Applies one of those events decided on another store (from the bus):
+ * stores it (*applied false and nothing else when it is there already)
+ * and upserts the state it carries; a night's allotment keeps the rooms
+ * this store's bookings hold (events.c says how). In the caller's write
+ * transaction; ev is borrowed.
+ */
+hbk_result hbk_inventory_replicate(struct hbk_store *store, const struct hbk_event *ev,
+				   bool *applied, struct hbk_error *err);
+
 /* The penalty of a policy at an instant (zero money when none applies). */
 struct hbk_money hbk_policy_penalty_at(const struct hbk_policy *policy, const char *currency,
 				       int64_t at_ms);
