@@ -157,6 +157,17 @@ dbl() { # url-var token
 	admin A -q token revoke ops
 	await_status URL_B "$token" "/v1/offers?city=LIS&checkin=$IN&nights=2" 401
 	[ "$(status URL_A "$token" "/v1/offers?city=LIS&checkin=$IN&nights=2")" = 401 ]
+
+	# What A wrote, and what went through the topic, matches docs/events.md.
+	sqlite3 -json "$BATS_TEST_TMPDIR/A/hbk.db" "SELECT id, stream, sequence, type, time_ms,
+		partitionkey, correlationid, causationid, data FROM events ORDER BY position" >"$BATS_TEST_TMPDIR/rows.json"
+	run node "$HBK_TOP/tests/tools/check-events.mjs" rows "$BATS_TEST_TMPDIR/rows.json"
+	assert_success
+	assert_line --index 0 --regexp '^[0-9]+ events valid, 4 types$'
+	kcat -b "$BROKERS" -C -t hbk.events -o beginning -e -J -q >"$BATS_TEST_TMPDIR/kafka.jsonl"
+	run node "$HBK_TOP/tests/tools/check-events.mjs" kafka "$BATS_TEST_TMPDIR/kafka.jsonl"
+	assert_success
+	assert_line --index 0 --regexp '^[0-9]+ events valid, 4 types$'
 }
 
 @test "an instance started on an empty store builds the catalog, the inventory and the tokens from the topic" {
