@@ -13,7 +13,11 @@
  *   boards), the allotment and the free-cancellation days; a few queries
  *   with more guests on the first night find each room's capacity. Every
  *   write is an upsert that changes only differing rows, so a second run
- *   changes nothing.
+ *   changes nothing. Each night is one transaction, which also appends,
+ *   for each hotel it changed, hbk.catalog.hotel_synced.v1 when the
+ *   hotel, a room type or a board changed and hbk.inventory.nights_set.v1
+ *   when an allotment or price did (lib/inventory/events.c): what other
+ *   hbkd instances apply.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,8 +287,8 @@ static hbk_result sync_sold_out(struct sync_state *st, const json_t *partner_hot
 			offered |= room_code(room, partner_code) && strcmp(partner_code, code) == 0;
 		}
 		if (rc == HBK_OK && !offered)
-			rc = hbk_inventory_sync_sold_out(st->store, hotel_id, code, night,
-							 changes, err);
+			rc = hbk_inventory_sync_sold_out(st->store, hotel_id, code, night, changes,
+							 err);
 	}
 	json_decref(ours);
 	return rc;

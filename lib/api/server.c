@@ -314,7 +314,8 @@ static hbk_result apply_event(struct hbk_store *store, const struct hbk_event *e
 {
 	if (strncmp(ev->type, "hbk.booking.", 12) == 0)
 		return hbk_booking_replicate(store, ev, applied, err);
-	if (strncmp(ev->type, "hbk.catalog.", 12) == 0 || strncmp(ev->type, "hbk.inventory.", 14) == 0)
+	if (strncmp(ev->type, "hbk.catalog.", 12) == 0 ||
+	    strncmp(ev->type, "hbk.inventory.", 14) == 0)
 		return hbk_inventory_replicate(store, ev, applied, err);
 	if (strncmp(ev->type, "hbk.token.", 10) == 0)
 		return hbk_token_replicate(store, ev, applied, err);

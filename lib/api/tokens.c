@@ -91,8 +91,8 @@ static bool hex_hash(const char *hex, unsigned char hash[SHA256_BYTES])
 }
 
 /* The token's event, at_ms being when the table changed; data is taken. */
-static hbk_result append(struct hbk_store *store, const char *type, const char *name,
-			 int64_t at_ms, json_t *data, struct hbk_error *err)
+static hbk_result append(struct hbk_store *store, const char *type, const char *name, int64_t at_ms,
+			 json_t *data, struct hbk_error *err)
 {
 	struct hbk_event ev;
 	memset(&ev, 0, sizeof(ev));

@@ -30,6 +30,8 @@
 #define DEMO_SEED		   0x68626b2d64656d6fULL
 #define DEMO_HOTELS_PER_CITY	   15
 #define DEMO_DAYS_MAX		   1096 /* three years of nights: about 2.8 million rows */
+/* A hotel's nights are one event (events.c). */
+_Static_assert(DEMO_DAYS_MAX <= HBK_INVENTORY_EVENT_NIGHTS_MAX, "demo nights fit one event");
 #define DEMO_PLACES		   8
 #define DEMO_STREETS		   4
 #define DEMO_NAME_ATTEMPTS_MAX	   32

@@ -56,8 +56,7 @@ static hbk_result append(struct hbk_store *store, const char *type, const char *
 
 /* Steps stmt to its end, adding each row fn makes to array. */
 static hbk_result rows_json(struct hbk_store *store, sqlite3_stmt *stmt,
-			    json_t *(*fn)(sqlite3_stmt *stmt), json_t *array,
-			    struct hbk_error *err)
+			    json_t *(*fn)(sqlite3_stmt *stmt), json_t *array, struct hbk_error *err)
 {
 	int step;
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
@@ -181,12 +180,12 @@ static json_t *room_nights(const char *code, int n)
 		json_array_append_new(held, json_integer(0));
 		json_array_append_new(price, json_integer(0));
 	}
-	return json_pack("{s:s, s:o, s:o, s:o}", "code", code, "allotment", allotment, "held",
-			 held, "price_minor", price);
+	return json_pack("{s:s, s:o, s:o, s:o}", "code", code, "allotment", allotment, "held", held,
+			 "price_minor", price);
 }
 
-hbk_result hbk_inventory_nights_event(struct hbk_store *store, const char *hotel_id,
-				      hbk_date from, hbk_date to, struct hbk_error *err)
+hbk_result hbk_inventory_nights_event(struct hbk_store *store, const char *hotel_id, hbk_date from,
+				      hbk_date to, struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
 	HBK_ASSERT(store->tx_depth > 0);
@@ -333,8 +332,8 @@ static hbk_result apply_rooms(struct hbk_store *store, const char *hotel_id, con
 	return rc;
 }
 
-static hbk_result apply_boards(struct hbk_store *store, const char *hotel_id,
-			       const json_t *boards, struct hbk_error *err)
+static hbk_result apply_boards(struct hbk_store *store, const char *hotel_id, const json_t *boards,
+			       struct hbk_error *err)
 {
 	size_t i;
 	const json_t *board;
@@ -460,7 +459,8 @@ static hbk_result apply_room_nights(struct hbk_store *store, const char *hotel_i
 	if (json_array_size(allotment) != (size_t)n || json_array_size(held) != (size_t)n ||
 	    json_array_size(price) != (size_t)n)
 		return hbk_fail(err, HBK_EINVAL, "invalid_event",
-				"room type %s: not one value per night", hbk_json_str(room, "code", ""));
+				"room type %s: not one value per night",
+				hbk_json_str(room, "code", ""));
 	for (int i = 0; i < n; i++) {
 		json_int_t price_minor = json_integer_value(json_array_get(price, (size_t)i));
 		if (price_minor <= 0)
@@ -479,7 +479,8 @@ static hbk_result apply_room_nights(struct hbk_store *store, const char *hotel_i
 		hbk_bind_text(stmt, 1, hotel_id);
 		hbk_bind_text(stmt, 2, hbk_json_str(room, "code", ""));
 		sqlite3_bind_int(stmt, 3, from + i);
-		sqlite3_bind_int64(stmt, 4, json_integer_value(json_array_get(allotment, (size_t)i)));
+		sqlite3_bind_int64(stmt, 4,
+				   json_integer_value(json_array_get(allotment, (size_t)i)));
 		sqlite3_bind_int64(stmt, 5, json_integer_value(json_array_get(held, (size_t)i)));
 		sqlite3_bind_int64(stmt, 6, price_minor);
 		if ((rc = step_done(store, stmt, "apply a night", err)) != HBK_OK)

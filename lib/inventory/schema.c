@@ -57,7 +57,7 @@ static const char inventory_schema[] =
     " night INTEGER NOT NULL," /* days since 1970-01-01 */
     " allotment INTEGER NOT NULL CHECK (allotment >= 0),"
     " price_minor INTEGER NOT NULL CHECK (price_minor > 0)," /* one room, one night, RO */
-    " held INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),"     /* rooms our bookings hold */
+    " held INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),"    /* rooms our bookings hold */
     " PRIMARY KEY (hotel_id, room_type, night)"
     ") WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS blackouts ("

@@ -66,12 +66,12 @@ static void replicate_all(struct hbk_store *from, struct replica *r)
 {
 	sqlite3_stmt *stmt = NULL;
 	struct hbk_error err = {0};
-	CHECK_INT(hbk_store_prepare(
-		      from,
-		      "SELECT stream FROM events WHERE stream LIKE 'BK-%' GROUP BY stream"
-		      " ORDER BY MIN(position)",
-		      &stmt, &err),
-		  HBK_OK);
+	CHECK_INT(
+	    hbk_store_prepare(from,
+			      "SELECT stream FROM events WHERE stream LIKE 'BK-%' GROUP BY stream"
+			      " ORDER BY MIN(position)",
+			      &stmt, &err),
+	    HBK_OK);
 	while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
 		char stream[HBK_ID_MAX];
 		hbk_copy(stream, sizeof(stream), hbk_column_text(stmt, 0));

@@ -24,9 +24,9 @@ struct hbk_event {
 	char id[HBK_ID_MAX]; /* EV-..., filled by append */
 	char type[HBK_EVENT_TYPE_MAX];
 	char subject[HBK_EVENT_KEY_MAX]; /* the stream id */
-	int64_t position;	  /* the global order, filled by reads */
-	int64_t sequence;	  /* filled by append */
-	int64_t time_ms;	  /* filled by append when 0 */
+	int64_t position;		 /* the global order, filled by reads */
+	int64_t sequence;		 /* filled by append */
+	int64_t time_ms;		 /* filled by append when 0 */
 	char partitionkey[HBK_EVENT_KEY_MAX];
 	char correlationid[HBK_ID_MAX];
 	char causationid[HBK_ID_MAX];

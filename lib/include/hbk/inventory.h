@@ -154,7 +154,9 @@ hbk_result hbk_cities_json(struct hbk_store *store, json_t **out, struct hbk_err
 /*
  * Seeds the deterministic demo catalog: 14 cities, about 210 hotels, 3 to 6
  * room types each, `days` days of allotments and rates from `from`.
- * Replaces any catalog already there. progress (may be NULL) is called with
+ * Replaces any catalog already there, and appends each hotel's catalog and
+ * nights as events (hbk_inventory_hotel_event, hbk_inventory_nights_event)
+ * in the same transaction. progress (may be NULL) is called with
  * done/total hotels.
  */
 hbk_result hbk_inventory_seed_demo(struct hbk_store *store, hbk_date from, int days,
@@ -205,8 +207,8 @@ hbk_result hbk_inventory_sync_sold_out(struct hbk_store *store, const char *hote
 struct hbk_event;
 hbk_result hbk_inventory_hotel_event(struct hbk_store *store, const char *hotel_id,
 				     struct hbk_error *err);
-hbk_result hbk_inventory_nights_event(struct hbk_store *store, const char *hotel_id,
-				      hbk_date from, hbk_date to, struct hbk_error *err);
+hbk_result hbk_inventory_nights_event(struct hbk_store *store, const char *hotel_id, hbk_date from,
+				      hbk_date to, struct hbk_error *err);
 /*
  * Applies one of those events decided on another store (from the bus):
  * stores it (*applied false and nothing else when it is there already)
