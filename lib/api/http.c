@@ -470,7 +470,12 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct http_conn *conn = arg;
-	(void)bev;
+	if ((what & BEV_EVENT_TIMEOUT) && conn->pending && !conn->closing) {
+		/* The server is still answering: the client is not idle. The
+		 * timeout disabled the side it fired on; it goes on. */
+		bufferevent_enable(bev, (what & BEV_EVENT_READING) ? EV_READ : EV_WRITE);
+		return;
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && conn->in_request &&
 	    !conn->closing) {
 		refuse(conn, NULL, 408, "request_timeout", "the request did not arrive in time");

@@ -160,6 +160,26 @@ void metrics_render(struct metrics *m, struct hbk_buf *out)
 			       (long long)stats.applied, (long long)stats.skipped,
 			       (long long)stats.dead_lettered, (long long)stats.retries,
 			       (long long)stats.lag);
+		hbk_buf_printf(
+		    out,
+		    "# HELP hbk_commands_total Commands this instance decided, by outcome.\n"
+		    "# TYPE hbk_commands_total counter\n"
+		    "hbk_commands_total{outcome=\"accepted\"} %llu\n"
+		    "hbk_commands_total{outcome=\"rejected\"} %llu\n"
+		    "hbk_commands_total{outcome=\"duplicate\"} %llu\n"
+		    "hbk_commands_total{outcome=\"dead_lettered\"} %llu\n"
+		    "# HELP hbk_sagas_adopted_total Sagas in flight taken over from another "
+		    "instance.\n"
+		    "# TYPE hbk_sagas_adopted_total counter\n"
+		    "hbk_sagas_adopted_total %llu\n"
+		    "# HELP hbk_partitions_owned Partitions of the commands topic decided here.\n"
+		    "# TYPE hbk_partitions_owned gauge\n"
+		    "hbk_partitions_owned %d\n",
+		    (unsigned long long)m->commands[COMMAND_ACCEPTED],
+		    (unsigned long long)m->commands[COMMAND_REJECTED],
+		    (unsigned long long)m->commands[COMMAND_DUPLICATE],
+		    (unsigned long long)m->commands[COMMAND_DEAD_LETTERED],
+		    (unsigned long long)m->sagas_adopted, (int)m->partitions_owned);
 	}
 	hbk_upstream_metrics(out);
 }

@@ -556,6 +556,142 @@ static bool answer_accepted(struct exchange_ctx *x, struct http_response *resp)
 	return true;
 }
 
+/* Answers a refused change: a stale If-Match is 412, not 409. */
+static void reply_change_error(struct exchange_ctx *x, struct hbk_error *err,
+			       struct http_response *resp)
+{
+	if (x->if_match_given && strcmp(err->code, "stale_version") == 0)
+		hbk_copy(err->code, sizeof(err->code), "precondition_failed");
+	reply_error(resp, err, NULL);
+}
+
+/* ---- cluster mode: a command, answered from this store ---- */
+
+struct parked {
+	struct waiter w; /* first: cluster.c frees it */
+	struct exchange_ctx *x;
+	bool no_wait;	  /* answer once the booking is here, PENDING or not */
+	int64_t sequence; /* the booking's last event when asked (a change) */
+};
+
+static void parked_answer(struct exchange_ctx *x)
+{
+	remember(x, &x->ex->resp);
+	x->answered = true;
+	atomic_fetch_sub(&x->worker->server->metrics->in_flight, 1);
+	http_exchange_finish(x->ex);
+}
+
+/* What the command's outcome says now; true once the request is answered. */
+static bool settle(struct waiter *w, enum waiter_news news, const char *reason)
+{
+	struct parked *p = (struct parked *)w;
+	struct exchange_ctx *x = p->x;
+	struct http_response *resp = &x->ex->resp;
+	struct hbk_engine *engine = x->worker->engine;
+	struct hbk_error err = {0}, why;
+	struct hbk_booking b;
+	json_t *booking;
+
+	switch (news) {
+	case WAITER_WRITTEN: return false;
+	case WAITER_REFUSED:
+		hbk_fail(&err, HBK_EUNAVAILABLE, "kafka_unavailable",
+			 "the command could not be written to Kafka: %s", reason);
+		reply_error(resp, &err, NULL);
+		break;
+	case WAITER_EXPIRED:
+		hbk_fail(&err, HBK_EUNAVAILABLE, "command_pending",
+			 "command %s was sent but its outcome did not arrive in time; booking %s "
+			 "may still change: look at GET /v1/bookings/%s",
+			 w->command_id, x->booking_id, x->booking_id);
+		reply_error(resp, &err, NULL);
+		http_response_header(resp, "Location", "/v1/bookings/%s", x->booking_id);
+		http_response_header(resp, "Retry-After", "1");
+		break;
+	case WAITER_CHANGED:
+		switch (command_rejection(engine->store, w->command_id, &why, &err)) {
+		case HBK_OK:
+			if (x->route == ROUTE_BOOKINGS)
+				count_outcome(x, why.result, NULL);
+			reply_change_error(x, &why, resp);
+			parked_answer(x);
+			return true;
+		case HBK_ENOTFOUND: break;
+		default: return false; /* look again on the next change */
+		}
+		if (hbk_booking_get(engine, x->booking_id, &b, &err) != HBK_OK)
+			return false;
+		if (p->no_wait) {
+			if (hbk_booking_view(engine, x->booking_id, &booking, &err) != HBK_OK)
+				return false;
+			set_etag(resp, booking);
+			http_response_header(resp, "Location", "/v1/bookings/%s", x->booking_id);
+			reply_json(resp, 202, booking);
+			break;
+		}
+		if (x->route == ROUTE_BOOKINGS ? b.status == HBK_BOOKING_PENDING
+					       : b.sequence <= p->sequence || b.saga != HBK_SAGA_NONE)
+			return false;
+		x->in_handler = false;
+		saga_done(x, HBK_OK, NULL); /* answers, and counts the request out */
+		return true;
+	}
+	parked_answer(x);
+	return true;
+}
+
+/*
+ * Publishes the command of x (type, data taken) for hotel_id and parks the
+ * request; false when parked, true when answered at once.
+ */
+static bool park(struct exchange_ctx *x, const char *type, const char *hotel_id, json_t *data,
+		 bool no_wait, int64_t sequence, struct http_response *resp)
+{
+	struct hbk_event command;
+	struct hbk_error err = {0};
+	struct parked *p = hbk_xcalloc(1, sizeof(*p));
+	command_make(&command, type, x->booking_id, hotel_id, x->request_id, data);
+	p->w.settle = settle;
+	p->x = x;
+	p->no_wait = no_wait;
+	p->sequence = sequence;
+	hbk_result rc = cluster_send(x->worker, &command, &p->w, &err);
+	json_decref(command.data);
+	if (rc != HBK_OK) {
+		free(p);
+		reply_error(resp, &err, NULL);
+		remember(x, resp);
+		return true;
+	}
+	atomic_fetch_add(&x->worker->server->metrics->in_flight, 1);
+	return false;
+}
+
+/* The body again, as the command's data (it was checked already). */
+static json_t *body_data(const struct http_request *req)
+{
+	json_t *data = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
+	return json_is_object(data) ? data : (json_decref(data), json_object());
+}
+
+/* A change in cluster mode: to the booking's hotel, which must be here. */
+static bool park_change(struct exchange_ctx *x, const char *type, json_t *data, int64_t if_match,
+			struct http_response *resp)
+{
+	struct hbk_booking b;
+	struct hbk_error err = {0};
+	if (hbk_booking_get(x->worker->engine, x->booking_id, &b, &err) != HBK_OK) {
+		json_decref(data);
+		reply_error(resp, &err, NULL);
+		return true;
+	}
+	if (if_match >= 0)
+		json_object_set_new(data, "if_match", json_integer(if_match));
+	x->created_status = 200;
+	return park(x, type, b.stay.hotel_id, data, false, b.sequence, resp);
+}
+
 static bool h_create(struct exchange_ctx *x, struct http_request *req, struct http_response *resp)
 {
 	static const char *const allowed[] = {"offer_id", "guest", "payment_method", NULL};
@@ -658,6 +794,12 @@ static bool h_create(struct exchange_ctx *x, struct http_request *req, struct ht
 		x->idempotent = true;
 		hbk_copy(x->idempotency_key, sizeof(x->idempotency_key), key);
 	}
+	if (x->worker->commands) {
+		x->created_status = 201;
+		hbk_id_new("BK", x->booking_id);
+		return park(x, COMMAND_CREATE, book.stay.hotel_id, body_data(req), no_wait, 0,
+			    resp);
+	}
 	hbk_copy(book.correlation_id, sizeof(book.correlation_id), x->request_id);
 	if (hbk_book_begin(x->worker->engine, &book, x->booking_id, &err) != HBK_OK) {
 		reply_error(resp, &err, NULL);
@@ -751,15 +893,6 @@ static bool if_match(struct exchange_ctx *x, struct http_request *req, int64_t *
 	return true;
 }
 
-/* Answers a refused change: a stale If-Match is 412, not 409. */
-static void reply_change_error(struct exchange_ctx *x, struct hbk_error *err,
-			       struct http_response *resp)
-{
-	if (x->if_match_given && strcmp(err->code, "stale_version") == 0)
-		hbk_copy(err->code, sizeof(err->code), "precondition_failed");
-	reply_error(resp, err, NULL);
-}
-
 static bool h_update(struct exchange_ctx *x, struct http_request *req, struct http_response *resp)
 {
 	static const char *const allowed[] = {"checkin", "checkout", "room_type",
@@ -804,6 +937,8 @@ static bool h_update(struct exchange_ctx *x, struct http_request *req, struct ht
 			"invalid date (expected YYYY-MM-DD)");
 		return true;
 	}
+	if (x->worker->commands)
+		return park_change(x, COMMAND_UPDATE, body_data(req), u.if_match, resp);
 	if (hbk_update_begin(x->worker->engine, x->booking_id, &u, &saga, &err) != HBK_OK) {
 		reply_change_error(x, &err, resp);
 		return true;
@@ -849,6 +984,8 @@ static bool h_cancel(struct exchange_ctx *x, struct http_request *req, struct ht
 			reply_json(resp, 200, preview);
 		return true;
 	}
+	if (x->worker->commands)
+		return park_change(x, COMMAND_CANCEL, body_data(req), version, resp);
 	if (hbk_cancel_begin(x->worker->engine, x->booking_id, reason, version, &err) != HBK_OK) {
 		reply_change_error(x, &err, resp);
 		return true;

@@ -182,7 +182,8 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 {
 	w->index = index;
 	w->server = server;
-	int flags = index == 0 ? 0 : HBK_ENGINE_NO_RECOVER;
+	/* In cluster mode a saga is resumed by its hotel's owner (cluster.c). */
+	int flags = index == 0 && !server->clustered ? 0 : HBK_ENGINE_NO_RECOVER;
 	hbk_result rc = hbk_engine_open(server->cfg, flags, &w->engine, err);
 	if (rc != HBK_OK)
 		return rc;
@@ -218,6 +219,7 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 
 static void worker_free(struct worker *w)
 {
+	cluster_worker_free(w);
 	http_server_free(w->http);
 	if (w->stop)
 		event_free(w->stop);
@@ -301,13 +303,11 @@ static hbk_result limits_from(const struct hbk_config *cfg, struct http_limits *
 }
 
 /*
- * With kafka.brokers set, every event committed here is relayed to the
- * events topic (the first part of cluster mode).
- */
-/*
  * What the applier does with an event from the events topic: a booking
- * event decided by another instance is replicated; anything else is not
- * an event this version knows, and goes to the dead letters.
+ * event decided by another instance is replicated, as are the catalog,
+ * inventory and token changes hbk-admin made on another store; a
+ * command's refusal is stored for the request that waits for it; anything
+ * else is not an event this version knows, and goes to the dead letters.
  */
 static hbk_result apply_event(struct hbk_store *store, const struct hbk_event *ev, bool *applied,
 			      struct hbk_error *err)
@@ -319,6 +319,8 @@ static hbk_result apply_event(struct hbk_store *store, const struct hbk_event *e
 		return hbk_inventory_replicate(store, ev, applied, err);
 	if (strncmp(ev->type, "hbk.token.", 10) == 0)
 		return hbk_token_replicate(store, ev, applied, err);
+	if (strcmp(ev->type, REJECTION_EVENT) == 0)
+		return hbk_events_insert(store, ev, applied, err);
 	*applied = false;
 	return hbk_fail(err, HBK_EINVAL, "unknown_event_type", "no handler for events of type %s",
 			ev->type);
@@ -326,8 +328,8 @@ static hbk_result apply_event(struct hbk_store *store, const struct hbk_event *e
 
 /*
  * With kafka.brokers set, every event committed here is relayed to the
- * events topic, and every event there is applied here: the read side of
- * cluster mode.
+ * events topic, every event there is applied here, and write requests
+ * become commands decided by their hotel's owner (cluster.c).
  */
 static hbk_result start_kafka(struct server *server, struct hbk_error *err)
 {
@@ -340,12 +342,19 @@ static hbk_result start_kafka(struct server *server, struct hbk_error *err)
 				 &server->metrics->publisher, err);
 	if (rc == HBK_OK)
 		rc = hbk_applier_start(path, &kafka, apply_event, &server->metrics->applier, err);
+	if (rc == HBK_OK)
+		rc = cluster_start(server, &kafka, err);
+	for (int i = 0; rc == HBK_OK && i < server->nworkers; i++)
+		rc = cluster_worker_init(&server->workers[i], err);
 	if (rc == HBK_OK) {
 		struct hbk_applier_stats stats;
 		hbk_applier_stats(server->metrics->applier, &stats);
 		log_event(server, "info", "kafka",
 			  "relaying events to %s and applying them from it as %s, on %s",
 			  kafka.topic_events, stats.group, kafka.brokers);
+		log_event(server, "info", "kafka",
+			  "sending commands to %s; deciding them in group %s", kafka.topic_commands,
+			  kafka.group);
 	}
 	return rc;
 }
@@ -353,6 +362,7 @@ static hbk_result start_kafka(struct server *server, struct hbk_error *err)
 /* After the workers drained: what they committed gets 10 s to reach Kafka. */
 static void stop_kafka(struct server *server)
 {
+	cluster_stop(server);
 	hbk_applier_stop(server->metrics->applier);
 	server->metrics->applier = NULL;
 	if (!server->metrics->publisher)
@@ -409,6 +419,11 @@ hbk_result hbk_server_run(const struct hbk_config *cfg, const struct hbk_server_
 		server->writer->cache_statements = true;
 		sqlite3_trace_v2(server->writer->db, SQLITE_TRACE_PROFILE, trace_store,
 				 server->metrics);
+	}
+	if (rc == HBK_OK) {
+		struct hbk_kafka_config kafka;
+		rc = hbk_config_kafka(cfg, &kafka, err);
+		server->clustered = kafka.brokers[0] != '\0';
 	}
 	if (rc == HBK_OK)
 		rc = hbk_notify_delivery_start(cfg, &server->write_lock, &server->delivery, err);

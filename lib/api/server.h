@@ -46,6 +46,15 @@ struct histogram {
 
 enum outcome { OUTCOME_CONFIRMED, OUTCOME_FAILED, OUTCOME_REJECTED, OUTCOME_COUNT };
 
+/* What became of the commands this instance decided (cluster mode). */
+enum command_outcome {
+	COMMAND_ACCEPTED,      /* decided: the booking's events are recorded */
+	COMMAND_REJECTED,      /* refused: a hbk.command.rejected.v1 event */
+	COMMAND_DUPLICATE,     /* decided before: skipped */
+	COMMAND_DEAD_LETTERED, /* not a command: sent to the dead letters */
+	COMMAND_OUTCOME_COUNT,
+};
+
 struct metrics {
 	atomic_ullong requests[ROUTE_COUNT][METRIC_METHODS]
 			      [METRIC_STATUS_MAX - METRIC_STATUS_MIN + 1];
@@ -57,6 +66,9 @@ struct metrics {
 	atomic_int in_flight;
 	struct hbk_publisher *publisher; /* the outbox relay, with kafka.brokers set */
 	struct hbk_applier *applier;	 /* the events topic into the store, likewise */
+	atomic_ullong commands[COMMAND_OUTCOME_COUNT];
+	atomic_ullong sagas_adopted;
+	atomic_int partitions_owned;
 };
 
 void metrics_observe(struct histogram *h, int64_t duration_us);
@@ -65,6 +77,30 @@ void metrics_request(struct metrics *m, enum route route, const char *method, in
 void metrics_render(struct metrics *m, struct hbk_buf *out);
 
 struct server;
+struct worker;
+
+/*
+ * A request parked until its command's outcome is in this store
+ * (cluster.c). The handler allocates it as the first member of its own
+ * record; settle is called on the worker's loop with what happened and
+ * returns true once it answered the request.
+ */
+enum waiter_news {
+	WAITER_WRITTEN, /* the brokers acknowledged the command */
+	WAITER_REFUSED, /* they did not: reason says why */
+	WAITER_CHANGED, /* the store changed: look for the outcome */
+	WAITER_EXPIRED, /* kafka.command_timeout_ms passed */
+};
+struct waiter {
+	struct waiter *next;
+	struct worker *worker;
+	bool (*settle)(struct waiter *w, enum waiter_news news, const char *reason);
+	char command_id[HBK_ID_MAX];
+	int64_t deadline_ms;
+	bool delivered; /* the delivery report came */
+	bool looked;	/* settled once with WAITER_CHANGED */
+	bool answered;
+};
 
 struct worker {
 	int index;
@@ -78,6 +114,12 @@ struct worker {
 	struct event *stop;
 	struct event *drain_check;
 	bool draining;
+	/* Cluster mode (cluster.c). */
+	struct hbk_kafka *commands;  /* this worker's producer of commands */
+	struct waiter *waiters;	     /* requests waiting for their command */
+	struct event *waiter_tick;   /* looks at them while there are some */
+	int64_t data_version;	     /* the store's, at the last look */
+	struct event *decide;	     /* worker 0: the decider posted a job */
 };
 
 struct server {
@@ -93,6 +135,8 @@ struct server {
 	/* Copies the WAL back into the file off the writers' path (main thread). */
 	struct hbk_store *checkpointer;
 	struct hbk_notify_delivery *delivery; /* sends the guest notices */
+	bool clustered;			      /* kafka.brokers is set */
+	struct cluster *cluster;	      /* then: the command decider */
 	int log_fd;
 	char log_path[1024];
 	int64_t started_ms;
@@ -104,6 +148,39 @@ void app_log(void *ctx, const struct http_request *req, const struct http_respon
 	     int64_t duration_us);
 void app_refuse(void *ctx, int status, const char *code, const char *detail,
 		struct http_response *resp);
+
+/* Cluster mode (cluster.c): the command decider and the waiters. */
+hbk_result cluster_start(struct server *server, const struct hbk_kafka_config *kafka,
+			 struct hbk_error *err);
+void cluster_stop(struct server *server);
+hbk_result cluster_worker_init(struct worker *worker, struct hbk_error *err);
+void cluster_worker_free(struct worker *worker);
+/* Publishes command and parks w until settle answers. */
+hbk_result cluster_send(struct worker *worker, const struct hbk_event *command, struct waiter *w,
+			struct hbk_error *err);
+
+/*
+ * Commands (commands.c): what the API publishes, and how the owner of a
+ * hotel's partition decides them on worker 0.
+ */
+#define COMMAND_CREATE	 "hbk.command.booking.create.v1"
+#define COMMAND_UPDATE	 "hbk.command.booking.update.v1"
+#define COMMAND_CANCEL	 "hbk.command.booking.cancel.v1"
+#define REJECTION_EVENT  "hbk.command.rejected.v1"
+
+hbk_result commands_migrate(struct hbk_store *store, struct hbk_error *err);
+/* Fills a command (new id, time now) of type for booking_id; takes data. */
+void command_make(struct hbk_event *command, const char *type, const char *booking_id,
+		  const char *hotel_id, const char *request_id, json_t *data);
+/* Whether ev is a command this version decides: else a dead letter. */
+hbk_result command_check(const struct hbk_event *ev, struct hbk_error *err);
+/* Decides ev with worker's engine and records the decision. */
+void command_decide(struct worker *worker, const struct hbk_event *ev);
+/* Runs a booking's saga on worker's loop, counted in flight. */
+void command_run_saga(struct worker *worker, const char *id);
+/* The refusal of command_id as recorded here: HBK_ENOTFOUND when none. */
+hbk_result command_rejection(struct hbk_store *store, const char *command_id,
+			     struct hbk_error *rejection, struct hbk_error *err);
 
 /* Writes one JSON log line (atomic append); takes line. */
 void server_log_line(struct server *server, json_t *line);

@@ -54,6 +54,9 @@ static const struct {
     {"kafka.partitions", false},
     {"kafka.replication", false},
     {"kafka.timeout_ms", false},
+    {"kafka.group", false},
+    {"kafka.session_timeout_ms", false},
+    {"kafka.command_timeout_ms", false},
     {"partner.kind", false},
     {"partner.url", false},
     {"partner.api_key", true},
@@ -522,7 +525,7 @@ hbk_result hbk_config_kafka(const struct hbk_config *cfg, struct hbk_kafka_confi
 			    struct hbk_error *err)
 {
 	hbk_result rc;
-	long long partitions, replication, timeout_ms;
+	long long partitions, replication, timeout_ms, session_ms, command_ms;
 
 	HBK_ASSERT(cfg != NULL && out != NULL);
 	memset(out, 0, sizeof(*out));
@@ -542,8 +545,20 @@ hbk_result hbk_config_kafka(const struct hbk_config *cfg, struct hbk_kafka_confi
 	    (rc = hbk_config_get_int(cfg, "kafka.replication", 3, 1, 32, &replication, err)) !=
 		HBK_OK ||
 	    (rc = hbk_config_get_int(cfg, "kafka.timeout_ms", 5000, 100, 600000, &timeout_ms,
-				     err)) != HBK_OK)
+				     err)) != HBK_OK ||
+	    (rc = hbk_config_get_int(cfg, "kafka.session_timeout_ms", 10000, 1000, 300000,
+				     &session_ms, err)) != HBK_OK ||
+	    (rc = hbk_config_get_int(cfg, "kafka.command_timeout_ms", 30000, 100, 600000,
+				     &command_ms, err)) != HBK_OK)
 		return rc;
+	const char *group = hbk_config_get(cfg, "kafka.group", "hbkd");
+	if (!kafka_topic_valid(group) || !hbk_copy(out->group, sizeof(out->group), group))
+		return hbk_fail_field(err, HBK_EINVAL, "config", "kafka.group",
+				      "kafka.group: '%s' is not a valid group name (letters, "
+				      "digits, '.', '_' and '-')",
+				      group);
+	out->session_timeout_ms = (int)session_ms;
+	out->command_timeout_ms = (int)command_ms;
 	out->partitions = (int)partitions;
 	out->replication = (int)replication;
 	out->timeout_ms = (int)timeout_ms;
@@ -561,6 +576,9 @@ static const struct {
     {"kafka.partitions", "12"},
     {"kafka.replication", "3"},
     {"kafka.timeout_ms", "5000"},
+    {"kafka.group", "hbkd"},
+    {"kafka.session_timeout_ms", "10000"},
+    {"kafka.command_timeout_ms", "30000"},
 };
 
 void hbk_config_dump(const struct hbk_config *cfg, FILE *out)

@@ -42,6 +42,9 @@ struct hbk_applier {
 	hbk_apply_fn apply;
 	char group[64];
 	_Atomic int64_t applied, skipped, dead_lettered, retries, lag;
+	/* Per partition: the offset after the last message handled and
+	 * committed here (0: none yet). */
+	_Atomic int64_t next[HBK_APPLIER_PARTITIONS_MAX];
 };
 
 static const char identity_schema[] = "CREATE TABLE IF NOT EXISTS bus_identity ("
@@ -175,11 +178,16 @@ static void *consume(void *arg)
 		if (!msg)
 			continue;
 		/* Not committed when stopping half-way: the message comes again. */
-		if (handle(a, msg))
+		if (handle(a, msg)) {
+			struct hbk_kafka_origin origin;
 			for (int tries = 0;
 			     tries < 3 && hbk_kafka_commit(a->consumer, msg, &err) != HBK_OK;
 			     tries++)
 				sleep_ms(APPLY_BACKOFF_MIN);
+			hbk_kafka_message_origin(msg, &origin);
+			if (origin.partition >= 0 && origin.partition < HBK_APPLIER_PARTITIONS_MAX)
+				atomic_store(&a->next[origin.partition], origin.offset + 1);
+		}
 		hbk_kafka_message_free(msg);
 	}
 	return NULL;
@@ -231,6 +239,14 @@ void hbk_applier_stats(struct hbk_applier *a, struct hbk_applier_stats *stats)
 	stats->retries = a->retries;
 	stats->lag = a->lag;
 	hbk_copy(stats->group, sizeof(stats->group), a->group);
+}
+
+bool hbk_applier_reached(struct hbk_applier *a, const int64_t *high, int n)
+{
+	for (int p = 0; p < n && p < HBK_APPLIER_PARTITIONS_MAX; p++)
+		if (high[p] > 0 && atomic_load(&a->next[p]) < high[p])
+			return false;
+	return true;
 }
 
 void hbk_applier_stop(struct hbk_applier *a)

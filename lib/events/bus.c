@@ -12,6 +12,9 @@
 /* A full local queue is waited out this many times, 100 ms each. */
 #define PRODUCE_QUEUE_FULL_RETRIES 50
 #define HEADER_VALUE_MAX	   256
+/* A broker back after an outage is found within a second (librdkafka's
+ * default waits up to 10 s between attempts). */
+#define RECONNECT_BACKOFF_MAX_MS "1000"
 
 struct hbk_kafka {
 	rd_kafka_t *rk;
@@ -20,6 +23,7 @@ struct hbk_kafka {
 	 * the caller's thread: no lock needed. */
 	int failed_deliveries;
 	char delivery_error[256];
+	hbk_kafka_delivery_fn delivered; /* for tracked messages */
 };
 
 struct hbk_kafka_message {
@@ -53,6 +57,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opa
 {
 	struct hbk_kafka *kafka = opaque;
 	(void)rk;
+	if (rkm->_private && kafka->delivered) {
+		kafka->delivered(rkm->_private, rkm->err ? rd_kafka_err2str(rkm->err) : NULL);
+		return;
+	}
 	if (!rkm->err)
 		return;
 	kafka->failed_deliveries++;
@@ -94,6 +102,7 @@ hbk_result hbk_kafka_producer_new(const char *brokers, struct hbk_kafka **out,
 	    {"enable.idempotence", "true"},
 	    {"acks", "all"},
 	    {"linger.ms", "2"},
+	    {"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
 	    /* No message expires: an outage delays messages, and only a
 	     * refusal fails them (see hbk_kafka_flush). */
 	    {"message.timeout.ms", "0"},
@@ -143,7 +152,7 @@ static rd_kafka_headers_t *event_headers(const struct hbk_event *ev)
 /* Produces one message; headers pass to librdkafka on success only. */
 static hbk_result produce(struct hbk_kafka *producer, const char *topic, const void *key,
 			  size_t key_len, const void *value, size_t value_len,
-			  rd_kafka_headers_t *headers, struct hbk_error *err)
+			  rd_kafka_headers_t *headers, void *opaque, struct hbk_error *err)
 {
 	HBK_ASSERT(!producer->consumer);
 	rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -152,7 +161,8 @@ static hbk_result produce(struct hbk_kafka *producer, const char *topic, const v
 					 RD_KAFKA_V_KEY(key, key_len),
 					 RD_KAFKA_V_VALUE((void *)value, value_len),
 					 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-					 RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+					 RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque),
+					 RD_KAFKA_V_END);
 		if (code != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
 		rd_kafka_poll(producer->rk, 100);
@@ -164,8 +174,9 @@ static hbk_result produce(struct hbk_kafka *producer, const char *topic, const v
 			topic, rd_kafka_err2str(code));
 }
 
-hbk_result hbk_kafka_produce(struct hbk_kafka *producer, const char *topic,
-			     const struct hbk_event *ev, struct hbk_error *err)
+hbk_result hbk_kafka_produce_tracked(struct hbk_kafka *producer, const char *topic,
+				     const struct hbk_event *ev, void *opaque,
+				     struct hbk_error *err)
 {
 	HBK_ASSERT(ev->data != NULL && ev->id[0] && ev->type[0]);
 	char *value = json_dumps(ev->data, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -173,10 +184,84 @@ hbk_result hbk_kafka_produce(struct hbk_kafka *producer, const char *topic,
 		return hbk_fail(err, HBK_EINTERNAL, "kafka_encode", "cannot encode event %s",
 				ev->id);
 	hbk_result rc = produce(producer, topic, ev->partitionkey, strlen(ev->partitionkey), value,
-				strlen(value), event_headers(ev), err);
+				strlen(value), event_headers(ev), opaque, err);
 	free(value);
 	rd_kafka_poll(producer->rk, 0); /* serve delivery reports */
 	return rc;
+}
+
+hbk_result hbk_kafka_produce(struct hbk_kafka *producer, const char *topic,
+			     const struct hbk_event *ev, struct hbk_error *err)
+{
+	return hbk_kafka_produce_tracked(producer, topic, ev, NULL, err);
+}
+
+void hbk_kafka_on_delivery(struct hbk_kafka *producer, hbk_kafka_delivery_fn fn)
+{
+	producer->delivered = fn;
+}
+
+void hbk_kafka_serve(struct hbk_kafka *producer)
+{
+	rd_kafka_poll(producer->rk, 0);
+}
+
+int32_t hbk_kafka_partition_of(const char *key, int32_t partitions)
+{
+	return rd_kafka_msg_partitioner_consistent_random(NULL, key, strlen(key), partitions,
+							   NULL, NULL);
+}
+
+static int partition_cmp(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return (x > y) - (x < y);
+}
+
+hbk_result hbk_kafka_assignment(struct hbk_kafka *consumer, const char *topic, int32_t *parts,
+				int max, int *n, struct hbk_error *err)
+{
+	rd_kafka_topic_partition_list_t *list = NULL;
+	*n = 0;
+	rd_kafka_resp_err_t code = rd_kafka_assignment(consumer->rk, &list);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return hbk_fail(err, HBK_EUNAVAILABLE, "kafka_unavailable",
+				"kafka: cannot read the assignment: %s", rd_kafka_err2str(code));
+	for (int i = 0; i < list->cnt && *n < max; i++)
+		if (strcmp(list->elems[i].topic, topic) == 0)
+			parts[(*n)++] = list->elems[i].partition;
+	rd_kafka_topic_partition_list_destroy(list);
+	qsort(parts, (size_t)*n, sizeof(*parts), partition_cmp);
+	return HBK_OK;
+}
+
+hbk_result hbk_kafka_high_watermarks(struct hbk_kafka *kafka, const char *topic, int64_t *high,
+				     int max, int *n, int timeout_ms, struct hbk_error *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(kafka->rk, topic, NULL);
+	*n = 0;
+	rd_kafka_resp_err_t code = rd_kafka_metadata(kafka->rk, 0, rkt, &md, timeout_ms);
+	if (code == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err)
+		code = md->topics[0].err;
+	if (code == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
+		int count = md->topics[0].partition_cnt;
+		for (int p = 0; code == RD_KAFKA_RESP_ERR_NO_ERROR && p < count && p < max; p++) {
+			int64_t low = 0, hw = 0;
+			code = rd_kafka_query_watermark_offsets(kafka->rk, topic, p, &low, &hw,
+								timeout_ms);
+			high[p] = hw;
+			*n = p + 1;
+		}
+	}
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return hbk_fail(err, HBK_EUNAVAILABLE, "kafka_unavailable",
+				"kafka: cannot read the end of %s: %s", topic,
+				rd_kafka_err2str(code));
+	return HBK_OK;
 }
 
 hbk_result hbk_kafka_flush(struct hbk_kafka *producer, int timeout_ms, struct hbk_error *err)
@@ -212,6 +297,7 @@ hbk_result hbk_kafka_consumer_new(const char *brokers, const char *group, const 
 	    {"auto.offset.reset", "earliest"},
 	    {"session.timeout.ms", session},
 	    {"heartbeat.interval.ms", heartbeat},
+	    {"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
 	    {NULL, NULL},
 	};
 	rd_kafka_conf_t *conf = conf_make(settings, err);
@@ -415,7 +501,7 @@ hbk_result hbk_kafka_dead_letter(struct hbk_kafka *producer, const char *topic,
 	header_add(headers, "hbk_dlq_partition", partition);
 	header_add(headers, "hbk_dlq_offset", offset);
 	hbk_result rc = produce(producer, topic, msg->rkm->key, msg->rkm->key_len,
-				msg->rkm->payload, msg->rkm->len, headers, err);
+				msg->rkm->payload, msg->rkm->len, headers, NULL, err);
 	rd_kafka_poll(producer->rk, 0);
 	return rc;
 }

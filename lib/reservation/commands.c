@@ -128,7 +128,10 @@ hbk_result hbk_book_begin(struct hbk_engine *engine, const struct hbk_book_reque
 
 	memset(&b, 0, sizeof(b));
 	b.charge_payment = -1;
-	hbk_id_new("BK", b.id);
+	if (req->id[0])
+		hbk_copy(b.id, sizeof(b.id), req->id);
+	else
+		hbk_id_new("BK", b.id);
 	b.stay = req->stay;
 	json_t *requested = stay_json(&req->stay);
 	json_object_set_new(requested, "hotel",

@@ -139,3 +139,52 @@ hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hb
 	}
 	return last;
 }
+
+hbk_result hbk_engine_adopt(struct hbk_engine *engine, bool (*mine)(void *ctx, const char *hotel_id),
+			    void (*run)(void *ctx, const char *id), void *ctx, int *adopted,
+			    struct hbk_error *err)
+{
+	struct orphan {
+		char id[HBK_ID_MAX];
+		long pid;
+		long long start;
+	} *orphans = NULL;
+	int count = 0, cap = 0;
+	sqlite3_stmt *stmt;
+	long me;
+	long long my_start;
+
+	*adopted = 0;
+	process_identity(&me, &my_start);
+	hbk_result rc = hbk_store_prepare(engine->store,
+					  "SELECT s.booking_id, s.owner_pid, s.owner_start, b.hotel_id"
+					  " FROM sagas s JOIN bookings b ON b.id = s.booking_id"
+					  " ORDER BY s.started_ms",
+					  &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		long pid = (long)sqlite3_column_int64(stmt, 1);
+		long long start = sqlite3_column_int64(stmt, 2);
+		if ((pid == me && start == my_start) || (pid != 0 && process_alive(pid, start)) ||
+		    !mine(ctx, hbk_column_text(stmt, 3)))
+			continue;
+		if (count == cap) {
+			cap = cap ? cap * 2 : 64;
+			orphans = hbk_xrealloc(orphans, (size_t)cap * sizeof(*orphans));
+		}
+		hbk_copy(orphans[count].id, sizeof(orphans[count].id), hbk_column_text(stmt, 0));
+		orphans[count].pid = pid;
+		orphans[count].start = start;
+		count++;
+	}
+	hbk_stmt_done(stmt);
+	for (int i = 0; i < count; i++) {
+		if (!claim(engine->store, orphans[i].id, orphans[i].pid, orphans[i].start))
+			continue;
+		run(ctx, orphans[i].id);
+		(*adopted)++;
+	}
+	free(orphans);
+	return HBK_OK;
+}

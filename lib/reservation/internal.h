@@ -48,6 +48,9 @@ hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b, struct
 /* The saga registry: which process runs which booking's saga. */
 hbk_result saga_register(struct hbk_store *store, const char *booking_id, const char *kind,
 			 struct hbk_error *err);
+/* Lists another instance's saga in flight (cluster mode). */
+hbk_result saga_register_remote(struct hbk_store *store, const char *booking_id, const char *kind,
+				struct hbk_error *err);
 hbk_result saga_unregister(struct hbk_store *store, const char *booking_id, struct hbk_error *err);
 /* This process's identity: pid and start time (clock ticks after boot). */
 void process_identity(long *pid, long long *start);

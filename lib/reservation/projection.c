@@ -286,20 +286,22 @@ bool process_alive(long pid, long long start)
 	return alive;
 }
 
-hbk_result saga_register(struct hbk_store *store, const char *booking_id, const char *kind,
-			 struct hbk_error *err)
+/* Lists a saga as pid's (0: another instance's, which keeps a row that
+ * is there). */
+static hbk_result saga_list(struct hbk_store *store, const char *booking_id, const char *kind,
+			    long pid, long long start, struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
-	long pid;
-	long long start;
-	process_identity(&pid, &start);
 	int64_t now = hbk_now_ms();
 	hbk_result rc = hbk_store_prepare(
 	    store,
-	    "INSERT INTO sagas (booking_id, kind, owner_pid, owner_start, started_ms, updated_ms)"
-	    " VALUES (?,?,?,?,?,?) ON CONFLICT (booking_id) DO UPDATE SET kind = excluded.kind,"
-	    " owner_pid = excluded.owner_pid, owner_start = excluded.owner_start,"
-	    " updated_ms = excluded.updated_ms",
+	    pid == 0 ? "INSERT INTO sagas (booking_id, kind, owner_pid, owner_start, started_ms,"
+		       " updated_ms) VALUES (?,?,?,?,?,?) ON CONFLICT (booking_id) DO UPDATE SET"
+		       " kind = excluded.kind, updated_ms = excluded.updated_ms"
+		     : "INSERT INTO sagas (booking_id, kind, owner_pid, owner_start, started_ms,"
+		       " updated_ms) VALUES (?,?,?,?,?,?) ON CONFLICT (booking_id) DO UPDATE SET"
+		       " kind = excluded.kind, owner_pid = excluded.owner_pid,"
+		       " owner_start = excluded.owner_start, updated_ms = excluded.updated_ms",
 	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
@@ -313,6 +315,21 @@ hbk_result saga_register(struct hbk_store *store, const char *booking_id, const 
 		rc = hbk_store_fail(store, err, "saga registry");
 	hbk_stmt_done(stmt);
 	return rc;
+}
+
+hbk_result saga_register(struct hbk_store *store, const char *booking_id, const char *kind,
+			 struct hbk_error *err)
+{
+	long pid;
+	long long start;
+	process_identity(&pid, &start);
+	return saga_list(store, booking_id, kind, pid, start, err);
+}
+
+hbk_result saga_register_remote(struct hbk_store *store, const char *booking_id, const char *kind,
+				struct hbk_error *err)
+{
+	return saga_list(store, booking_id, kind, 0, 0, err);
 }
 
 hbk_result saga_unregister(struct hbk_store *store, const char *booking_id, struct hbk_error *err)

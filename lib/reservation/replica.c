@@ -25,6 +25,11 @@
 
 static const char booking_prefix[] = "hbk.booking.";
 
+static const char *saga_kind_name(enum hbk_saga_kind kind)
+{
+	return kind == HBK_SAGA_CREATE ? "create" : kind == HBK_SAGA_UPDATE ? "update" : "cancel";
+}
+
 /* The rooms ev moves, given the booking b as it was before ev. */
 static hbk_result move_rooms(struct hbk_store *store, const struct hbk_booking *b,
 			     const struct hbk_event *ev, struct hbk_error *err)
@@ -79,6 +84,9 @@ hbk_result hbk_booking_replicate(struct hbk_store *store, const struct hbk_event
 		rc = hbk_booking_apply(&b, ev->type, ev->data, ev->sequence, ev->time_ms, err);
 	if (rc == HBK_OK)
 		rc = booking_project(store, &b, err);
+	if (rc == HBK_OK)
+		rc = b.saga == HBK_SAGA_NONE ? saga_unregister(store, b.id, err)
+					     : saga_register_remote(store, b.id, saga_kind_name(b.saga), err);
 	*applied = rc == HBK_OK;
 	return rc;
 }

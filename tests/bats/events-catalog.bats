@@ -44,6 +44,16 @@ setup_file() {
 	hbk-admin -q token create session-ops >/dev/null
 	hbk-admin -q token revoke session-ops
 	hbk cancel "$id" --reason "plans changed" -q >/dev/null
+	# In cluster mode a refused command is an event of its own: cancelling
+	# the cancelled booking through hbkd on Kafka (exit 4, a conflict).
+	BATS_TEST_TMPDIR="$BATS_FILE_TMPDIR" start_kafka_mock --topic hbk.commands:2 --topic hbk.events:2 --topic hbk.dlq:1
+	printf 'kafka:\n  brokers: "%s"\n' "$BROKERS" >"$conf/kafka.yaml"
+	BATS_TEST_TMPDIR="$BATS_FILE_TMPDIR" start_hbkd --config "$conf/kafka.yaml"
+	rc=0
+	HBK_API_URL="$HBKD_URL" HBK_TOKEN="$HBK_TEST_TOKEN" hbk cancel "$id" -q >/dev/null 2>&1 || rc=$?
+	stop_hbkd
+	stop_server "$MOCK_PID"
+	[ "$rc" -eq 4 ]
 	# A declined card: FAILED, exit 5.
 	rc=0
 	hbk book 1 --guest "Dee Klined" --email dee@example.com \
@@ -106,10 +116,13 @@ catalog_types() {
 }
 
 @test "every envelope hbk history prints matches the catalog" {
-	# One stream per hotel of the demo catalog, one per token, five bookings.
+	# One stream per hotel of the demo catalog, one per token (hbkd's two
+	# and the session's), five bookings and one refused command (not a
+	# booking: no history).
 	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events WHERE stream LIKE 'hotel:%'")" -eq 210 ]
-	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events WHERE stream LIKE 'token:%'")" -eq 2 ]
-	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events")" -eq 217 ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events WHERE stream LIKE 'token:%'")" -eq 3 ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events WHERE stream LIKE 'CM-%'")" -eq 1 ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events")" -eq 219 ]
 	# hbk history prints a booking's stream.
 	streams=$(sqlite3 "$HBK_HOME/hbk.db" "SELECT DISTINCT stream FROM events WHERE stream LIKE 'BK-%' ORDER BY stream")
 	[ "$(echo "$streams" | wc -l)" -eq 5 ]

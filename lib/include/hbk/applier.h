@@ -12,6 +12,9 @@
 
 struct hbk_applier;
 
+/* Partitions of the events topic whose progress the applier reports. */
+#define HBK_APPLIER_PARTITIONS_MAX 256
+
 /*
  * Applies one event inside the applier's write transaction. *applied is
  * false for one already in the store (this instance's own, or a
@@ -43,6 +46,12 @@ hbk_result hbk_applier_start(const char *store_path, const struct hbk_kafka_conf
 
 /* A snapshot of the counters (for /metrics); thread-safe. */
 void hbk_applier_stats(struct hbk_applier *applier, struct hbk_applier_stats *stats);
+
+/*
+ * True when every message before high[p] of each partition p < n has been
+ * applied here: what a new owner of a partition waits for before deciding.
+ */
+bool hbk_applier_reached(struct hbk_applier *applier, const int64_t *high, int n);
 
 /* Stops the thread, leaves the group and frees the applier. NULL is fine. */
 void hbk_applier_stop(struct hbk_applier *applier);

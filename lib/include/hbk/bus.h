@@ -107,6 +107,39 @@ hbk_result hbk_kafka_dead_letter(struct hbk_kafka *producer, const char *topic,
 				 const struct hbk_kafka_message *msg, const char *reason,
 				 struct hbk_error *err);
 
+/*
+ * Queues ev on topic like hbk_kafka_produce(), and reports its delivery
+ * to the producer's delivery hook with opaque: for a caller that must not
+ * wait (hbkd's workers answer when the command is written).
+ */
+hbk_result hbk_kafka_produce_tracked(struct hbk_kafka *producer, const char *topic,
+				     const struct hbk_event *ev, void *opaque,
+				     struct hbk_error *err);
+/* What hbk_kafka_serve() calls for each tracked message: reason is NULL
+ * when the brokers acknowledged it. */
+typedef void (*hbk_kafka_delivery_fn)(void *opaque, const char *reason);
+void hbk_kafka_on_delivery(struct hbk_kafka *producer, hbk_kafka_delivery_fn fn);
+/* Runs the delivery reports that arrived, without waiting. */
+void hbk_kafka_serve(struct hbk_kafka *producer);
+
+/*
+ * The partition a key goes to on a topic of partitions partitions, as the
+ * producer's default partitioner (consistent_random) chooses it.
+ */
+int32_t hbk_kafka_partition_of(const char *key, int32_t partitions);
+
+/* The consumer's partitions of topic now, sorted, at most max. */
+hbk_result hbk_kafka_assignment(struct hbk_kafka *consumer, const char *topic, int32_t *parts,
+				int max, int *n, struct hbk_error *err);
+
+/*
+ * Asks the brokers for the end of each partition of topic: high[p] is the
+ * offset the next message of partition p will take; *n the partition
+ * count (at most max).
+ */
+hbk_result hbk_kafka_high_watermarks(struct hbk_kafka *kafka, const char *topic, int64_t *high,
+				     int max, int *n, int timeout_ms, struct hbk_error *err);
+
 void hbk_kafka_message_free(struct hbk_kafka_message *msg);
 /* Closes a consumer (leaving its group) or flushes briefly and frees a producer. */
 void hbk_kafka_free(struct hbk_kafka *kafka);

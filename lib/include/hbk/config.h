@@ -65,6 +65,9 @@ struct hbk_kafka_config {
 	int partitions;
 	int replication;
 	int timeout_ms;
+	char group[HBK_KAFKA_TOPIC_MAX]; /* the deciders' consumer group */
+	int session_timeout_ms;		 /* how long a dead member keeps its partitions */
+	int command_timeout_ms;		 /* how long a request waits for its command */
 };
 
 /* Fills out from cfg; a bad topic name or count fails with HBK_EINVAL

@@ -211,6 +211,16 @@ void hbk_engine_close(struct hbk_engine *engine);
 /* Resumes or compensates sagas whose process died; counts them. */
 hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hbk_error *err);
 
+/*
+ * Cluster mode: claims the sagas in flight that no process here runs (the
+ * owner died, or another instance ran them: see hbk_booking_replicate)
+ * for bookings of the hotels mine() accepts, and hands each booking id to
+ * run(), which runs its saga. Counts them.
+ */
+hbk_result hbk_engine_adopt(struct hbk_engine *engine, bool (*mine)(void *ctx, const char *hotel_id),
+			    void (*run)(void *ctx, const char *id), void *ctx, int *adopted,
+			    struct hbk_error *err);
+
 /* ------------------------------------------------------------------------
  * Commands. Each returns the booking JSON in *out (new reference) when
  * there is a booking to show, also when the saga ended FAILED: then the
@@ -222,6 +232,10 @@ struct hbk_book_request {
 	struct hbk_guest guest;
 	char payment_method[64];
 	char correlation_id[HBK_ID_MAX];
+	/* The booking's id, chosen by whoever sent the command (cluster
+	 * mode); "" = a new one. A booking with that id already there fails
+	 * HBK_ECONFLICT "stale_version". */
+	char id[HBK_ID_MAX];
 };
 
 hbk_result hbk_book(struct hbk_engine *engine, const struct hbk_book_request *req, json_t **out,
@@ -337,7 +351,8 @@ hbk_result hbk_payment_external(struct hbk_engine *engine, const struct hbk_exte
 /*
  * Applies a booking event another instance decided (cluster mode): stores
  * it as it came, moves the rooms it moved there, folds it and writes the
- * booking view. *applied is false for an event already here. Fails
+ * booking view; a saga it leaves in flight is listed as another
+ * instance's (hbk_engine_adopt() takes it over when the hotel moves here). *applied is false for an event already here. Fails
  * HBK_ECONFLICT "out_of_order" when the booking's previous event is
  * missing. Inside the caller's write transaction.
  */
