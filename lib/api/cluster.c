@@ -16,8 +16,10 @@
  *
  * When a partition moves here, the decider first waits until the applier
  * has applied the events topic up to its end as it is then, so it decides
- * on everything the previous owner decided, and then adopts the sagas the
- * previous owner left in flight for the partition's hotels.
+ * on everything the previous owner decided. Then, and every second, it
+ * adopts the sagas in flight of its hotels that no process here runs and
+ * that had no event for twice the session timeout: the previous owner
+ * died, or lost the partition and finished what it could.
  *
  * The offset of a command is committed after worker 0 recorded its
  * decision; a command that comes again is found in the decided commands
@@ -38,6 +40,7 @@
 #define KAFKA_RETRY_MS	     500
 #define WAITER_TICK_US	     2000
 #define DEAD_LETTER_FLUSH_MS 10000
+#define ADOPT_EVERY_MS	     1000
 #define PARTITIONS_MAX	     HBK_APPLIER_PARTITIONS_MAX
 
 enum job { JOB_NONE, JOB_DECIDE, JOB_ADOPT };
@@ -111,7 +114,8 @@ static void adopt(struct cluster *c)
 	struct hbk_error err = {0};
 	int adopted = 0;
 	struct worker *w = &c->server->workers[0];
-	if (hbk_engine_adopt(w->engine, hotel_is_mine, adopt_start, c, &adopted, &err) != HBK_OK)
+	if (hbk_engine_adopt(w->engine, 2 * (int64_t)c->kafka.session_timeout_ms, hotel_is_mine,
+			     adopt_start, c, &adopted, &err) != HBK_OK)
 		log_line(c->server, "error", "cannot adopt the sagas in flight: %s", err.message);
 	else if (adopted > 0)
 		log_line(c->server, "info", "adopted %d saga(s) in flight of this instance's hotels",
@@ -275,8 +279,19 @@ static bool handle(struct cluster *c, const struct hbk_kafka_message *msg)
 	struct hbk_event ev;
 	struct hbk_error err = {0};
 	bool decided = true;
-	if (hbk_kafka_message_event(msg, &ev, &err) != HBK_OK ||
-	    command_check(&ev, &err) != HBK_OK) {
+	struct hbk_kafka_origin origin;
+	hbk_kafka_message_origin(msg, &origin);
+	if (hbk_kafka_message_event(msg, &ev, &err) == HBK_OK &&
+	    command_check(&ev, &err) == HBK_OK && c->partitions > 0 &&
+	    hbk_kafka_partition_of(ev.partitionkey, c->partitions) != origin.partition)
+		/* Another partitioner: this hotel's other commands are decided
+		 * elsewhere, so this one cannot be decided here. */
+		hbk_fail(&err, HBK_EINVAL, "wrong_partition",
+			 "command %s for %s is on partition %d, but hbkd sends that key to "
+			 "partition %d (librdkafka's consistent_random partitioner, CRC32)",
+			 ev.id, ev.partitionkey, (int)origin.partition,
+			 (int)hbk_kafka_partition_of(ev.partitionkey, c->partitions));
+	if (err.code[0]) {
 		char reason[HBK_ERROR_CODE_MAX + HBK_ERROR_MESSAGE_MAX + 4];
 		hbk_format(reason, sizeof(reason), "%s: %s", err.code, err.message);
 		dead_letter(c, msg, reason);
@@ -290,6 +305,7 @@ static bool handle(struct cluster *c, const struct hbk_kafka_message *msg)
 static void *decide_loop(void *arg)
 {
 	struct cluster *c = arg;
+	int64_t adopted_ms = hbk_now_ms();
 	while (!atomic_load(&c->stopping) && !atomic_load(&c->server->draining)) {
 		struct hbk_kafka_message *msg = NULL;
 		struct hbk_error err = {0};
@@ -301,6 +317,13 @@ static void *decide_loop(void *arg)
 		if (!follow_assignment(c)) {
 			hbk_kafka_message_free(msg);
 			break;
+		}
+		if (c->nowned > 0 && hbk_now_ms() - adopted_ms >= ADOPT_EVERY_MS) {
+			adopted_ms = hbk_now_ms();
+			if (!post_job(c, JOB_ADOPT, NULL)) {
+				hbk_kafka_message_free(msg);
+				break;
+			}
 		}
 		if (!msg)
 			continue;
@@ -331,6 +354,9 @@ hbk_result cluster_start(struct server *server, const struct hbk_kafka_config *k
 	if (rc == HBK_OK)
 		rc = hbk_kafka_consumer_new(kafka->brokers, kafka->group, topics,
 					    kafka->session_timeout_ms, &c->consumer, err);
+	/* The workers' side first: the decider posts to worker 0 at once. */
+	for (int i = 0; rc == HBK_OK && i < server->nworkers; i++)
+		rc = cluster_worker_init(&server->workers[i], err);
 	if (rc == HBK_OK && pthread_create(&c->thread, NULL, decide_loop, c) != 0)
 		rc = hbk_fail(err, HBK_EINTERNAL, "thread", "cannot start the command decider");
 	c->started = rc == HBK_OK;

@@ -344,8 +344,6 @@ static hbk_result start_kafka(struct server *server, struct hbk_error *err)
 		rc = hbk_applier_start(path, &kafka, apply_event, &server->metrics->applier, err);
 	if (rc == HBK_OK)
 		rc = cluster_start(server, &kafka, err);
-	for (int i = 0; rc == HBK_OK && i < server->nworkers; i++)
-		rc = cluster_worker_init(&server->workers[i], err);
 	if (rc == HBK_OK) {
 		struct hbk_applier_stats stats;
 		hbk_applier_stats(server->metrics->applier, &stats);

@@ -149,7 +149,8 @@ void app_log(void *ctx, const struct http_request *req, const struct http_respon
 void app_refuse(void *ctx, int status, const char *code, const char *detail,
 		struct http_response *resp);
 
-/* Cluster mode (cluster.c): the command decider and the waiters. */
+/* Cluster mode (cluster.c): the command decider and the waiters;
+ * cluster_start() prepares every worker for them too. */
 hbk_result cluster_start(struct server *server, const struct hbk_kafka_config *kafka,
 			 struct hbk_error *err);
 void cluster_stop(struct server *server);

@@ -140,7 +140,8 @@ hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hb
 	return last;
 }
 
-hbk_result hbk_engine_adopt(struct hbk_engine *engine, bool (*mine)(void *ctx, const char *hotel_id),
+hbk_result hbk_engine_adopt(struct hbk_engine *engine, int64_t idle_ms,
+			    bool (*mine)(void *ctx, const char *hotel_id),
 			    void (*run)(void *ctx, const char *id), void *ctx, int *adopted,
 			    struct hbk_error *err)
 {
@@ -159,10 +160,11 @@ hbk_result hbk_engine_adopt(struct hbk_engine *engine, bool (*mine)(void *ctx, c
 	hbk_result rc = hbk_store_prepare(engine->store,
 					  "SELECT s.booking_id, s.owner_pid, s.owner_start, b.hotel_id"
 					  " FROM sagas s JOIN bookings b ON b.id = s.booking_id"
-					  " ORDER BY s.started_ms",
+					  " WHERE b.updated_ms < ? ORDER BY s.started_ms",
 					  &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
+	sqlite3_bind_int64(stmt, 1, hbk_now_ms() - idle_ms);
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		long pid = (long)sqlite3_column_int64(stmt, 1);
 		long long start = sqlite3_column_int64(stmt, 2);

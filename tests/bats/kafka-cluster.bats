@@ -347,3 +347,64 @@ sandbox_agrees() { # name
 	diff <(ours A CONFIRMED) <(ours B CONFIRMED)
 	diff <(ours A CONFIRMED) <(ours C CONFIRMED)
 }
+
+@test "the owner of a hotel killed with sagas in flight: a survivor adopts them, each booked and charged once" {
+	start_cluster
+	# The instance that decides H-MAD-0001 counts the first command.
+	api URL_A /v1/bookings -H "$JSON" -d "$(body "$(offer URL_A H-MAD-0001 DBL)" 1)" >/dev/null
+	owner=
+	for n in A B C; do
+		[ "$(metric "URL_$n" 'hbk_commands_total{outcome="accepted"}')" = 1 ] && owner=$n
+	done
+	[ -n "$owner" ]
+	survivors=()
+	for n in A B C; do [ "$n" = "$owner" ] || survivors+=("$n"); done
+	via=URL_${survivors[0]}
+	# A slow partner: the owner's sagas are at the partner when it dies.
+	curl -sS -f -X POST -d '{"endpoint":"partner.*","latency_ms":1200}' "$SANDBOX_URL/__sandbox/faults" >/dev/null
+	ids=()
+	for i in 2 3 4; do
+		ids+=("$(api "$via" '/v1/bookings?wait=0' -H "$JSON" -d "$(body "$(offer "$via" H-MAD-0001 DBL)" "$i")" | jq -r .id)")
+	done
+	for id in "${ids[@]}"; do [ "$(api "$via" "/v1/bookings/$id" | jq -r .status)" = PENDING ]; done
+	kill -9 "${PID_OF[$owner]}"
+	await_owners "${survivors[@]}"
+	for id in "${ids[@]}"; do await_booking "$via" "$id" CONFIRMED; done
+	adopted=0
+	for n in "${survivors[@]}"; do adopted=$((adopted + $(metric "URL_$n" hbk_sagas_adopted_total))); done
+	[ "$adopted" = 3 ]
+	state=$(sandbox_state)
+	for id in "${ids[@]}"; do
+		[ "$(echo "$state" | jq --arg id "$id" '[.partner.bookings[] | select(.clientReference == $id and .status == "CONFIRMED")] | length')" = 1 ]
+		[ "$(echo "$state" | jq --arg id "$id" '[.payment.payment_intents[] | select(.metadata.booking_id == $id and .amount_received > 0)] | length')" = 1 ]
+	done
+	diff <(api "URL_${survivors[0]}" "/v1/bookings/${ids[0]}" | jq -S .) <(api "URL_${survivors[1]}" "/v1/bookings/${ids[0]}" | jq -S .)
+}
+
+@test "a command on a partition hbkd would not choose for its key goes to hbk.dlq; the right one is decided" {
+	start_cluster
+	o=$(offer URL_A H-LIS-0002 DBL)
+	for p in 0 1 2 3 4 5; do
+		printf '{"offer_id":"%s","guest":{"name":"Par Tition","email":"p@example.com"}}\n' "$o" |
+			kcat -P -b "$BROKERS" -t hbk.commands -p "$p" -k H-LIS-0002 \
+				-H ce_specversion=1.0 -H "ce_id=CM-PART$p" -H ce_source=urn:test \
+				-H ce_type=hbk.command.booking.create.v1 -H "ce_subject=BK-PART0000000000000$p" \
+				-H "ce_time=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)"
+	done
+	for _ in $(seq 1 100); do
+		[ "$(kcat -C -b "$BROKERS" -t hbk.dlq -e -q -J | wc -l)" = 5 ] && break
+		sleep 0.2
+	done
+	kcat -C -b "$BROKERS" -t hbk.dlq -e -q -J >"$BATS_TEST_TMPDIR/dlq.jsonl"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/dlq.jsonl")" = 5 ]
+	[ "$(jq -r '.headers | (index("hbk_dlq_reason") as $i | .[$i + 1])' "$BATS_TEST_TMPDIR/dlq.jsonl" | grep -c '^wrong_partition: ')" = 5 ]
+	decided() {
+		for p in 0 1 2 3 4 5; do api URL_A "/v1/bookings/BK-PART0000000000000$p" | jq -r .status; done |
+			grep -c CONFIRMED || true
+	}
+	for _ in $(seq 1 100); do
+		[ "$(decided)" -ge 1 ] && break
+		sleep 0.1
+	done
+	[ "$(decided)" = 1 ]
+}

@@ -214,10 +214,12 @@ hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hb
 /*
  * Cluster mode: claims the sagas in flight that no process here runs (the
  * owner died, or another instance ran them: see hbk_booking_replicate)
- * for bookings of the hotels mine() accepts, and hands each booking id to
- * run(), which runs its saga. Counts them.
+ * for bookings of the hotels mine() accepts that had no event for idle_ms
+ * (an instance that just lost the hotel may still be running the saga),
+ * and hands each booking id to run(), which runs its saga. Counts them.
  */
-hbk_result hbk_engine_adopt(struct hbk_engine *engine, bool (*mine)(void *ctx, const char *hotel_id),
+hbk_result hbk_engine_adopt(struct hbk_engine *engine, int64_t idle_ms,
+			    bool (*mine)(void *ctx, const char *hotel_id),
 			    void (*run)(void *ctx, const char *id), void *ctx, int *adopted,
 			    struct hbk_error *err);
 
@@ -352,9 +354,10 @@ hbk_result hbk_payment_external(struct hbk_engine *engine, const struct hbk_exte
  * Applies a booking event another instance decided (cluster mode): stores
  * it as it came, moves the rooms it moved there, folds it and writes the
  * booking view; a saga it leaves in flight is listed as another
- * instance's (hbk_engine_adopt() takes it over when the hotel moves here). *applied is false for an event already here. Fails
- * HBK_ECONFLICT "out_of_order" when the booking's previous event is
- * missing. Inside the caller's write transaction.
+ * instance's (hbk_engine_adopt() takes it over when the hotel moves
+ * here). *applied is false for an event already here. Fails HBK_ECONFLICT
+ * "out_of_order" when the booking's previous event is missing. Inside the
+ * caller's write transaction.
  */
 hbk_result hbk_booking_replicate(struct hbk_store *store, const struct hbk_event *ev,
 				 bool *applied, struct hbk_error *err);
