@@ -5,10 +5,10 @@
  * applier, and consumes the events topic in the group hbkd-<id>: a store
  * that was here before resumes where it committed, and a store made
  * afresh (a deleted file) is a new group that reads the topic from the
- * beginning and so rebuilds its read model. An offset is committed only
- * after the store's transaction that applied the message; a crash in
- * between means the message comes again, and the apply function finds its
- * event already there. The instance's own events come back too and are
+ * beginning and so rebuilds its read model. What has arrived is applied in
+ * one transaction (up to 256 messages), and an offset is committed only
+ * after that transaction; a crash in between means the messages come
+ * again, and the apply function finds their events already there. The instance's own events come back too and are
  * skipped the same way.
  *
  * A store that is busy or unavailable is waited for, with a growing,
@@ -31,6 +31,7 @@
 #define APPLY_SESSION_MS      10000
 #define DEAD_LETTER_FLUSH_MS  10000
 #define APPLY_LAG_EVERY_MS    1000
+#define APPLY_BATCH_MAX	      256
 #define INSTANCE_GROUP_PREFIX "hbkd-"
 
 struct hbk_applier {
@@ -83,20 +84,6 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* One event in one transaction; HBK_EUNAVAILABLE means try again. */
-static hbk_result apply_one(struct hbk_applier *a, const struct hbk_event *ev, bool *applied,
-			    struct hbk_error *err)
-{
-	hbk_result rc = hbk_store_begin(a->store, true, err);
-	if (rc != HBK_OK)
-		return rc;
-	rc = a->apply(a->store, ev, applied, err);
-	if (rc == HBK_OK)
-		return hbk_store_commit(a->store, err);
-	hbk_store_rollback(a->store);
-	return rc;
-}
-
 static void dead_letter(struct hbk_applier *a, const struct hbk_kafka_message *msg,
 			const char *reason)
 {
@@ -117,50 +104,127 @@ static void dead_letter(struct hbk_applier *a, const struct hbk_kafka_message *m
 	}
 }
 
-/* Applies ev, waiting out a busy store; HBK_EUNAVAILABLE only when stopping. */
-static hbk_result apply_retrying(struct hbk_applier *a, const struct hbk_event *ev, bool *applied,
-				 struct hbk_error *err)
+/* What became of one message of a batch. */
+struct item {
+	struct hbk_kafka_message *msg;
+	struct hbk_event ev;
+	bool valid;   /* it carries an event */
+	bool applied; /* written (false: already there) */
+	bool dead;    /* for the dead letters, with reason */
+	char reason[HBK_ERROR_CODE_MAX + HBK_ERROR_MESSAGE_MAX + 4];
+};
+
+static void mark_dead(struct item *it, const struct hbk_error *err)
 {
+	it->dead = true;
+	hbk_format(it->reason, sizeof(it->reason), "%s: %s", err->code, err->message);
+}
+
+/*
+ * Applies a batch in one transaction, each event under a savepoint of its
+ * own: one that cannot be applied is undone alone and marked for the dead
+ * letters. HBK_EUNAVAILABLE (a busy store) undoes the whole batch.
+ */
+static hbk_result apply_once(struct hbk_applier *a, struct item *items, int n,
+			     struct hbk_error *err)
+{
+	struct hbk_store *store = a->store;
+	hbk_result rc = hbk_store_begin(store, true, err);
+	for (int i = 0; rc == HBK_OK && i < n; i++) {
+		struct item *it = &items[i];
+		struct hbk_error why = {0};
+		it->applied = false;
+		it->dead = !it->valid;
+		if (!it->valid)
+			continue;
+		rc = hbk_store_exec(store, "SAVEPOINT apply", err);
+		if (rc != HBK_OK)
+			break;
+		hbk_result one = a->apply(store, &it->ev, &it->applied, &why);
+		if (one == HBK_OK) {
+			rc = hbk_store_exec(store, "RELEASE apply", err);
+		} else if (one == HBK_EUNAVAILABLE) {
+			*err = why;
+			rc = one;
+		} else {
+			it->applied = false;
+			mark_dead(it, &why);
+			rc = hbk_store_exec(store, "ROLLBACK TO apply; RELEASE apply", err);
+		}
+	}
+	if (rc == HBK_OK)
+		return hbk_store_commit(store, err);
+	if (store->tx_depth > 0)
+		hbk_store_rollback(store);
+	return rc;
+}
+
+/* Applies a batch, waiting out a busy store; false when stopping first. */
+static bool apply_batch(struct hbk_applier *a, struct item *items, int n)
+{
+	struct hbk_error err = {0};
 	int backoff_ms = APPLY_BACKOFF_MIN;
+	for (int i = 0; i < n; i++) {
+		items[i].valid = hbk_kafka_message_event(items[i].msg, &items[i].ev, &err) == HBK_OK;
+		if (!items[i].valid)
+			mark_dead(&items[i], &err);
+	}
 	hbk_result rc;
-	while ((rc = apply_one(a, ev, applied, err)) == HBK_EUNAVAILABLE &&
+	while ((rc = apply_once(a, items, n, &err)) == HBK_EUNAVAILABLE &&
 	       !atomic_load(&a->stopping)) {
 		a->retries++;
 		sleep_ms(backoff_ms / 2 + (int)(random() % (backoff_ms / 2 + 1)));
 		backoff_ms =
 		    backoff_ms * 2 > APPLY_BACKOFF_MAX ? APPLY_BACKOFF_MAX : backoff_ms * 2;
 	}
-	return rc;
-}
-
-/* Applies or dead-letters one message; false when stopping first. */
-static bool handle(struct hbk_applier *a, const struct hbk_kafka_message *msg)
-{
-	struct hbk_event ev;
-	struct hbk_error err = {0};
-	bool applied = false;
-	hbk_result rc = hbk_kafka_message_event(msg, &ev, &err);
-	if (rc == HBK_OK)
-		rc = apply_retrying(a, &ev, &applied, &err);
-	hbk_event_clear(&ev);
 	if (rc == HBK_EUNAVAILABLE)
-		return false; /* stopping: the message comes again */
-	if (rc == HBK_OK) {
-		if (applied)
+		return false; /* stopping: the messages come again */
+	if (rc != HBK_OK) {
+		/* The store refused the batch itself: each goes alone. */
+		for (int i = 0; i < n; i++)
+			if (items[i].valid)
+				mark_dead(&items[i], &err);
+	}
+	for (int i = 0; i < n; i++) {
+		if (items[i].dead)
+			dead_letter(a, items[i].msg, items[i].reason);
+		else if (items[i].applied)
 			a->applied++;
 		else
 			a->skipped++;
-		return true;
 	}
-	char reason[HBK_ERROR_CODE_MAX + HBK_ERROR_MESSAGE_MAX + 4];
-	hbk_format(reason, sizeof(reason), "%s: %s", err.code, err.message);
-	dead_letter(a, msg, reason);
 	return !atomic_load(&a->stopping);
+}
+
+/* Commits the offset after the last message of each partition in items. */
+static void commit_batch(struct hbk_applier *a, struct item *items, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		struct hbk_kafka_origin origin;
+		struct hbk_error err = {0};
+		bool later = false;
+		hbk_kafka_message_origin(items[i].msg, &origin);
+		for (int j = i + 1; j < n && !later; j++) {
+			struct hbk_kafka_origin other;
+			hbk_kafka_message_origin(items[j].msg, &other);
+			later = other.partition == origin.partition &&
+				strcmp(other.topic, origin.topic) == 0;
+		}
+		if (later)
+			continue;
+		for (int tries = 0;
+		     tries < 3 && hbk_kafka_commit(a->consumer, items[i].msg, &err) != HBK_OK;
+		     tries++)
+			sleep_ms(APPLY_BACKOFF_MIN);
+		if (origin.partition >= 0 && origin.partition < HBK_APPLIER_PARTITIONS_MAX)
+			atomic_store(&a->next[origin.partition], origin.offset + 1);
+	}
 }
 
 static void *consume(void *arg)
 {
 	struct hbk_applier *a = arg;
+	struct item *items = hbk_xcalloc(APPLY_BATCH_MAX, sizeof(*items));
 	int64_t lag_read_ms = 0;
 	while (!atomic_load(&a->stopping)) {
 		struct hbk_kafka_message *msg = NULL;
@@ -177,19 +241,23 @@ static void *consume(void *arg)
 		}
 		if (!msg)
 			continue;
-		/* Not committed when stopping half-way: the message comes again. */
-		if (handle(a, msg)) {
-			struct hbk_kafka_origin origin;
-			for (int tries = 0;
-			     tries < 3 && hbk_kafka_commit(a->consumer, msg, &err) != HBK_OK;
-			     tries++)
-				sleep_ms(APPLY_BACKOFF_MIN);
-			hbk_kafka_message_origin(msg, &origin);
-			if (origin.partition >= 0 && origin.partition < HBK_APPLIER_PARTITIONS_MAX)
-				atomic_store(&a->next[origin.partition], origin.offset + 1);
+		/* What else has arrived goes in the same transaction. */
+		int n = 0;
+		do {
+			memset(&items[n], 0, sizeof(items[n]));
+			items[n++].msg = msg;
+			msg = NULL;
+		} while (n < APPLY_BATCH_MAX && hbk_kafka_poll(a->consumer, 0, &msg, &err) == HBK_OK &&
+			 msg);
+		/* Not committed when stopping half-way: the messages come again. */
+		if (apply_batch(a, items, n))
+			commit_batch(a, items, n);
+		for (int i = 0; i < n; i++) {
+			hbk_event_clear(&items[i].ev);
+			hbk_kafka_message_free(items[i].msg);
 		}
-		hbk_kafka_message_free(msg);
 	}
+	free(items);
 	return NULL;
 }
 
