@@ -93,6 +93,7 @@ bench: deps
 	@bash scripts/bench
 	@bash scripts/bench-http
 	@bash scripts/bench-sagas
+	@bash scripts/bench-cluster
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

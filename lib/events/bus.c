@@ -482,7 +482,11 @@ hbk_result hbk_kafka_lag(struct hbk_kafka *consumer, int64_t *lag, struct hbk_er
 hbk_result hbk_kafka_commit(struct hbk_kafka *consumer, const struct hbk_kafka_message *msg,
 			    struct hbk_error *err)
 {
-	rd_kafka_resp_err_t code = rd_kafka_commit_message(consumer->rk, msg->rkm, 0);
+	/* Asynchronous: a commit waits on no broker (one that never comes
+	 * back would hold the caller, and its shutdown, for ever). A commit
+	 * lost with a crash means the message comes again, which the caller
+	 * deduplicates anyway. */
+	rd_kafka_resp_err_t code = rd_kafka_commit_message(consumer->rk, msg->rkm, 1);
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return hbk_fail(err, HBK_EUNAVAILABLE, "kafka_unavailable",
 				"kafka: cannot commit %s [%d] at %lld: %s",

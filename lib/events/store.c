@@ -130,6 +130,17 @@ hbk_result hbk_events_insert(struct hbk_store *store, const struct hbk_event *ev
 	return rc;
 }
 
+bool hbk_events_known(struct hbk_store *store, const char *id)
+{
+	sqlite3_stmt *stmt;
+	if (hbk_store_prepare(store, "SELECT 1 FROM events WHERE id = ?", &stmt, NULL) != HBK_OK)
+		return false;
+	hbk_bind_text(stmt, 1, id);
+	bool known = sqlite3_step(stmt) == SQLITE_ROW;
+	hbk_stmt_done(stmt);
+	return known;
+}
+
 #define EVENT_COLUMNS                                                                              \
 	"position, id, stream, sequence, type, time_ms, partitionkey, correlationid, causationid," \
 	" data"

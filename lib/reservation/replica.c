@@ -61,6 +61,9 @@ hbk_result hbk_booking_replicate(struct hbk_store *store, const struct hbk_event
 		return hbk_fail(err, HBK_EINVAL, "invalid_event", "%s is not a booking event",
 				ev->type);
 
+	/* This instance's own events come back: skip them before any work. */
+	if (hbk_events_known(store, ev->id))
+		return HBK_OK;
 	hbk_result rc = booking_load(store, ev->subject, &b, err);
 	if (rc == HBK_ENOTFOUND) {
 		memset(&b, 0, sizeof(b));

@@ -149,3 +149,20 @@ check_topic_matches_store() {
 	await_published
 	check_topic_matches_store
 }
+
+@test "SIGTERM after the brokers died: hbkd still stops, and what it could not send waits in the store" {
+	book_n H-LIS-0002 1
+	await_published
+	kill -9 "$MOCK_PID"
+	MOCK_PID=
+	book_embedded H-LIS-0002 1
+	kill -TERM "$HBKD_PID"
+	for _ in $(seq 1 300); do
+		kill -0 "$HBKD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	! kill -0 "$HBKD_PID" 2>/dev/null
+	HBKD_PID=
+	[ "$(unpublished)" -gt 0 ]
+	grep -q '"msg":"stop","detail":"hbkd stopped"' "$HBKD_LOG"
+}

@@ -93,7 +93,8 @@ hbk_result hbk_kafka_message_event(const struct hbk_kafka_message *msg, struct h
  */
 hbk_result hbk_kafka_lag(struct hbk_kafka *consumer, int64_t *lag, struct hbk_error *err);
 
-/* Commits the offset after msg (synchronously): msg was applied. */
+/* Commits the offset after msg, without waiting for the brokers: msg was
+ * applied. */
 hbk_result hbk_kafka_commit(struct hbk_kafka *consumer, const struct hbk_kafka_message *msg,
 			    struct hbk_error *err);
 

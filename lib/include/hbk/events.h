@@ -72,6 +72,10 @@ hbk_result hbk_events_unpublished(struct hbk_store *store, int max, hbk_event_fn
 hbk_result hbk_events_insert(struct hbk_store *store, const struct hbk_event *ev, bool *inserted,
 			     struct hbk_error *err);
 
+/* Whether the store holds the event with this id (false on a read error:
+ * hbk_events_insert() tells for sure). */
+bool hbk_events_known(struct hbk_store *store, const char *id);
+
 /* Calls fn for each event of a stream in order. */
 hbk_result hbk_events_read(struct hbk_store *store, const char *stream, hbk_event_fn fn, void *ctx,
 			   struct hbk_error *err);
