@@ -13,7 +13,11 @@
  *   boards), the allotment and the free-cancellation days; a few queries
  *   with more guests on the first night find each room's capacity. Every
  *   write is an upsert that changes only differing rows, so a second run
- *   changes nothing.
+ *   changes nothing. Each night is one transaction, which also appends,
+ *   for each hotel it changed, hbk.catalog.hotel_synced.v1 when the
+ *   hotel, a room type or a board changed and hbk.inventory.nights_set.v1
+ *   when an allotment or price did (lib/inventory/events.c): what other
+ *   hbkd instances apply.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,7 +270,8 @@ static int category_stars(const char *category)
 
 /* Room types of ours the partner did not offer for the night: sold out. */
 static hbk_result sync_sold_out(struct sync_state *st, const json_t *partner_hotel,
-				const char *hotel_id, hbk_date night, struct hbk_error *err)
+				const char *hotel_id, hbk_date night, int *changes,
+				struct hbk_error *err)
 {
 	json_t *ours = NULL;
 	hbk_result rc = hbk_hotel_json(st->store, hotel_id, &ours, err);
@@ -282,11 +287,82 @@ static hbk_result sync_sold_out(struct sync_state *st, const json_t *partner_hot
 			offered |= room_code(room, partner_code) && strcmp(partner_code, code) == 0;
 		}
 		if (rc == HBK_OK && !offered)
-			rc = hbk_inventory_sync_sold_out(st->store, hotel_id, code, night,
-							 &st->changes, err);
+			rc = hbk_inventory_sync_sold_out(st->store, hotel_id, code, night, changes,
+							 err);
 	}
 	json_decref(ours);
 	return rc;
+}
+
+/* The hotel's room types, boards and the night's rates. */
+static hbk_result sync_hotel_rooms(struct sync_state *st, const json_t *h,
+				   const struct hbk_sync_hotel *partner, const char *id,
+				   hbk_date night, int *catalog_changes, int *night_changes,
+				   struct hbk_error *err)
+{
+	const struct hbk_sync_hotel sh = *partner;
+	const char *currency = sh.hotel.currency;
+	size_t i;
+	const json_t *room;
+	hbk_result rc = HBK_OK;
+	bool seen = false;
+	for (int k = 0; k < st->nhotels && !seen; k++)
+		seen = st->hotels_seen[k] == sh.hotel.code;
+	if (!seen && st->nhotels < (int)(sizeof(st->hotels_seen) / sizeof(st->hotels_seen[0])))
+		st->hotels_seen[st->nhotels++] = sh.hotel.code;
+
+	const char *boards[SYNC_BOARDS_MAX], *names[SYNC_BOARDS_MAX];
+	int nboards = hotel_boards(h, boards, names);
+	const char *rate_class = sh.sells_refundable ? "NOR" : "NRF";
+	bool boards_done = false;
+	json_array_foreach(json_object_get(h, "rooms"), i, room)
+	{
+		char code[HBK_ROOM_CODE_MAX];
+		int allotment = 0;
+		if (!room_code(room, code))
+			continue;
+		int64_t base = rate_net(room, "RO", rate_class, currency, &allotment);
+		for (int b = 0; b < nboards && base < 0; b++)
+			base = rate_net(room, boards[b], rate_class, currency, &allotment);
+		if (base <= 0)
+			continue;
+		int64_t price = sh.sells_refundable
+				    ? base
+				    : (base * 100 + (100 - sh.nrf_discount_pct) / 2) /
+					  (100 - sh.nrf_discount_pct);
+		struct sync_room *r = sync_room_find(st, sh.hotel.code, code, true);
+		int capacity = r && r->capacity ? r->capacity : 0,
+		    max_children = r ? r->max_children : 0;
+		if (capacity == 0)
+			room_fallback(code, &capacity, &max_children);
+		if (capacity < 1)
+			capacity = 1;
+		rc = hbk_inventory_sync_room(st->store, id, code, hbk_json_str(room, "name", code),
+					     capacity, max_children, allotment, catalog_changes,
+					     err);
+		if (rc == HBK_OK && r && !r->written) {
+			r->written = true;
+			st->room_types++;
+		}
+		if (rc == HBK_OK)
+			rc = hbk_inventory_sync_night(st->store, id, code, night, allotment, price,
+						      night_changes, err);
+		if (rc != HBK_OK)
+			return rc;
+		st->nights_written++;
+		/* Supplements: what a board adds to room only, for one adult. */
+		for (int b = 0; b < nboards && !boards_done; b++) {
+			int64_t with = rate_net(room, boards[b], rate_class, currency, NULL);
+			if (with < 0)
+				continue;
+			rc = hbk_inventory_sync_board(st->store, id, boards[b], names[b],
+						      with - base, catalog_changes, err);
+			if (rc != HBK_OK)
+				return rc;
+		}
+		boards_done = true;
+	}
+	return HBK_OK;
 }
 
 /* Writes one hotel's answer for one night. */
@@ -328,66 +404,19 @@ static hbk_result sync_hotel_night(struct sync_state *st, const json_t *h, hbk_d
 	sh.free_cancel_days = free_cancel_days(h, night);
 
 	char id[HBK_HOTEL_ID_MAX];
-	hbk_result rc = hbk_inventory_sync_hotel(st->store, &sh, id, &st->changes, err);
-	if (rc != HBK_OK)
-		return rc;
-	bool seen = false;
-	for (int k = 0; k < st->nhotels && !seen; k++)
-		seen = st->hotels_seen[k] == sh.hotel.code;
-	if (!seen && st->nhotels < (int)(sizeof(st->hotels_seen) / sizeof(st->hotels_seen[0])))
-		st->hotels_seen[st->nhotels++] = sh.hotel.code;
-
-	const char *boards[SYNC_BOARDS_MAX], *names[SYNC_BOARDS_MAX];
-	int nboards = hotel_boards(h, boards, names);
-	const char *rate_class = sh.sells_refundable ? "NOR" : "NRF";
-	bool boards_done = false;
-	json_array_foreach(json_object_get(h, "rooms"), i, room)
-	{
-		char code[HBK_ROOM_CODE_MAX];
-		int allotment = 0;
-		if (!room_code(room, code))
-			continue;
-		int64_t base = rate_net(room, "RO", rate_class, currency, &allotment);
-		for (int b = 0; b < nboards && base < 0; b++)
-			base = rate_net(room, boards[b], rate_class, currency, &allotment);
-		if (base <= 0)
-			continue;
-		int64_t price = sh.sells_refundable
-				    ? base
-				    : (base * 100 + (100 - sh.nrf_discount_pct) / 2) /
-					  (100 - sh.nrf_discount_pct);
-		struct sync_room *r = sync_room_find(st, sh.hotel.code, code, true);
-		int capacity = r && r->capacity ? r->capacity : 0,
-		    max_children = r ? r->max_children : 0;
-		if (capacity == 0)
-			room_fallback(code, &capacity, &max_children);
-		if (capacity < 1)
-			capacity = 1;
-		rc = hbk_inventory_sync_room(st->store, id, code, hbk_json_str(room, "name", code),
-					     capacity, max_children, allotment, &st->changes, err);
-		if (rc == HBK_OK && r && !r->written) {
-			r->written = true;
-			st->room_types++;
-		}
-		if (rc == HBK_OK)
-			rc = hbk_inventory_sync_night(st->store, id, code, night, allotment, price,
-						      &st->changes, err);
-		if (rc != HBK_OK)
-			return rc;
-		st->nights_written++;
-		/* Supplements: what a board adds to room only, for one adult. */
-		for (int b = 0; b < nboards && !boards_done; b++) {
-			int64_t with = rate_net(room, boards[b], rate_class, currency, NULL);
-			if (with < 0)
-				continue;
-			rc = hbk_inventory_sync_board(st->store, id, boards[b], names[b],
-						      with - base, &st->changes, err);
-			if (rc != HBK_OK)
-				return rc;
-		}
-		boards_done = true;
-	}
-	return sync_sold_out(st, h, id, night, err);
+	int catalog_changes = 0, night_changes = 0;
+	hbk_result rc = hbk_inventory_sync_hotel(st->store, &sh, id, &catalog_changes, err);
+	if (rc == HBK_OK)
+		rc = sync_hotel_rooms(st, h, &sh, id, night, &catalog_changes, &night_changes, err);
+	if (rc == HBK_OK)
+		rc = sync_sold_out(st, h, id, night, &night_changes, err);
+	/* What changed is an event, in this transaction (lib/inventory/events.c). */
+	if (rc == HBK_OK && catalog_changes)
+		rc = hbk_inventory_hotel_event(st->store, id, err);
+	if (rc == HBK_OK && night_changes)
+		rc = hbk_inventory_nights_event(st->store, id, night, night + 1, err);
+	st->changes += catalog_changes + night_changes;
+	return rc;
 }
 
 static void sync_progress(const struct sync_state *st, int done, int total)

@@ -302,15 +302,21 @@ static hbk_result limits_from(const struct hbk_config *cfg, struct http_limits *
 
 /*
  * What the applier does with an event from the events topic: a booking
- * event decided by another instance is replicated, a command's refusal is
- * stored for the request that waits for it; anything else is not an event
- * this version knows, and goes to the dead letters.
+ * event decided by another instance is replicated, as are the catalog,
+ * inventory and token changes hbk-admin made on another store; a
+ * command's refusal is stored for the request that waits for it; anything
+ * else is not an event this version knows, and goes to the dead letters.
  */
 static hbk_result apply_event(struct hbk_store *store, const struct hbk_event *ev, bool *applied,
 			      struct hbk_error *err)
 {
 	if (strncmp(ev->type, "hbk.booking.", 12) == 0)
 		return hbk_booking_replicate(store, ev, applied, err);
+	if (strncmp(ev->type, "hbk.catalog.", 12) == 0 ||
+	    strncmp(ev->type, "hbk.inventory.", 14) == 0)
+		return hbk_inventory_replicate(store, ev, applied, err);
+	if (strncmp(ev->type, "hbk.token.", 10) == 0)
+		return hbk_token_replicate(store, ev, applied, err);
 	if (strcmp(ev->type, REJECTION_EVENT) == 0)
 		return hbk_events_insert(store, ev, applied, err);
 	*applied = false;

@@ -1,6 +1,12 @@
 /*
  * tokens.c - API bearer tokens: created once and shown once, kept as a
  * SHA-256, checked in constant time.
+ *
+ * Creating and revoking a token are events too (hbk.token.created.v1,
+ * hbk.token.revoked.v1 on the stream "token:<name>", keyed by the name),
+ * appended in the transaction that changes the table, so that every hbkd
+ * of a cluster applies them (hbk_token_replicate) and accepts the same
+ * tokens. An event carries the token's SHA-256, never the token.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +15,18 @@
 #include <openssl/evp.h>
 
 #include "hbk/api.h"
+#include "hbk/events.h"
+#include "hbk/json.h"
 #include "hbk/store.h"
 
 #define TOKEN_RANDOM_BYTES 32
 #define TOKEN_SET_MAX	   1024
 #define SHA256_BYTES	   32
+#define SHA256_HEX	   (SHA256_BYTES * 2 + 1)
+
+static const char created_type[] = "hbk.token.created.v1";
+static const char revoked_type[] = "hbk.token.revoked.v1";
+static const char stream_prefix[] = "token:";
 
 static const char tokens_schema[] =
     "CREATE TABLE IF NOT EXISTS api_tokens ("
@@ -48,6 +61,62 @@ static bool name_valid(const char *name)
 	return true;
 }
 
+static void hash_hex(const unsigned char hash[SHA256_BYTES], char hex[SHA256_HEX])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < SHA256_BYTES; i++) {
+		hex[2 * i] = digits[hash[i] >> 4];
+		hex[2 * i + 1] = digits[hash[i] & 15];
+	}
+	hex[SHA256_BYTES * 2] = '\0';
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The hash of 64 lowercase hex digits; false for anything else. */
+static bool hex_hash(const char *hex, unsigned char hash[SHA256_BYTES])
+{
+	if (strlen(hex) != SHA256_BYTES * 2)
+		return false;
+	for (int i = 0; i < SHA256_BYTES; i++) {
+		int high = hex_digit(hex[2 * i]), low = hex_digit(hex[2 * i + 1]);
+		if (high < 0 || low < 0)
+			return false;
+		hash[i] = (unsigned char)(high << 4 | low);
+	}
+	return true;
+}
+
+/* The token's event, at_ms being when the table changed; data is taken. */
+static hbk_result append(struct hbk_store *store, const char *type, const char *name, int64_t at_ms,
+			 json_t *data, struct hbk_error *err)
+{
+	struct hbk_event ev;
+	memset(&ev, 0, sizeof(ev));
+	hbk_copy(ev.type, sizeof(ev.type), type);
+	hbk_format(ev.subject, sizeof(ev.subject), "%s%s", stream_prefix, name);
+	hbk_copy(ev.partitionkey, sizeof(ev.partitionkey), name);
+	ev.time_ms = at_ms;
+	ev.data = data;
+	hbk_result rc = hbk_events_append_next(store, &ev, err);
+	hbk_event_clear(&ev);
+	return rc;
+}
+
+/* Commits the transaction when rc is HBK_OK, else rolls it back. */
+static hbk_result tx_end(struct hbk_store *store, hbk_result rc, struct hbk_error *err)
+{
+	if (store->tx_depth == 0)
+		return rc;
+	if (rc == HBK_OK)
+		return hbk_store_commit(store, err);
+	hbk_store_rollback(store);
+	return rc;
+}
+
 hbk_result hbk_token_create(struct hbk_store *store, const char *name, char token[HBK_TOKEN_MAX],
 			    struct hbk_error *err)
 {
@@ -78,24 +147,33 @@ hbk_result hbk_token_create(struct hbk_store *store, const char *name, char toke
 	OPENSSL_cleanse(random, sizeof(random));
 
 	int64_t now = hbk_now_ms();
-	hbk_result rc = hbk_store_prepare(
-	    store,
-	    "INSERT INTO api_tokens (name, sha256, created_ms, revoked_ms, changed_ms)"
-	    " VALUES (?1, ?2, ?3, NULL, ?3) ON CONFLICT (name) DO UPDATE SET"
-	    " sha256 = ?2, created_ms = ?3, revoked_ms = NULL, changed_ms = ?3"
-	    " WHERE revoked_ms IS NOT NULL",
-	    &stmt, err);
-	if (rc != HBK_OK)
-		return rc;
-	hbk_bind_text(stmt, 1, name);
-	sqlite3_bind_blob(stmt, 2, hash, SHA256_BYTES, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(stmt, 3, now);
-	if (sqlite3_step(stmt) != SQLITE_DONE)
-		rc = hbk_store_fail(store, err, "tokens");
-	else if (sqlite3_changes(store->db) == 0)
-		rc = hbk_fail(err, HBK_ECONFLICT, "token_exists",
-			      "a token named '%s' exists; revoke it first", name);
-	hbk_stmt_done(stmt);
+	hbk_result rc = hbk_store_begin(store, true, err);
+	if (rc == HBK_OK)
+		rc = hbk_store_prepare(
+		    store,
+		    "INSERT INTO api_tokens (name, sha256, created_ms, revoked_ms, changed_ms)"
+		    " VALUES (?1, ?2, ?3, NULL, ?3) ON CONFLICT (name) DO UPDATE SET"
+		    " sha256 = ?2, created_ms = ?3, revoked_ms = NULL, changed_ms = ?3"
+		    " WHERE revoked_ms IS NOT NULL",
+		    &stmt, err);
+	if (rc == HBK_OK) {
+		hbk_bind_text(stmt, 1, name);
+		sqlite3_bind_blob(stmt, 2, hash, SHA256_BYTES, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(stmt, 3, now);
+		if (sqlite3_step(stmt) != SQLITE_DONE)
+			rc = hbk_store_fail(store, err, "tokens");
+		else if (sqlite3_changes(store->db) == 0)
+			rc = hbk_fail(err, HBK_ECONFLICT, "token_exists",
+				      "a token named '%s' exists; revoke it first", name);
+		hbk_stmt_done(stmt);
+	}
+	if (rc == HBK_OK) {
+		char hex[SHA256_HEX];
+		hash_hex(hash, hex);
+		rc = append(store, created_type, name, now,
+			    json_pack("{s:s, s:s}", "name", name, "sha256", hex), err);
+	}
+	rc = tx_end(store, rc, err);
 	if (rc != HBK_OK)
 		OPENSSL_cleanse(token, HBK_TOKEN_MAX);
 	return rc;
@@ -129,21 +207,81 @@ hbk_result hbk_token_list(struct hbk_store *store, json_t **out, struct hbk_erro
 hbk_result hbk_token_revoke(struct hbk_store *store, const char *name, struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
+	int64_t now = hbk_now_ms();
+	hbk_result rc = hbk_store_begin(store, true, err);
+	if (rc == HBK_OK)
+		rc = hbk_store_prepare(store,
+				       "UPDATE api_tokens SET revoked_ms = ?2, changed_ms = ?2"
+				       " WHERE name = ?1 AND revoked_ms IS NULL",
+				       &stmt, err);
+	if (rc == HBK_OK) {
+		hbk_bind_text(stmt, 1, name);
+		sqlite3_bind_int64(stmt, 2, now);
+		if (sqlite3_step(stmt) != SQLITE_DONE)
+			rc = hbk_store_fail(store, err, "tokens");
+		else if (sqlite3_changes(store->db) == 0)
+			rc = hbk_fail(err, HBK_ENOTFOUND, "not_found",
+				      "no active token named '%.64s'", name);
+		hbk_stmt_done(stmt);
+	}
+	if (rc == HBK_OK)
+		rc = append(store, revoked_type, name, now, json_pack("{s:s}", "name", name), err);
+	return tx_end(store, rc, err);
+}
+
+/*
+ * A token changed by an event from elsewhere: changed_ms is made greater
+ * than any in the table, whatever the writer's clock said, so that every
+ * server's token set (hbk_token_set_refresh) sees the change.
+ */
+static hbk_result apply_token(struct hbk_store *store, const struct hbk_event *ev, bool created,
+			      struct hbk_error *err)
+{
+	const char *name = hbk_json_str(ev->data, "name", "");
+	unsigned char hash[SHA256_BYTES];
+	if (!name_valid(name) || strcmp(name, ev->partitionkey) != 0 ||
+	    (created && !hex_hash(hbk_json_str(ev->data, "sha256", ""), hash)))
+		return hbk_fail(err, HBK_EINVAL, "invalid_event",
+				"event %s (%s): no valid token name or hash", ev->id, ev->type);
+	sqlite3_stmt *stmt;
 	hbk_result rc = hbk_store_prepare(
 	    store,
-	    "UPDATE api_tokens SET revoked_ms = ?2, changed_ms = ?2 WHERE name = ?1"
-	    " AND revoked_ms IS NULL",
+	    created ? "INSERT INTO api_tokens (name, sha256, created_ms, revoked_ms, changed_ms)"
+		      " VALUES (?1, ?2, ?3, NULL, MAX(?3, (SELECT COALESCE(MAX(changed_ms), 0) + 1"
+		      " FROM api_tokens))) ON CONFLICT (name) DO UPDATE SET sha256 = ?2,"
+		      " created_ms = ?3, revoked_ms = NULL, changed_ms = excluded.changed_ms"
+		    : "UPDATE api_tokens SET revoked_ms = ?3, changed_ms = MAX(?3, (SELECT"
+		      " COALESCE(MAX(changed_ms), 0) + 1 FROM api_tokens)) WHERE name = ?1"
+		      " AND revoked_ms IS NULL AND ?2 IS NULL",
 	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
 	hbk_bind_text(stmt, 1, name);
-	sqlite3_bind_int64(stmt, 2, hbk_now_ms());
+	if (created)
+		sqlite3_bind_blob(stmt, 2, hash, SHA256_BYTES, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, ev->time_ms);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = hbk_store_fail(store, err, "tokens");
-	else if (sqlite3_changes(store->db) == 0)
-		rc = hbk_fail(err, HBK_ENOTFOUND, "not_found", "no active token named '%.64s'",
-			      name);
 	hbk_stmt_done(stmt);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return rc;
+}
+
+hbk_result hbk_token_replicate(struct hbk_store *store, const struct hbk_event *ev, bool *applied,
+			       struct hbk_error *err)
+{
+	HBK_ASSERT(store->tx_depth > 0);
+	*applied = false;
+	bool created = strcmp(ev->type, created_type) == 0;
+	if (!created && strcmp(ev->type, revoked_type) != 0)
+		return hbk_fail(err, HBK_EINVAL, "unknown_event_type",
+				"no handler for events of type %s", ev->type);
+	bool inserted;
+	hbk_result rc = hbk_events_insert(store, ev, &inserted, err);
+	if (rc != HBK_OK || !inserted) /* a redelivery changes nothing */
+		return rc;
+	rc = apply_token(store, ev, created, err);
+	*applied = rc == HBK_OK;
 	return rc;
 }
 

@@ -73,24 +73,30 @@ static hbk_result insert_row(struct hbk_store *store, const struct hbk_event *ev
 	return rc;
 }
 
-hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int64_t expected,
-			     struct hbk_error *err)
+hbk_result hbk_events_version(struct hbk_store *store, const char *stream, int64_t *version,
+			      struct hbk_error *err)
 {
 	sqlite3_stmt *stmt = NULL;
-	hbk_result rc;
-
-	HBK_ASSERT(store->tx_depth > 0);
-	HBK_ASSERT(ev->data != NULL && ev->type[0] && ev->subject[0]);
-
-	rc = hbk_store_prepare(
+	hbk_result rc = hbk_store_prepare(
 	    store, "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE stream = ?", &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
-	hbk_bind_text(stmt, 1, ev->subject);
-	int64_t current = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+	hbk_bind_text(stmt, 1, stream);
+	*version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
 	hbk_stmt_done(stmt);
-	if (current < 0)
-		return hbk_store_fail(store, err, "event store");
+	return *version < 0 ? hbk_store_fail(store, err, "event store") : HBK_OK;
+}
+
+hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int64_t expected,
+			     struct hbk_error *err)
+{
+	HBK_ASSERT(store->tx_depth > 0);
+	HBK_ASSERT(ev->data != NULL && ev->type[0] && ev->subject[0]);
+
+	int64_t current;
+	hbk_result rc = hbk_events_version(store, ev->subject, &current, err);
+	if (rc != HBK_OK)
+		return rc;
 	if (current != expected)
 		return hbk_fail(err, HBK_ECONFLICT, "stale_version",
 				"%s changed meanwhile (at %lld, expected %lld)", ev->subject,
@@ -228,4 +234,12 @@ json_t *hbk_event_json(const struct hbk_event *ev)
 		json_object_set_new(json, "causationid", json_string(ev->causationid));
 	json_object_set(json, "data", ev->data);
 	return json;
+}
+
+hbk_result hbk_events_append_next(struct hbk_store *store, struct hbk_event *ev,
+				  struct hbk_error *err)
+{
+	int64_t version;
+	hbk_result rc = hbk_events_version(store, ev->subject, &version, err);
+	return rc == HBK_OK ? hbk_events_append(store, ev, version, err) : rc;
 }

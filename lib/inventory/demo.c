@@ -30,6 +30,8 @@
 #define DEMO_SEED		   0x68626b2d64656d6fULL
 #define DEMO_HOTELS_PER_CITY	   15
 #define DEMO_DAYS_MAX		   1096 /* three years of nights: about 2.8 million rows */
+/* A hotel's nights are one event (events.c). */
+_Static_assert(DEMO_DAYS_MAX <= HBK_INVENTORY_EVENT_NIGHTS_MAX, "demo nights fit one event");
 #define DEMO_PLACES		   8
 #define DEMO_STREETS		   4
 #define DEMO_NAME_ATTEMPTS_MAX	   32
@@ -767,6 +769,12 @@ static hbk_result demo_write_city_hotels(struct demo_writer *writer, int city_in
 		demo_hotel_make(city_index, n, taken, &hotel);
 		hbk_copy(taken[n - 1], sizeof(taken[n - 1]), hotel.name);
 		result = demo_write_hotel(writer, city, minor_per_major, &hotel, err);
+		/* The new catalog is events too, so other stores get it (events.c). */
+		if (result == HBK_OK)
+			result = hbk_inventory_hotel_event(writer->store, hotel.id, err);
+		if (result == HBK_OK)
+			result = hbk_inventory_nights_event(writer->store, hotel.id, writer->from,
+							    writer->from + writer->days, err);
 		if (result != HBK_OK)
 			return result;
 		(*done)++;

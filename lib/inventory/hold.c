@@ -46,7 +46,8 @@ hbk_result hbk_inventory_hold(struct hbk_store *store, const char *hotel_id, con
 				nights - ok_nights);
 
 	rc = hbk_store_prepare(store,
-			       "UPDATE inventory SET allotment = allotment - ? WHERE hotel_id = ?"
+			       "UPDATE inventory SET allotment = allotment - ?1, held = held + ?1"
+			       " WHERE hotel_id = ?"
 			       " AND room_type = ? AND night >= ? AND night < ?",
 			       &stmt, err);
 	if (rc != HBK_OK)
@@ -76,7 +77,8 @@ hbk_result hbk_inventory_release(struct hbk_store *store, const char *hotel_id,
 	HBK_ASSERT(rooms > 0);
 	hbk_result rc =
 	    hbk_store_prepare(store,
-			      "UPDATE inventory SET allotment = allotment + ? WHERE"
+			      "UPDATE inventory SET allotment = allotment + ?1,"
+			      " held = MAX(held - ?1, 0) WHERE"
 			      " hotel_id = ? AND room_type = ? AND night >= ? AND night < ?",
 			      &stmt, err);
 	if (rc != HBK_OK)

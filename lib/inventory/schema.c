@@ -4,7 +4,10 @@
  * Nights are stored as integer days since 1970-01-01 (hbk_date), so a stay
  * is the half-open range [checkin, checkout). The inventory table is the
  * availability read model: allotment is rooms left to sell on that night
- * and can never go negative (CHECK), so no code path can overbook.
+ * and can never go negative (CHECK), so no code path can overbook; held is
+ * how many of the rooms sold on it our own bookings hold, which is what an
+ * inventory event from another store needs to set allotment without
+ * forgetting them (events.c).
  */
 #include "hbk/inventory.h"
 
@@ -54,6 +57,7 @@ static const char inventory_schema[] =
     " night INTEGER NOT NULL," /* days since 1970-01-01 */
     " allotment INTEGER NOT NULL CHECK (allotment >= 0),"
     " price_minor INTEGER NOT NULL CHECK (price_minor > 0)," /* one room, one night, RO */
+    " held INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),"    /* rooms our bookings hold */
     " PRIMARY KEY (hotel_id, room_type, night)"
     ") WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS blackouts ("
@@ -103,8 +107,35 @@ static const char catalog_triggers[] = CATALOG_TRIGGERS("cities") CATALOG_TRIGGE
 #undef CATALOG_TRIGGERS
 #undef CATALOG_TRIGGER
 
+/*
+ * Stores made before inventory.held: the column, at 0. Rooms their
+ * bookings held before are not counted (release never takes held below 0).
+ */
+static hbk_result add_held(struct hbk_store *store, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	hbk_result rc = hbk_store_prepare(
+	    store, "SELECT COUNT(*) FROM pragma_table_info('inventory') WHERE name = 'held'", &stmt,
+	    err);
+	if (rc != HBK_OK)
+		return rc;
+	int step = sqlite3_step(stmt);
+	bool present = step == SQLITE_ROW && sqlite3_column_int(stmt, 0) == 1;
+	hbk_stmt_done(stmt);
+	if (step != SQLITE_ROW)
+		return hbk_store_fail(store, err, "inventory schema");
+	if (present)
+		return HBK_OK;
+	return hbk_store_exec(store,
+			      "ALTER TABLE inventory ADD COLUMN held INTEGER NOT NULL DEFAULT 0"
+			      " CHECK (held >= 0)",
+			      err);
+}
+
 hbk_result hbk_inventory_migrate(struct hbk_store *store, struct hbk_error *err)
 {
 	hbk_result rc = hbk_store_exec(store, inventory_schema, err);
+	if (rc == HBK_OK)
+		rc = add_held(store, err);
 	return rc == HBK_OK ? hbk_store_exec(store, catalog_triggers, err) : rc;
 }

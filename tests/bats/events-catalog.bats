@@ -3,8 +3,9 @@
 # embedded store (search, book, update dates and contact, cancel, a declined
 # card, and the partner and provider failures that make the saga compensate
 # or abandon a change, a notice that cannot be sent, and a change through
-# hbkd, whose notice is queued) fills the events
-# table; each row, wrapped in its CloudEvents envelope, and each envelope
+# hbkd, whose notice is queued), on a store seeded by hbk-admin init --demo
+# (the demo catalog's events) and with a token created and revoked, fills
+# the events table; each row, wrapped in its CloudEvents envelope, and each envelope
 # `hbk history` prints, is validated against the catalog's schemas by
 # tests/tools/check-events.mjs (Ajv, JSON Schema 2020-12). The session must
 # produce every type the catalog lists, and the catalog must list every
@@ -40,6 +41,8 @@ setup_file() {
 	BATS_TEST_TMPDIR="$BATS_FILE_TMPDIR" start_hbkd
 	HBK_API_URL="$HBKD_URL" HBK_TOKEN="$HBK_TEST_TOKEN" hbk update "$id" --phone "+351 922 222 222" -q >/dev/null
 	stop_hbkd
+	hbk-admin -q token create session-ops >/dev/null
+	hbk-admin -q token revoke session-ops
 	hbk cancel "$id" --reason "plans changed" -q >/dev/null
 	# In cluster mode a refused command is an event of its own: cancelling
 	# the cancelled booking through hbkd on Kafka (exit 4, a conflict).
@@ -113,8 +116,14 @@ catalog_types() {
 }
 
 @test "every envelope hbk history prints matches the catalog" {
-	# Five bookings, and one refused command (not a booking: no history).
+	# One stream per hotel of the demo catalog, one per token (hbkd's two
+	# and the session's), five bookings and one refused command (not a
+	# booking: no history).
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events WHERE stream LIKE 'hotel:%'")" -eq 210 ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events WHERE stream LIKE 'token:%'")" -eq 3 ]
 	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events WHERE stream LIKE 'CM-%'")" -eq 1 ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events")" -eq 219 ]
+	# hbk history prints a booking's stream.
 	streams=$(sqlite3 "$HBK_HOME/hbk.db" "SELECT DISTINCT stream FROM events WHERE stream LIKE 'BK-%' ORDER BY stream")
 	[ "$(echo "$streams" | wc -l)" -eq 5 ]
 	for id in $streams; do

@@ -65,12 +65,22 @@ struct hbk_store;
 /* The API context's tables: tokens and Idempotency-Key records. */
 hbk_result hbk_api_migrate(struct hbk_store *store, struct hbk_error *err);
 hbk_result hbk_tokens_migrate(struct hbk_store *store, struct hbk_error *err);
-/* Creates a token named name; fails HBK_ECONFLICT when an active one has it. */
+/* Creates a token named name; fails HBK_ECONFLICT when an active one has it.
+ * Creating and revoking are events (hbk.token.*), in their own transaction. */
 hbk_result hbk_token_create(struct hbk_store *store, const char *name,
 			    char token[HBK_TOKEN_MAX], struct hbk_error *err);
 /* {"tokens":[{"name","created_at","revoked_at"|null}]} */
 hbk_result hbk_token_list(struct hbk_store *store, json_t **out, struct hbk_error *err);
 hbk_result hbk_token_revoke(struct hbk_store *store, const char *name, struct hbk_error *err);
+/*
+ * Applies hbk.token.created.v1 or hbk.token.revoked.v1 from another store
+ * (the bus): stores the event (*applied false and nothing else when it is
+ * there already) and creates or revokes the token it names. In the
+ * caller's write transaction; ev is borrowed.
+ */
+struct hbk_event;
+hbk_result hbk_token_replicate(struct hbk_store *store, const struct hbk_event *ev, bool *applied,
+			       struct hbk_error *err);
 
 /*
  * The active tokens' hashes, held in memory by a server and refreshed when

@@ -1,7 +1,8 @@
 /*
  * events.h - the CloudEvents envelope and the SQLite event store.
  *
- * Every change is an event appended to a stream (one per booking) with a
+ * Every change is an event appended to a stream (one per booking, one per
+ * hotel's catalog and inventory, one per API token) with a
  * per-stream sequence; appending at a sequence someone else took fails, so
  * writers get optimistic concurrency. The events table doubles as the
  * outbox: `published` marks what a bus has delivered beyond this process.
@@ -16,15 +17,17 @@
 
 #define HBK_EVENT_TYPE_MAX 64
 #define HBK_EVENT_SOURCE   "urn:hbk:embedded"
+/* A stream id or partition key: "token:" and a token name are the longest. */
+#define HBK_EVENT_KEY_MAX 80
 
 struct hbk_event {
 	char id[HBK_ID_MAX]; /* EV-..., filled by append */
 	char type[HBK_EVENT_TYPE_MAX];
-	char subject[HBK_ID_MAX]; /* the stream id */
-	int64_t position;	  /* the global order, filled by reads */
-	int64_t sequence;	  /* filled by append */
-	int64_t time_ms;	  /* filled by append when 0 */
-	char partitionkey[HBK_ID_MAX];
+	char subject[HBK_EVENT_KEY_MAX]; /* the stream id */
+	int64_t position;		 /* the global order, filled by reads */
+	int64_t sequence;		 /* filled by append */
+	int64_t time_ms;		 /* filled by append when 0 */
+	char partitionkey[HBK_EVENT_KEY_MAX];
 	char correlationid[HBK_ID_MAX];
 	char causationid[HBK_ID_MAX];
 	json_t *data; /* owned by the event */
@@ -39,6 +42,18 @@ hbk_result hbk_events_migrate(struct hbk_store *store, struct hbk_error *err);
  */
 hbk_result hbk_events_append(struct hbk_store *store, struct hbk_event *ev, int64_t expected,
 			     struct hbk_error *err);
+
+/* The sequence of a stream's last event; 0 for a stream with none. */
+hbk_result hbk_events_version(struct hbk_store *store, const char *stream, int64_t *version,
+			      struct hbk_error *err);
+
+/*
+ * Appends ev at the end of its stream, whatever its version: for writers
+ * whose events are whole states (a hotel's catalog, a token), inside a
+ * write transaction that already serializes them on this store.
+ */
+hbk_result hbk_events_append_next(struct hbk_store *store, struct hbk_event *ev,
+				  struct hbk_error *err);
 
 /* What reads call for each event; fn borrows ev. */
 typedef hbk_result (*hbk_event_fn)(const struct hbk_event *ev, void *ctx, struct hbk_error *err);

@@ -154,7 +154,9 @@ hbk_result hbk_cities_json(struct hbk_store *store, json_t **out, struct hbk_err
 /*
  * Seeds the deterministic demo catalog: 14 cities, about 210 hotels, 3 to 6
  * room types each, `days` days of allotments and rates from `from`.
- * Replaces any catalog already there. progress (may be NULL) is called with
+ * Replaces any catalog already there, and appends each hotel's catalog and
+ * nights as events (hbk_inventory_hotel_event, hbk_inventory_nights_event)
+ * in the same transaction. progress (may be NULL) is called with
  * done/total hotels.
  */
 hbk_result hbk_inventory_seed_demo(struct hbk_store *store, hbk_date from, int days,
@@ -191,6 +193,31 @@ hbk_result hbk_inventory_sync_night(struct hbk_store *store, const char *hotel_i
 hbk_result hbk_inventory_sync_sold_out(struct hbk_store *store, const char *hotel_id,
 				       const char *room_type, hbk_date night, int *changes,
 				       struct hbk_error *err);
+
+/*
+ * Catalog and inventory changes as events (lib/inventory/events.c), in the
+ * caller's write transaction, on the hotel's stream "hotel:<id>" keyed by
+ * the hotel id. hbk_inventory_hotel_event appends
+ * hbk.catalog.hotel_synced.v1, the hotel, its city, room types, boards and
+ * blackouts as they now are; hbk_inventory_nights_event appends
+ * hbk.inventory.nights_set.v1, the hotel's nights [from, to) as they now
+ * are (at most HBK_INVENTORY_EVENT_NIGHTS_MAX).
+ */
+#define HBK_INVENTORY_EVENT_NIGHTS_MAX 1100
+struct hbk_event;
+hbk_result hbk_inventory_hotel_event(struct hbk_store *store, const char *hotel_id,
+				     struct hbk_error *err);
+hbk_result hbk_inventory_nights_event(struct hbk_store *store, const char *hotel_id, hbk_date from,
+				      hbk_date to, struct hbk_error *err);
+/*
+ * Applies one of those events decided on another store (from the bus):
+ * stores it (*applied false and nothing else when it is there already)
+ * and upserts the state it carries; a night's allotment keeps the rooms
+ * this store's bookings hold (events.c says how). In the caller's write
+ * transaction; ev is borrowed.
+ */
+hbk_result hbk_inventory_replicate(struct hbk_store *store, const struct hbk_event *ev,
+				   bool *applied, struct hbk_error *err);
 
 /* The penalty of a policy at an instant (zero money when none applies). */
 struct hbk_money hbk_policy_penalty_at(const struct hbk_policy *policy, const char *currency,
