@@ -65,7 +65,7 @@ build/tools/%: $(BUILD)/tests/tools/%.o
 	@$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(SAN)/tests/%: $(SAN)/tests/unit/%.o $(SAN)/tests/unit/unit.o $(SAN)/tests/unit/canned.o \
-		$(SAN)/libhbk.a
+		$(SAN)/tests/unit/stores.o $(SAN)/libhbk.a
 	@mkdir -p $(dir $@)
 	@echo "  LD san  $@"
 	@$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(PKG_LIBS)

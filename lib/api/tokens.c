@@ -234,9 +234,10 @@ hbk_result hbk_token_revoke(struct hbk_store *store, const char *name, struct hb
  * than any in the table, whatever the writer's clock said, so that every
  * server's token set (hbk_token_set_refresh) sees the change.
  */
-static hbk_result apply_token(struct hbk_store *store, const struct hbk_event *ev, bool created,
+static hbk_result apply_token(struct hbk_store *store, const struct hbk_event *ev, void *ctx,
 			      struct hbk_error *err)
 {
+	bool created = *(const bool *)ctx;
 	const char *name = hbk_json_str(ev->data, "name", "");
 	unsigned char hash[SHA256_BYTES];
 	if (!name_valid(name) || strcmp(name, ev->partitionkey) != 0 ||
@@ -276,13 +277,7 @@ hbk_result hbk_token_replicate(struct hbk_store *store, const struct hbk_event *
 	if (!created && strcmp(ev->type, revoked_type) != 0)
 		return hbk_fail(err, HBK_EINVAL, "unknown_event_type",
 				"no handler for events of type %s", ev->type);
-	bool inserted;
-	hbk_result rc = hbk_events_insert(store, ev, &inserted, err);
-	if (rc != HBK_OK || !inserted) /* a redelivery changes nothing */
-		return rc;
-	rc = apply_token(store, ev, created, err);
-	*applied = rc == HBK_OK;
-	return rc;
+	return hbk_events_apply_new(store, ev, applied, apply_token, &created, err);
 }
 
 struct hbk_token_set {

@@ -130,6 +130,20 @@ hbk_result hbk_events_insert(struct hbk_store *store, const struct hbk_event *ev
 	return rc;
 }
 
+hbk_result hbk_events_apply_new(struct hbk_store *store, const struct hbk_event *ev, bool *applied,
+				hbk_event_apply_fn apply, void *ctx, struct hbk_error *err)
+{
+	bool inserted;
+	HBK_ASSERT(store->tx_depth > 0);
+	*applied = false;
+	hbk_result rc = hbk_events_insert(store, ev, &inserted, err);
+	if (rc != HBK_OK || !inserted) /* a redelivery changes nothing */
+		return rc;
+	rc = apply(store, ev, ctx, err);
+	*applied = rc == HBK_OK;
+	return rc;
+}
+
 bool hbk_events_known(struct hbk_store *store, const char *id)
 {
 	sqlite3_stmt *stmt;

@@ -410,9 +410,10 @@ static hbk_result apply_blackouts(struct hbk_store *store, const struct hbk_even
 	return rc;
 }
 
-static hbk_result apply_hotel(struct hbk_store *store, const struct hbk_event *ev,
+static hbk_result apply_hotel(struct hbk_store *store, const struct hbk_event *ev, void *ctx,
 			      struct hbk_error *err)
 {
+	(void)ctx;
 	const json_t *h = json_object_get(ev->data, "hotel");
 	const json_t *city = json_object_get(ev->data, "city");
 	const char *hotel_id = hbk_json_str(h, "id", "");
@@ -489,9 +490,10 @@ static hbk_result apply_room_nights(struct hbk_store *store, const char *hotel_i
 	return HBK_OK;
 }
 
-static hbk_result apply_nights(struct hbk_store *store, const struct hbk_event *ev,
+static hbk_result apply_nights(struct hbk_store *store, const struct hbk_event *ev, void *ctx,
 			       struct hbk_error *err)
 {
+	(void)ctx;
 	const char *hotel_id = hbk_json_str(ev->data, "hotel_id", "");
 	hbk_date from, to;
 	if (strcmp(hotel_id, ev->partitionkey) != 0 ||
@@ -525,11 +527,6 @@ hbk_result hbk_inventory_replicate(struct hbk_store *store, const struct hbk_eve
 	if (!hotel && strcmp(ev->type, nights_type) != 0)
 		return hbk_fail(err, HBK_EINVAL, "unknown_event_type",
 				"no handler for events of type %s", ev->type);
-	bool inserted;
-	hbk_result rc = hbk_events_insert(store, ev, &inserted, err);
-	if (rc != HBK_OK || !inserted) /* a redelivery changes nothing */
-		return rc;
-	rc = hotel ? apply_hotel(store, ev, err) : apply_nights(store, ev, err);
-	*applied = rc == HBK_OK;
-	return rc;
+	return hbk_events_apply_new(store, ev, applied, hotel ? apply_hotel : apply_nights, NULL,
+				    err);
 }

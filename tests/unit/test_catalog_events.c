@@ -16,6 +16,7 @@
 #include "hbk/api.h"
 #include "hbk/events.h"
 #include "hbk/inventory.h"
+#include "stores.h"
 #include "unit.h"
 
 #define SEED_DAYS 30
@@ -60,56 +61,6 @@ static hbk_result apply_one(const struct hbk_event *ev, void *ctx, struct hbk_er
 	return HBK_OK;
 }
 
-/* Every event of the streams matching pattern, in position order. */
-static void apply_streams(struct hbk_store *from, const char *pattern, struct apply *a)
-{
-	sqlite3_stmt *stmt = NULL;
-	struct hbk_error err = {0};
-	CHECK_INT(hbk_store_prepare(from,
-				    "SELECT stream FROM events WHERE stream LIKE ?1 GROUP BY stream"
-				    " ORDER BY MIN(position)",
-				    &stmt, &err),
-		  HBK_OK);
-	hbk_bind_text(stmt, 1, pattern);
-	while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
-		char stream[HBK_EVENT_KEY_MAX];
-		hbk_copy(stream, sizeof(stream), hbk_column_text(stmt, 0));
-		CHECK_INT(hbk_events_read(from, stream, apply_one, a, &err), HBK_OK);
-	}
-	hbk_stmt_done(stmt);
-}
-
-/* One text of a query's rows, for comparing two stores. Caller frees. */
-static char *dump(struct hbk_store *store, const char *sql)
-{
-	sqlite3_stmt *stmt = NULL;
-	struct hbk_buf out;
-	hbk_buf_init(&out, 0);
-	if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
-		return strdup("(query failed)");
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		for (int i = 0; i < sqlite3_column_count(stmt); i++) {
-			const unsigned char *text = sqlite3_column_text(stmt, i);
-			hbk_buf_puts(&out, text ? (const char *)text : "NULL");
-			hbk_buf_putc(&out, '|');
-		}
-		hbk_buf_putc(&out, '\n');
-	}
-	sqlite3_finalize(stmt);
-	return hbk_buf_detach(&out);
-}
-
-static void check_same(struct hbk_store *a, struct hbk_store *b, const char *sql)
-{
-	char *x = dump(a, sql), *y = dump(b, sql);
-	CHECK(strlen(x) > 10);
-	CHECK(strcmp(x, y) == 0);
-	if (strcmp(x, y) != 0)
-		fprintf(stderr, "  differs: %s\n", sql);
-	free(x);
-	free(y);
-}
-
 static const char *const catalog_queries[] = {
     "SELECT * FROM cities ORDER BY code",
     "SELECT * FROM hotels ORDER BY id",
@@ -123,7 +74,7 @@ static const char *const catalog_queries[] = {
 static void check_same_catalog(struct hbk_store *a, struct hbk_store *b)
 {
 	for (size_t i = 0; i < sizeof(catalog_queries) / sizeof(catalog_queries[0]); i++)
-		check_same(a, b, catalog_queries[i]);
+		stores_check_same(a, b, catalog_queries[i]);
 }
 
 static void test_an_empty_store_applying_the_events_gets_the_same_catalog(void)
@@ -132,20 +83,20 @@ static void test_an_empty_store_applying_the_events_gets_the_same_catalog(void)
 	struct hbk_store *writer = open_store("writer"), *reader = open_store("reader");
 	CHECK_INT(hbk_inventory_seed_demo(writer, hbk_date_today(), SEED_DAYS, NULL, NULL, &err),
 		  HBK_OK);
-	char *events = dump(writer, "SELECT type, COUNT(*) FROM events GROUP BY type");
+	char *events = stores_dump(writer, "SELECT type, COUNT(*) FROM events GROUP BY type");
 	CHECK_STR(events, "hbk.catalog.hotel_synced.v1|210|\nhbk.inventory.nights_set.v1|210|\n");
 	free(events);
 
 	struct apply a = {.store = reader, .fn = hbk_inventory_replicate};
-	apply_streams(writer, "hotel:%", &a);
+	stores_replay(writer, "hotel:%", apply_one, &a);
 	CHECK_INT(a.refused, 0);
 	CHECK_INT(a.applied, 420);
 	check_same_catalog(writer, reader);
-	check_same(writer, reader,
-		   "SELECT id, stream, sequence, type, data FROM events ORDER BY position");
+	stores_check_same(writer, reader,
+			  "SELECT id, stream, sequence, type, data FROM events ORDER BY position");
 
 	/* Everything again: a redelivery changes nothing. */
-	apply_streams(writer, "hotel:%", &a);
+	stores_replay(writer, "hotel:%", apply_one, &a);
 	CHECK_INT(a.refused, 0);
 	CHECK_INT(a.applied, 420);
 	check_same_catalog(writer, reader);
@@ -179,7 +130,7 @@ static void test_a_nights_event_keeps_the_rooms_the_applying_store_holds(void)
 	CHECK_INT(hbk_inventory_seed_demo(writer, hbk_date_today(), SEED_DAYS, NULL, NULL, &err),
 		  HBK_OK);
 	struct apply a = {.store = reader, .fn = hbk_inventory_replicate};
-	apply_streams(writer, "hotel:%", &a);
+	stores_replay(writer, "hotel:%", apply_one, &a);
 
 	/* The reader applies a booking of two rooms the writer has not seen. */
 	CHECK_INT(hbk_store_begin(reader, true, &err), HBK_OK);
@@ -195,7 +146,7 @@ static void test_a_nights_event_keeps_the_rooms_the_applying_store_holds(void)
 	CHECK_INT(hbk_store_commit(writer, &err), HBK_OK);
 
 	a.applied = 0;
-	apply_streams(writer, "hotel:%", &a);
+	stores_replay(writer, "hotel:%", apply_one, &a);
 	CHECK_INT(a.applied, 1);
 	CHECK_INT(a.refused, 0);
 	CHECK_INT(night_value(reader, "allotment", night), 3);
@@ -234,7 +185,7 @@ static void test_a_malformed_event_is_refused_and_leaves_nothing(void)
 	apply_one(&ev, &a, NULL);
 	CHECK_INT(a.last_rc, HBK_EINVAL);
 	CHECK_INT(a.applied, 0);
-	char *left = dump(store, "SELECT COUNT(*) FROM events");
+	char *left = stores_dump(store, "SELECT COUNT(*) FROM events");
 	CHECK_STR(left, "0|\n");
 	free(left);
 	hbk_event_clear(&ev);
@@ -250,28 +201,28 @@ static void test_a_token_made_and_revoked_elsewhere_is_accepted_then_refused(voi
 	struct apply a = {.store = reader, .fn = hbk_token_replicate};
 
 	CHECK_INT(hbk_token_create(writer, "ops-east", token, &err), HBK_OK);
-	char *data = dump(writer, "SELECT stream, partitionkey, type, data FROM events");
+	char *data = stores_dump(writer, "SELECT stream, partitionkey, type, data FROM events");
 	CHECK(strstr(data, "token:ops-east|ops-east|hbk.token.created.v1|") == data);
 	CHECK(strstr(data, token) == NULL);
 	free(data);
 	CHECK_INT(hbk_token_set_refresh(set, reader, &err), HBK_OK);
 	CHECK(!hbk_token_set_check(set, token, NULL));
 
-	apply_streams(writer, "token:%", &a);
+	stores_replay(writer, "token:%", apply_one, &a);
 	CHECK_INT(a.applied, 1);
 	CHECK_INT(hbk_token_set_refresh(set, reader, &err), HBK_OK);
 	CHECK(hbk_token_set_check(set, token, name));
 	CHECK_STR(name, "ops-east");
 
 	CHECK_INT(hbk_token_revoke(writer, "ops-east", &err), HBK_OK);
-	apply_streams(writer, "token:%", &a);
+	stores_replay(writer, "token:%", apply_one, &a);
 	CHECK_INT(a.applied, 2);
 	CHECK_INT(a.refused, 0);
 	CHECK_INT(hbk_token_set_refresh(set, reader, &err), HBK_OK);
 	CHECK(!hbk_token_set_check(set, token, NULL));
 	/* A failed revoke writes no event. */
 	CHECK(hbk_token_revoke(writer, "ops-east", &err) == HBK_ENOTFOUND);
-	char *count = dump(writer, "SELECT COUNT(*) FROM events");
+	char *count = stores_dump(writer, "SELECT COUNT(*) FROM events");
 	CHECK_STR(count, "2|\n");
 	free(count);
 	hbk_token_set_free(set);

@@ -16,6 +16,7 @@
 #include "hbk/config.h"
 #include "hbk/json.h"
 #include "hbk/reservation.h"
+#include "stores.h"
 #include "unit.h"
 
 #define HOTEL	  "H-LIS-0001"
@@ -59,56 +60,6 @@ static hbk_result replicate(const struct hbk_event *ev, void *ctx, struct hbk_er
 	r->last_rc = rc;
 	hbk_copy(r->last_code, sizeof(r->last_code), err.code);
 	return HBK_OK;
-}
-
-/* Every stream of from, in the order their first events were written. */
-static void replicate_all(struct hbk_store *from, struct replica *r)
-{
-	sqlite3_stmt *stmt = NULL;
-	struct hbk_error err = {0};
-	CHECK_INT(
-	    hbk_store_prepare(from,
-			      "SELECT stream FROM events WHERE stream LIKE 'BK-%' GROUP BY stream"
-			      " ORDER BY MIN(position)",
-			      &stmt, &err),
-	    HBK_OK);
-	while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
-		char stream[HBK_ID_MAX];
-		hbk_copy(stream, sizeof(stream), hbk_column_text(stmt, 0));
-		CHECK_INT(hbk_events_read(from, stream, replicate, r, &err), HBK_OK);
-	}
-	hbk_stmt_done(stmt);
-}
-
-/* One text of a query's rows, for comparing two stores. Caller frees. */
-static char *dump(struct hbk_store *store, const char *sql)
-{
-	sqlite3_stmt *stmt = NULL;
-	struct hbk_buf out;
-	hbk_buf_init(&out, 0);
-	if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
-		return strdup("(query failed)");
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		for (int i = 0; i < sqlite3_column_count(stmt); i++) {
-			const unsigned char *text = sqlite3_column_text(stmt, i);
-			hbk_buf_puts(&out, text ? (const char *)text : "NULL");
-			hbk_buf_putc(&out, '|');
-		}
-		hbk_buf_putc(&out, '\n');
-	}
-	sqlite3_finalize(stmt);
-	return hbk_buf_detach(&out);
-}
-
-static void check_same(struct hbk_store *a, struct hbk_store *b, const char *sql)
-{
-	char *x = dump(a, sql), *y = dump(b, sql);
-	CHECK(strlen(x) > 10);
-	CHECK(strcmp(x, y) == 0);
-	if (strcmp(x, y) != 0)
-		fprintf(stderr, "  differs: %s\n", sql);
-	free(x);
-	free(y);
 }
 
 static struct hbk_book_request request(hbk_date checkin, int nights, const char *room,
@@ -181,30 +132,32 @@ static void test_a_replica_ends_as_the_store_that_decided(void)
 	json_decref(out);
 
 	struct replica r = {.store = replica_store};
-	replicate_all(engine->store, &r);
+	stores_replay(engine->store, "BK-%", replicate, &r);
 	CHECK_INT(r.refused, 0);
-	char *events = dump(engine->store, "SELECT COUNT(*) FROM events WHERE stream LIKE 'BK-%'");
+	char *events =
+	    stores_dump(engine->store, "SELECT COUNT(*) FROM events WHERE stream LIKE 'BK-%'");
 	CHECK_INT(r.applied, strtol(events, NULL, 10));
 	free(events);
-	check_same(
+	stores_check_same(
 	    engine->store, replica_store,
 	    "SELECT id, status, version, sequence, hotel_id, room_type, checkin, checkout,"
 	    " rooms, total_minor, paid_minor, refunded_minor, doc FROM bookings ORDER BY id");
-	check_same(engine->store, replica_store,
-		   "SELECT hotel_id, room_type, night, allotment FROM inventory"
-		   " WHERE hotel_id = '" HOTEL "' ORDER BY 1, 2, 3");
-	check_same(engine->store, replica_store,
-		   "SELECT id, stream, sequence, type, data FROM events WHERE stream LIKE 'BK-%'"
-		   " ORDER BY stream, sequence");
+	stores_check_same(engine->store, replica_store,
+			  "SELECT hotel_id, room_type, night, allotment FROM inventory"
+			  " WHERE hotel_id = '" HOTEL "' ORDER BY 1, 2, 3");
+	stores_check_same(
+	    engine->store, replica_store,
+	    "SELECT id, stream, sequence, type, data FROM events WHERE stream LIKE 'BK-%'"
+	    " ORDER BY stream, sequence");
 
 	/* Everything again: a redelivery changes nothing. */
 	int applied = r.applied;
-	replicate_all(engine->store, &r);
+	stores_replay(engine->store, "BK-%", replicate, &r);
 	CHECK_INT(r.applied, applied);
 	CHECK_INT(r.refused, 0);
-	check_same(engine->store, replica_store,
-		   "SELECT hotel_id, room_type, night, allotment FROM inventory"
-		   " WHERE hotel_id = '" HOTEL "' ORDER BY 1, 2, 3");
+	stores_check_same(engine->store, replica_store,
+			  "SELECT hotel_id, room_type, night, allotment FROM inventory"
+			  " WHERE hotel_id = '" HOTEL "' ORDER BY 1, 2, 3");
 
 	hbk_store_close(replica_store);
 	hbk_engine_close(engine);
@@ -230,7 +183,7 @@ static void test_an_event_whose_predecessor_is_missing_is_refused(void)
 	CHECK_STR(r.last_code, "out_of_order");
 	CHECK_INT(r.applied, 0);
 	/* Refused means rolled back: the event is not kept. */
-	char *left = dump(store, "SELECT COUNT(*) FROM events WHERE stream LIKE 'BK-%'");
+	char *left = stores_dump(store, "SELECT COUNT(*) FROM events WHERE stream LIKE 'BK-%'");
 	CHECK_STR(left, "0|\n");
 	free(left);
 	hbk_event_clear(&ev);

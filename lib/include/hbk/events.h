@@ -72,6 +72,17 @@ hbk_result hbk_events_unpublished(struct hbk_store *store, int max, hbk_event_fn
 hbk_result hbk_events_insert(struct hbk_store *store, const struct hbk_event *ev, bool *inserted,
 			     struct hbk_error *err);
 
+/*
+ * What a context's replica does with an event decided elsewhere: stores it
+ * (hbk_events_insert) and, when it is new, applies it with apply.
+ * *applied is false for one already there. Inside the caller's write
+ * transaction.
+ */
+typedef hbk_result (*hbk_event_apply_fn)(struct hbk_store *store, const struct hbk_event *ev,
+					 void *ctx, struct hbk_error *err);
+hbk_result hbk_events_apply_new(struct hbk_store *store, const struct hbk_event *ev, bool *applied,
+				hbk_event_apply_fn apply, void *ctx, struct hbk_error *err);
+
 /* Whether the store holds the event with this id (false on a read error:
  * hbk_events_insert() tells for sure). */
 bool hbk_events_known(struct hbk_store *store, const char *id);
