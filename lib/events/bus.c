@@ -15,6 +15,7 @@
 /* A broker back after an outage is found within a second (librdkafka's
  * default waits up to 10 s between attempts). */
 #define RECONNECT_BACKOFF_MAX_MS "1000"
+#define CONSUMER_CLOSE_MS	 5000
 
 struct hbk_kafka {
 	rd_kafka_t *rk;
@@ -523,14 +524,38 @@ void hbk_kafka_message_free(struct hbk_kafka_message *msg)
 	free(msg);
 }
 
+/*
+ * Leaves the group (so the partitions move at once) and commits what is
+ * pending, for CONSUMER_CLOSE_MS at most: rd_kafka_consumer_close() waits
+ * for the group coordinator for ever when no broker is left.
+ */
+static void consumer_close(rd_kafka_t *rk)
+{
+	rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, queue);
+	if (error) {
+		rd_kafka_error_destroy(error);
+	} else {
+		int64_t until = hbk_now_ms() + CONSUMER_CLOSE_MS;
+		while (!rd_kafka_consumer_closed(rk) && hbk_now_ms() < until) {
+			rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, 100);
+			if (ev)
+				rd_kafka_event_destroy(ev);
+		}
+	}
+	rd_kafka_queue_destroy(queue);
+}
+
 void hbk_kafka_free(struct hbk_kafka *kafka)
 {
 	if (!kafka)
 		return;
-	if (kafka->consumer)
-		rd_kafka_consumer_close(kafka->rk);
-	else
+	if (kafka->consumer) {
+		consumer_close(kafka->rk);
+		rd_kafka_destroy_flags(kafka->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	} else {
 		rd_kafka_flush(kafka->rk, 2000);
-	rd_kafka_destroy(kafka->rk);
+		rd_kafka_destroy(kafka->rk);
+	}
 	free(kafka);
 }
