@@ -564,7 +564,8 @@ int main(int argc, char **argv)
 	    .max_connections = 4096,
 	    .open_connections = &open_connections,
 	};
-	struct http_app app = {app_handle, app_log, app_refuse, &sb};
+	struct http_app app = {
+	    .handle = app_handle, .log = app_log, .refuse = app_refuse, .ctx = &sb};
 	struct http_server *server = http_server_new(sb.base, fd, &limits, &app);
 	if (!server) {
 		fprintf(stderr, "hbk-sandbox: error: cannot start the HTTP server\n");

@@ -434,6 +434,12 @@ void http_exchange_finish(struct http_exchange *ex)
 {
 	struct http_conn *conn = ex->conn;
 	struct http_server *server = ex->server;
+	if (!ex->held && server->app.hold && server->app.hold(server->app.ctx, ex)) {
+		/* Finished again later: then the connection resumes. */
+		ex->held = true;
+		ex->answered_inline = false;
+		return;
+	}
 	if (conn) {
 		bool close = wants_close(&ex->req) || server->draining;
 		if (strcmp(ex->req.method, "HEAD") == 0)

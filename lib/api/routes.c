@@ -1354,6 +1354,31 @@ bool app_handle(void *ctx, struct http_exchange *ex)
 	return m->fn(x, req, resp);
 }
 
+bool app_hold(void *ctx, struct http_exchange *ex)
+{
+	struct worker *w = ctx;
+	if (!w->engine->store->batch_open)
+		return false;
+	ex->next = NULL;
+	if (w->held)
+		*w->held_tail = ex;
+	else
+		w->held = ex;
+	w->held_tail = &ex->next;
+	return true;
+}
+
+void app_fail(struct worker *w, struct http_exchange *ex, const struct hbk_error *err)
+{
+	struct exchange_ctx *x = ex->req.app_data;
+	(void)w;
+	http_response_free(&ex->resp);
+	http_response_init(&ex->resp);
+	if (x)
+		http_response_header(&ex->resp, "X-Request-Id", "%s", x->request_id);
+	reply_error(&ex->resp, err, NULL);
+}
+
 void app_log(void *ctx, const struct http_request *req, const struct http_response *resp,
 	     int64_t duration_us)
 {

@@ -168,10 +168,49 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, &limit);
 }
 
+/*
+ * Group commit: what a turn of the loop wrote is one transaction, committed
+ * when the turn ends, and the answers that waited for it go out then.
+ * Should the commit fail, what the process holds in memory (sagas in
+ * flight, cached bookings) no longer matches the store: the answers say
+ * the store failed, and hbkd stops at once, so that the next start
+ * recovers those sagas from what the store does hold.
+ */
+static void worker_flush(struct worker *w)
+{
+	struct hbk_store *store = w->engine->store;
+	while (store->batch_open || w->held) {
+		struct hbk_error err = {0};
+		hbk_result rc = hbk_store_batch_end(store, &err);
+		struct http_exchange *held = w->held;
+		w->held = NULL;
+		while (held) {
+			struct http_exchange *ex = held;
+			held = ex->next;
+			ex->next = NULL;
+			if (rc != HBK_OK)
+				app_fail(w, ex, &err);
+			http_exchange_finish(ex);
+		}
+		if (rc != HBK_OK) {
+			server_log_event(
+			    w->server, "error", "store",
+			    "%s; stopping: the next start recovers the sagas in flight",
+			    err.message);
+			_exit(hbk_exit_code(HBK_EINTERNAL));
+		}
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	event_base_dispatch(w->base);
+	while (event_base_loop(w->base, EVLOOP_ONCE) == 0) {
+		worker_flush(w);
+		if (event_base_got_break(w->base) || event_base_got_exit(w->base))
+			break;
+	}
+	worker_flush(w);
 	return NULL;
 }
 
@@ -195,6 +234,7 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	w->engine->store->keep_search_model = true;
 	w->engine->store->write_lock = &server->write_lock;
 	w->engine->store->writer = server->writer;
+	w->engine->store->batching = true;
 	w->engine->join_start = true;
 	w->saga_env.defer = worker_defer;
 	w->saga_env.ctx = w;
@@ -203,7 +243,8 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	w->engine->on_step_ctx = w;
 	sqlite3_trace_v2(w->engine->store->db, SQLITE_TRACE_PROFILE, trace_store, server->metrics);
 	w->tokens = hbk_token_set_new();
-	struct http_app app = {app_handle, app_log, app_refuse, w};
+	struct http_app app = {
+	    .handle = app_handle, .hold = app_hold, .log = app_log, .refuse = app_refuse, .ctx = w};
 	w->http = http_server_new(w->base, server->listen_fd, &server->limits, &app);
 	w->stop = event_new(w->base, -1, 0, on_stop, w);
 	w->drain_check = evtimer_new(w->base, drain_check, w);

@@ -120,6 +120,8 @@ struct worker {
 	struct event *waiter_tick;  /* looks at them while there are some */
 	int64_t data_version;	    /* the store's, at the last look */
 	struct event *decide;	    /* worker 0: the decider posted a job */
+	/* Answers waiting for the open batch's commit (server.c), in order. */
+	struct http_exchange *held, **held_tail;
 };
 
 struct server {
@@ -144,6 +146,10 @@ struct server {
 
 /* The application callbacks of the transport (routes.c). */
 bool app_handle(void *ctx, struct http_exchange *ex);
+/* Holds ex's answer while the worker's batch is open (worker_flush). */
+bool app_hold(void *ctx, struct http_exchange *ex);
+/* Makes ex's answer the store's failure. */
+void app_fail(struct worker *w, struct http_exchange *ex, const struct hbk_error *err);
 void app_log(void *ctx, const struct http_request *req, const struct http_response *resp,
 	     int64_t duration_us);
 void app_refuse(void *ctx, int status, const char *code, const char *detail,

@@ -136,9 +136,47 @@ void hbk_stmt_done(sqlite3_stmt *stmt)
 	sqlite3_finalize(stmt);
 }
 
+/* Opens the batch on the shared writer: the write lock is held until
+ * hbk_store_batch_end(). */
+static hbk_result batch_open(struct hbk_store *store, struct hbk_error *err)
+{
+	HBK_ASSERT(store->write_lock && store->writer);
+	pthread_mutex_lock(store->write_lock);
+	store->db = store->writer->db;
+	hbk_result rc = hbk_store_exec(store, "BEGIN IMMEDIATE", err);
+	if (rc != HBK_OK) {
+		store->db = store->own_db;
+		pthread_mutex_unlock(store->write_lock);
+		return rc;
+	}
+	store->batch_open = true;
+	store->batch_failed = false;
+	store->batch_txns = 0;
+	store->holds_write_lock = true;
+	return HBK_OK;
+}
+
+static hbk_result batch_begin(struct hbk_store *store, struct hbk_error *err)
+{
+	if (!store->batch_open) {
+		hbk_result rc = batch_open(store, err);
+		if (rc != HBK_OK)
+			return rc;
+	}
+	if (store->batch_failed)
+		return hbk_fail(err, HBK_EUNAVAILABLE, "store_unavailable",
+				"store: an earlier write of this batch failed");
+	hbk_result rc = hbk_store_exec(store, "SAVEPOINT tx", err);
+	if (rc == HBK_OK)
+		store->tx_depth = 1;
+	return rc;
+}
+
 hbk_result hbk_store_begin(struct hbk_store *store, bool write, struct hbk_error *err)
 {
 	HBK_ASSERT(store->tx_depth == 0);
+	if (store->batching && (write || store->batch_open))
+		return batch_begin(store, err);
 	HBK_ASSERT(store->db == store->own_db);
 	bool locked = write && store->write_lock;
 	if (locked) {
@@ -171,10 +209,15 @@ static void tx_end(struct hbk_store *store)
 hbk_result hbk_store_commit(struct hbk_store *store, struct hbk_error *err)
 {
 	HBK_ASSERT(store->tx_depth > 0);
-	hbk_result rc = hbk_store_exec(store, "COMMIT", err);
+	hbk_result rc = hbk_store_exec(store, store->batch_open ? "RELEASE tx" : "COMMIT", err);
 	if (rc != HBK_OK) {
 		hbk_store_rollback(store);
 		return rc;
+	}
+	if (store->batch_open) {
+		store->tx_depth = 0;
+		store->batch_txns++;
+		return HBK_OK;
 	}
 	tx_end(store);
 	return HBK_OK;
@@ -184,8 +227,37 @@ void hbk_store_rollback(struct hbk_store *store)
 {
 	if (store->tx_depth == 0)
 		return;
+	if (store->batch_open) {
+		sqlite3_exec(store->db, "ROLLBACK TO tx; RELEASE tx", NULL, NULL, NULL);
+		store->tx_depth = 0;
+		/* Some errors (I/O, a full disk) make SQLite roll back the whole
+		 * transaction: the batch's earlier transactions are gone too. */
+		if (sqlite3_get_autocommit(store->db))
+			store->batch_failed = true;
+		return;
+	}
 	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 	tx_end(store);
+}
+
+hbk_result hbk_store_batch_end(struct hbk_store *store, struct hbk_error *err)
+{
+	if (!store->batch_open)
+		return HBK_OK;
+	HBK_ASSERT(store->tx_depth == 0);
+	hbk_result rc = HBK_OK;
+	if (store->batch_failed)
+		rc = hbk_fail(err, HBK_EUNAVAILABLE, "store_unavailable",
+			      "store: a write failed and SQLite rolled back its batch");
+	else
+		rc = hbk_store_exec(store, "COMMIT", err);
+	if (rc != HBK_OK && !sqlite3_get_autocommit(store->db))
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	store->batch_open = false;
+	store->batch_failed = false;
+	store->batch_txns = 0;
+	tx_end(store);
+	return rc;
 }
 
 hbk_result hbk_store_join(struct hbk_store *store, bool *owned, struct hbk_error *err)

@@ -84,7 +84,9 @@ struct http_exchange {
 	struct http_conn *conn; /* NULL once the client has gone */
 	struct http_server *server;
 	char *head, *body;
-	bool answered_inline; /* the handler answered before returning */
+	bool answered_inline;	    /* the handler answered before returning */
+	bool held;		    /* the application held the answer once */
+	struct http_exchange *next; /* the application's, while it holds it */
 };
 
 /* Sends ex->resp when the client is still there, logs it, frees ex. */
@@ -93,11 +95,15 @@ void http_exchange_finish(struct http_exchange *ex);
 /*
  * The application: handle is called once per complete request on the
  * server's thread; it fills ex->resp and returns true, or returns false and
- * calls http_exchange_finish() later. refuse builds the problem body of a
- * transport refusal; log writes the access log line of every answer.
+ * calls http_exchange_finish() later. hold (optional) may keep an answer
+ * from being sent: returning true, it takes ex and calls
+ * http_exchange_finish() again later, when the answer is sent as it is
+ * then. refuse builds the problem body of a transport refusal; log writes
+ * the access log line of every answer.
  */
 struct http_app {
 	bool (*handle)(void *ctx, struct http_exchange *ex);
+	bool (*hold)(void *ctx, struct http_exchange *ex);
 	void (*log)(void *ctx, const struct http_request *req, const struct http_response *resp,
 		    int64_t duration_us);
 	/* Builds a problem body for a transport refusal. */

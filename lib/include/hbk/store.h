@@ -49,6 +49,19 @@ struct hbk_store {
 	 * other just wrote; one writer keeps its cache. Borrowed.
 	 */
 	struct hbk_store *writer;
+	/*
+	 * Group commit across requests (hbkd's workers; needs writer and
+	 * write_lock). With batching set, the first transaction to write opens
+	 * one transaction on the writer (the batch), and every transaction
+	 * after it runs inside it as a savepoint until hbk_store_batch_end()
+	 * commits them all at once; meanwhile every statement of this store,
+	 * reads too, runs on the writer, and nothing of the batch is durable
+	 * nor visible to other connections.
+	 */
+	bool batching;
+	bool batch_open;
+	bool batch_failed; /* SQLite rolled the batch back: it ends in failure */
+	int batch_txns;	   /* transactions the batch holds */
 	/* The search read model in memory (lib/inventory/model.c), for a
 	 * long-running process that sets keep_search_model; built on first use. */
 	bool keep_search_model;
@@ -70,10 +83,18 @@ hbk_result hbk_store_open(const char *path, int flags, struct hbk_store **out,
 			  struct hbk_error *err);
 void hbk_store_close(struct hbk_store *store);
 
-/* BEGIN IMMEDIATE (writers) or DEFERRED (readers); nesting not allowed. */
+/* BEGIN IMMEDIATE (writers) or DEFERRED (readers); nesting not allowed.
+ * Inside an open batch: a savepoint of it. */
 hbk_result hbk_store_begin(struct hbk_store *store, bool write, struct hbk_error *err);
 hbk_result hbk_store_commit(struct hbk_store *store, struct hbk_error *err);
 void hbk_store_rollback(struct hbk_store *store);
+
+/*
+ * Commits the open batch, if any, and gives the writer back. On failure
+ * nothing of the batch was recorded (err says why). No transaction of the
+ * store may be open.
+ */
+hbk_result hbk_store_batch_end(struct hbk_store *store, struct hbk_error *err);
 
 /*
  * Joins the caller's write transaction, or begins one: *owned tells
