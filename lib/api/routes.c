@@ -24,6 +24,14 @@
 #define LIST_LIMIT_DEFAULT   50
 #define OFFERS_LIMIT_DEFAULT 20
 
+/* A write request waiting for the end of its loop's turn, when the
+ * worker runs the turn's writes in one batch (worker_flush). */
+struct deferred_write {
+	struct deferred_write *next;
+	struct exchange_ctx *x;
+	bool (*fn)(struct exchange_ctx *x, struct http_request *req, struct http_response *resp);
+};
+
 /* What one request carries from its handler to its answer and log line. */
 struct exchange_ctx {
 	struct worker *worker;
@@ -1230,6 +1238,7 @@ struct route_methods {
 	const char *method;
 	handler_fn fn;
 	bool public; /* no token needed */
+	bool writes; /* waits for the end of the loop's turn (app_run_writes) */
 };
 
 static const struct {
@@ -1237,15 +1246,15 @@ static const struct {
 	const char *allow;
 } routes[ROUTE_COUNT] = {
     [ROUTE_OFFERS] = {{{"GET", h_offers, false}}, "GET"},
-    [ROUTE_BOOKINGS] = {{{"GET", h_list, false}, {"POST", h_create, false}}, "GET, POST"},
-    [ROUTE_BOOKING] = {{{"GET", h_view, false}, {"PATCH", h_update, false}}, "GET, PATCH"},
-    [ROUTE_CANCEL] = {{{"POST", h_cancel, false}}, "POST"},
+    [ROUTE_BOOKINGS] = {{{"GET", h_list, false}, {"POST", h_create, false, true}}, "GET, POST"},
+    [ROUTE_BOOKING] = {{{"GET", h_view, false}, {"PATCH", h_update, false, true}}, "GET, PATCH"},
+    [ROUTE_CANCEL] = {{{"POST", h_cancel, false, true}}, "POST"},
     [ROUTE_EVENTS] = {{{"GET", h_events, false}}, "GET"},
     [ROUTE_HEALTHZ] = {{{"GET", h_healthz, true}}, "GET"},
     [ROUTE_READYZ] = {{{"GET", h_readyz, true}}, "GET"},
     [ROUTE_METRICS] = {{{"GET", h_metrics, true}}, "GET"},
     /* Public: the provider's signature authenticates it. */
-    [ROUTE_WEBHOOK_PAYMENTS] = {{{"POST", h_webhook_payments, true}}, "POST"},
+    [ROUTE_WEBHOOK_PAYMENTS] = {{{"POST", h_webhook_payments, true, true}}, "POST"},
 };
 
 /* The route of a path; the booking id when it has one. */
@@ -1351,7 +1360,43 @@ bool app_handle(void *ctx, struct http_exchange *ex)
 	}
 	if (!m->public && !authenticate(x, req, resp))
 		return true;
+	if (m->writes && worker->engine->store->batching && !worker->server->clustered) {
+		struct deferred_write *d = hbk_xmalloc(sizeof(*d));
+		*d = (struct deferred_write){NULL, x, m->fn};
+		*worker->writes_tail = d;
+		worker->writes_tail = &d->next;
+		return false;
+	}
 	return m->fn(x, req, resp);
+}
+
+void app_run_writes(struct worker *w)
+{
+	struct deferred_write *d = w->writes;
+	w->writes = NULL;
+	w->writes_tail = &w->writes;
+	while (d) {
+		struct deferred_write *next = d->next;
+		struct http_exchange *ex = d->x->ex;
+		if (d->fn(d->x, &ex->req, &ex->resp))
+			http_exchange_finish(ex);
+		free(d);
+		d = next;
+	}
+}
+
+void app_fail_writes(struct worker *w, const struct hbk_error *err)
+{
+	struct deferred_write *d = w->writes;
+	w->writes = NULL;
+	w->writes_tail = &w->writes;
+	while (d) {
+		struct deferred_write *next = d->next;
+		app_fail(w, d->x->ex, err);
+		http_exchange_finish(d->x->ex);
+		free(d);
+		d = next;
+	}
 }
 
 bool app_hold(void *ctx, struct http_exchange *ex)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -168,20 +169,62 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, &limit);
 }
 
+/* Wakes, or makes sure to wake soon, a worker that waits for the lock. */
+#define WRITE_RETRY_MS 1
+
+static void on_write_retry(evutil_socket_t fd, short what, void *arg)
+{
+	/* Nothing: the turn this ends runs worker_flush. */
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* The lock went free: the other workers waiting for it try again now. */
+static void wake_writers(struct worker *w)
+{
+	struct server *server = w->server;
+	for (int i = 0; i < server->nworkers; i++) {
+		struct worker *other = &server->workers[i];
+		if (other != w && atomic_exchange(&other->wants_write_lock, false))
+			event_active(other->write_retry, EV_TIMEOUT, 0);
+	}
+}
+
 /*
- * Group commit: what a turn of the loop wrote is one transaction, committed
- * when the turn ends, and the answers that waited for it go out then.
- * Should the commit fail, what the process holds in memory (sagas in
- * flight, cached bookings) no longer matches the store: the answers say
- * the store failed, and hbkd stops at once, so that the next start
- * recovers those sagas from what the store does hold.
+ * Group commit: what a turn of the loop wrote is one transaction. The
+ * turn's write requests run at its end, in one batch, once the write lock
+ * is free (a busy lock never blocks the loop: its reads go on, and the
+ * writes wait for the next turn); other writes of the turn (a saga's
+ * record when an upstream answers) open the batch themselves. The answers
+ * given while the batch is open wait for its commit. Should the commit
+ * fail, what the process holds in memory (sagas in flight, cached
+ * bookings) no longer matches the store: the answers say the store
+ * failed, and hbkd stops at once, so that the next start recovers those
+ * sagas from what the store does hold.
  */
 static void worker_flush(struct worker *w)
 {
 	struct hbk_store *store = w->engine->store;
-	while (store->batch_open || w->held) {
+	for (;;) {
+		if (w->writes && !store->batch_open) {
+			struct hbk_error err = {0};
+			bool opened = false;
+			if (hbk_store_batch_try(store, &opened, &err) != HBK_OK) {
+				app_fail_writes(w, &err);
+			} else if (!opened) {
+				atomic_store(&w->wants_write_lock, true);
+				struct timeval tv = {0, WRITE_RETRY_MS * 1000};
+				evtimer_add(w->write_retry, &tv);
+			}
+		}
+		if (store->batch_open && w->writes)
+			app_run_writes(w);
+		if (!store->batch_open && !w->held)
+			return;
 		struct hbk_error err = {0};
 		hbk_result rc = hbk_store_batch_end(store, &err);
+		wake_writers(w);
 		struct http_exchange *held = w->held;
 		w->held = NULL;
 		while (held) {
@@ -193,10 +236,9 @@ static void worker_flush(struct worker *w)
 			http_exchange_finish(ex);
 		}
 		if (rc != HBK_OK) {
-			server_log_event(
-			    w->server, "error", "store",
-			    "%s; stopping: the next start recovers the sagas in flight",
-			    err.message);
+			server_log_event(w->server, "error", "store",
+					 "%s; stopping: the next start recovers the sagas in flight",
+					 err.message);
 			_exit(hbk_exit_code(HBK_EINTERNAL));
 		}
 	}
@@ -210,7 +252,13 @@ static void *worker_main(void *arg)
 		if (event_base_got_break(w->base) || event_base_got_exit(w->base))
 			break;
 	}
+	/* Writes whose clients left still run (their sagas must end). */
 	worker_flush(w);
+	while (w->writes) {
+		struct timespec wait = {0, WRITE_RETRY_MS * 1000000L};
+		nanosleep(&wait, NULL);
+		worker_flush(w);
+	}
 	return NULL;
 }
 
@@ -248,7 +296,9 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	w->http = http_server_new(w->base, server->listen_fd, &server->limits, &app);
 	w->stop = event_new(w->base, -1, 0, on_stop, w);
 	w->drain_check = evtimer_new(w->base, drain_check, w);
-	if (!w->http || !w->stop || !w->drain_check)
+	w->write_retry = evtimer_new(w->base, on_write_retry, w);
+	w->writes_tail = &w->writes;
+	if (!w->http || !w->stop || !w->drain_check || !w->write_retry)
 		return hbk_fail(err, HBK_EINTERNAL, "http", "cannot start the HTTP server");
 	/* Guest notices are queued here and sent by the delivery thread. */
 	if (w->engine->notifier)
@@ -264,6 +314,8 @@ static void worker_free(struct worker *w)
 		event_free(w->stop);
 	if (w->drain_check)
 		event_free(w->drain_check);
+	if (w->write_retry)
+		event_free(w->write_retry);
 	hbk_token_set_free(w->tokens);
 	if (w->engine) {
 		hbk_partner_attach(&w->engine->partner, NULL);

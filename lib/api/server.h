@@ -122,6 +122,10 @@ struct worker {
 	struct event *decide;	    /* worker 0: the decider posted a job */
 	/* Answers waiting for the open batch's commit (server.c), in order. */
 	struct http_exchange *held, **held_tail;
+	/* Write requests waiting for the end of the turn (routes.c), in order. */
+	struct deferred_write *writes, **writes_tail;
+	struct event *write_retry;   /* the write lock was busy: try again */
+	atomic_bool wants_write_lock; /* set meanwhile; its holder wakes us */
 };
 
 struct server {
@@ -146,6 +150,11 @@ struct server {
 
 /* The application callbacks of the transport (routes.c). */
 bool app_handle(void *ctx, struct http_exchange *ex);
+struct deferred_write;
+/* Runs the turn's write requests in the open batch. */
+void app_run_writes(struct worker *w);
+/* Answers the turn's write requests with err instead. */
+void app_fail_writes(struct worker *w, const struct hbk_error *err);
 /* Holds ex's answer while the worker's batch is open (worker_flush). */
 bool app_hold(void *ctx, struct http_exchange *ex);
 /* Makes ex's answer the store's failure. */

@@ -136,12 +136,10 @@ void hbk_stmt_done(sqlite3_stmt *stmt)
 	sqlite3_finalize(stmt);
 }
 
-/* Opens the batch on the shared writer: the write lock is held until
- * hbk_store_batch_end(). */
-static hbk_result batch_open(struct hbk_store *store, struct hbk_error *err)
+/* Opens the batch on the shared writer, whose lock the caller took; the
+ * lock is held until hbk_store_batch_end(). */
+static hbk_result batch_open_locked(struct hbk_store *store, struct hbk_error *err)
 {
-	HBK_ASSERT(store->write_lock && store->writer);
-	pthread_mutex_lock(store->write_lock);
 	store->db = store->writer->db;
 	hbk_result rc = hbk_store_exec(store, "BEGIN IMMEDIATE", err);
 	if (rc != HBK_OK) {
@@ -154,6 +152,24 @@ static hbk_result batch_open(struct hbk_store *store, struct hbk_error *err)
 	store->batch_txns = 0;
 	store->holds_write_lock = true;
 	return HBK_OK;
+}
+
+static hbk_result batch_open(struct hbk_store *store, struct hbk_error *err)
+{
+	HBK_ASSERT(store->write_lock && store->writer);
+	pthread_mutex_lock(store->write_lock);
+	return batch_open_locked(store, err);
+}
+
+hbk_result hbk_store_batch_try(struct hbk_store *store, bool *opened, struct hbk_error *err)
+{
+	HBK_ASSERT(store->batching && store->write_lock && store->writer);
+	*opened = store->batch_open;
+	if (store->batch_open || pthread_mutex_trylock(store->write_lock) != 0)
+		return HBK_OK;
+	hbk_result rc = batch_open_locked(store, err);
+	*opened = rc == HBK_OK;
+	return rc;
 }
 
 static hbk_result batch_begin(struct hbk_store *store, struct hbk_error *err)

@@ -90,6 +90,12 @@ hbk_result hbk_store_commit(struct hbk_store *store, struct hbk_error *err);
 void hbk_store_rollback(struct hbk_store *store);
 
 /*
+ * Opens a batch unless another connection of the process is writing:
+ * *opened tells whether one is open now (a failure to begin is returned).
+ */
+hbk_result hbk_store_batch_try(struct hbk_store *store, bool *opened, struct hbk_error *err);
+
+/*
  * Commits the open batch, if any, and gives the writer back. On failure
  * nothing of the batch was recorded (err says why). No transaction of the
  * store may be open.
