@@ -3,6 +3,9 @@
 -- from files the bench script writes: offers (one offer id a line), view
 -- bookings (read and updated), cancel bookings (each cancelled once).
 -- MIX=search|view|create|update|cancel replays one operation alone.
+-- PACE_MS=N makes each connection wait N ms after each answer, so that
+-- the load is a steady rate below what the server can take (about
+-- connections * 1000 / (N + latency) requests a second), not a flood.
 
 local token = os.getenv("HBK_BENCH_TOKEN")
 local dir = os.getenv("HBK_BENCH_DIR")
@@ -14,6 +17,11 @@ local function lines(name)
   local t = {}
   for line in io.lines(dir .. "/" .. name) do t[#t + 1] = line end
   return t
+end
+
+local pace = tonumber(os.getenv("PACE_MS") or "")
+if pace then
+  function delay() return pace end
 end
 
 local threads = {}
