@@ -223,8 +223,13 @@ static void worker_flush(struct worker *w)
 		if (!store->batch_open && !w->held)
 			return;
 		struct hbk_error err = {0};
+		bool wrote = store->batch_txns > 0;
 		hbk_result rc = hbk_store_batch_end(store, &err);
 		wake_writers(w);
+		/* What the batch recorded goes to Kafka now, not at the relay's
+		 * next look. */
+		if (rc == HBK_OK && wrote && w->server->metrics->publisher)
+			hbk_publisher_wake(w->server->metrics->publisher);
 		struct http_exchange *held = w->held;
 		w->held = NULL;
 		while (held) {

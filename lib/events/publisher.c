@@ -31,6 +31,7 @@ struct hbk_publisher {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	bool woken; /* under lock: events were committed since the last look */
 	bool stopping;
 	int64_t drain_deadline_ms; /* when stopping: give up after this */
 	struct hbk_store *store;
@@ -167,8 +168,9 @@ static void wait_ms(struct hbk_publisher *p, int ms)
 		until.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&p->lock);
-	if (!p->stopping)
+	if (!p->stopping && !p->woken)
 		pthread_cond_timedwait(&p->wake, &p->lock, &until);
+	p->woken = false;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -265,6 +267,7 @@ hbk_result hbk_publisher_start(const char *store_path, const char *brokers, cons
 void hbk_publisher_wake(struct hbk_publisher *p)
 {
 	pthread_mutex_lock(&p->lock);
+	p->woken = true;
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 }
