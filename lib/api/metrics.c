@@ -119,6 +119,15 @@ void metrics_render(struct metrics *m, struct hbk_buf *out)
 			  "# TYPE hbk_store_duration_seconds histogram\n");
 	render_histogram(out, "hbk_store_duration_seconds", "store", "sqlite", &m->store);
 	hbk_buf_printf(out,
+		       "# HELP hbk_store_commits_total Groups of writes committed at once.\n"
+		       "# TYPE hbk_store_commits_total counter\n"
+		       "hbk_store_commits_total %llu\n"
+		       "# HELP hbk_store_transactions_total Transactions those commits held.\n"
+		       "# TYPE hbk_store_transactions_total counter\n"
+		       "hbk_store_transactions_total %llu\n",
+		       atomic_load_explicit(&m->store_batches, memory_order_relaxed),
+		       atomic_load_explicit(&m->store_transactions, memory_order_relaxed));
+	hbk_buf_printf(out,
 		       "# HELP hbk_http_connections Open client connections.\n"
 		       "# TYPE hbk_http_connections gauge\n"
 		       "hbk_http_connections %d\n"

@@ -223,12 +223,17 @@ static void worker_flush(struct worker *w)
 		if (!store->batch_open && !w->held)
 			return;
 		struct hbk_error err = {0};
-		bool wrote = store->batch_txns > 0;
+		int txns = store->batch_txns;
 		hbk_result rc = hbk_store_batch_end(store, &err);
 		wake_writers(w);
+		if (rc == HBK_OK && txns > 0) {
+			atomic_fetch_add(&w->server->metrics->store_batches, 1);
+			atomic_fetch_add(&w->server->metrics->store_transactions,
+					 (unsigned long long)txns);
+		}
 		/* What the batch recorded goes to Kafka now, not at the relay's
 		 * next look. */
-		if (rc == HBK_OK && wrote && w->server->metrics->publisher)
+		if (rc == HBK_OK && txns > 0 && w->server->metrics->publisher)
 			hbk_publisher_wake(w->server->metrics->publisher);
 		struct http_exchange *held = w->held;
 		w->held = NULL;

@@ -62,6 +62,8 @@ struct metrics {
 	atomic_ullong bookings[OUTCOME_COUNT];
 	struct histogram saga_steps[HBK_STEP_CANCEL_ABANDON + 1];
 	struct histogram store;
+	atomic_ullong store_batches;	  /* groups of writes committed */
+	atomic_ullong store_transactions; /* the transactions they held */
 	atomic_int connections;
 	atomic_int in_flight;
 	struct hbk_publisher *publisher; /* the outbox relay, with kafka.brokers set */

@@ -114,6 +114,33 @@ offer_for() { # hotel room board -> offer id
 	done
 }
 
+@test "bookings that arrive together are committed together, each answered after its commit" {
+	# 60 offers with rooms enough, posted at once on 60 connections.
+	for city in LIS OPO; do
+		curl -sS -H "$AUTH" "$HBKD_URL/v1/offers?city=$city&checkin=$in&nights=2&limit=200" |
+			jq -r '.offers | unique_by(.hotel.id + .room_type) | .[:30][] | .offer_id'
+	done >"$BATS_TEST_TMPDIR/offers"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/offers")" -eq 60 ]
+	n=0
+	while read -r offer; do
+		n=$((n + 1))
+		printf 'url = "%s/v1/bookings"\nheader = "%s"\nheader = "%s"\ndata = "{\\"offer_id\\":\\"%s\\",\\"guest\\":{\\"name\\":\\"G %d\\",\\"email\\":\\"g%d@example.com\\"}}"\noutput = "%s/r%d.json"\nwrite-out = "%%{http_code}\\n"\nnext\n' \
+			"$HBKD_URL" "$AUTH" "$JSON" "$offer" "$n" "$n" "$BATS_TEST_TMPDIR" "$n"
+	done <"$BATS_TEST_TMPDIR/offers" | sed '$d' >"$BATS_TEST_TMPDIR/curl.cfg"
+	curl -sS --parallel --parallel-immediate --parallel-max 60 -K "$BATS_TEST_TMPDIR/curl.cfg" >"$BATS_TEST_TMPDIR/codes"
+	[ "$(grep -c '^201$' "$BATS_TEST_TMPDIR/codes")" -eq 60 ]
+	# Each answer is the booking as recorded: CONFIRMED in its body and in the store.
+	[ "$(cat "$BATS_TEST_TMPDIR"/r*.json | jq -r .status | sort -u)" = CONFIRMED ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM bookings WHERE status = 'CONFIRMED'")" -eq 60 ]
+	call "$HBKD_URL/metrics"
+	commits=$(echo "$body" | awk '$1 == "hbk_store_commits_total" {print $2}')
+	transactions=$(echo "$body" | awk '$1 == "hbk_store_transactions_total" {print $2}')
+	echo "commits $commits, transactions $transactions"
+	[ "$transactions" -ge 60 ]
+	# Some commits held several bookings' writes.
+	[ "$commits" -lt "$transactions" ]
+}
+
 @test "one Idempotency-Key sent 20 times at once: one booking, one payment" {
 	offer=$(offer_for H-LIS-0001 DBL RO)
 	key="ik-$RANDOM-$RANDOM"
