@@ -45,6 +45,17 @@ hbk_result hbk_store_fail(struct hbk_store *store, struct hbk_error *err, const 
 			sqlite3_errmsg(store->db));
 }
 
+hbk_result hbk_store_run(struct hbk_store *store, const char *sql, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	hbk_result rc = hbk_store_prepare(store, sql, &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	rc = hbk_store_step_done(store, stmt, "store", err);
+	hbk_stmt_done(stmt);
+	return rc;
+}
+
 hbk_result hbk_store_exec(struct hbk_store *store, const char *sql, struct hbk_error *err)
 {
 	char *msg = NULL;
@@ -182,7 +193,7 @@ static hbk_result batch_begin(struct hbk_store *store, struct hbk_error *err)
 	if (store->batch_failed)
 		return hbk_fail(err, HBK_EUNAVAILABLE, "store_unavailable",
 				"store: an earlier write of this batch failed");
-	hbk_result rc = hbk_store_exec(store, "SAVEPOINT tx", err);
+	hbk_result rc = hbk_store_run(store, "SAVEPOINT tx", err);
 	if (rc == HBK_OK)
 		store->tx_depth = 1;
 	return rc;
@@ -225,7 +236,8 @@ static void tx_end(struct hbk_store *store)
 hbk_result hbk_store_commit(struct hbk_store *store, struct hbk_error *err)
 {
 	HBK_ASSERT(store->tx_depth > 0);
-	hbk_result rc = hbk_store_exec(store, store->batch_open ? "RELEASE tx" : "COMMIT", err);
+	hbk_result rc = store->batch_open ? hbk_store_run(store, "RELEASE tx", err)
+					 : hbk_store_exec(store, "COMMIT", err);
 	if (rc != HBK_OK) {
 		hbk_store_rollback(store);
 		return rc;

@@ -137,12 +137,12 @@ static hbk_result apply_once(struct hbk_applier *a, struct item *items, int n,
 		it->dead = !it->valid;
 		if (!it->valid)
 			continue;
-		rc = hbk_store_exec(store, "SAVEPOINT apply", err);
+		rc = hbk_store_run(store, "SAVEPOINT apply", err);
 		if (rc != HBK_OK)
 			break;
 		hbk_result one = a->apply(store, &it->ev, &it->applied, &why);
 		if (one == HBK_OK) {
-			rc = hbk_store_exec(store, "RELEASE apply", err);
+			rc = hbk_store_run(store, "RELEASE apply", err);
 		} else if (one == HBK_EUNAVAILABLE) {
 			*err = why;
 			rc = one;

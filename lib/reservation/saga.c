@@ -122,7 +122,7 @@ commit_batch(struct hbk_engine *engine, struct hbk_booking *b, struct event_batc
 	struct hbk_booking before = *b;
 	hbk_result rc = hbk_store_join(store, &owned, err);
 	if (rc == HBK_OK && !owned)
-		rc = hbk_store_exec(store, "SAVEPOINT batch", err);
+		rc = hbk_store_run(store, "SAVEPOINT batch", err);
 	if (rc != HBK_OK) {
 		batch_clear(batch);
 		return rc;
@@ -140,7 +140,7 @@ commit_batch(struct hbk_engine *engine, struct hbk_booking *b, struct event_batc
 	if (owned) {
 		rc = hbk_store_leave(store, true, rc == HBK_OK, err) == HBK_OK ? rc : HBK_EINTERNAL;
 	} else if (rc == HBK_OK) {
-		rc = hbk_store_exec(store, "RELEASE batch", err);
+		rc = hbk_store_run(store, "RELEASE batch", err);
 	} else {
 		sqlite3_exec(store->db, "ROLLBACK TO batch; RELEASE batch", NULL, NULL, NULL);
 	}

@@ -125,6 +125,9 @@ hbk_result hbk_store_prepare(struct hbk_store *store, const char *sql, sqlite3_s
 /* Gives a statement back: resets a cached one, finalizes any other. */
 void hbk_stmt_done(sqlite3_stmt *stmt);
 
+/* Runs one statement of static SQL text without results, prepared once
+ * where statements are kept (savepoints on a hot path). */
+hbk_result hbk_store_run(struct hbk_store *store, const char *sql, struct hbk_error *err);
 /* Runs SQL text without results (schema, pragmas). */
 hbk_result hbk_store_exec(struct hbk_store *store, const char *sql, struct hbk_error *err);
 /* Maps the last SQLite error to err (BUSY: HBK_EUNAVAILABLE, else internal). */
