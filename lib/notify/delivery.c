@@ -3,7 +3,7 @@
  * queue in the notices table, off their event loops.
  *
  * A send is a blocking exchange (a whole SMTP session per mail, up to a
- * 2 s connect timeout; an SNS request; a maildir write with fsync), which
+ * 2 s connect timeout; an SNS request; a maildir write and its flush), which
  * on a worker's loop would hold every request and saga it serves. The
  * workers' notifiers only store the rendered notice, in the transaction
  * that records the booking's outcome, and kick this thread once it is
