@@ -3,7 +3,7 @@
  * queue in the notices table, off their event loops.
  *
  * A send is a blocking exchange (a whole SMTP session per mail, up to a
- * 2 s connect timeout; an SNS request; a maildir write with fsync), which
+ * 2 s connect timeout; an SNS request; a maildir write and its flush), which
  * on a worker's loop would hold every request and saga it serves. The
  * workers' notifiers only store the rendered notice, in the transaction
  * that records the booking's outcome, and kick this thread once it is
@@ -11,7 +11,8 @@
  * sends and its channel breakers are its own; it claims due notices in
  * batches (the claim leases them, so an `hbk-admin notify retry` running
  * at the same time skips them) and records each outcome as a retry
- * would. Unprompted, it looks for due retries every
+ * would. Between passes it rests PASS_GAP_MS, so that under load each
+ * pass finds full batches. Unprompted, it looks for due retries every
  * HBK_NOTIFY_PASS_EVERY_MS.
  */
 #include <errno.h>
@@ -27,6 +28,14 @@
 /* Batches one pass claims at most before it looks at the clock and the
  * stop flag again; a pass never runs unbounded under a steady stream. */
 #define PASS_BATCHES_MAX 16
+/*
+ * After a pass the thread rests this long before the next, kicked or not,
+ * so that under load notices gather into full batches. A pass has fixed
+ * costs whatever it sends: two commits (the claim and the outcomes), each
+ * of which may checkpoint the WAL while holding the workers' write lock,
+ * and the maildir's two syncs. A lone notice still goes out at once.
+ */
+#define PASS_GAP_MS 200
 
 struct hbk_notify_delivery {
 	struct hbk_store *store;       /* owned; this thread's connection */
@@ -81,6 +90,20 @@ static void deadline_after(struct timespec *ts, int64_t ms)
 	}
 }
 
+/* Waits PASS_GAP_MS, kicks or not, unless the thread is stopping; called
+ * and returns with delivery->lock held. */
+static void rest_after_pass(struct hbk_notify_delivery *delivery)
+{
+	struct timespec deadline;
+
+	deadline_after(&deadline, PASS_GAP_MS);
+	while (!delivery->stopping) {
+		if (pthread_cond_timedwait(&delivery->wake, &delivery->lock, &deadline) ==
+		    ETIMEDOUT)
+			return;
+	}
+}
+
 static void *delivery_main(void *arg)
 {
 	struct hbk_notify_delivery *delivery = arg;
@@ -98,6 +121,7 @@ static void *delivery_main(void *arg)
 		pthread_mutex_unlock(&delivery->lock);
 		pass(delivery);
 		pthread_mutex_lock(&delivery->lock);
+		rest_after_pass(delivery);
 	}
 	pthread_mutex_unlock(&delivery->lock);
 	/* What the workers queued before they stopped goes out now. */

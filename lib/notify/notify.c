@@ -404,20 +404,25 @@ void hbk_notifier_kick(struct hbk_notifier *notifier)
  * Delivery.
  */
 
+/* Creates the Maildir on the first delivery to it. */
+static hbk_result prepare_maildir(struct hbk_notifier *notifier, struct hbk_error *err)
+{
+	HBK_ASSERT(notifier->email == EMAIL_MAILDIR);
+	if (notifier->maildir_ready)
+		return HBK_OK;
+	hbk_result rc = hbk_maildir_prepare(notifier->maildir, err);
+	notifier->maildir_ready = rc == HBK_OK;
+	return rc;
+}
+
 static hbk_result deliver_email(struct hbk_notifier *notifier, const char *recipient,
 				const char *message, size_t len, struct hbk_error *err)
 {
-	hbk_result rc;
-
 	if (notifier->email == EMAIL_SMTP)
 		return notify_smtp_send(&notifier->smtp, recipient, message, len, err);
-	HBK_ASSERT(notifier->email == EMAIL_MAILDIR);
-	if (!notifier->maildir_ready) {
-		rc = hbk_maildir_prepare(notifier->maildir, err);
-		if (rc != HBK_OK)
-			return rc;
-		notifier->maildir_ready = true;
-	}
+	hbk_result rc = prepare_maildir(notifier, err);
+	if (rc != HBK_OK)
+		return rc;
 	return hbk_maildir_deliver(notifier->maildir, message, len, err);
 }
 
@@ -438,6 +443,37 @@ static hbk_result deliver(struct hbk_notifier *notifier, const struct notice_row
 	return hbk_fail(err, HBK_EINTERNAL, "invalid_notice", "unknown channel '%s'", row->channel);
 }
 
+/* The breaker of the channel row goes out on. */
+static struct channel_breaker *breaker_of(struct hbk_notifier *notifier,
+					  const struct notice_row *row)
+{
+	return strcmp(row->channel, "sms") == 0 ? &notifier->sms_breaker : &notifier->email_breaker;
+}
+
+/* Whether breaker b lets an attempt on channel through at now_ms; when
+ * not, err says so. */
+static bool breaker_allows(const struct channel_breaker *b, const char *channel, int64_t now_ms,
+			   struct hbk_error *err)
+{
+	if (b->open_until_ms <= now_ms)
+		return true;
+	hbk_fail(err, HBK_EUNAVAILABLE, "notify_circuit_open",
+		 "%s failed %d times in a row; not tried for %d s", channel, b->failures,
+		 BREAKER_OPEN_MS / 1000);
+	return false;
+}
+
+/* Counts the outcome rc of an attempt made at now_ms into breaker b. */
+static void breaker_note(struct channel_breaker *b, hbk_result rc, int64_t now_ms)
+{
+	if (rc == HBK_OK) {
+		b->failures = 0;
+		b->open_until_ms = 0;
+	} else if (rc == HBK_EUNAVAILABLE && ++b->failures >= BREAKER_FAILURES) {
+		b->open_until_ms = now_ms + BREAKER_OPEN_MS;
+	}
+}
+
 /*
  * deliver() behind the channel's breaker: while it is open nothing is
  * tried (*tried false) and the notice fails as unavailable at once.
@@ -445,22 +481,14 @@ static hbk_result deliver(struct hbk_notifier *notifier, const struct notice_row
 static hbk_result deliver_guarded(struct hbk_notifier *notifier, const struct notice_row *row,
 				  bool *tried, struct hbk_error *err)
 {
-	struct channel_breaker *b =
-	    strcmp(row->channel, "sms") == 0 ? &notifier->sms_breaker : &notifier->email_breaker;
+	struct channel_breaker *b = breaker_of(notifier, row);
 	int64_t now_ms = hbk_now_ms();
 
-	*tried = b->open_until_ms <= now_ms;
+	*tried = breaker_allows(b, row->channel, now_ms, err);
 	if (!*tried)
-		return hbk_fail(err, HBK_EUNAVAILABLE, "notify_circuit_open",
-				"%s failed %d times in a row; not tried for %d s", row->channel,
-				b->failures, BREAKER_OPEN_MS / 1000);
+		return HBK_EUNAVAILABLE;
 	hbk_result rc = deliver(notifier, row, err);
-	if (rc == HBK_OK) {
-		b->failures = 0;
-		b->open_until_ms = 0;
-	} else if (rc == HBK_EUNAVAILABLE && ++b->failures >= BREAKER_FAILURES) {
-		b->open_until_ms = now_ms + BREAKER_OPEN_MS;
-	}
+	breaker_note(b, rc, now_ms);
 	return rc;
 }
 
@@ -679,6 +707,64 @@ static hbk_result resend(struct hbk_notifier *notifier, struct hbk_store *store,
 	return rc;
 }
 
+/* An attempt at a claimed notice: rc, and cause when it failed; tried
+ * false when the channel's breaker held it back. */
+struct outcome {
+	hbk_result rc;
+	bool tried;
+	struct hbk_error cause;
+};
+
+_Static_assert(NOTICES_CLAIM_MAX <= HBK_MAILDIR_BATCH_MAX, "a claim fits one maildir batch");
+
+static bool goes_to_maildir(const struct hbk_notifier *notifier, const struct notice_row *row)
+{
+	return notifier->email == EMAIL_MAILDIR && strcmp(row->channel, "email") == 0;
+}
+
+/*
+ * Delivers the rows (count, borrowed) bound for the maildir as one batch
+ * and fills their outcomes; the others' are left alone. The email breaker
+ * is asked once for the batch and told each outcome in order: unlike one
+ * send after another, a batch is not cut short when it opens half way.
+ */
+static void deliver_maildir_batch(struct hbk_notifier *notifier, const struct notice_row *rows,
+				  int count, struct outcome *outcomes)
+{
+	int row_of[NOTICES_CLAIM_MAX];
+	int batched = 0;
+	int64_t now_ms = hbk_now_ms();
+
+	HBK_ASSERT(count >= 1 && count <= NOTICES_CLAIM_MAX);
+	if (notifier->email != EMAIL_MAILDIR)
+		return;
+	struct hbk_maildir_message *messages = hbk_xcalloc((size_t)count, sizeof(*messages));
+	for (int i = 0; i < count; i++) {
+		if (!goes_to_maildir(notifier, &rows[i]))
+			continue;
+		outcomes[i].tried =
+		    breaker_allows(&notifier->email_breaker, "email", now_ms, &outcomes[i].cause);
+		if (!outcomes[i].tried) {
+			outcomes[i].rc = HBK_EUNAVAILABLE;
+			continue;
+		}
+		messages[batched].data = rows[i].message;
+		messages[batched].len = strlen(rows[i].message);
+		row_of[batched++] = i;
+	}
+	struct hbk_error prepare_err = {0};
+	bool ready = batched > 0 && prepare_maildir(notifier, &prepare_err) == HBK_OK;
+	if (ready)
+		hbk_maildir_deliver_batch(notifier->maildir, messages, batched);
+	for (int k = 0; k < batched; k++) {
+		struct outcome *outcome = &outcomes[row_of[k]];
+		outcome->rc = ready ? messages[k].rc : prepare_err.result;
+		outcome->cause = ready ? messages[k].err : prepare_err;
+		breaker_note(&notifier->email_breaker, outcome->rc, now_ms);
+	}
+	free(messages);
+}
+
 hbk_result notify_deliver_due(struct hbk_notifier *notifier, struct hbk_store *store, int max,
 			      int *claimed, int *sent, struct hbk_error *err)
 {
@@ -695,13 +781,13 @@ hbk_result notify_deliver_due(struct hbk_notifier *notifier, struct hbk_store *s
 		return rc;
 	/* Every send first, holding no lock; then one transaction records the
 	 * batch, rather than one per notice. Should it fail, the claimed
-	 * notices go out again once their lease is over. */
-	struct outcome {
-		hbk_result rc;
-		bool tried;
-		struct hbk_error cause;
-	} *outcomes = hbk_xcalloc((size_t)count, sizeof(*outcomes));
+	 * notices go out again once their lease is over. The maildir's share
+	 * goes as one batch, durable as a whole before anything is recorded. */
+	struct outcome *outcomes = hbk_xcalloc((size_t)count, sizeof(*outcomes));
+	deliver_maildir_batch(notifier, rows, count, outcomes);
 	for (int i = 0; i < count; i++) {
+		if (goes_to_maildir(notifier, &rows[i]))
+			continue;
 		outcomes[i].tried = true;
 		outcomes[i].rc =
 		    deliver_guarded(notifier, &rows[i], &outcomes[i].tried, &outcomes[i].cause);

@@ -306,6 +306,32 @@ offer_for() { # hotel room board -> offer id
 	grep -q '"msg":"stop"' "$HBKD_LOG"
 }
 
+@test "concurrent bookings: every confirmation lands whole in the maildir, none in tmp/" {
+	mkdir -p "$BATS_TEST_TMPDIR/r"
+	hbk search --city MAD --checkin "$in" --nights 2 --limit 100 -o json >/dev/null
+	jq -r '.offers[].offer_id' "$XDG_CACHE_HOME/hbk/last-search.json" | head -40 >"$BATS_TEST_TMPDIR/offers"
+	# At once, so that the delivery thread finds many due notices per claim
+	# and writes them as one batch.
+	nl -w1 -s' ' "$BATS_TEST_TMPDIR/offers" | xargs -P 40 -L1 sh -c 'curl -sS -o /dev/null -w "%{http_code}\n" \
+		-H "$0" -H "Content-Type: application/json" \
+		-d "{\"offer_id\":\"$2\",\"guest\":{\"name\":\"M $1\",\"email\":\"m$1@example.com\"}}" \
+		"$HBKD_URL/v1/bookings"' "$AUTH" >"$BATS_TEST_TMPDIR/codes"
+	[ "$(grep -c '^201$' "$BATS_TEST_TMPDIR/codes")" -ge 20 ]
+	# SIGTERM: the delivery thread's last pass sends what is still due.
+	stop_hbkd
+	sqlite3 "$HBK_HOME/hbk.db" "SELECT id FROM bookings WHERE status = 'CONFIRMED'" | sort >"$BATS_TEST_TMPDIR/confirmed"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/confirmed")" -eq "$(grep -c '^201$' "$BATS_TEST_TMPDIR/codes")" ]
+	[ "$(ls -A "$HBK_HOME/mail/tmp" | wc -l)" -eq 0 ]
+	# One file per confirmed booking, each ending as every message does.
+	sed -n 's/^X-Hbk-Booking: \(.*\)\r$/\1/p' "$HBK_HOME"/mail/new/* | sort >"$BATS_TEST_TMPDIR/mailed"
+	diff "$BATS_TEST_TMPDIR/confirmed" "$BATS_TEST_TMPDIR/mailed"
+	[ "$(ls -A "$HBK_HOME/mail/new" | wc -l)" -eq "$(wc -l <"$BATS_TEST_TMPDIR/confirmed")" ]
+	for f in "$HBK_HOME"/mail/new/*; do
+		[ "$(tail -c 14 "$f")" = "$(printf 'hbk bookings\r\n')" ]
+	done
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM notices")" -eq 0 ]
+}
+
 @test "a slow client gets 408, and connections past server.max_connections get 503" {
 	stop_hbkd
 	printf 'server:\n  idle_timeout_ms: 400\n  max_connections: 3\n' >"$BATS_TEST_TMPDIR/limits.yaml"

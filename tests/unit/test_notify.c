@@ -8,10 +8,15 @@
  * and every line is checked for CRLF ends and the 78-octet limit. Hostile
  * values (CR/LF in the email, name and hotel) must neither add headers nor
  * leave a bare LF. The maildir test points HBK_HOME at unit_tmpdir(),
- * sends through the public API and inspects tmp/, new/ and cur/.
+ * sends through the public API and inspects tmp/, new/ and cur/. The
+ * batch tests deliver many notices in one pass and compare every file in
+ * new/ with the message the store held; one of them fails to write under
+ * a file size limit, a failure of that file alone.
  */
 #include <dirent.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1223,6 +1228,262 @@ out:
 	unsetenv("HBK_HOME");
 }
 
+/* Notices in the batch tests: fewer than a claim, so they go as one. */
+#define TEST_BATCH_NOTICES 40
+
+/* The whole of the file at path into out (reset first); false when it
+ * cannot be read. */
+static bool read_whole_file(const char *path, struct hbk_buf *out)
+{
+	char chunk[4096];
+	size_t n;
+	FILE *f = fopen(path, "rb");
+
+	hbk_buf_reset(out);
+	if (!f)
+		return false;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		hbk_buf_append(out, chunk, n);
+	fclose(f);
+	hbk_buf_puts(out, "");
+	return true;
+}
+
+/* Octets in the stored message of notice id; -1 when absent. */
+static long long stored_length(struct hbk_store *store, long long id)
+{
+	sqlite3_stmt *stmt = NULL;
+	long long len = -1;
+
+	if (sqlite3_prepare_v2(store->db,
+			       "SELECT length(CAST(message AS BLOB)) FROM notices WHERE id = ?", -1,
+			       &stmt, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		len = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return len;
+}
+
+/*
+ * Checks that mail/tmp is empty and that mail/new holds one whole message
+ * for each booking "BK-BATCH<i>" (i below count) with lengths[i] >= 0,
+ * as long as lengths[i] octets, and nothing else.
+ */
+static void check_batch_landed(const char *mail, int count, const long long *lengths)
+{
+	char path[1024];
+	int seen[TEST_BATCH_NOTICES] = {0}, expected = 0;
+	struct hbk_buf listing, content, value;
+
+	HBK_ASSERT(count <= TEST_BATCH_NOTICES);
+	hbk_buf_init(&listing, 0);
+	hbk_buf_init(&content, 0);
+	hbk_buf_init(&value, 0);
+	for (int i = 0; i < count; i++)
+		expected += lengths[i] >= 0;
+	hbk_format(path, sizeof(path), "%s/tmp", mail);
+	CHECK_INT(list_dir(path, &listing), 0);
+	hbk_format(path, sizeof(path), "%s/new", mail);
+	CHECK_INT(list_dir(path, &listing), expected);
+	for (char *name = listing.data, *end; (end = strchr(name, '\n')) != NULL; name = end + 1) {
+		*end = '\0';
+		CHECK(unique_name_valid(name));
+		hbk_format(path, sizeof(path), "%s/new/%s", mail, name);
+		CHECK(read_whole_file(path, &content));
+		CHECK(header_value(content.data, "X-Hbk-Booking", &value));
+		long long i = -1;
+		if (value.data && strncmp(value.data, "BK-BATCH", 8) == 0 &&
+		    !hbk_parse_int(value.data + 8, 0, count - 1, &i))
+			i = -1;
+		CHECK(i >= 0);
+		if (i < 0)
+			continue;
+		seen[i]++;
+		CHECK_INT(content.len, lengths[i]);
+	}
+	for (int i = 0; i < count; i++)
+		CHECK_INT(seen[i], lengths[i] >= 0 ? 1 : 0);
+	hbk_buf_free(&value);
+	hbk_buf_free(&content);
+	hbk_buf_free(&listing);
+}
+
+/*
+ * hbkd's batch: TEST_BATCH_NOTICES notices queued in one transaction
+ * are claimed by the delivery thread at once and go to the maildir as
+ * one batch. Each lands in new/ whole (as long as the message the store
+ * held), nothing stays in tmp/, and every row is gone as delivered.
+ */
+static void test_maildir_batch_lands_whole(void)
+{
+	char home[512], db[600], mail[600], id[32];
+	long long lengths[TEST_BATCH_NOTICES];
+	struct hbk_store *store = NULL;
+	struct hbk_notifier *notifier = NULL;
+	struct hbk_notify_delivery *delivery = NULL;
+	struct hbk_error err;
+
+	hbk_format(home, sizeof(home), "%s/batch", unit_tmpdir());
+	hbk_format(db, sizeof(db), "%s/hbk.db", home);
+	hbk_format(mail, sizeof(mail), "%s/mail", home);
+	setenv("HBK_HOME", home, 1);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_store_open(db, HBK_STORE_CREATE, &store, &err), HBK_OK);
+	struct hbk_config *cfg = load_config("notify:\n  email:\n    kind: maildir\n");
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	CHECK_INT(hbk_notify_delivery_start(cfg, NULL, &delivery, &err), HBK_OK);
+	if (!store || !notifier || !delivery)
+		goto out;
+	hbk_notifier_set_store(notifier, store);
+	hbk_notifier_queue_to(notifier, delivery);
+
+	json_t *booking = sample_booking();
+	CHECK_INT(hbk_store_begin(store, true, &err), HBK_OK);
+	for (int i = 0; i < TEST_BATCH_NOTICES; i++) {
+		hbk_format(id, sizeof(id), "BK-BATCH%d", i);
+		json_object_set_new(booking, "id", json_string(id));
+		CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_CONFIRMATION, booking, &err),
+			  HBK_OK);
+		lengths[i] = stored_length(store, i + 1);
+		CHECK(lengths[i] > 0);
+	}
+	json_decref(booking);
+	CHECK_INT(hbk_store_commit(store, &err), HBK_OK);
+	hbk_notifier_kick(notifier);
+	hbk_notify_delivery_stop(delivery);
+	delivery = NULL;
+	hbk_notifier_queue_to(notifier, NULL);
+
+	check_batch_landed(mail, TEST_BATCH_NOTICES, lengths);
+	json_t *doc = NULL;
+	CHECK_INT(hbk_notify_list(store, false, &doc, &err), HBK_OK);
+	CHECK_INT((long long)json_array_size(json_object_get(doc, "notices")), 0);
+	json_decref(doc);
+out:
+	hbk_notify_delivery_stop(delivery);
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+	hbk_store_close(store);
+	unsetenv("HBK_HOME");
+}
+
+/* A batch of BATCH_FAILURE_NOTICES, of which notice TOO_LARGE_ID is
+ * grown by TOO_LARGE_PADDING octets, past FILE_SIZE_LIMIT. */
+#define BATCH_FAILURE_NOTICES 5
+#define TOO_LARGE_ID	      3
+#define FILE_SIZE_LIMIT	      (256 * 1024)
+#define TOO_LARGE_PADDING     (300 * 1024)
+
+/* A retry pass with RLIMIT_FSIZE at FILE_SIZE_LIMIT and SIGXFSZ ignored,
+ * so that a larger file fails to write with EFBIG as on a full quota;
+ * both are put back after. */
+static void retry_pass_under_file_size_limit(struct hbk_notifier *notifier, struct hbk_store *store,
+					     int *sent)
+{
+	struct rlimit saved, limited;
+	struct hbk_error err;
+
+	hbk_error_clear(&err);
+	CHECK_INT(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	limited = saved;
+	limited.rlim_cur = FILE_SIZE_LIMIT;
+	void (*saved_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+	CHECK_INT(setrlimit(RLIMIT_FSIZE, &limited), 0);
+	hbk_result rc = hbk_notify_retry_due(notifier, store, 64, sent, &err);
+	CHECK_INT(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, saved_handler);
+	CHECK_INT(rc, HBK_OK);
+}
+
+/*
+ * One message of a batch that cannot be written fails alone. Notices
+ * kept after a failed first attempt (an SMTP server that refuses
+ * connections) are retried through the maildir in one pass, while a file
+ * size limit makes the write of the one grown past it fail with EFBIG, a
+ * real failure of one file. The store is in memory, so that only the
+ * maildir meets the limit. The others land whole; the large one leaves
+ * nothing in new/ or tmp/ and stays pending with the error; the next
+ * pass, without the limit, delivers it whole.
+ */
+static void test_maildir_batch_failure_fails_alone(void)
+{
+	char home[512], mail[600], sql[256], id[32];
+	long long lengths[BATCH_FAILURE_NOTICES];
+	struct hbk_store *store = NULL;
+	struct hbk_notifier *notifier = NULL;
+	struct hbk_error err;
+	int sent = -1;
+
+	hbk_format(home, sizeof(home), "%s/batch-failure", unit_tmpdir());
+	hbk_format(mail, sizeof(mail), "%s/mail", home);
+	setenv("HBK_HOME", home, 1);
+	hbk_error_clear(&err);
+	CHECK_INT(hbk_store_open(":memory:", HBK_STORE_CREATE, &store, &err), HBK_OK);
+	struct hbk_config *cfg = load_config("notify:\n  email:\n    kind: smtp\n"
+					     "    url: smtp://127.0.0.1:1\n"
+					     "  retry:\n    attempts: 5\n    backoff_ms: 0\n");
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	if (!store || !notifier)
+		goto out;
+	hbk_notifier_set_store(notifier, store);
+	json_t *booking = sample_booking();
+	for (int i = 0; i < BATCH_FAILURE_NOTICES; i++) {
+		hbk_format(id, sizeof(id), "BK-BATCH%d", i);
+		json_object_set_new(booking, "id", json_string(id));
+		CHECK_INT(hbk_notify_send(notifier, HBK_NOTICE_CONFIRMATION, booking, &err),
+			  HBK_EUNAVAILABLE);
+	}
+	json_decref(booking);
+	hbk_format(sql, sizeof(sql),
+		   "UPDATE notices SET message = message || hex(zeroblob(%d)) WHERE id = %d",
+		   TOO_LARGE_PADDING / 2, TOO_LARGE_ID);
+	CHECK_INT(hbk_store_exec(store, sql, &err), HBK_OK);
+	for (int i = 0; i < BATCH_FAILURE_NOTICES; i++)
+		lengths[i] = stored_length(store, i + 1);
+	CHECK(lengths[TOO_LARGE_ID - 1] > FILE_SIZE_LIMIT);
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+	cfg = load_config("notify:\n  retry:\n    attempts: 5\n    backoff_ms: 0\n");
+	CHECK_INT(hbk_notifier_open(cfg, &notifier, &err), HBK_OK);
+	if (!notifier)
+		goto out;
+
+	retry_pass_under_file_size_limit(notifier, store, &sent);
+	CHECK_INT(sent, BATCH_FAILURE_NOTICES - 1);
+	long long large_length = lengths[TOO_LARGE_ID - 1];
+	lengths[TOO_LARGE_ID - 1] = -1;
+	check_batch_landed(mail, BATCH_FAILURE_NOTICES, lengths);
+	lengths[TOO_LARGE_ID - 1] = large_length;
+	CHECK_INT(notices_with(store, "sent"), BATCH_FAILURE_NOTICES - 1);
+	json_t *doc = NULL;
+	CHECK_INT(hbk_notify_list(store, false, &doc, &err), HBK_OK);
+	size_t index;
+	json_t *row;
+	json_array_foreach(json_object_get(doc, "notices"), index, row)
+	{
+		if (json_integer_value(json_object_get(row, "id")) != TOO_LARGE_ID)
+			continue;
+		CHECK_STR(json_string_value(json_object_get(row, "status")), "pending");
+		CHECK_INT(json_integer_value(json_object_get(row, "attempts")), 2);
+		CHECK(strstr(json_string_value(json_object_get(row, "last_error")),
+			     "File too large") != NULL);
+	}
+	json_decref(doc);
+
+	sent = -1;
+	CHECK_INT(hbk_notify_retry_due(notifier, store, 64, &sent, &err), HBK_OK);
+	CHECK_INT(sent, 1);
+	CHECK_INT(notices_with(store, "sent"), BATCH_FAILURE_NOTICES);
+	check_batch_landed(mail, BATCH_FAILURE_NOTICES, lengths);
+out:
+	hbk_notifier_close(notifier);
+	hbk_config_free(cfg);
+	hbk_store_close(store);
+	unsetenv("HBK_HOME");
+}
+
 UNIT_TESTS(UNIT_T(test_render_confirmation_headers), UNIT_T(test_render_confirmation_body),
 	   UNIT_T(test_render_update), UNIT_T(test_render_cancellation),
 	   UNIT_T(test_render_crlf_and_line_length), UNIT_T(test_render_refuses_header_injection),
@@ -1234,4 +1495,5 @@ UNIT_TESTS(UNIT_T(test_render_confirmation_headers), UNIT_T(test_render_confirma
 	   UNIT_T(test_retry_delay), UNIT_T(test_envelope_address),
 	   UNIT_T(test_failed_notice_is_kept_and_resent), UNIT_T(test_sms_failure_kept_email_sent),
 	   UNIT_T(test_queued_notices_sent_by_delivery_thread),
-	   UNIT_T(test_unreachable_channel_breaker));
+	   UNIT_T(test_unreachable_channel_breaker), UNIT_T(test_maildir_batch_lands_whole),
+	   UNIT_T(test_maildir_batch_failure_fails_alone));
