@@ -27,8 +27,11 @@ int hbk_currency_exponent(const char *currency)
 
 struct hbk_money hbk_money_make(int64_t minor, const char *currency)
 {
+	/* As hbk_copy() would, without its strlen: prices are made by the
+	 * thousand in a search. */
 	struct hbk_money money = {.minor = minor};
-	hbk_copy(money.currency, sizeof(money.currency), currency);
+	size_t len = strnlen(currency, sizeof(money.currency) - 1);
+	memcpy(money.currency, currency, len);
 	return money;
 }
 

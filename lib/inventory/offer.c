@@ -52,16 +52,64 @@ static bool b64url_decode(const char *in, unsigned char *out, size_t size, size_
 	return true;
 }
 
+/*
+ * The raw text of an id, written by hand rather than by snprintf: a search
+ * answer encodes one per offer. OFFER_RAW_MAX bounds what an id may hold
+ * (hbk_offer_id_decode reads no more); OFFER_RAW_ROOM holds the widest
+ * values the fields can take, so that the bound is checked, not overrun.
+ */
+#define OFFER_RAW_MAX  112
+#define OFFER_RAW_ROOM 192
+
+struct raw_text {
+	char text[OFFER_RAW_ROOM];
+	size_t len;
+};
+
+static void raw_put(struct raw_text *raw, const char *s, size_t max)
+{
+	size_t len = strnlen(s, max);
+	HBK_ASSERT(raw->len + len + 1 <= sizeof(raw->text));
+	memcpy(raw->text + raw->len, s, len);
+	raw->len += len;
+	raw->text[raw->len++] = '|';
+}
+
+static void raw_put_int(struct raw_text *raw, long long value)
+{
+	char digits[24];
+	int i = sizeof(digits);
+	unsigned long long v =
+	    value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (value < 0)
+		digits[--i] = '-';
+	raw_put(raw, digits + i, sizeof(digits) - (size_t)i);
+}
+
 void hbk_offer_id_encode(const struct hbk_stay *stay, const struct hbk_money *total,
 			 char out[HBK_OFFER_ID_MAX])
 {
-	char raw[112];
-	hbk_format(raw, sizeof(raw), "%s|%s|%s|%c|%d|%d|%d|%d|%d|%lld|%s", stay->hotel_id,
-		   stay->room_type, stay->board, stay->refundable ? 'R' : 'N', stay->checkin,
-		   stay->checkout, stay->adults, stay->children, stay->rooms,
-		   (long long)total->minor, total->currency);
+	/* "hotel|room|board|R|checkin|checkout|adults|children|rooms|total|currency" */
+	struct raw_text raw = {.len = 0};
+	raw_put(&raw, stay->hotel_id, sizeof(stay->hotel_id));
+	raw_put(&raw, stay->room_type, sizeof(stay->room_type));
+	raw_put(&raw, stay->board, sizeof(stay->board));
+	raw_put(&raw, stay->refundable ? "R" : "N", 1);
+	raw_put_int(&raw, stay->checkin);
+	raw_put_int(&raw, stay->checkout);
+	raw_put_int(&raw, stay->adults);
+	raw_put_int(&raw, stay->children);
+	raw_put_int(&raw, stay->rooms);
+	raw_put_int(&raw, total->minor);
+	raw_put(&raw, total->currency, sizeof(total->currency));
+	raw.len--; /* the last field has no '|' after it */
+	HBK_ASSERT(raw.len < OFFER_RAW_MAX);
 	memcpy(out, "OF1.", 4);
-	b64url_encode((const unsigned char *)raw, strlen(raw), out + 4, HBK_OFFER_ID_MAX - 4);
+	b64url_encode((const unsigned char *)raw.text, raw.len, out + 4, HBK_OFFER_ID_MAX - 4);
 }
 
 /* Splits s at '|' into at most max fields, in place. */

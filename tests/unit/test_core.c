@@ -538,6 +538,28 @@ static void test_buf_limit(void)
 	hbk_buf_free(&buf);
 }
 
+static void test_buf_reserve(void)
+{
+	struct hbk_buf buf;
+	hbk_buf_init(&buf, 100);
+	CHECK(hbk_buf_puts(&buf, "ab"));
+	CHECK(hbk_buf_reserve(&buf, 90));
+	CHECK(buf.cap >= 93);
+	const char *data = buf.data;
+	for (int i = 0; i < 90; i++)
+		CHECK(hbk_buf_putc(&buf, 'x'));
+	/* What was reserved was written without growing again. */
+	CHECK(buf.data == data);
+	CHECK_INT(buf.len, 92);
+	CHECK_INT(strlen(buf.data), 92);
+	CHECK(!buf.overflow);
+	/* Past max_bytes: refused like an append, and the flag set. */
+	CHECK(!hbk_buf_reserve(&buf, 9));
+	CHECK(buf.overflow);
+	CHECK_INT(buf.len, 92);
+	hbk_buf_free(&buf);
+}
+
 static void test_buf_printf_detach(void)
 {
 	struct hbk_buf buf;
@@ -719,5 +741,6 @@ UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencie
 	   UNIT_T(test_date_round_trip), UNIT_T(test_date_weekday), UNIT_T(test_time_format_parse),
 	   UNIT_T(test_today_override), UNIT_T(test_id_shape), UNIT_T(test_id_unique),
 	   UNIT_T(test_id_sortable), UNIT_T(test_id_valid), UNIT_T(test_buf_growth),
-	   UNIT_T(test_buf_limit), UNIT_T(test_buf_printf_detach), UNIT_T(test_parse_int),
+	   UNIT_T(test_buf_limit), UNIT_T(test_buf_reserve),
+	   UNIT_T(test_buf_printf_detach), UNIT_T(test_parse_int),
 	   UNIT_T(test_email_valid), UNIT_T(test_card_number), UNIT_T(test_utf8));

@@ -112,6 +112,10 @@ struct hbk_buf {
 void hbk_buf_init(struct hbk_buf *buf, size_t max_bytes);
 void hbk_buf_free(struct hbk_buf *buf);
 void hbk_buf_reset(struct hbk_buf *buf);
+/* Makes room for len more bytes (and the NUL) at once, so that appends
+ * of a text whose size is known do not grow the buffer step by step;
+ * false, setting overflow, when they would pass max_bytes. */
+bool hbk_buf_reserve(struct hbk_buf *buf, size_t len);
 bool hbk_buf_append(struct hbk_buf *buf, const void *data, size_t len);
 bool hbk_buf_puts(struct hbk_buf *buf, const char *s);
 bool hbk_buf_putc(struct hbk_buf *buf, char c);
