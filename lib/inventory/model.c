@@ -19,6 +19,8 @@
  * search uses is exactly the snapshot SQLite would have given it. Old
  * change rows are pruned (hbk_inventory_prune_changes); a model that falls
  * behind the pruning sees the gap in the sequence and is built again.
+ * When nothing at all was committed since the model last looked (SQLite's
+ * data version says), neither is read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +351,21 @@ static hbk_result apply_changes(struct hbk_store *store, struct hbk_search_model
 	return HBK_OK;
 }
 
+/*
+ * The data version of the store's own connection in the read transaction
+ * the caller holds: it moves with every commit to the file, this
+ * connection's or any other's. False when it cannot tell: on the shared
+ * writer's connection (another counter), or before the transaction's
+ * first read, when the version is still the previous transaction's.
+ */
+static bool store_data_version(struct hbk_store *store, unsigned *version)
+{
+	return store->db == store->own_db &&
+	       sqlite3_txn_state(store->db, "main") != SQLITE_TXN_NONE &&
+	       sqlite3_file_control(store->db, "main", SQLITE_FCNTL_DATA_VERSION, version) ==
+		   SQLITE_OK;
+}
+
 const struct hbk_search_model *model_sync(struct hbk_store *store, struct hbk_error *err)
 {
 	HBK_ASSERT(store->tx_depth > 0);
@@ -358,7 +375,12 @@ const struct hbk_search_model *model_sync(struct hbk_store *store, struct hbk_er
 	int64_t catalog, seq;
 	bool rebuild = !m->built;
 	hbk_result rc = HBK_OK;
+	unsigned version;
 
+	if (!rebuild && m->data_version_known && store_data_version(store, &version) &&
+	    version == m->data_version)
+		return m;
+	m->data_version_known = false;
 	if (!rebuild) {
 		rc = load_versions(store, &catalog, &seq, err);
 		rebuild = rc == HBK_OK && catalog != m->catalog_version;
@@ -367,7 +389,12 @@ const struct hbk_search_model *model_sync(struct hbk_store *store, struct hbk_er
 	}
 	if (rc == HBK_OK && rebuild)
 		rc = model_build(store, m, err);
-	return rc == HBK_OK ? m : NULL;
+	if (rc != HBK_OK)
+		return NULL;
+	/* The statements above opened the read, so the version is this
+	 * snapshot's. */
+	m->data_version_known = store_data_version(store, &m->data_version);
+	return m;
 }
 
 hbk_result model_catalog_changed(struct hbk_store *store, struct hbk_error *err)

@@ -43,6 +43,10 @@ struct hbk_search_model {
 	bool built;
 	int64_t catalog_version;    /* search_version.catalog it was built from */
 	int64_t change_seq;	    /* last inventory_changes row applied */
+	/* SQLite's data version of the connection when the model was last
+	 * brought up to date (model.c, store_data_version), when known. */
+	bool data_version_known;
+	unsigned data_version;
 	struct model_hotel *hotels; /* by id */
 	int nhotels;
 	char (*cities)[4]; /* by code */
