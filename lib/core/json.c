@@ -66,11 +66,13 @@ json_t *hbk_json_loads(const char *text, size_t len, struct hbk_error *err)
 	return json;
 }
 
-/* Whether a byte is written as an escape in a JSON string. */
-static bool json_escaped(unsigned char c)
-{
-	return c < 0x20 || c == '"' || c == '\\' || c == 0x7f;
-}
+/* The bytes written as an escape in a JSON string, and NUL, which ends it. */
+static const bool json_escaped[256] = {
+    [0x00 ... 0x1f] = true,
+    ['"'] = true,
+    ['\\'] = true,
+    [0x7f] = true,
+};
 
 void hbk_buf_json_string(struct hbk_buf *buf, const char *s)
 {
@@ -79,7 +81,7 @@ void hbk_buf_json_string(struct hbk_buf *buf, const char *s)
 	const unsigned char *run = (const unsigned char *)s;
 	hbk_buf_putc(buf, '"');
 	for (const unsigned char *p = run;; p++) {
-		if (*p && !json_escaped(*p))
+		if (!json_escaped[*p])
 			continue;
 		hbk_buf_append(buf, run, (size_t)(p - run));
 		if (!*p)

@@ -2,27 +2,37 @@
  * money.c - amounts as int64 minor units with an ISO 4217 code; decimal
  * strings in and out, never floats.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "hbk/core.h"
 
-/* The currencies hbk prices in, with their ISO 4217 minor unit exponent. */
-static const struct {
+/* The currencies hbk prices in, with their ISO 4217 minor unit exponent;
+ * sorted by code, for bsearch. */
+struct currency {
 	const char code[4];
 	int exponent;
-} currencies[] = {
+};
+
+static const struct currency currencies[] = {
     {"AED", 2}, {"AUD", 2}, {"BHD", 3}, {"BRL", 2}, {"CAD", 2}, {"CHF", 2}, {"CNY", 2},
     {"CZK", 2}, {"DKK", 2}, {"EUR", 2}, {"GBP", 2}, {"HKD", 2}, {"HUF", 2}, {"INR", 2},
     {"JPY", 0}, {"KRW", 0}, {"KWD", 3}, {"MXN", 2}, {"NOK", 2}, {"NZD", 2}, {"PLN", 2},
     {"SEK", 2}, {"SGD", 2}, {"THB", 2}, {"TRY", 2}, {"USD", 2}, {"ZAR", 2},
 };
 
+static int currency_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct currency *)elem)->code);
+}
+
 int hbk_currency_exponent(const char *currency)
 {
-	for (size_t i = 0; i < sizeof(currencies) / sizeof(currencies[0]); i++)
-		if (strcmp(currencies[i].code, currency) == 0)
-			return currencies[i].exponent;
-	return -1;
+	/* Every amount written looks its currency up: by halves, not in turn. */
+	const struct currency *c =
+	    bsearch(currency, currencies, sizeof(currencies) / sizeof(currencies[0]),
+		    sizeof(currencies[0]), currency_cmp);
+	return c ? c->exponent : -1;
 }
 
 struct hbk_money hbk_money_make(int64_t minor, const char *currency)

@@ -13,18 +13,24 @@ static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 static void b64url_encode(const unsigned char *in, size_t len, char *out, size_t size)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		int chars = i + 2 < len ? 4 : i + 1 < len ? 3 : 2;
-		for (int c = 0; c < chars; c++) {
-			HBK_ASSERT(o + 1 < size);
-			out[o++] = b64[(v >> (18 - 6 * c)) & 63];
-		}
+	/* Four characters for each three bytes, two or three for the rest. */
+	size_t whole = len / 3 * 3, o = 0;
+	HBK_ASSERT(len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0) < size);
+	for (size_t i = 0; i < whole; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = b64[v >> 6 & 63];
+		out[o++] = b64[v & 63];
+	}
+	if (len > whole) {
+		uint32_t v = (uint32_t)in[whole] << 16;
+		if (len - whole == 2)
+			v |= (uint32_t)in[whole + 1] << 8;
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[v >> 12 & 63];
+		if (len - whole == 2)
+			out[o++] = b64[v >> 6 & 63];
 	}
 	out[o] = '\0';
 }

@@ -112,6 +112,24 @@ static void test_money_parse_other_currencies(void)
 	CHECK(strstr(err.message, "XYZ") != NULL);
 }
 
+static void test_currency_exponent(void)
+{
+	/* Every code the table holds is found, whatever the lookup's order. */
+	static const char *const two[] = {"AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK",
+					  "DKK", "EUR", "GBP", "HKD", "HUF", "INR", "MXN",
+					  "NOK", "NZD", "PLN", "SEK", "SGD", "THB", "TRY",
+					  "USD", "ZAR"};
+	for (size_t i = 0; i < sizeof(two) / sizeof(two[0]); i++)
+		CHECK_INT(hbk_currency_exponent(two[i]), 2);
+	CHECK_INT(hbk_currency_exponent("JPY"), 0);
+	CHECK_INT(hbk_currency_exponent("KRW"), 0);
+	CHECK_INT(hbk_currency_exponent("BHD"), 3);
+	CHECK_INT(hbk_currency_exponent("KWD"), 3);
+	static const char *const unknown[] = {"", "E", "EU", "EURO", "eur", "AAA", "ZZZ", "XXX"};
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		CHECK_INT(hbk_currency_exponent(unknown[i]), -1);
+}
+
 static void format_is(int64_t minor, const char *currency, const char *expected)
 {
 	char out[HBK_MONEY_STR];
@@ -737,6 +755,7 @@ static void test_utf8(void)
 }
 
 UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencies),
+	   UNIT_T(test_currency_exponent),
 	   UNIT_T(test_money_format), UNIT_T(test_money_add), UNIT_T(test_date_parse_strict),
 	   UNIT_T(test_date_round_trip), UNIT_T(test_date_weekday), UNIT_T(test_time_format_parse),
 	   UNIT_T(test_today_override), UNIT_T(test_id_shape), UNIT_T(test_id_unique),
