@@ -39,8 +39,12 @@ static void model_clear(struct hbk_search_model *m)
 {
 	for (int i = 0; i < m->nhotels; i++) {
 		struct model_hotel *h = &m->hotels[i];
-		for (int k = 0; k < h->nrooms; k++)
+		for (int k = 0; k < h->nrooms; k++) {
 			free(h->rooms[k].nights);
+			free(h->rooms[k].text);
+		}
+		for (int k = 0; k < h->nboards; k++)
+			free(h->boards[k].text);
 		free(h->rooms);
 		free(h->boards);
 		free(h->blackouts);
@@ -213,6 +217,7 @@ static void add_room(struct model_hotel *h, sqlite3_stmt *stmt)
 	hbk_copy(r->name, sizeof(r->name), hbk_column_text(stmt, 2));
 	r->capacity = sqlite3_column_int(stmt, 3);
 	r->max_children = sqlite3_column_int(stmt, 4);
+	r->text = offer_room_text(&h->hotel, r->code, r->name);
 }
 
 static void add_board(struct model_hotel *h, sqlite3_stmt *stmt)
@@ -224,6 +229,7 @@ static void add_board(struct model_hotel *h, sqlite3_stmt *stmt)
 	hbk_copy(b->code, sizeof(b->code), hbk_column_text(stmt, 1));
 	hbk_copy(b->name, sizeof(b->name), hbk_column_text(stmt, 2));
 	b->supplement_minor = sqlite3_column_int64(stmt, 3);
+	b->text = offer_board_text(b->code, b->name);
 }
 
 static void add_blackout(struct model_hotel *h, sqlite3_stmt *stmt)

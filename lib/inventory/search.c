@@ -229,6 +229,7 @@ struct candidate {
 	const struct hbk_hotel *hotel;
 	const char *room_type;
 	const char *room_name;
+	const char *room_text;		  /* offer_room_text() */
 	const struct model_board *boards; /* the hotel's, by supplement */
 	int nboards;
 	int available;
@@ -241,6 +242,7 @@ struct sql_room {
 	struct hbk_hotel hotel;
 	char room_type[HBK_ROOM_CODE_MAX];
 	char room_name[64];
+	char *text;
 };
 
 /* The candidates of a search, with what they point into when it is not the model. */
@@ -249,10 +251,15 @@ struct scope {
 	int ncands;
 	struct sql_room *rooms;	    /* SQLite's rows, one per candidate */
 	struct model_board *boards; /* SQLite's boards */
+	int nboards;
 };
 
 static void scope_free(struct scope *s)
 {
+	for (int i = 0; s->rooms && i < s->ncands; i++)
+		free(s->rooms[i].text);
+	for (int i = 0; i < s->nboards; i++)
+		free(s->boards[i].text);
 	free(s->cands);
 	free(s->rooms);
 	free(s->boards);
@@ -396,22 +403,9 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 	hbk_buf_put_int(out, n);
 	PUT_LITERAL(out, ",\"offer_id\":\"");
 	hbk_buf_puts(out, offer_id);
-	PUT_LITERAL(out, "\",\"hotel\":{\"id\":");
-	hbk_buf_json_string(out, c->hotel->id);
-	PUT_LITERAL(out, ",\"name\":");
-	hbk_buf_json_string(out, c->hotel->name);
-	PUT_LITERAL(out, ",\"city\":");
-	hbk_buf_json_string(out, c->hotel->city);
-	PUT_LITERAL(out, ",\"stars\":");
-	hbk_buf_put_int(out, c->hotel->stars);
-	PUT_LITERAL(out, "},\"room_type\":");
-	hbk_buf_json_string(out, c->room_type);
-	PUT_LITERAL(out, ",\"room_name\":");
-	hbk_buf_json_string(out, c->room_name);
-	PUT_LITERAL(out, ",\"board\":");
-	hbk_buf_json_string(out, o->board->code);
-	PUT_LITERAL(out, ",\"board_name\":");
-	hbk_buf_json_string(out, o->board->name);
+	hbk_buf_putc(out, '"');
+	hbk_buf_puts(out, c->room_text);
+	hbk_buf_puts(out, o->board->text);
 	hbk_buf_append(out, stay->data, stay->len);
 	PUT_LITERAL(out, ",\"available\":");
 	hbk_buf_put_int(out, c->available);
@@ -425,6 +419,38 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 		PUT_LITERAL(out, "\"},\"refundable\":false,\"cancellation_policy\":");
 	hbk_policy_text(&quote.policy, out);
 	hbk_buf_putc(out, '}');
+}
+
+char *offer_room_text(const struct hbk_hotel *hotel, const char *room_type, const char *room_name)
+{
+	struct hbk_buf out;
+	hbk_buf_init(&out, 0);
+	PUT_LITERAL(&out, ",\"hotel\":{\"id\":");
+	hbk_buf_json_string(&out, hotel->id);
+	PUT_LITERAL(&out, ",\"name\":");
+	hbk_buf_json_string(&out, hotel->name);
+	PUT_LITERAL(&out, ",\"city\":");
+	hbk_buf_json_string(&out, hotel->city);
+	PUT_LITERAL(&out, ",\"stars\":");
+	hbk_buf_put_int(&out, hotel->stars);
+	PUT_LITERAL(&out, "},\"room_type\":");
+	hbk_buf_json_string(&out, room_type);
+	PUT_LITERAL(&out, ",\"room_name\":");
+	hbk_buf_json_string(&out, room_name);
+	HBK_ASSERT(!out.overflow);
+	return hbk_buf_detach(&out);
+}
+
+char *offer_board_text(const char *code, const char *name)
+{
+	struct hbk_buf out;
+	hbk_buf_init(&out, 0);
+	PUT_LITERAL(&out, ",\"board\":");
+	hbk_buf_json_string(&out, code);
+	PUT_LITERAL(&out, ",\"board_name\":");
+	hbk_buf_json_string(&out, name);
+	HBK_ASSERT(!out.overflow);
+	return hbk_buf_detach(&out);
 }
 
 /* Prepares the statement for a search by city or by hotel (?1 city, ?2 hotel). */
@@ -472,6 +498,7 @@ static hbk_result load_boards(struct hbk_store *store, const struct hbk_search_q
 		hbk_copy(boards[n].code, sizeof(boards[n].code), hbk_column_text(stmt, 1));
 		hbk_copy(boards[n].name, sizeof(boards[n].name), hbk_column_text(stmt, 2));
 		boards[n].supplement_minor = sqlite3_column_int64(stmt, 3);
+		boards[n].text = offer_board_text(boards[n].code, boards[n].name);
 		n++;
 	}
 	hbk_stmt_done(stmt);
@@ -487,6 +514,7 @@ static hbk_result load_boards(struct hbk_store *store, const struct hbk_search_q
 	}
 	free(hotel_ids);
 	s->boards = boards;
+	s->nboards = n;
 	return HBK_OK;
 }
 
@@ -539,6 +567,7 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 		hotel_from_row(stmt, 0, &row->hotel);
 		hbk_copy(row->room_type, sizeof(row->room_type), hbk_column_text(stmt, 7));
 		hbk_copy(row->room_name, sizeof(row->room_name), hbk_column_text(stmt, 8));
+		row->text = offer_room_text(&row->hotel, row->room_type, row->room_name);
 		c[n++] = (struct candidate){
 		    .available = sqlite3_column_int(stmt, 12),
 		    .sells_refundable = sqlite3_column_int(stmt, 10) != 0,
@@ -549,20 +578,18 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 				.nrf_discount_pct = sqlite3_column_int(stmt, 11)}};
 	}
 	hbk_stmt_done(stmt);
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
-		free(c);
-		free(rooms);
+	s->cands = c;
+	s->ncands = n;
+	s->rooms = rooms;
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		return hbk_store_fail(store, err, "search");
-	}
 	/* The rows stay where they are now: point the candidates at them. */
 	for (int i = 0; i < n; i++) {
 		c[i].hotel = &rooms[i].hotel;
 		c[i].room_type = rooms[i].room_type;
 		c[i].room_name = rooms[i].room_name;
+		c[i].room_text = rooms[i].text;
 	}
-	s->cands = c;
-	s->ncands = n;
-	s->rooms = rooms;
 	return HBK_OK;
 }
 
@@ -621,6 +648,7 @@ static void model_candidates(const struct hbk_search_model *m, const struct hbk_
 			    .hotel = &h->hotel,
 			    .room_type = r->code,
 			    .room_name = r->name,
+			    .room_text = r->text,
 			    .boards = h->boards,
 			    .nboards = nboards,
 			    .available = available,
