@@ -51,6 +51,8 @@ static void model_clear(struct hbk_search_model *m)
 	}
 	free(m->hotels);
 	free(m->cities);
+	free(m->city_hotels);
+	free(m->city_start);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -80,6 +82,43 @@ static int city_cmp(const void *key, const void *elem)
 bool model_city_exists(const struct hbk_search_model *m, const char *city)
 {
 	return bsearch(city, m->cities, (size_t)m->ncities, sizeof(*m->cities), city_cmp) != NULL;
+}
+
+/* The index of a city in m->cities, or -1. */
+static int city_index(const struct hbk_search_model *m, const char *city)
+{
+	const char(*found)[4] =
+	    bsearch(city, m->cities, (size_t)m->ncities, sizeof(*m->cities), city_cmp);
+	return found ? (int)(found - m->cities) : -1;
+}
+
+const int *model_city_hotels(const struct hbk_search_model *m, const char *city, int *count)
+{
+	int i = city_index(m, city);
+	*count = i < 0 ? 0 : m->city_start[i + 1] - m->city_start[i];
+	return i < 0 ? NULL : &m->city_hotels[m->city_start[i]];
+}
+
+/* Groups the hotels (loaded, by id) by city: a counting sort, which keeps
+ * each city's in id order. A hotel of a city the model lacks is in none. */
+static void index_cities(struct hbk_search_model *m)
+{
+	int *city_of = hbk_xmalloc((size_t)(m->nhotels ? m->nhotels : 1) * sizeof(int));
+	m->city_start = hbk_xcalloc((size_t)m->ncities + 2, sizeof(int));
+	m->city_hotels = hbk_xmalloc((size_t)(m->nhotels ? m->nhotels : 1) * sizeof(int));
+	for (int i = 0; i < m->nhotels; i++) {
+		city_of[i] = city_index(m, m->hotels[i].hotel.city);
+		if (city_of[i] >= 0)
+			m->city_start[city_of[i] + 2]++;
+	}
+	for (int c = 2; c <= m->ncities + 1; c++)
+		m->city_start[c] += m->city_start[c - 1];
+	/* city_start[c + 1] now counts the hotels of the cities before c:
+	 * filling moves it to the end of city c, which is where c + 1 starts. */
+	for (int i = 0; i < m->nhotels; i++)
+		if (city_of[i] >= 0)
+			m->city_hotels[m->city_start[city_of[i] + 1]++] = i;
+	free(city_of);
 }
 
 bool model_blacked_out(const struct model_hotel *h, hbk_date from, hbk_date to)
@@ -289,6 +328,8 @@ static hbk_result model_build(struct hbk_store *store, struct hbk_search_model *
 		rc = load_cities(store, m, err);
 	if (rc == HBK_OK)
 		rc = load_hotels(store, m, err);
+	if (rc == HBK_OK)
+		index_cities(m);
 	if (rc == HBK_OK)
 		rc = load_per_hotel(store, m,
 				    "SELECT hotel_id, code, name, capacity, max_children"

@@ -53,6 +53,11 @@ struct hbk_search_model {
 	int nhotels;
 	char (*cities)[4]; /* by code */
 	int ncities;
+	/* The hotels of each city: city i's are the indexes in hotels of
+	 * city_hotels[city_start[i]] up to city_hotels[city_start[i + 1]],
+	 * by id. */
+	int *city_hotels;
+	int *city_start;
 };
 
 /*
@@ -79,6 +84,9 @@ char *offer_board_text(const char *code, const char *name);
 
 const struct model_hotel *model_hotel(const struct hbk_search_model *m, const char *id);
 bool model_city_exists(const struct hbk_search_model *m, const char *city);
+/* The hotels of a city, by id: *count indexes into m->hotels (none for
+ * a city the model does not hold). */
+const int *model_city_hotels(const struct hbk_search_model *m, const char *city, int *count);
 /* True when the hotel is closed on any night of [from, to). */
 bool model_blacked_out(const struct model_hotel *h, hbk_date from, hbk_date to);
 

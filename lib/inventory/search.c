@@ -325,6 +325,10 @@ static void offers_order(struct offer *offers, int n, int limit, enum hbk_sort s
 	int kept = 0;
 	for (int i = 0; i < n; i++) {
 		struct offer o = offers[i];
+		/* By price, most offers cost more than the last kept: that alone
+		 * settles it, as it would first in offer_cmp(). */
+		if (kept == limit && sort_key == HBK_SORT_PRICE && o.total > offers[kept - 1].total)
+			continue;
 		if (kept == limit && offer_cmp(&o, &offers[kept - 1], &sort_key) >= 0)
 			continue;
 		int lo = 0, hi = kept;
@@ -602,6 +606,22 @@ static bool in_scope(const struct hbk_search_query *q, const struct hbk_hotel *h
 }
 
 /*
+ * The hotels a search may look at, by id, as indexes into m->hotels: the
+ * one it asks for (in_scope() checks its city), or its city's. *one
+ * holds the index of the one.
+ */
+static const int *scope_hotels(const struct hbk_search_model *m, const struct hbk_search_query *q,
+			       int *one, int *count)
+{
+	if (!q->hotel_id[0])
+		return model_city_hotels(m, q->city, count);
+	const struct model_hotel *h = model_hotel(m, q->hotel_id);
+	*count = h ? 1 : 0;
+	*one = h ? (int)(h - m->hotels) : -1;
+	return one;
+}
+
+/*
  * The candidates of load_candidates() from the in-memory model: the same
  * rows in the same order (hotel id, then room type code), with the
  * boards load_boards() gives them.
@@ -611,8 +631,10 @@ static void model_candidates(const struct hbk_search_model *m, const struct hbk_
 {
 	int cap = 64, n = 0, nights = q->checkout - q->checkin, boards_seen = 0;
 	struct candidate *c = hbk_xmalloc((size_t)cap * sizeof(*c));
-	for (int i = 0; i < m->nhotels && n < SEARCH_CANDIDATES_MAX; i++) {
-		const struct model_hotel *h = &m->hotels[i];
+	int one, nhotels;
+	const int *hotels = scope_hotels(m, q, &one, &nhotels);
+	for (int i = 0; i < nhotels && n < SEARCH_CANDIDATES_MAX; i++) {
+		const struct model_hotel *h = &m->hotels[hotels[i]];
 		if (!in_scope(q, &h->hotel))
 			continue;
 		/* load_boards() reads at most SEARCH_CANDIDATES_MAX boards in all,
