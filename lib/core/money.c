@@ -2,13 +2,12 @@
  * money.c - amounts as int64 minor units with an ISO 4217 code; decimal
  * strings in and out, never floats.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "hbk/core.h"
 
 /* The currencies hbk prices in, with their ISO 4217 minor unit exponent;
- * sorted by code, for bsearch. */
+ * sorted by code, for the search by halves. */
 struct currency {
 	const char code[4];
 	int exponent;
@@ -21,18 +20,30 @@ static const struct currency currencies[] = {
     {"SEK", 2}, {"SGD", 2}, {"THB", 2}, {"TRY", 2}, {"USD", 2}, {"ZAR", 2},
 };
 
-static int currency_cmp(const void *key, const void *elem)
+/* strcmp(s, code) in sign, for a code of three letters: written out, as
+ * it runs a few times for every amount written. */
+static int code_cmp(const char *s, const char code[4])
 {
-	return strcmp(key, ((const struct currency *)elem)->code);
+	for (int i = 0; i < 4; i++)
+		if (s[i] != code[i] || !s[i])
+			return (unsigned char)s[i] - (unsigned char)code[i];
+	return 0;
 }
 
 int hbk_currency_exponent(const char *currency)
 {
-	/* Every amount written looks its currency up: by halves, not in turn. */
-	const struct currency *c =
-	    bsearch(currency, currencies, sizeof(currencies) / sizeof(currencies[0]),
-		    sizeof(currencies[0]), currency_cmp);
-	return c ? c->exponent : -1;
+	/* By halves: the table is sorted. */
+	int lo = 0, hi = (int)(sizeof(currencies) / sizeof(currencies[0]));
+	while (lo < hi) {
+		int mid = (lo + hi) / 2, by = code_cmp(currency, currencies[mid].code);
+		if (by == 0)
+			return currencies[mid].exponent;
+		if (by < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
 }
 
 struct hbk_money hbk_money_make(int64_t minor, const char *currency)

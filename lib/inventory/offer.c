@@ -72,12 +72,13 @@ struct raw_text {
 	size_t len;
 };
 
+/* Appends s (at most max bytes of it) and a '|'. Byte by byte: the
+ * fields are a few bytes long, shorter than a call to memcpy takes. */
 static void raw_put(struct raw_text *raw, const char *s, size_t max)
 {
-	size_t len = strnlen(s, max);
-	HBK_ASSERT(raw->len + len + 1 <= sizeof(raw->text));
-	memcpy(raw->text + raw->len, s, len);
-	raw->len += len;
+	HBK_ASSERT(raw->len + max + 1 <= sizeof(raw->text));
+	for (size_t i = 0; i < max && s[i]; i++)
+		raw->text[raw->len++] = s[i];
 	raw->text[raw->len++] = '|';
 }
 
@@ -93,7 +94,10 @@ static void raw_put_int(struct raw_text *raw, long long value)
 	} while (v);
 	if (value < 0)
 		digits[--i] = '-';
-	raw_put(raw, digits + i, sizeof(digits) - (size_t)i);
+	HBK_ASSERT(raw->len + sizeof(digits) + 1 <= sizeof(raw->text));
+	while (i < (int)sizeof(digits))
+		raw->text[raw->len++] = digits[i++];
+	raw->text[raw->len++] = '|';
 }
 
 void hbk_offer_id_encode(const struct hbk_stay *stay, const struct hbk_money *total,

@@ -351,10 +351,16 @@ static void offers_order(struct offer *offers, int n, int limit, enum hbk_sort s
 #define PUT_LITERAL(out, literal) hbk_buf_append((out), (literal), sizeof(literal) - 1)
 
 /*
- * What every offer of a search says alike: from its dates to its rooms,
- * written once per search (stay_text), then copied into each.
+ * What the offers of a search write alike, written once per search: from
+ * the dates to the rooms (stay_text), and when a non-refundable rate's
+ * penalty starts (now).
  */
 #define STAY_TEXT_MAX 192
+
+struct search_text {
+	struct hbk_buf stay;
+	char now_from[HBK_TIME_STR];
+};
 
 static void stay_text(const struct hbk_search_query *q, struct hbk_buf *out)
 {
@@ -378,10 +384,10 @@ static void stay_text(const struct hbk_search_query *q, struct hbk_buf *out)
 /*
  * Writes one offer as compact JSON: the search document is the hottest
  * answer hbkd gives, so it is written straight into the response buffer.
- * stay is the query's stay_text().
+ * common is what the search's offers write alike.
  */
 static void offer_text(const struct offer *o, int n, const struct hbk_search_query *q,
-		       const struct hbk_buf *stay, int64_t now_ms, struct hbk_buf *out)
+		       const struct search_text *common, int64_t now_ms, struct hbk_buf *out)
 {
 	const struct candidate *c = o->c;
 	struct hbk_stay offer_stay = {.refundable = o->refundable,
@@ -392,7 +398,8 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 				      .rooms = q->rooms};
 	struct pricing pricing = c->pricing;
 	struct hbk_quote quote;
-	char offer_id[HBK_OFFER_ID_MAX], total[HBK_MONEY_STR];
+	char offer_id[HBK_OFFER_ID_MAX], total[HBK_MONEY_STR], from[HBK_TIME_STR];
+	char penalty[HBK_MONEY_STR];
 
 	pricing.supplement = o->board->supplement_minor;
 	price_stay(&pricing, &offer_stay, c->hotel->currency, now_ms, &quote);
@@ -410,7 +417,7 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 	hbk_buf_putc(out, '"');
 	hbk_buf_puts(out, c->room_text);
 	hbk_buf_puts(out, o->board->text);
-	hbk_buf_append(out, stay->data, stay->len);
+	hbk_buf_append(out, common->stay.data, common->stay.len);
 	PUT_LITERAL(out, ",\"available\":");
 	hbk_buf_put_int(out, c->available);
 	PUT_LITERAL(out, ",\"total\":{\"amount\":\"");
@@ -421,8 +428,22 @@ static void offer_text(const struct offer *o, int n, const struct hbk_search_que
 		PUT_LITERAL(out, "\"},\"refundable\":true,\"cancellation_policy\":");
 	else
 		PUT_LITERAL(out, "\"},\"refundable\":false,\"cancellation_policy\":");
-	hbk_policy_text(&quote.policy, out);
-	hbk_buf_putc(out, '}');
+	/* price_stay()'s policy, one entry, as hbk_policy_text() writes it;
+	 * a non-refundable rate's starts now and costs the total. */
+	const struct hbk_policy_entry *entry = &quote.policy.entries[0];
+	HBK_ASSERT(quote.policy.count == 1);
+	HBK_ASSERT(o->refundable || entry->penalty.minor == quote.total.minor);
+	if (o->refundable) {
+		policy_time_text(entry->from_ms, from);
+		hbk_money_format(&entry->penalty, penalty);
+	}
+	PUT_LITERAL(out, "[{\"from\":\"");
+	hbk_buf_puts(out, o->refundable ? from : common->now_from);
+	PUT_LITERAL(out, "\",\"penalty\":{\"amount\":\"");
+	hbk_buf_puts(out, o->refundable ? penalty : total);
+	PUT_LITERAL(out, "\",\"currency\":\"");
+	hbk_buf_puts(out, entry->penalty.currency);
+	PUT_LITERAL(out, "\"}}]}");
 }
 
 char *offer_room_text(const struct hbk_hotel *hotel, const char *room_type, const char *room_name)
@@ -793,18 +814,19 @@ static hbk_result search_in(struct hbk_store *store, const struct hbk_search_que
 		size_t guess = (size_t)shown * OFFER_TEXT_GUESS;
 		if (guess < out->max_bytes - out->len)
 			hbk_buf_reserve(out, guess);
-		struct hbk_buf stay;
-		hbk_buf_init(&stay, STAY_TEXT_MAX);
-		stay_text(q, &stay);
-		HBK_ASSERT(!stay.overflow);
+		struct search_text common;
+		hbk_buf_init(&common.stay, STAY_TEXT_MAX);
+		stay_text(q, &common.stay);
+		HBK_ASSERT(!common.stay.overflow);
+		policy_time_text(now_ms - now_ms % 1000, common.now_from);
 		PUT_LITERAL(out, "{\"offers\":[");
 		for (int i = 0; i < shown; i++) {
 			if (i)
 				hbk_buf_putc(out, ',');
-			offer_text(&offers[i], i + 1, q, &stay, now_ms, out);
+			offer_text(&offers[i], i + 1, q, &common, now_ms, out);
 		}
 		PUT_LITERAL(out, "]}");
-		hbk_buf_free(&stay);
+		hbk_buf_free(&common.stay);
 		if (out->overflow)
 			rc = hbk_fail(err, HBK_EINTERNAL, "too_large", "search result too large");
 	}
