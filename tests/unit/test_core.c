@@ -446,6 +446,31 @@ static void test_id_unique(void)
 	free(ids);
 }
 
+static void test_id_unique_across_fork(void)
+{
+	/* A child forked with ids to spare makes other ids than its parent. */
+	char parent[HBK_ID_MAX], child[HBK_ID_MAX] = "";
+	int fds[2];
+	hbk_id_new("BK", parent);
+	CHECK(pipe(fds) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		hbk_id_new("BK", child);
+		ssize_t n = write(fds[1], child, strlen(child) + 1);
+		_exit(n > 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	hbk_id_new("BK", parent);
+	CHECK(read(fds[0], child, sizeof(child)) > 0);
+	close(fds[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(hbk_id_valid("BK", child));
+	/* The random part (after the ten time characters) differs. */
+	CHECK(strcmp(parent + 13, child + 13) != 0);
+}
+
 static void test_id_sortable(void)
 {
 	char a[HBK_ID_MAX], b[HBK_ID_MAX];
@@ -759,6 +784,7 @@ UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencie
 	   UNIT_T(test_money_format), UNIT_T(test_money_add), UNIT_T(test_date_parse_strict),
 	   UNIT_T(test_date_round_trip), UNIT_T(test_date_weekday), UNIT_T(test_time_format_parse),
 	   UNIT_T(test_today_override), UNIT_T(test_id_shape), UNIT_T(test_id_unique),
+	   UNIT_T(test_id_unique_across_fork),
 	   UNIT_T(test_id_sortable), UNIT_T(test_id_valid), UNIT_T(test_buf_growth),
 	   UNIT_T(test_buf_limit), UNIT_T(test_buf_reserve),
 	   UNIT_T(test_buf_printf_detach), UNIT_T(test_parse_int),
