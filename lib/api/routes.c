@@ -1386,8 +1386,11 @@ void app_log(void *ctx, const struct http_request *req, const struct http_respon
 	struct hbk_buf line;
 	hbk_time_format(hbk_now_ms(), time);
 	hbk_buf_init(&line, 4096);
-	hbk_buf_printf(&line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"request\"", time,
-		       resp->status >= 500 ? "error" : "info");
+	hbk_buf_reserve(&line, 512);
+	hbk_buf_puts(&line, "{\"time\":\"");
+	hbk_buf_puts(&line, time);
+	hbk_buf_puts(&line, resp->status >= 500 ? "\",\"level\":\"error\",\"msg\":\"request\""
+						: "\",\"level\":\"info\",\"msg\":\"request\"");
 	if (x) {
 		hbk_buf_puts(&line, ",\"request_id\":");
 		hbk_buf_json_string(&line, x->request_id);
@@ -1396,12 +1399,18 @@ void app_log(void *ctx, const struct http_request *req, const struct http_respon
 	hbk_buf_json_string(&line, req->method ? req->method : "-");
 	hbk_buf_puts(&line, ",\"path\":");
 	hbk_buf_json_string(&line, req->path[0] ? req->path : "-");
-	hbk_buf_printf(&line,
-		       ",\"status\":%d,\"duration_ms\":%.3f,\"bytes_in\":%zu,\"bytes_out\":%zu,"
-		       "\"remote\":",
-		       resp->status, (double)duration_us / 1000.0, req->body_len, resp->body.len);
+	hbk_buf_puts(&line, ",\"status\":");
+	hbk_buf_put_int(&line, resp->status);
+	hbk_buf_puts(&line, ",\"duration_ms\":");
+	hbk_buf_put_thousandths(&line, duration_us);
+	hbk_buf_puts(&line, ",\"bytes_in\":");
+	hbk_buf_put_int(&line, (int64_t)req->body_len);
+	hbk_buf_puts(&line, ",\"bytes_out\":");
+	hbk_buf_put_int(&line, (int64_t)resp->body.len);
+	hbk_buf_puts(&line, ",\"remote\":");
 	hbk_buf_json_string(&line, req->remote);
-	hbk_buf_printf(&line, ",\"worker\":%d", worker->index);
+	hbk_buf_puts(&line, ",\"worker\":");
+	hbk_buf_put_int(&line, worker->index);
 	if (x && x->token_name[0]) {
 		hbk_buf_puts(&line, ",\"token\":");
 		hbk_buf_json_string(&line, x->token_name);

@@ -603,6 +603,27 @@ static void test_buf_reserve(void)
 	hbk_buf_free(&buf);
 }
 
+static void test_buf_put_thousandths(void)
+{
+	/* As printf's "%.3f" of value / 1000.0, on every width and sign. */
+	uint64_t state = 88172645463325252ULL;
+	for (int i = 0; i < 20000; i++) {
+		state ^= state << 13;
+		state ^= state >> 7;
+		state ^= state << 17;
+		int64_t value = (int64_t)(state % (1ULL << (i % 51)));
+		if (i % 3 == 0)
+			value = -value;
+		char expected[48];
+		snprintf(expected, sizeof(expected), "%.3f", (double)value / 1000.0);
+		struct hbk_buf buf;
+		hbk_buf_init(&buf, 0);
+		CHECK(hbk_buf_put_thousandths(&buf, value));
+		CHECK_STR(buf.data, expected);
+		hbk_buf_free(&buf);
+	}
+}
+
 static void test_buf_printf_detach(void)
 {
 	struct hbk_buf buf;
@@ -787,5 +808,6 @@ UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencie
 	   UNIT_T(test_id_unique_across_fork),
 	   UNIT_T(test_id_sortable), UNIT_T(test_id_valid), UNIT_T(test_buf_growth),
 	   UNIT_T(test_buf_limit), UNIT_T(test_buf_reserve),
+	   UNIT_T(test_buf_put_thousandths),
 	   UNIT_T(test_buf_printf_detach), UNIT_T(test_parse_int),
 	   UNIT_T(test_email_valid), UNIT_T(test_card_number), UNIT_T(test_utf8));

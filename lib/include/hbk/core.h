@@ -121,6 +121,10 @@ bool hbk_buf_puts(struct hbk_buf *buf, const char *s);
 bool hbk_buf_putc(struct hbk_buf *buf, char c);
 /* A decimal integer, without printf: for the hottest answers. */
 bool hbk_buf_put_int(struct hbk_buf *buf, int64_t value);
+/* value / 1000 with three decimals ("12.345", "-0.005"): what printf's
+ * "%.3f" writes of value / 1000.0 while |value| < 2^50 (as a double,
+ * value / 1000.0 is then near enough to round back to it). */
+bool hbk_buf_put_thousandths(struct hbk_buf *buf, int64_t value);
 bool hbk_buf_printf(struct hbk_buf *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 bool hbk_buf_vprintf(struct hbk_buf *buf, const char *fmt, va_list ap);
