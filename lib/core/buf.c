@@ -69,8 +69,7 @@ void hbk_buf_reset(struct hbk_buf *buf)
 		buf->data[0] = '\0';
 }
 
-/* Makes room for len more bytes plus the NUL; false past max_bytes. */
-static bool buf_reserve(struct hbk_buf *buf, size_t len)
+bool hbk_buf_reserve(struct hbk_buf *buf, size_t len)
 {
 	if (buf->overflow || len > buf->max_bytes - buf->len) {
 		buf->overflow = true;
@@ -89,7 +88,7 @@ static bool buf_reserve(struct hbk_buf *buf, size_t len)
 
 bool hbk_buf_append(struct hbk_buf *buf, const void *data, size_t len)
 {
-	if (!buf_reserve(buf, len))
+	if (!hbk_buf_reserve(buf, len))
 		return false;
 	if (len)
 		memcpy(buf->data + buf->len, data, len);
@@ -105,7 +104,11 @@ bool hbk_buf_puts(struct hbk_buf *buf, const char *s)
 
 bool hbk_buf_putc(struct hbk_buf *buf, char c)
 {
-	return hbk_buf_append(buf, &c, 1);
+	if (!hbk_buf_reserve(buf, 1))
+		return false;
+	buf->data[buf->len++] = c;
+	buf->data[buf->len] = '\0';
+	return true;
 }
 
 bool hbk_buf_vprintf(struct hbk_buf *buf, const char *fmt, va_list ap)
@@ -120,7 +123,7 @@ bool hbk_buf_vprintf(struct hbk_buf *buf, const char *fmt, va_list ap)
 	if (n < 0 || (size_t)n >= room || buf->overflow || (size_t)n > buf->max_bytes - buf->len) {
 		if (room) /* what did not fit, or may not stay */
 			buf->data[buf->len] = '\0';
-		if (n < 0 || !buf_reserve(buf, (size_t)n))
+		if (n < 0 || !hbk_buf_reserve(buf, (size_t)n))
 			return false;
 		vsnprintf(buf->data + buf->len, (size_t)n + 1, fmt, ap);
 	}
@@ -140,6 +143,25 @@ bool hbk_buf_put_int(struct hbk_buf *buf, int64_t value)
 	if (value < 0)
 		digits[--i] = '-';
 	return hbk_buf_append(buf, digits + i, sizeof(digits) - (size_t)i);
+}
+
+bool hbk_buf_put_thousandths(struct hbk_buf *buf, int64_t value)
+{
+	char text[32];
+	uint64_t v = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+	int i = sizeof(text);
+	for (int place = 0; place < 3; place++) {
+		text[--i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	text[--i] = '.';
+	do {
+		text[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (value < 0)
+		text[--i] = '-';
+	return hbk_buf_append(buf, text + i, sizeof(text) - (size_t)i);
 }
 
 bool hbk_buf_printf(struct hbk_buf *buf, const char *fmt, ...)

@@ -66,22 +66,35 @@ json_t *hbk_json_loads(const char *text, size_t len, struct hbk_error *err)
 	return json;
 }
 
+/* The bytes written as an escape in a JSON string, and NUL, which ends it. */
+static const bool json_escaped[256] = {
+    [0x00 ... 0x1f] = true,
+    ['"'] = true,
+    ['\\'] = true,
+    [0x7f] = true,
+};
+
 void hbk_buf_json_string(struct hbk_buf *buf, const char *s)
 {
+	/* Runs of plain bytes are appended whole: names and ids are nearly
+	 * all plain, and these strings fill the hottest answers. */
+	const unsigned char *run = (const unsigned char *)s;
 	hbk_buf_putc(buf, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = run;; p++) {
+		if (!json_escaped[*p])
+			continue;
+		hbk_buf_append(buf, run, (size_t)(p - run));
+		if (!*p)
+			break;
 		switch (*p) {
-		case '"': hbk_buf_puts(buf, "\\\""); break;
-		case '\\': hbk_buf_puts(buf, "\\\\"); break;
-		case '\n': hbk_buf_puts(buf, "\\n"); break;
-		case '\r': hbk_buf_puts(buf, "\\r"); break;
-		case '\t': hbk_buf_puts(buf, "\\t"); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				hbk_buf_printf(buf, "\\u%04x", *p);
-			else
-				hbk_buf_putc(buf, (char)*p);
+		case '"': hbk_buf_append(buf, "\\\"", 2); break;
+		case '\\': hbk_buf_append(buf, "\\\\", 2); break;
+		case '\n': hbk_buf_append(buf, "\\n", 2); break;
+		case '\r': hbk_buf_append(buf, "\\r", 2); break;
+		case '\t': hbk_buf_append(buf, "\\t", 2); break;
+		default: hbk_buf_printf(buf, "\\u%04x", *p);
 		}
+		run = p + 1;
 	}
 	hbk_buf_putc(buf, '"');
 }

@@ -6,29 +6,53 @@
 
 #include "hbk/core.h"
 
-/* The currencies hbk prices in, with their ISO 4217 minor unit exponent. */
-static const struct {
+/* The currencies hbk prices in, with their ISO 4217 minor unit exponent;
+ * sorted by code, for the search by halves. */
+struct currency {
 	const char code[4];
 	int exponent;
-} currencies[] = {
+};
+
+static const struct currency currencies[] = {
     {"AED", 2}, {"AUD", 2}, {"BHD", 3}, {"BRL", 2}, {"CAD", 2}, {"CHF", 2}, {"CNY", 2},
     {"CZK", 2}, {"DKK", 2}, {"EUR", 2}, {"GBP", 2}, {"HKD", 2}, {"HUF", 2}, {"INR", 2},
     {"JPY", 0}, {"KRW", 0}, {"KWD", 3}, {"MXN", 2}, {"NOK", 2}, {"NZD", 2}, {"PLN", 2},
     {"SEK", 2}, {"SGD", 2}, {"THB", 2}, {"TRY", 2}, {"USD", 2}, {"ZAR", 2},
 };
 
+/* strcmp(s, code) in sign, for a code of three letters: written out, as
+ * it runs a few times for every amount written. */
+static int code_cmp(const char *s, const char code[4])
+{
+	for (int i = 0; i < 4; i++)
+		if (s[i] != code[i] || !s[i])
+			return (unsigned char)s[i] - (unsigned char)code[i];
+	return 0;
+}
+
 int hbk_currency_exponent(const char *currency)
 {
-	for (size_t i = 0; i < sizeof(currencies) / sizeof(currencies[0]); i++)
-		if (strcmp(currencies[i].code, currency) == 0)
-			return currencies[i].exponent;
+	/* By halves: the table is sorted. */
+	int lo = 0, hi = (int)(sizeof(currencies) / sizeof(currencies[0]));
+	while (lo < hi) {
+		int mid = (lo + hi) / 2, by = code_cmp(currency, currencies[mid].code);
+		if (by == 0)
+			return currencies[mid].exponent;
+		if (by < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return -1;
 }
 
 struct hbk_money hbk_money_make(int64_t minor, const char *currency)
 {
+	/* As hbk_copy() would, without its strlen: prices are made by the
+	 * thousand in a search. */
 	struct hbk_money money = {.minor = minor};
-	hbk_copy(money.currency, sizeof(money.currency), currency);
+	size_t len = strnlen(currency, sizeof(money.currency) - 1);
+	memcpy(money.currency, currency, len);
 	return money;
 }
 

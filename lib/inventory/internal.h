@@ -12,4 +12,8 @@
 /* A hotel from the HOTEL_COLUMNS of a row, starting at column col. */
 void hotel_from_row(sqlite3_stmt *stmt, int col, struct hbk_hotel *h);
 
+/* A policy entry's instant as policies write it: RFC 3339 in whole
+ * seconds, as partners publish them ("2026-11-28T00:00:00Z"). */
+void policy_time_text(int64_t ms, char out[HBK_TIME_STR]);
+
 #endif

@@ -19,6 +19,8 @@
  * search uses is exactly the snapshot SQLite would have given it. Old
  * change rows are pruned (hbk_inventory_prune_changes); a model that falls
  * behind the pruning sees the gap in the sequence and is built again.
+ * When nothing at all was committed since the model last looked (SQLite's
+ * data version says), neither is read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +39,20 @@ static void model_clear(struct hbk_search_model *m)
 {
 	for (int i = 0; i < m->nhotels; i++) {
 		struct model_hotel *h = &m->hotels[i];
-		for (int k = 0; k < h->nrooms; k++)
+		for (int k = 0; k < h->nrooms; k++) {
 			free(h->rooms[k].nights);
+			free(h->rooms[k].text);
+		}
+		for (int k = 0; k < h->nboards; k++)
+			free(h->boards[k].text);
 		free(h->rooms);
 		free(h->boards);
 		free(h->blackouts);
 	}
 	free(m->hotels);
 	free(m->cities);
+	free(m->city_hotels);
+	free(m->city_start);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -74,6 +82,43 @@ static int city_cmp(const void *key, const void *elem)
 bool model_city_exists(const struct hbk_search_model *m, const char *city)
 {
 	return bsearch(city, m->cities, (size_t)m->ncities, sizeof(*m->cities), city_cmp) != NULL;
+}
+
+/* The index of a city in m->cities, or -1. */
+static int city_index(const struct hbk_search_model *m, const char *city)
+{
+	const char(*found)[4] =
+	    bsearch(city, m->cities, (size_t)m->ncities, sizeof(*m->cities), city_cmp);
+	return found ? (int)(found - m->cities) : -1;
+}
+
+const int *model_city_hotels(const struct hbk_search_model *m, const char *city, int *count)
+{
+	int i = city_index(m, city);
+	*count = i < 0 ? 0 : m->city_start[i + 1] - m->city_start[i];
+	return i < 0 ? NULL : &m->city_hotels[m->city_start[i]];
+}
+
+/* Groups the hotels (loaded, by id) by city: a counting sort, which keeps
+ * each city's in id order. A hotel of a city the model lacks is in none. */
+static void index_cities(struct hbk_search_model *m)
+{
+	int *city_of = hbk_xmalloc((size_t)(m->nhotels ? m->nhotels : 1) * sizeof(int));
+	m->city_start = hbk_xcalloc((size_t)m->ncities + 2, sizeof(int));
+	m->city_hotels = hbk_xmalloc((size_t)(m->nhotels ? m->nhotels : 1) * sizeof(int));
+	for (int i = 0; i < m->nhotels; i++) {
+		city_of[i] = city_index(m, m->hotels[i].hotel.city);
+		if (city_of[i] >= 0)
+			m->city_start[city_of[i] + 2]++;
+	}
+	for (int c = 2; c <= m->ncities + 1; c++)
+		m->city_start[c] += m->city_start[c - 1];
+	/* city_start[c + 1] now counts the hotels of the cities before c:
+	 * filling moves it to the end of city c, which is where c + 1 starts. */
+	for (int i = 0; i < m->nhotels; i++)
+		if (city_of[i] >= 0)
+			m->city_hotels[m->city_start[city_of[i] + 1]++] = i;
+	free(city_of);
 }
 
 bool model_blacked_out(const struct model_hotel *h, hbk_date from, hbk_date to)
@@ -211,6 +256,7 @@ static void add_room(struct model_hotel *h, sqlite3_stmt *stmt)
 	hbk_copy(r->name, sizeof(r->name), hbk_column_text(stmt, 2));
 	r->capacity = sqlite3_column_int(stmt, 3);
 	r->max_children = sqlite3_column_int(stmt, 4);
+	r->text = offer_room_text(&h->hotel, r->code, r->name);
 }
 
 static void add_board(struct model_hotel *h, sqlite3_stmt *stmt)
@@ -222,6 +268,7 @@ static void add_board(struct model_hotel *h, sqlite3_stmt *stmt)
 	hbk_copy(b->code, sizeof(b->code), hbk_column_text(stmt, 1));
 	hbk_copy(b->name, sizeof(b->name), hbk_column_text(stmt, 2));
 	b->supplement_minor = sqlite3_column_int64(stmt, 3);
+	b->text = offer_board_text(b->code, b->name);
 }
 
 static void add_blackout(struct model_hotel *h, sqlite3_stmt *stmt)
@@ -281,6 +328,8 @@ static hbk_result model_build(struct hbk_store *store, struct hbk_search_model *
 		rc = load_cities(store, m, err);
 	if (rc == HBK_OK)
 		rc = load_hotels(store, m, err);
+	if (rc == HBK_OK)
+		index_cities(m);
 	if (rc == HBK_OK)
 		rc = load_per_hotel(store, m,
 				    "SELECT hotel_id, code, name, capacity, max_children"
@@ -349,6 +398,21 @@ static hbk_result apply_changes(struct hbk_store *store, struct hbk_search_model
 	return HBK_OK;
 }
 
+/*
+ * The data version of the store's own connection in the read transaction
+ * the caller holds: it moves with every commit to the file, this
+ * connection's or any other's. False when it cannot tell: on the shared
+ * writer's connection (another counter), or before the transaction's
+ * first read, when the version is still the previous transaction's.
+ */
+static bool store_data_version(struct hbk_store *store, unsigned *version)
+{
+	return store->db == store->own_db &&
+	       sqlite3_txn_state(store->db, "main") != SQLITE_TXN_NONE &&
+	       sqlite3_file_control(store->db, "main", SQLITE_FCNTL_DATA_VERSION, version) ==
+		   SQLITE_OK;
+}
+
 const struct hbk_search_model *model_sync(struct hbk_store *store, struct hbk_error *err)
 {
 	HBK_ASSERT(store->tx_depth > 0);
@@ -358,7 +422,12 @@ const struct hbk_search_model *model_sync(struct hbk_store *store, struct hbk_er
 	int64_t catalog, seq;
 	bool rebuild = !m->built;
 	hbk_result rc = HBK_OK;
+	unsigned version;
 
+	if (!rebuild && m->data_version_known && store_data_version(store, &version) &&
+	    version == m->data_version)
+		return m;
+	m->data_version_known = false;
 	if (!rebuild) {
 		rc = load_versions(store, &catalog, &seq, err);
 		rebuild = rc == HBK_OK && catalog != m->catalog_version;
@@ -367,7 +436,12 @@ const struct hbk_search_model *model_sync(struct hbk_store *store, struct hbk_er
 	}
 	if (rc == HBK_OK && rebuild)
 		rc = model_build(store, m, err);
-	return rc == HBK_OK ? m : NULL;
+	if (rc != HBK_OK)
+		return NULL;
+	/* The statements above opened the read, so the version is this
+	 * snapshot's. */
+	m->data_version_known = store_data_version(store, &m->data_version);
+	return m;
 }
 
 hbk_result model_catalog_changed(struct hbk_store *store, struct hbk_error *err)

@@ -13,18 +13,24 @@ static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 static void b64url_encode(const unsigned char *in, size_t len, char *out, size_t size)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		int chars = i + 2 < len ? 4 : i + 1 < len ? 3 : 2;
-		for (int c = 0; c < chars; c++) {
-			HBK_ASSERT(o + 1 < size);
-			out[o++] = b64[(v >> (18 - 6 * c)) & 63];
-		}
+	/* Four characters for each three bytes, two or three for the rest. */
+	size_t whole = len / 3 * 3, o = 0;
+	HBK_ASSERT(len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0) < size);
+	for (size_t i = 0; i < whole; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = b64[v >> 6 & 63];
+		out[o++] = b64[v & 63];
+	}
+	if (len > whole) {
+		uint32_t v = (uint32_t)in[whole] << 16;
+		if (len - whole == 2)
+			v |= (uint32_t)in[whole + 1] << 8;
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[v >> 12 & 63];
+		if (len - whole == 2)
+			out[o++] = b64[v >> 6 & 63];
 	}
 	out[o] = '\0';
 }
@@ -52,16 +58,68 @@ static bool b64url_decode(const char *in, unsigned char *out, size_t size, size_
 	return true;
 }
 
+/*
+ * The raw text of an id, written by hand rather than by snprintf: a search
+ * answer encodes one per offer. OFFER_RAW_MAX bounds what an id may hold
+ * (hbk_offer_id_decode reads no more); OFFER_RAW_ROOM holds the widest
+ * values the fields can take, so that the bound is checked, not overrun.
+ */
+#define OFFER_RAW_MAX  112
+#define OFFER_RAW_ROOM 192
+
+struct raw_text {
+	char text[OFFER_RAW_ROOM];
+	size_t len;
+};
+
+/* Appends s (at most max bytes of it) and a '|'. Byte by byte: the
+ * fields are a few bytes long, shorter than a call to memcpy takes. */
+static void raw_put(struct raw_text *raw, const char *s, size_t max)
+{
+	HBK_ASSERT(raw->len + max + 1 <= sizeof(raw->text));
+	for (size_t i = 0; i < max && s[i]; i++)
+		raw->text[raw->len++] = s[i];
+	raw->text[raw->len++] = '|';
+}
+
+static void raw_put_int(struct raw_text *raw, long long value)
+{
+	char digits[24];
+	int i = sizeof(digits);
+	unsigned long long v =
+	    value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (value < 0)
+		digits[--i] = '-';
+	HBK_ASSERT(raw->len + sizeof(digits) + 1 <= sizeof(raw->text));
+	while (i < (int)sizeof(digits))
+		raw->text[raw->len++] = digits[i++];
+	raw->text[raw->len++] = '|';
+}
+
 void hbk_offer_id_encode(const struct hbk_stay *stay, const struct hbk_money *total,
 			 char out[HBK_OFFER_ID_MAX])
 {
-	char raw[112];
-	hbk_format(raw, sizeof(raw), "%s|%s|%s|%c|%d|%d|%d|%d|%d|%lld|%s", stay->hotel_id,
-		   stay->room_type, stay->board, stay->refundable ? 'R' : 'N', stay->checkin,
-		   stay->checkout, stay->adults, stay->children, stay->rooms,
-		   (long long)total->minor, total->currency);
+	/* "hotel|room|board|R|checkin|checkout|adults|children|rooms|total|currency" */
+	struct raw_text raw = {.len = 0};
+	raw_put(&raw, stay->hotel_id, sizeof(stay->hotel_id));
+	raw_put(&raw, stay->room_type, sizeof(stay->room_type));
+	raw_put(&raw, stay->board, sizeof(stay->board));
+	raw_put(&raw, stay->refundable ? "R" : "N", 1);
+	raw_put_int(&raw, stay->checkin);
+	raw_put_int(&raw, stay->checkout);
+	raw_put_int(&raw, stay->adults);
+	raw_put_int(&raw, stay->children);
+	raw_put_int(&raw, stay->rooms);
+	raw_put_int(&raw, total->minor);
+	raw_put(&raw, total->currency, sizeof(total->currency));
+	raw.len--; /* the last field has no '|' after it */
+	HBK_ASSERT(raw.len < OFFER_RAW_MAX);
 	memcpy(out, "OF1.", 4);
-	b64url_encode((const unsigned char *)raw, strlen(raw), out + 4, HBK_OFFER_ID_MAX - 4);
+	b64url_encode((const unsigned char *)raw.text, raw.len, out + 4, HBK_OFFER_ID_MAX - 4);
 }
 
 /* Splits s at '|' into at most max fields, in place. */

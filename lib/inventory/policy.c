@@ -5,6 +5,7 @@
 
 #include "hbk/inventory.h"
 #include "hbk/json.h"
+#include "internal.h"
 
 struct hbk_money hbk_policy_penalty_at(const struct hbk_policy *policy, const char *currency,
 				       int64_t at_ms)
@@ -17,8 +18,7 @@ struct hbk_money hbk_policy_penalty_at(const struct hbk_policy *policy, const ch
 	return penalty;
 }
 
-/* RFC 3339 in whole seconds, as partners publish policy times. */
-static void format_seconds(int64_t ms, char out[HBK_TIME_STR])
+void policy_time_text(int64_t ms, char out[HBK_TIME_STR])
 {
 	char full[HBK_TIME_STR];
 	hbk_time_format(ms - ms % 1000, full);
@@ -33,7 +33,7 @@ void hbk_policy_text(const struct hbk_policy *policy, struct hbk_buf *out)
 	hbk_buf_putc(out, '[');
 	for (int i = 0; i < policy->count; i++) {
 		char from[HBK_TIME_STR], amount[HBK_MONEY_STR];
-		format_seconds(policy->entries[i].from_ms, from);
+		policy_time_text(policy->entries[i].from_ms, from);
 		hbk_money_format(&policy->entries[i].penalty, amount);
 		hbk_buf_puts(out, i ? ",{\"from\":\"" : "{\"from\":\"");
 		hbk_buf_puts(out, from);
@@ -51,7 +51,7 @@ json_t *hbk_policy_json(const struct hbk_policy *policy)
 	json_t *array = json_array();
 	for (int i = 0; i < policy->count; i++) {
 		char from[HBK_TIME_STR];
-		format_seconds(policy->entries[i].from_ms, from);
+		policy_time_text(policy->entries[i].from_ms, from);
 		json_array_append_new(array,
 				      json_pack("{s:s, s:o}", "from", from, "penalty",
 						hbk_json_money(&policy->entries[i].penalty)));

@@ -33,13 +33,25 @@ static int64_t discounted(int64_t minor, int pct)
 	return (minor * (100 - pct) + 50) / 100;
 }
 
+/* The board's supplement for the stay's guests, one night. */
+static int64_t board_night(const struct pricing *p, const struct hbk_stay *stay)
+{
+	return p->supplement * (2 * stay->adults + stay->children) / 2;
+}
+
+/* The stay's total: what price_stay() makes quote->total, alone. */
+static int64_t stay_total(const struct pricing *p, const struct hbk_stay *stay)
+{
+	int pct = stay->refundable ? 0 : p->nrf_discount_pct;
+	return discounted(p->rate_sum * stay->rooms, pct) + board_night(p, stay) * p->nights;
+}
+
 static void price_stay(const struct pricing *p, const struct hbk_stay *stay, const char *currency,
 		       int64_t now_ms, struct hbk_quote *q)
 {
 	int pct = stay->refundable ? 0 : p->nrf_discount_pct;
-	int64_t board_night = p->supplement * (2 * stay->adults + stay->children) / 2;
-	int64_t total = discounted(p->rate_sum * stay->rooms, pct) + board_night * p->nights;
-	int64_t first = discounted(p->first_night * stay->rooms, pct) + board_night;
+	int64_t total = stay_total(p, stay);
+	int64_t first = discounted(p->first_night * stay->rooms, pct) + board_night(p, stay);
 
 	q->total = hbk_money_make(total, currency);
 	q->first_night = hbk_money_make(first < total ? first : total, currency);
@@ -208,28 +220,55 @@ hbk_result hbk_quote_stay(struct hbk_store *store, const struct hbk_stay *stay, 
 	return HBK_OK;
 }
 
-/* One priced room type of a hotel, before boards and rates fan it out. */
+/*
+ * One priced room type of a hotel, before boards and rates fan it out. It
+ * points into the search model, or into the rows a search read from
+ * SQLite (struct scope), which outlive it.
+ */
 struct candidate {
+	const struct hbk_hotel *hotel;
+	const char *room_type;
+	const char *room_name;
+	const char *room_text;		  /* offer_room_text() */
+	const struct model_board *boards; /* the hotel's, by supplement */
+	int nboards;
+	int available;
+	bool sells_refundable;
+	struct pricing pricing;
+};
+
+/* What a candidate read from SQLite points into. */
+struct sql_room {
 	struct hbk_hotel hotel;
 	char room_type[HBK_ROOM_CODE_MAX];
 	char room_name[64];
-	int available;
-	struct pricing pricing;
-	int sells_refundable;
+	char *text;
 };
 
-/* A board a hotel serves. */
-struct board {
-	char hotel_id[HBK_HOTEL_ID_MAX];
-	char code[HBK_BOARD_MAX];
-	char name[32];
-	int64_t supplement;
+/* The candidates of a search, with what they point into when it is not the model. */
+struct scope {
+	struct candidate *cands;
+	int ncands;
+	struct sql_room *rooms;	    /* SQLite's rows, one per candidate */
+	struct model_board *boards; /* SQLite's boards */
+	int nboards;
 };
+
+static void scope_free(struct scope *s)
+{
+	for (int i = 0; s->rooms && i < s->ncands; i++)
+		free(s->rooms[i].text);
+	for (int i = 0; i < s->nboards; i++)
+		free(s->boards[i].text);
+	free(s->cands);
+	free(s->rooms);
+	free(s->boards);
+}
 
 /* An offer while sorting: small, so that sorting hundreds moves little. */
 struct offer {
 	const struct candidate *c;
-	const struct board *board;
+	const struct model_board *board;
 	bool refundable;
 	int64_t total;
 };
@@ -247,17 +286,17 @@ static int offer_cmp(const void *a, const void *b, void *ctx)
 	case HBK_SORT_PRICE:
 		if ((by = (x->total > y->total) - (x->total < y->total)))
 			return by;
-		if ((by = strcmp(x->c->hotel.name, y->c->hotel.name)))
+		if ((by = strcmp(x->c->hotel->name, y->c->hotel->name)))
 			return by;
 		break;
 	case HBK_SORT_STARS:
-		if ((by = y->c->hotel.stars - x->c->hotel.stars))
+		if ((by = y->c->hotel->stars - x->c->hotel->stars))
 			return by;
 		if ((by = (x->total > y->total) - (x->total < y->total)))
 			return by;
 		break;
 	case HBK_SORT_NAME:
-		if ((by = strcmp(x->c->hotel.name, y->c->hotel.name)))
+		if ((by = strcmp(x->c->hotel->name, y->c->hotel->name)))
 			return by;
 		if ((by = (x->total > y->total) - (x->total < y->total)))
 			return by;
@@ -286,6 +325,10 @@ static void offers_order(struct offer *offers, int n, int limit, enum hbk_sort s
 	int kept = 0;
 	for (int i = 0; i < n; i++) {
 		struct offer o = offers[i];
+		/* By price, most offers cost more than the last kept: that alone
+		 * settles it, as it would first in offer_cmp(). */
+		if (kept == limit && sort_key == HBK_SORT_PRICE && o.total > offers[kept - 1].total)
+			continue;
 		if (kept == limit && offer_cmp(&o, &offers[kept - 1], &sort_key) >= 0)
 			continue;
 		int lo = 0, hi = kept;
@@ -304,77 +347,135 @@ static void offers_order(struct offer *offers, int n, int limit, enum hbk_sort s
 	}
 }
 
+/* Appends a string literal, its length known when compiling. */
+#define PUT_LITERAL(out, literal) hbk_buf_append((out), (literal), sizeof(literal) - 1)
+
+/*
+ * What the offers of a search write alike, written once per search: from
+ * the dates to the rooms (stay_text), and when a non-refundable rate's
+ * penalty starts (now).
+ */
+#define STAY_TEXT_MAX 192
+
+struct search_text {
+	struct hbk_buf stay;
+	char now_from[HBK_TIME_STR];
+};
+
+static void stay_text(const struct hbk_search_query *q, struct hbk_buf *out)
+{
+	char checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
+	hbk_date_format(q->checkin, checkin);
+	hbk_date_format(q->checkout, checkout);
+	PUT_LITERAL(out, ",\"checkin\":\"");
+	hbk_buf_puts(out, checkin);
+	PUT_LITERAL(out, "\",\"checkout\":\"");
+	hbk_buf_puts(out, checkout);
+	PUT_LITERAL(out, "\",\"nights\":");
+	hbk_buf_put_int(out, q->checkout - q->checkin);
+	PUT_LITERAL(out, ",\"guests\":{\"adults\":");
+	hbk_buf_put_int(out, q->adults);
+	PUT_LITERAL(out, ",\"children\":");
+	hbk_buf_put_int(out, q->children);
+	PUT_LITERAL(out, "},\"rooms\":");
+	hbk_buf_put_int(out, q->rooms);
+}
+
 /*
  * Writes one offer as compact JSON: the search document is the hottest
  * answer hbkd gives, so it is written straight into the response buffer.
+ * common is what the search's offers write alike.
  */
 static void offer_text(const struct offer *o, int n, const struct hbk_search_query *q,
-		       int64_t now_ms, struct hbk_buf *out)
+		       const struct search_text *common, int64_t now_ms, struct hbk_buf *out)
 {
-	struct hbk_stay stay = {.refundable = o->refundable,
-				.checkin = q->checkin,
-				.checkout = q->checkout,
-				.adults = q->adults,
-				.children = q->children,
-				.rooms = q->rooms};
-	struct pricing pricing = o->c->pricing;
+	const struct candidate *c = o->c;
+	struct hbk_stay offer_stay = {.refundable = o->refundable,
+				      .checkin = q->checkin,
+				      .checkout = q->checkout,
+				      .adults = q->adults,
+				      .children = q->children,
+				      .rooms = q->rooms};
+	struct pricing pricing = c->pricing;
 	struct hbk_quote quote;
-	char offer_id[HBK_OFFER_ID_MAX], checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
-	char total[HBK_MONEY_STR];
+	char offer_id[HBK_OFFER_ID_MAX], total[HBK_MONEY_STR], from[HBK_TIME_STR];
+	char penalty[HBK_MONEY_STR];
 
-	pricing.supplement = o->board->supplement;
-	price_stay(&pricing, &stay, o->c->hotel.currency, now_ms, &quote);
+	pricing.supplement = o->board->supplement_minor;
+	price_stay(&pricing, &offer_stay, c->hotel->currency, now_ms, &quote);
 	HBK_ASSERT(quote.total.minor == o->total);
-	hbk_copy(stay.hotel_id, sizeof(stay.hotel_id), o->c->hotel.id);
-	hbk_copy(stay.room_type, sizeof(stay.room_type), o->c->room_type);
-	hbk_copy(stay.board, sizeof(stay.board), o->board->code);
-	hbk_offer_id_encode(&stay, &quote.total, offer_id);
-	hbk_date_format(q->checkin, checkin);
-	hbk_date_format(q->checkout, checkout);
+	hbk_copy(offer_stay.hotel_id, sizeof(offer_stay.hotel_id), c->hotel->id);
+	hbk_copy(offer_stay.room_type, sizeof(offer_stay.room_type), c->room_type);
+	hbk_copy(offer_stay.board, sizeof(offer_stay.board), o->board->code);
+	hbk_offer_id_encode(&offer_stay, &quote.total, offer_id);
 	hbk_money_format(&quote.total, total);
 
-	hbk_buf_puts(out, "{\"n\":");
+	PUT_LITERAL(out, "{\"n\":");
 	hbk_buf_put_int(out, n);
-	hbk_buf_puts(out, ",\"offer_id\":\"");
+	PUT_LITERAL(out, ",\"offer_id\":\"");
 	hbk_buf_puts(out, offer_id);
-	hbk_buf_puts(out, "\",\"hotel\":{\"id\":");
-	hbk_buf_json_string(out, o->c->hotel.id);
-	hbk_buf_puts(out, ",\"name\":");
-	hbk_buf_json_string(out, o->c->hotel.name);
-	hbk_buf_puts(out, ",\"city\":");
-	hbk_buf_json_string(out, o->c->hotel.city);
-	hbk_buf_puts(out, ",\"stars\":");
-	hbk_buf_put_int(out, o->c->hotel.stars);
-	hbk_buf_puts(out, "},\"room_type\":");
-	hbk_buf_json_string(out, o->c->room_type);
-	hbk_buf_puts(out, ",\"room_name\":");
-	hbk_buf_json_string(out, o->c->room_name);
-	hbk_buf_puts(out, ",\"board\":");
-	hbk_buf_json_string(out, o->board->code);
-	hbk_buf_puts(out, ",\"board_name\":");
-	hbk_buf_json_string(out, o->board->name);
-	hbk_buf_puts(out, ",\"checkin\":\"");
-	hbk_buf_puts(out, checkin);
-	hbk_buf_puts(out, "\",\"checkout\":\"");
-	hbk_buf_puts(out, checkout);
-	hbk_buf_puts(out, "\",\"nights\":");
-	hbk_buf_put_int(out, q->checkout - q->checkin);
-	hbk_buf_puts(out, ",\"guests\":{\"adults\":");
-	hbk_buf_put_int(out, q->adults);
-	hbk_buf_puts(out, ",\"children\":");
-	hbk_buf_put_int(out, q->children);
-	hbk_buf_puts(out, "},\"rooms\":");
-	hbk_buf_put_int(out, q->rooms);
-	hbk_buf_puts(out, ",\"available\":");
-	hbk_buf_put_int(out, o->c->available);
-	hbk_buf_puts(out, ",\"total\":{\"amount\":\"");
+	hbk_buf_putc(out, '"');
+	hbk_buf_puts(out, c->room_text);
+	hbk_buf_puts(out, o->board->text);
+	hbk_buf_append(out, common->stay.data, common->stay.len);
+	PUT_LITERAL(out, ",\"available\":");
+	hbk_buf_put_int(out, c->available);
+	PUT_LITERAL(out, ",\"total\":{\"amount\":\"");
 	hbk_buf_puts(out, total);
-	hbk_buf_puts(out, "\",\"currency\":\"");
+	PUT_LITERAL(out, "\",\"currency\":\"");
 	hbk_buf_puts(out, quote.total.currency);
-	hbk_buf_puts(out, o->refundable ? "\"},\"refundable\":true,\"cancellation_policy\":"
-					: "\"},\"refundable\":false,\"cancellation_policy\":");
-	hbk_policy_text(&quote.policy, out);
-	hbk_buf_putc(out, '}');
+	if (o->refundable)
+		PUT_LITERAL(out, "\"},\"refundable\":true,\"cancellation_policy\":");
+	else
+		PUT_LITERAL(out, "\"},\"refundable\":false,\"cancellation_policy\":");
+	/* price_stay()'s policy, one entry, as hbk_policy_text() writes it;
+	 * a non-refundable rate's starts now and costs the total. */
+	const struct hbk_policy_entry *entry = &quote.policy.entries[0];
+	HBK_ASSERT(quote.policy.count == 1);
+	HBK_ASSERT(o->refundable || entry->penalty.minor == quote.total.minor);
+	if (o->refundable) {
+		policy_time_text(entry->from_ms, from);
+		hbk_money_format(&entry->penalty, penalty);
+	}
+	PUT_LITERAL(out, "[{\"from\":\"");
+	hbk_buf_puts(out, o->refundable ? from : common->now_from);
+	PUT_LITERAL(out, "\",\"penalty\":{\"amount\":\"");
+	hbk_buf_puts(out, o->refundable ? penalty : total);
+	PUT_LITERAL(out, "\",\"currency\":\"");
+	hbk_buf_puts(out, entry->penalty.currency);
+	PUT_LITERAL(out, "\"}}]}");
+}
+
+char *offer_room_text(const struct hbk_hotel *hotel, const char *room_type, const char *room_name)
+{
+	struct hbk_buf out;
+	hbk_buf_init(&out, 0);
+	PUT_LITERAL(&out, ",\"hotel\":{\"id\":");
+	hbk_buf_json_string(&out, hotel->id);
+	PUT_LITERAL(&out, ",\"name\":");
+	hbk_buf_json_string(&out, hotel->name);
+	PUT_LITERAL(&out, ",\"city\":");
+	hbk_buf_json_string(&out, hotel->city);
+	PUT_LITERAL(&out, ",\"stars\":");
+	hbk_buf_put_int(&out, hotel->stars);
+	PUT_LITERAL(&out, "},\"room_type\":");
+	hbk_buf_json_string(&out, room_type);
+	PUT_LITERAL(&out, ",\"room_name\":");
+	hbk_buf_json_string(&out, room_name);
+	HBK_ASSERT(!out.overflow);
+	return hbk_buf_detach(&out);
+}
+
+char *offer_board_text(const char *code, const char *name)
+{
+	struct hbk_buf out;
+	hbk_buf_init(&out, 0);
+	PUT_LITERAL(&out, ",\"board\":");
+	hbk_buf_json_string(&out, code);
+	PUT_LITERAL(&out, ",\"board_name\":");
+	hbk_buf_json_string(&out, name);
+	HBK_ASSERT(!out.overflow);
+	return hbk_buf_detach(&out);
 }
 
 /* Prepares the statement for a search by city or by hotel (?1 city, ?2 hotel). */
@@ -390,9 +491,12 @@ static hbk_result prepare_scoped(struct hbk_store *store, const struct hbk_searc
 	return HBK_OK;
 }
 
-/* The boards of the hotels a search looks at, by hotel id then price. */
+/*
+ * The boards of the hotels a search looks at, by hotel id then price, and
+ * gives each candidate (ordered by hotel id too) its hotel's.
+ */
 static hbk_result load_boards(struct hbk_store *store, const struct hbk_search_query *q,
-			      struct board **out, int *count, struct hbk_error *err)
+			      struct scope *s, struct hbk_error *err)
 {
 	static const char by_city[] =
 	    "SELECT b.hotel_id, b.code, b.name, b.supplement_minor FROM hotels h"
@@ -407,26 +511,40 @@ static hbk_result load_boards(struct hbk_store *store, const struct hbk_search_q
 	if (rc != HBK_OK)
 		return rc;
 	int cap = 64, n = 0;
-	struct board *boards = hbk_xcalloc((size_t)cap, sizeof(*boards));
+	struct model_board *boards = hbk_xcalloc((size_t)cap, sizeof(*boards));
+	char(*hotel_ids)[HBK_HOTEL_ID_MAX] = hbk_xcalloc((size_t)cap, sizeof(*hotel_ids));
 	while (sqlite3_step(stmt) == SQLITE_ROW && n < SEARCH_CANDIDATES_MAX) {
 		if (n == cap) {
 			cap *= 2;
 			boards = hbk_xrealloc(boards, (size_t)cap * sizeof(*boards));
+			hotel_ids = hbk_xrealloc(hotel_ids, (size_t)cap * sizeof(*hotel_ids));
 		}
-		struct board *b = &boards[n++];
-		hbk_copy(b->hotel_id, sizeof(b->hotel_id), hbk_column_text(stmt, 0));
-		hbk_copy(b->code, sizeof(b->code), hbk_column_text(stmt, 1));
-		hbk_copy(b->name, sizeof(b->name), hbk_column_text(stmt, 2));
-		b->supplement = sqlite3_column_int64(stmt, 3);
+		hbk_copy(hotel_ids[n], sizeof(hotel_ids[n]), hbk_column_text(stmt, 0));
+		hbk_copy(boards[n].code, sizeof(boards[n].code), hbk_column_text(stmt, 1));
+		hbk_copy(boards[n].name, sizeof(boards[n].name), hbk_column_text(stmt, 2));
+		boards[n].supplement_minor = sqlite3_column_int64(stmt, 3);
+		boards[n].text = offer_board_text(boards[n].code, boards[n].name);
+		n++;
 	}
 	hbk_stmt_done(stmt);
-	*out = boards;
-	*count = n;
+	for (int i = 0, first = 0; i < s->ncands; i++) {
+		struct candidate *c = &s->cands[i];
+		while (first < n && strcmp(hotel_ids[first], c->hotel->id) < 0)
+			first++;
+		int end = first;
+		while (end < n && strcmp(hotel_ids[end], c->hotel->id) == 0)
+			end++;
+		c->boards = &boards[first];
+		c->nboards = end - first;
+	}
+	free(hotel_ids);
+	s->boards = boards;
+	s->nboards = n;
 	return HBK_OK;
 }
 
 static hbk_result load_candidates(struct hbk_store *store, const struct hbk_search_query *q,
-				  struct candidate **out, int *count, struct hbk_error *err)
+				  struct scope *s, struct hbk_error *err)
 {
 	/*
 	 * Two fixed statements, so that each lets SQLite drive the join from
@@ -463,31 +581,40 @@ static hbk_result load_candidates(struct hbk_store *store, const struct hbk_sear
 
 	int cap = 64, n = 0, step;
 	struct candidate *c = hbk_xcalloc((size_t)cap, sizeof(*c));
+	struct sql_room *rooms = hbk_xcalloc((size_t)cap, sizeof(*rooms));
 	while ((step = sqlite3_step(stmt)) == SQLITE_ROW && n < SEARCH_CANDIDATES_MAX) {
 		if (n == cap) {
 			cap *= 2;
 			c = hbk_xrealloc(c, (size_t)cap * sizeof(*c));
+			rooms = hbk_xrealloc(rooms, (size_t)cap * sizeof(*rooms));
 		}
-		struct candidate *x = &c[n++];
-		memset(x, 0, sizeof(*x));
-		hotel_from_row(stmt, 0, &x->hotel);
-		hbk_copy(x->room_type, sizeof(x->room_type), hbk_column_text(stmt, 7));
-		hbk_copy(x->room_name, sizeof(x->room_name), hbk_column_text(stmt, 8));
-		x->pricing.free_cancel_days = sqlite3_column_int(stmt, 9);
-		x->sells_refundable = sqlite3_column_int(stmt, 10);
-		x->pricing.nrf_discount_pct = sqlite3_column_int(stmt, 11);
-		x->available = sqlite3_column_int(stmt, 12);
-		x->pricing.rate_sum = sqlite3_column_int64(stmt, 13);
-		x->pricing.first_night = sqlite3_column_int64(stmt, 14);
-		x->pricing.nights = q->checkout - q->checkin;
+		struct sql_room *row = &rooms[n];
+		hotel_from_row(stmt, 0, &row->hotel);
+		hbk_copy(row->room_type, sizeof(row->room_type), hbk_column_text(stmt, 7));
+		hbk_copy(row->room_name, sizeof(row->room_name), hbk_column_text(stmt, 8));
+		row->text = offer_room_text(&row->hotel, row->room_type, row->room_name);
+		c[n++] = (struct candidate){
+		    .available = sqlite3_column_int(stmt, 12),
+		    .sells_refundable = sqlite3_column_int(stmt, 10) != 0,
+		    .pricing = {.rate_sum = sqlite3_column_int64(stmt, 13),
+				.first_night = sqlite3_column_int64(stmt, 14),
+				.nights = q->checkout - q->checkin,
+				.free_cancel_days = sqlite3_column_int(stmt, 9),
+				.nrf_discount_pct = sqlite3_column_int(stmt, 11)}};
 	}
 	hbk_stmt_done(stmt);
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
-		free(c);
+	s->cands = c;
+	s->ncands = n;
+	s->rooms = rooms;
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		return hbk_store_fail(store, err, "search");
+	/* The rows stay where they are now: point the candidates at them. */
+	for (int i = 0; i < n; i++) {
+		c[i].hotel = &rooms[i].hotel;
+		c[i].room_type = rooms[i].room_type;
+		c[i].room_name = rooms[i].room_name;
+		c[i].room_text = rooms[i].text;
 	}
-	*out = c;
-	*count = n;
 	return HBK_OK;
 }
 
@@ -500,17 +627,44 @@ static bool in_scope(const struct hbk_search_query *q, const struct hbk_hotel *h
 }
 
 /*
+ * The hotels a search may look at, by id, as indexes into m->hotels: the
+ * one it asks for (in_scope() checks its city), or its city's. *one
+ * holds the index of the one.
+ */
+static const int *scope_hotels(const struct hbk_search_model *m, const struct hbk_search_query *q,
+			       int *one, int *count)
+{
+	if (!q->hotel_id[0])
+		return model_city_hotels(m, q->city, count);
+	const struct model_hotel *h = model_hotel(m, q->hotel_id);
+	*count = h ? 1 : 0;
+	*one = h ? (int)(h - m->hotels) : -1;
+	return one;
+}
+
+/*
  * The candidates of load_candidates() from the in-memory model: the same
- * rows in the same order (hotel id, then room type code).
+ * rows in the same order (hotel id, then room type code), with the
+ * boards load_boards() gives them.
  */
 static void model_candidates(const struct hbk_search_model *m, const struct hbk_search_query *q,
-			     struct candidate **out, int *count)
+			     struct scope *s)
 {
-	int cap = 64, n = 0, nights = q->checkout - q->checkin;
-	struct candidate *c = hbk_xcalloc((size_t)cap, sizeof(*c));
-	for (int i = 0; i < m->nhotels && n < SEARCH_CANDIDATES_MAX; i++) {
-		const struct model_hotel *h = &m->hotels[i];
-		if (!in_scope(q, &h->hotel) || model_blacked_out(h, q->checkin, q->checkout))
+	int cap = 64, n = 0, nights = q->checkout - q->checkin, boards_seen = 0;
+	struct candidate *c = hbk_xmalloc((size_t)cap * sizeof(*c));
+	int one, nhotels;
+	const int *hotels = scope_hotels(m, q, &one, &nhotels);
+	for (int i = 0; i < nhotels && n < SEARCH_CANDIDATES_MAX; i++) {
+		const struct model_hotel *h = &m->hotels[hotels[i]];
+		if (!in_scope(q, &h->hotel))
+			continue;
+		/* load_boards() reads at most SEARCH_CANDIDATES_MAX boards in all,
+		 * blacked out hotels' too: the same cut. */
+		int nboards = SEARCH_CANDIDATES_MAX - boards_seen;
+		if (nboards > h->nboards)
+			nboards = h->nboards;
+		boards_seen += nboards;
+		if (model_blacked_out(h, q->checkin, q->checkout))
 			continue;
 		for (int k = 0; k < h->nrooms && n < SEARCH_CANDIDATES_MAX; k++) {
 			const struct model_room *r = &h->rooms[k];
@@ -533,54 +687,29 @@ static void model_candidates(const struct hbk_search_model *m, const struct hbk_
 				cap *= 2;
 				c = hbk_xrealloc(c, (size_t)cap * sizeof(*c));
 			}
-			struct candidate *x = &c[n++];
-			memset(x, 0, sizeof(*x));
-			x->hotel = h->hotel;
-			hbk_copy(x->room_type, sizeof(x->room_type), r->code);
-			hbk_copy(x->room_name, sizeof(x->room_name), r->name);
-			x->available = available;
-			x->sells_refundable = h->sells_refundable;
-			x->pricing = (struct pricing){.rate_sum = rate_sum,
-						      .first_night = r->nights[first].price_minor,
-						      .nights = nights,
-						      .free_cancel_days = h->free_cancel_days,
-						      .nrf_discount_pct = h->nrf_discount_pct};
+			c[n++] = (struct candidate){
+			    .hotel = &h->hotel,
+			    .room_type = r->code,
+			    .room_name = r->name,
+			    .room_text = r->text,
+			    .boards = h->boards,
+			    .nboards = nboards,
+			    .available = available,
+			    .sells_refundable = h->sells_refundable != 0,
+			    .pricing = {.rate_sum = rate_sum,
+					.first_night = r->nights[first].price_minor,
+					.nights = nights,
+					.free_cancel_days = h->free_cancel_days,
+					.nrf_discount_pct = h->nrf_discount_pct}};
 		}
 	}
-	*out = c;
-	*count = n;
-}
-
-/* The boards of load_boards() from the in-memory model. */
-static void model_boards(const struct hbk_search_model *m, const struct hbk_search_query *q,
-			 struct board **out, int *count)
-{
-	int cap = 64, n = 0;
-	struct board *boards = hbk_xcalloc((size_t)cap, sizeof(*boards));
-	for (int i = 0; i < m->nhotels; i++) {
-		const struct model_hotel *h = &m->hotels[i];
-		if (!in_scope(q, &h->hotel))
-			continue;
-		for (int k = 0; k < h->nboards && n < SEARCH_CANDIDATES_MAX; k++) {
-			if (n == cap) {
-				cap *= 2;
-				boards = hbk_xrealloc(boards, (size_t)cap * sizeof(*boards));
-			}
-			struct board *b = &boards[n++];
-			hbk_copy(b->hotel_id, sizeof(b->hotel_id), h->hotel.id);
-			hbk_copy(b->code, sizeof(b->code), h->boards[k].code);
-			hbk_copy(b->name, sizeof(b->name), h->boards[k].name);
-			b->supplement = h->boards[k].supplement_minor;
-		}
-	}
-	*out = boards;
-	*count = n;
+	s->cands = c;
+	s->ncands = n;
 }
 
 /* The scope's checks and its candidates and boards, from SQLite or the model. */
 static hbk_result load_scope(struct hbk_store *store, const struct hbk_search_query *q,
-			     struct candidate **cands, int *ncands, struct board **boards,
-			     int *nboards, struct hbk_error *err)
+			     struct scope *s, struct hbk_error *err)
 {
 	const struct hbk_search_model *m = NULL;
 	if (store->keep_search_model && !(m = model_sync(store, err)))
@@ -599,84 +728,110 @@ static hbk_result load_scope(struct hbk_store *store, const struct hbk_search_qu
 				   : rc;
 	}
 	if (m) {
-		model_candidates(m, q, cands, ncands);
-		model_boards(m, q, boards, nboards);
+		model_candidates(m, q, s);
 		return HBK_OK;
 	}
-	hbk_result rc = load_candidates(store, q, cands, ncands, err);
+	hbk_result rc = load_candidates(store, q, s, err);
 	if (rc == HBK_OK)
-		rc = load_boards(store, q, boards, nboards, err);
+		rc = load_boards(store, q, s, err);
 	return rc;
 }
 
-static hbk_result search_in(struct hbk_store *store, const struct hbk_search_query *q,
-			    int64_t now_ms, struct hbk_buf *out, struct hbk_error *err)
+/*
+ * The offers of the candidates: each board at each rate the hotel sells,
+ * within max_price. Fills *offers (caller frees) and *count.
+ */
+static hbk_result scope_offers(const struct scope *s, const struct hbk_search_query *q,
+			       struct offer **offers, int *count, struct hbk_error *err)
 {
-	struct candidate *cands = NULL;
-	struct board *boards = NULL;
-	struct offer *offers = NULL;
-	int ncands = 0, nboards = 0, noffers = 0, cap = 0;
-	hbk_result rc;
-
-	rc = load_scope(store, q, &cands, &ncands, &boards, &nboards, err);
-	for (int i = 0, first = 0; rc == HBK_OK && i < ncands; i++) {
-		struct candidate *c = &cands[i];
-		struct hbk_money max_price = {.minor = -1};
-		if (q->max_price[0]) {
-			rc = hbk_money_parse(q->max_price, c->hotel.currency, &max_price, err);
+	struct hbk_money max_price = {.minor = -1};
+	const char *max_price_currency = NULL; /* what max_price was read in */
+	int n = 0, cap = 0;
+	*offers = NULL;
+	for (int i = 0; i < s->ncands; i++) {
+		const struct candidate *c = &s->cands[i];
+		/* The amount is read in each hotel's currency: again only when
+		 * the currency changes, which gives the same value. */
+		if (q->max_price[0] &&
+		    (!max_price_currency || strcmp(max_price_currency, c->hotel->currency) != 0)) {
+			hbk_result rc =
+			    hbk_money_parse(q->max_price, c->hotel->currency, &max_price, err);
 			if (rc != HBK_OK) {
 				hbk_copy(err->field, sizeof(err->field), "max_price");
-				break;
+				free(*offers);
+				*offers = NULL;
+				return rc;
 			}
+			max_price_currency = c->hotel->currency;
 		}
-		/* Candidates and boards both come ordered by hotel id. */
-		while (first < nboards && strcmp(boards[first].hotel_id, c->hotel.id) < 0)
-			first++;
-		for (int k = first; k < nboards && strcmp(boards[k].hotel_id, c->hotel.id) == 0;
-		     k++) {
+		struct pricing pricing = c->pricing;
+		for (int k = 0; k < c->nboards; k++) {
+			pricing.supplement = c->boards[k].supplement_minor;
 			for (int r = 0; r < 2; r++) {
 				bool refundable = r == 0;
 				if (refundable
 					? !c->sells_refundable
-					: c->pricing.nrf_discount_pct == 0 || q->refundable_only)
+					: pricing.nrf_discount_pct == 0 || q->refundable_only)
 					continue;
 				struct hbk_stay stay = {.refundable = refundable,
-							.checkin = q->checkin,
 							.adults = q->adults,
 							.children = q->children,
 							.rooms = q->rooms};
-				struct hbk_quote quote;
-				c->pricing.supplement = boards[k].supplement;
-				price_stay(&c->pricing, &stay, c->hotel.currency, now_ms, &quote);
-				if (max_price.minor >= 0 && quote.total.minor > max_price.minor)
+				int64_t total = stay_total(&pricing, &stay);
+				if (max_price.minor >= 0 && total > max_price.minor)
 					continue;
-				if (noffers == cap) {
+				if (n == cap) {
 					cap = cap ? cap * 2 : 256;
-					offers =
-					    hbk_xrealloc(offers, (size_t)cap * sizeof(*offers));
+					*offers =
+					    hbk_xrealloc(*offers, (size_t)cap * sizeof(**offers));
 				}
-				offers[noffers++] =
-				    (struct offer){c, &boards[k], refundable, quote.total.minor};
+				(*offers)[n++] =
+				    (struct offer){c, &c->boards[k], refundable, total};
 			}
 		}
 	}
+	*count = n;
+	return HBK_OK;
+}
+
+/* What one offer's text takes, about: room is made for them at once. */
+#define OFFER_TEXT_GUESS 640
+
+static hbk_result search_in(struct hbk_store *store, const struct hbk_search_query *q,
+			    int64_t now_ms, struct hbk_buf *out, struct hbk_error *err)
+{
+	struct scope scope = {0};
+	struct offer *offers = NULL;
+	int noffers = 0;
+
+	hbk_result rc = load_scope(store, q, &scope, err);
+	if (rc == HBK_OK)
+		rc = scope_offers(&scope, q, &offers, &noffers, err);
 	if (rc == HBK_OK) {
-		enum hbk_sort sort_key = q->sort;
+		int shown = noffers < q->limit ? noffers : q->limit;
 		if (noffers > 1)
-			offers_order(offers, noffers, q->limit, sort_key);
-		hbk_buf_puts(out, "{\"offers\":[");
-		for (int i = 0; i < noffers && i < q->limit; i++) {
+			offers_order(offers, noffers, q->limit, q->sort);
+		size_t guess = (size_t)shown * OFFER_TEXT_GUESS;
+		if (guess < out->max_bytes - out->len)
+			hbk_buf_reserve(out, guess);
+		struct search_text common;
+		hbk_buf_init(&common.stay, STAY_TEXT_MAX);
+		stay_text(q, &common.stay);
+		HBK_ASSERT(!common.stay.overflow);
+		policy_time_text(now_ms - now_ms % 1000, common.now_from);
+		PUT_LITERAL(out, "{\"offers\":[");
+		for (int i = 0; i < shown; i++) {
 			if (i)
 				hbk_buf_putc(out, ',');
-			offer_text(&offers[i], i + 1, q, now_ms, out);
+			offer_text(&offers[i], i + 1, q, &common, now_ms, out);
 		}
-		hbk_buf_puts(out, "]}");
+		PUT_LITERAL(out, "]}");
+		hbk_buf_free(&common.stay);
 		if (out->overflow)
 			rc = hbk_fail(err, HBK_EINTERNAL, "too_large", "search result too large");
 	}
 	free(offers);
-	free(boards);
-	free(cands);
+	scope_free(&scope);
 	return rc;
 }
 

@@ -112,6 +112,24 @@ static void test_money_parse_other_currencies(void)
 	CHECK(strstr(err.message, "XYZ") != NULL);
 }
 
+static void test_currency_exponent(void)
+{
+	/* Every code the table holds is found, whatever the lookup's order. */
+	static const char *const two[] = {"AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK",
+					  "DKK", "EUR", "GBP", "HKD", "HUF", "INR", "MXN",
+					  "NOK", "NZD", "PLN", "SEK", "SGD", "THB", "TRY",
+					  "USD", "ZAR"};
+	for (size_t i = 0; i < sizeof(two) / sizeof(two[0]); i++)
+		CHECK_INT(hbk_currency_exponent(two[i]), 2);
+	CHECK_INT(hbk_currency_exponent("JPY"), 0);
+	CHECK_INT(hbk_currency_exponent("KRW"), 0);
+	CHECK_INT(hbk_currency_exponent("BHD"), 3);
+	CHECK_INT(hbk_currency_exponent("KWD"), 3);
+	static const char *const unknown[] = {"", "E", "EU", "EURO", "eur", "AAA", "ZZZ", "XXX"};
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		CHECK_INT(hbk_currency_exponent(unknown[i]), -1);
+}
+
 static void format_is(int64_t minor, const char *currency, const char *expected)
 {
 	char out[HBK_MONEY_STR];
@@ -428,6 +446,31 @@ static void test_id_unique(void)
 	free(ids);
 }
 
+static void test_id_unique_across_fork(void)
+{
+	/* A child forked with ids to spare makes other ids than its parent. */
+	char parent[HBK_ID_MAX], child[HBK_ID_MAX] = "";
+	int fds[2];
+	hbk_id_new("BK", parent);
+	CHECK(pipe(fds) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		hbk_id_new("BK", child);
+		ssize_t n = write(fds[1], child, strlen(child) + 1);
+		_exit(n > 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	hbk_id_new("BK", parent);
+	CHECK(read(fds[0], child, sizeof(child)) > 0);
+	close(fds[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(hbk_id_valid("BK", child));
+	/* The random part (after the ten time characters) differs. */
+	CHECK(strcmp(parent + 13, child + 13) != 0);
+}
+
 static void test_id_sortable(void)
 {
 	char a[HBK_ID_MAX], b[HBK_ID_MAX];
@@ -536,6 +579,49 @@ static void test_buf_limit(void)
 	CHECK(buf.overflow);
 	CHECK_STR(buf.data, "12345");
 	hbk_buf_free(&buf);
+}
+
+static void test_buf_reserve(void)
+{
+	struct hbk_buf buf;
+	hbk_buf_init(&buf, 100);
+	CHECK(hbk_buf_puts(&buf, "ab"));
+	CHECK(hbk_buf_reserve(&buf, 90));
+	CHECK(buf.cap >= 93);
+	const char *data = buf.data;
+	for (int i = 0; i < 90; i++)
+		CHECK(hbk_buf_putc(&buf, 'x'));
+	/* What was reserved was written without growing again. */
+	CHECK(buf.data == data);
+	CHECK_INT(buf.len, 92);
+	CHECK_INT(strlen(buf.data), 92);
+	CHECK(!buf.overflow);
+	/* Past max_bytes: refused like an append, and the flag set. */
+	CHECK(!hbk_buf_reserve(&buf, 9));
+	CHECK(buf.overflow);
+	CHECK_INT(buf.len, 92);
+	hbk_buf_free(&buf);
+}
+
+static void test_buf_put_thousandths(void)
+{
+	/* As printf's "%.3f" of value / 1000.0, on every width and sign. */
+	uint64_t state = 88172645463325252ULL;
+	for (int i = 0; i < 20000; i++) {
+		state ^= state << 13;
+		state ^= state >> 7;
+		state ^= state << 17;
+		int64_t value = (int64_t)(state % (1ULL << (i % 51)));
+		if (i % 3 == 0)
+			value = -value;
+		char expected[48];
+		snprintf(expected, sizeof(expected), "%.3f", (double)value / 1000.0);
+		struct hbk_buf buf;
+		hbk_buf_init(&buf, 0);
+		CHECK(hbk_buf_put_thousandths(&buf, value));
+		CHECK_STR(buf.data, expected);
+		hbk_buf_free(&buf);
+	}
 }
 
 static void test_buf_printf_detach(void)
@@ -715,9 +801,13 @@ static void test_utf8(void)
 }
 
 UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencies),
+	   UNIT_T(test_currency_exponent),
 	   UNIT_T(test_money_format), UNIT_T(test_money_add), UNIT_T(test_date_parse_strict),
 	   UNIT_T(test_date_round_trip), UNIT_T(test_date_weekday), UNIT_T(test_time_format_parse),
 	   UNIT_T(test_today_override), UNIT_T(test_id_shape), UNIT_T(test_id_unique),
+	   UNIT_T(test_id_unique_across_fork),
 	   UNIT_T(test_id_sortable), UNIT_T(test_id_valid), UNIT_T(test_buf_growth),
-	   UNIT_T(test_buf_limit), UNIT_T(test_buf_printf_detach), UNIT_T(test_parse_int),
+	   UNIT_T(test_buf_limit), UNIT_T(test_buf_reserve),
+	   UNIT_T(test_buf_put_thousandths),
+	   UNIT_T(test_buf_printf_detach), UNIT_T(test_parse_int),
 	   UNIT_T(test_email_valid), UNIT_T(test_card_number), UNIT_T(test_utf8));

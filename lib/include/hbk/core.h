@@ -112,11 +112,19 @@ struct hbk_buf {
 void hbk_buf_init(struct hbk_buf *buf, size_t max_bytes);
 void hbk_buf_free(struct hbk_buf *buf);
 void hbk_buf_reset(struct hbk_buf *buf);
+/* Makes room for len more bytes (and the NUL) at once, so that appends
+ * of a text whose size is known do not grow the buffer step by step;
+ * false, setting overflow, when they would pass max_bytes. */
+bool hbk_buf_reserve(struct hbk_buf *buf, size_t len);
 bool hbk_buf_append(struct hbk_buf *buf, const void *data, size_t len);
 bool hbk_buf_puts(struct hbk_buf *buf, const char *s);
 bool hbk_buf_putc(struct hbk_buf *buf, char c);
 /* A decimal integer, without printf: for the hottest answers. */
 bool hbk_buf_put_int(struct hbk_buf *buf, int64_t value);
+/* value / 1000 with three decimals ("12.345", "-0.005"): what printf's
+ * "%.3f" writes of value / 1000.0 while |value| < 2^50 (as a double,
+ * value / 1000.0 is then near enough to round back to it). */
+bool hbk_buf_put_thousandths(struct hbk_buf *buf, int64_t value);
 bool hbk_buf_printf(struct hbk_buf *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 bool hbk_buf_vprintf(struct hbk_buf *buf, const char *fmt, va_list ap);
