@@ -372,15 +372,28 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
  * automatic threshold would copy the WAL into the file and sync it while
  * every writer waits. The main thread does it instead, on its own
  * connection, without waiting for readers or writers (PASSIVE), so the
- * WAL is copied while the writers go on.
+ * WAL is copied while the writers go on. But a WAL is only started over
+ * by a writer that finds all of it copied, which never happens while
+ * writers keep appending: once it has grown past WAL_RESTART_FRAMES, the
+ * process's writers are held for a second pass, which copies only what
+ * came in during the first one, and the next write starts the WAL over.
  */
+#define WAL_RESTART_FRAMES 4096 /* 16 MiB of 4 KiB pages */
+
 static void checkpoint(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *server = arg;
+	sqlite3 *db = server->checkpointer->db;
+	int frames = 0;
 	(void)fd;
 	(void)what;
-	sqlite3_wal_checkpoint_v2(server->checkpointer->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-				  NULL);
+	if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL) !=
+		SQLITE_OK ||
+	    frames < WAL_RESTART_FRAMES)
+		return;
+	pthread_mutex_lock(&server->write_lock);
+	sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	pthread_mutex_unlock(&server->write_lock);
 }
 
 static hbk_result limits_from(const struct hbk_config *cfg, struct http_limits *limits,

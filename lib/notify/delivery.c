@@ -161,6 +161,11 @@ hbk_result hbk_notify_delivery_start(const struct hbk_config *cfg, pthread_mutex
 	}
 	delivery->store->cache_statements = true;
 	delivery->store->write_lock = write_lock;
+	/* Sharing a write lock, it leaves the checkpoints to the process
+	 * (hbkd's main thread): one here would run under the lock, at the
+	 * end of any commit, and hold every writer meanwhile. */
+	if (write_lock)
+		sqlite3_wal_autocheckpoint(delivery->store->db, 0);
 	hbk_notifier_set_store(delivery->notifier, delivery->store);
 	if (pthread_create(&delivery->thread, NULL, delivery_main, delivery) != 0) {
 		delivery_free(delivery);
