@@ -28,6 +28,9 @@
 #define PARTNER_OFFERS_MAX    500 /* rates of one hotel or destination */
 #define PARTNER_PARAM_MAX     128
 #define PARTNER_OCCUPANCY_MAX 9
+#define PARTNER_FILTER_CODES_MAX 16 /* codes in a "boards" or "rooms" filter */
+#define PARTNER_FILTER_CODE_MAX	 16
+#define PARTNER_ROOM_TYPES_MAX	 32 /* a hotel with more is searched, not quoted */
 
 /* ------------------------------------------------------------------------
  * Small helpers.
@@ -327,9 +330,127 @@ static bool read_occupancy(const json_t *body, struct occupancy *occ)
 	return true;
 }
 
+/*
+ * The "boards" and "rooms" filters of an availability request:
+ * {"included": true, "board": ["RO", "BB"]} keeps only those codes, with
+ * "included": false it leaves them out. "included" may be written as a
+ * string, as the API's own examples do.
+ */
+struct code_filter {
+	bool given;
+	bool included;
+	int ncodes;
+	char codes[PARTNER_FILTER_CODES_MAX][PARTNER_FILTER_CODE_MAX];
+};
+
+/* Reads body[name][member] into f; false when it is malformed. */
+static bool code_filter_read(const json_t *body, const char *name, const char *member,
+			     struct code_filter *f)
+{
+	const json_t *filter = json_object_get(body, name);
+	memset(f, 0, sizeof(*f));
+	if (filter == NULL)
+		return true;
+	const json_t *included = json_object_get(filter, "included");
+	const json_t *codes = json_object_get(filter, member);
+	if (!json_is_object(filter) || !json_is_array(codes) ||
+	    json_array_size(codes) > PARTNER_FILTER_CODES_MAX)
+		return false;
+	f->given = true;
+	f->included = true;
+	if (json_is_boolean(included))
+		f->included = json_is_true(included);
+	else if (json_is_string(included))
+		f->included = strcmp(json_string_value(included), "false") != 0;
+	else if (included != NULL)
+		return false;
+	size_t i;
+	const json_t *code;
+	json_array_foreach(codes, i, code)
+	{
+		if (!json_is_string(code) ||
+		    !hbk_copy(f->codes[f->ncodes], sizeof(f->codes[0]), json_string_value(code)))
+			return false;
+		f->ncodes++;
+	}
+	return true;
+}
+
+static bool code_filter_keeps(const struct code_filter *f, const char *code)
+{
+	if (!f->given)
+		return true;
+	bool listed = false;
+	for (int i = 0; i < f->ncodes && !listed; i++)
+		listed = strcmp(f->codes[i], code) == 0;
+	return listed == f->included;
+}
+
+/* What an availability request asks for besides the stay. */
+struct availability_filter {
+	struct code_filter boards, rooms;
+};
+
+/* The hotel's entry of an availability answer, made when missing. */
+static json_t *hotel_entry(json_t *hotels, const struct hbk_hotel *h)
+{
+	/* Offers come sorted by price, hotels interleaved: find its entry. */
+	size_t n;
+	json_t *seen;
+	json_array_foreach(hotels, n, seen)
+	{
+		if (hbk_json_int(seen, "code", -1) == h->code)
+			return seen;
+	}
+	char stars[8];
+	category(h->stars, stars);
+	json_t *hotel =
+	    json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "code", h->code, "name", h->name,
+		      "categoryCode", stars, "destinationCode", h->city, "currency", h->currency,
+		      "minRate", "", "maxRate", "", "rooms");
+	json_array_append_new(hotels, hotel);
+	return hotel;
+}
+
+/* Adds one priced stay to its hotel's room in an availability answer. */
+static void add_rate(json_t *hotels, const struct hbk_hotel *h, const struct hbk_stay *stay,
+		     const struct hbk_quote *quote, const char *room_name)
+{
+	json_t *hotel = hotel_entry(hotels, h);
+	json_t *rooms = json_object_get(hotel, "rooms");
+	/* Rooms are grouped by code: offers come sorted by price, so look. */
+	json_t *room = NULL;
+	size_t r;
+	json_t *candidate;
+	json_array_foreach(rooms, r, candidate)
+	{
+		if (strcmp(hbk_json_str(candidate, "code", ""), stay->room_type) == 0)
+			room = candidate;
+	}
+	if (room == NULL) {
+		room = json_pack("{s:s, s:s, s:[]}", "code", stay->room_type, "name", room_name,
+				 "rates");
+		json_array_append_new(rooms, room);
+	}
+	json_array_append_new(json_object_get(room, "rates"), rate_json(stay, quote, false));
+	/* minRate and maxRate as decimal strings, like net. */
+	const struct hbk_money *total = &quote->total;
+	const char *min = hbk_json_str(hotel, "minRate", "");
+	const char *max = hbk_json_str(hotel, "maxRate", "");
+	struct hbk_money m;
+	struct hbk_error ignored = {0};
+	if (!min[0] || (hbk_money_parse(min, total->currency, &m, &ignored) == HBK_OK &&
+			total->minor < m.minor))
+		json_object_set_new(hotel, "minRate", amount_string(total));
+	if (!max[0] || (hbk_money_parse(max, total->currency, &m, &ignored) == HBK_OK &&
+			total->minor > m.minor))
+		json_object_set_new(hotel, "maxRate", amount_string(total));
+}
+
 /* Adds the catalog's offers for one hotel or one city to hotels. */
 static hbk_result add_offers(struct sandbox *sb, const struct hbk_search_query *query,
-			     json_t *hotels, struct hbk_error *err)
+			     const struct availability_filter *filter, json_t *hotels,
+			     struct hbk_error *err)
 {
 	json_t *doc = NULL;
 	hbk_result rc = hbk_search(sb->store, query, hbk_now_ms(), &doc, err);
@@ -346,32 +467,15 @@ static hbk_result add_offers(struct sandbox *sb, const struct hbk_search_query *
 		struct hbk_stay stay;
 		struct hbk_money total;
 		if (hbk_offer_id_decode(hbk_json_str(offer, "offer_id", ""), &stay, &total, err) !=
-		    HBK_OK)
+			HBK_OK ||
+		    !code_filter_keeps(&filter->boards, stay.board) ||
+		    !code_filter_keeps(&filter->rooms, stay.room_type))
 			continue;
 		if (!have_hotel || strcmp(h.id, stay.hotel_id) != 0) {
 			have_hotel = hbk_hotel_get(sb->store, stay.hotel_id, &h, err) == HBK_OK;
 			if (!have_hotel)
 				continue;
 		}
-		/* Offers come sorted by price, hotels interleaved: find its entry. */
-		json_t *hotel = NULL;
-		size_t n;
-		json_t *seen;
-		json_array_foreach(hotels, n, seen)
-		{
-			if (hbk_json_int(seen, "code", -1) == h.code)
-				hotel = seen;
-		}
-		if (hotel == NULL) {
-			char stars[8];
-			category(h.stars, stars);
-			hotel = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "code",
-					  h.code, "name", h.name, "categoryCode", stars,
-					  "destinationCode", h.city, "currency", h.currency,
-					  "minRate", "", "maxRate", "", "rooms");
-			json_array_append_new(hotels, hotel);
-		}
-		json_t *rooms = json_object_get(hotel, "rooms");
 		struct hbk_quote quote;
 		memset(&quote, 0, sizeof(quote));
 		quote.total = total;
@@ -380,36 +484,110 @@ static hbk_result add_offers(struct sandbox *sb, const struct hbk_search_query *
 			 hbk_json_str(offer, "board_name", ""));
 		hbk_policy_from_json(json_object_get(offer, "cancellation_policy"), total.currency,
 				     &quote.policy, err);
-		/* Rooms are grouped by code: offers come sorted by price, so look. */
-		json_t *room = NULL;
-		size_t r;
-		json_t *candidate;
-		json_array_foreach(rooms, r, candidate)
-		{
-			if (strcmp(hbk_json_str(candidate, "code", ""), stay.room_type) == 0)
-				room = candidate;
-		}
-		if (room == NULL) {
-			room = json_pack("{s:s, s:s, s:[]}", "code", stay.room_type, "name",
-					 hbk_json_str(offer, "room_name", ""), "rates");
-			json_array_append_new(rooms, room);
-		}
-		json_array_append_new(json_object_get(room, "rates"),
-				      rate_json(&stay, &quote, false));
-		/* minRate and maxRate as decimal strings, like net. */
-		const char *min = hbk_json_str(hotel, "minRate", "");
-		const char *max = hbk_json_str(hotel, "maxRate", "");
-		struct hbk_money m;
-		struct hbk_error ignored = {0};
-		if (!min[0] || (hbk_money_parse(min, total.currency, &m, &ignored) == HBK_OK &&
-				total.minor < m.minor))
-			json_object_set_new(hotel, "minRate", amount_string(&total));
-		if (!max[0] || (hbk_money_parse(max, total.currency, &m, &ignored) == HBK_OK &&
-				total.minor > m.minor))
-			json_object_set_new(hotel, "maxRate", amount_string(&total));
+		add_rate(hotels, &h, &stay, &quote, hbk_json_str(offer, "room_name", ""));
 	}
 	json_decref(doc);
 	return HBK_OK;
+}
+
+/* A stay priced on its own, while the rates of a hotel are put in order. */
+struct priced {
+	struct hbk_stay stay;
+	struct hbk_quote quote;
+};
+
+/* The order of hbk_search's offers within one hotel: price, room code,
+ * board code, the refundable rate first. */
+static int priced_cmp(const void *a, const void *b)
+{
+	const struct priced *x = a, *y = b;
+	int by;
+	if (x->quote.total.minor != y->quote.total.minor)
+		return x->quote.total.minor < y->quote.total.minor ? -1 : 1;
+	if ((by = strcmp(x->stay.room_type, y->stay.room_type)))
+		return by;
+	if ((by = strcmp(x->stay.board, y->stay.board)))
+		return by;
+	return (int)y->stay.refundable - (int)x->stay.refundable;
+}
+
+/*
+ * Prices p->stay on the catalog: *sold says whether the search would
+ * offer it (the quote refuses what the search leaves out: too many
+ * guests, a rate or board not sold, a closed or unsold night; the search
+ * also wants the rooms free).
+ */
+static hbk_result quote_rate(struct sandbox *sb, int64_t now_ms, struct priced *p, bool *sold,
+			     struct hbk_error *err)
+{
+	struct hbk_error refused = {0};
+	hbk_result rc = hbk_quote_stay(sb->store, &p->stay, now_ms, &p->quote, &refused);
+	*sold = rc == HBK_OK && p->quote.available >= p->stay.rooms;
+	if (rc == HBK_OK || rc == HBK_EINVAL || rc == HBK_ECONFLICT)
+		return HBK_OK;
+	return hbk_fail(err, rc, refused.code, "%s", refused.message);
+}
+
+/*
+ * The rates of one hotel for the boards a request includes, each stay
+ * quoted on its own instead of searching the hotel: a booking asks for one
+ * board, and a search builds, and add_offers() parses, every offer of the
+ * hotel. The rates are those add_offers() keeps, in its order. *quoted is
+ * false, and nothing added, when the hotel has too many room types for
+ * this path.
+ */
+static hbk_result add_quoted(struct sandbox *sb, const struct hbk_hotel *h,
+			     const struct hbk_search_query *q,
+			     const struct availability_filter *filter, json_t *hotels, bool *quoted,
+			     struct hbk_error *err)
+{
+	char rooms[PARTNER_ROOM_TYPES_MAX][HBK_ROOM_CODE_MAX];
+	int nrooms = 0;
+	const struct code_filter *boards = &filter->boards;
+	HBK_ASSERT(boards->given && boards->included);
+	*quoted = false;
+	hbk_result rc =
+	    hbk_hotel_room_types(sb->store, h->id, rooms, PARTNER_ROOM_TYPES_MAX, &nrooms, err);
+	if (rc != HBK_OK || nrooms > PARTNER_ROOM_TYPES_MAX)
+		return rc;
+	*quoted = true;
+	/* Every room, board and rate class: a board named twice is one. */
+	struct priced *rates =
+	    hbk_xcalloc((size_t)(nrooms * boards->ncodes * 2) + 1, sizeof(*rates));
+	int nrates = 0;
+	int64_t now_ms = hbk_now_ms();
+	for (int i = 0; i < nrooms * boards->ncodes * 2 && rc == HBK_OK; i++) {
+		const char *room = rooms[i / (boards->ncodes * 2)];
+		int board = i / 2 % boards->ncodes;
+		bool repeated = false;
+		for (int k = 0; k < board; k++)
+			repeated = repeated || strcmp(boards->codes[k], boards->codes[board]) == 0;
+		if (repeated || !code_filter_keeps(&filter->rooms, room))
+			continue;
+		struct priced *p = &rates[nrates];
+		p->stay = (struct hbk_stay){.refundable = i % 2 == 0,
+					    .checkin = q->checkin,
+					    .checkout = q->checkout,
+					    .adults = q->adults,
+					    .children = q->children,
+					    .rooms = q->rooms};
+		bool sold = false;
+		if (hbk_copy(p->stay.board, sizeof(p->stay.board), boards->codes[board])) {
+			hbk_copy(p->stay.hotel_id, sizeof(p->stay.hotel_id), h->id);
+			hbk_copy(p->stay.room_type, sizeof(p->stay.room_type), room);
+			rc = quote_rate(sb, now_ms, p, &sold, err);
+		}
+		if (sold)
+			nrates++;
+	}
+	if (rc == HBK_OK) {
+		qsort(rates, (size_t)nrates, sizeof(*rates), priced_cmp);
+		for (int i = 0; i < nrates; i++)
+			add_rate(hotels, h, &rates[i].stay, &rates[i].quote,
+				 rates[i].quote.room_name);
+	}
+	free(rates);
+	return rc;
 }
 
 static void handle_availability(struct sandbox *sb, struct http_exchange *ex, const json_t *body)
@@ -430,6 +608,14 @@ static void handle_availability(struct sandbox *sb, struct http_exchange *ex, co
 	q.rooms = occ.rooms;
 	q.adults = occ.adults;
 	q.children = occ.children;
+	struct availability_filter filter;
+	if (!code_filter_read(body, "boards", "board", &filter.boards) ||
+	    !code_filter_read(body, "rooms", "room", &filter.rooms)) {
+		partner_error(&ex->resp, 400, "INVALID_REQUEST",
+			      "boards and rooms filters are {\"included\": true|false, "
+			      "\"board\"|\"room\": [codes]}, at most 16 codes");
+		return;
+	}
 	q.sort = HBK_SORT_PRICE;
 	q.limit = PARTNER_OFFERS_MAX;
 	hbk_copy(q.city, sizeof(q.city), "LIS"); /* replaced below; passes the query check */
@@ -455,14 +641,18 @@ static void handle_availability(struct sandbox *sb, struct http_exchange *ex, co
 				continue; /* unknown codes are simply not available */
 			q.city[0] = '\0';
 			hbk_copy(q.hotel_id, sizeof(q.hotel_id), h.id);
-			rc = add_offers(sb, &q, hotels, &err);
+			bool quoted = false;
+			if (filter.boards.given && filter.boards.included)
+				rc = add_quoted(sb, &h, &q, &filter, hotels, &quoted, &err);
+			if (rc == HBK_OK && !quoted)
+				rc = add_offers(sb, &q, &filter, hotels, &err);
 			if (rc != HBK_OK)
 				break;
 		}
 	} else if (destination && strlen(destination) < sizeof(q.city)) {
 		hbk_copy(q.city, sizeof(q.city), destination);
 		if (hbk_city_exists(sb->store, q.city))
-			rc = add_offers(sb, &q, hotels, &err);
+			rc = add_offers(sb, &q, &filter, hotels, &err);
 	} else {
 		json_decref(hotels);
 		partner_error(&ex->resp, 400, "INVALID_REQUEST",

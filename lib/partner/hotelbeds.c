@@ -474,6 +474,12 @@ static json_t *availability_body(const struct hbk_partner_availability *q)
 		json_object_set_new(body, "destination",
 				    json_pack("{s:s}", "code", q->destination));
 	}
+	/* A booking wants one board: asking for it alone makes the answer a
+	 * fraction of the hotel's (board codes are the partner's own, unlike
+	 * room codes, which may carry a characteristic we do not keep). */
+	if (q->board[0])
+		json_object_set_new(body, "boards",
+				    json_pack("{s:b, s:[s]}", "included", 1, "board", q->board));
 	return body;
 }
 
@@ -1129,6 +1135,7 @@ static void book_on(struct hotelbeds *hb, struct hbk_upstream *up,
 						      .children = req->stay.children,
 						      .nhotels = 1,
 						      .hotels = {op->hotel_code}};
+	hbk_copy(op->query.board, sizeof(op->query.board), req->stay.board);
 	start_availability(op);
 }
 

@@ -250,6 +250,8 @@ static void test_book_through_duplicate(void)
 	CHECK_INT(c.nrequests, 3);
 	CHECK(starts(c.requests[0], "POST /hotel-api/1.0/hotels "));
 	CHECK(strstr(c.requests[0], "\"hotel\":[1001]") != NULL);
+	/* Only the stay's board is asked for. */
+	CHECK(strstr(c.requests[0], "\"boards\":{\"included\":true,\"board\":[\"RO\"]}") != NULL);
 	CHECK(starts(c.requests[1], "POST /hotel-api/1.0/bookings "));
 	CHECK(strstr(c.requests[1], "\"clientReference\":\"BK-1\"") != NULL);
 	CHECK(strstr(c.requests[1], "\"rateKey\":\"k-ro-nor\"") != NULL);
@@ -287,6 +289,7 @@ static void test_book_recheck(void)
 	hbk_partner_close(&partner);
 	canned_stop(&c);
 	CHECK_INT(c.nrequests, 3);
+	CHECK(strstr(c.requests[0], "\"boards\":{\"included\":true,\"board\":[\"BB\"]}") != NULL);
 	CHECK(starts(c.requests[1], "POST /hotel-api/1.0/checkrates "));
 	CHECK(strstr(c.requests[1], "\"rateKey\":\"k-bb-nrf\"") != NULL);
 	/* The booking uses the key checkrates gave. */
