@@ -58,12 +58,9 @@ void sandbox_json(struct http_response *resp, int status, json_t *body)
 	resp->status = status;
 	resp->content_type = "application/json";
 	hbk_buf_reset(&resp->body);
-	char *text = json_dumps(body, JSON_COMPACT);
+	if (body)
+		hbk_json_dump(body, &resp->body);
 	json_decref(body);
-	if (text) {
-		hbk_buf_puts(&resp->body, text);
-		free(text);
-	}
 }
 
 const struct sandbox_faults *sandbox_faults_for(const struct sandbox *sb, const char *endpoint)

@@ -5,7 +5,9 @@
  * losslessly for every day of 1970..2100; instants round-trip through RFC
  * 3339; ids have their shape, are unique and sort by time; the bounded
  * buffer grows, stops at its limit and detaches; integers, emails, card
- * numbers and UTF-8 are accepted or refused as documented. Each check
+ * numbers and UTF-8 are accepted or refused as documented; hbk_json_dumps
+ * writes what jansson's json_dumps writes, byte for byte, for a document
+ * of every kind of value and escape and for a thousand random ones. Each check
  * feeds a known input and compares with a value worked out by hand (or by
  * an independent day-by-day calendar walk); assertion failures are
  * observed in a forked child.
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "hbk/core.h"
+#include "hbk/json.h"
 #include "unit.h"
 
 /* ---- money ---- */
@@ -714,10 +717,109 @@ static void test_utf8(void)
 	CHECK(!hbk_utf8_valid("\xf0\x9f\x98\x80", 3));
 }
 
+/* ---- JSON text ---- */
+
+/* hbk_json_dumps against jansson's own dump, which it replaces. */
+static bool dumps_as_jansson(const json_t *doc)
+{
+	char *ours = hbk_json_dumps(doc);
+	char *theirs = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	bool same = theirs != NULL && strcmp(ours, theirs) == 0;
+	if (!same)
+		fprintf(stderr, "ours:   %s\njansson: %s\n", ours, theirs ? theirs : "(null)");
+	free(ours);
+	free(theirs);
+	return same;
+}
+
+static void test_json_dump_kinds(void)
+{
+	char controls[40];
+	for (int i = 0; i < 31; i++)
+		controls[i] = (char)(i + 1);
+	memcpy(controls + 31, "\"\\/\x7f", 5);
+	json_t *doc = json_pack(
+	    "{s:s, s:s, s:s, s:s#, s:{}, s:[], s:[i, I, I, I], s:[f, f, f, f, f, "
+	    "f, f], s:b, s:b, s:n, s:{s:s}}",
+	    "controls", controls, "utf8", "Jo\xc3\xa3o \xe2\x82\xac \xf0\x9f\x98\x80", "empty", "",
+	    "nul", "a\0b", 3, "object", "array", "integers", 0, (json_int_t)-42,
+	    (json_int_t)INT64_MAX, (json_int_t)INT64_MIN, "reals", 0.1, 217.8, 100.0, -0.0, 1e300,
+	    1.5e-7, 123456789.125, "yes", 1, "no", 0, "nothing", "key \"quoted\"\n", "value", "v");
+	CHECK(doc != NULL);
+	/* Keys in an order no hash would keep. */
+	for (int i = 40; i > 0; i--) {
+		char key[16];
+		hbk_format(key, sizeof(key), "k%02d", (i * 7) % 41);
+		json_object_set_new(doc, key, json_integer(i));
+	}
+	CHECK(dumps_as_jansson(doc));
+	json_t *text = json_string("just a string");
+	CHECK(dumps_as_jansson(text));
+	json_decref(text);
+	json_decref(doc);
+	/* The same text through a buffer, after what it holds already. */
+	struct hbk_buf buf;
+	hbk_buf_init(&buf, 0);
+	hbk_buf_puts(&buf, "x=");
+	doc = json_pack("{s:[i, s]}", "a", 1, "b\t");
+	hbk_json_dump(doc, &buf);
+	CHECK_STR(buf.data, "x={\"a\":[1,\"b\\t\"]}");
+	json_decref(doc);
+	hbk_buf_free(&buf);
+}
+
+/* A random value of up to depth levels, from a fixed seed. */
+static json_t *random_json(unsigned *seed, int depth)
+{
+	int kind = (int)(rand_r(seed) % (depth > 0 ? 9 : 6));
+	char text[24];
+	int n = (int)(rand_r(seed) % sizeof(text));
+	for (int i = 0; i < n; i++) /* ASCII with controls, quotes and slashes */
+		text[i] = (char)(1 + rand_r(seed) % 127);
+	text[n] = '\0';
+	switch (kind) {
+	case 0: return json_string(text);
+	case 1: return json_integer((json_int_t)rand_r(seed) - RAND_MAX / 2);
+	case 2: return json_real((double)rand_r(seed) / (1 + rand_r(seed) % 1000));
+	case 3: return json_boolean(rand_r(seed) % 2);
+	case 4: return json_null();
+	case 5: return json_stringn(text, (size_t)n);
+	case 6:
+	case 7: {
+		json_t *object = json_object();
+		for (int i = (int)(rand_r(seed) % 6); i > 0; i--) {
+			char key[24];
+			hbk_format(key, sizeof(key), "%s%d", n ? text + n / 2 : "", i);
+			json_object_set_new(object, key, random_json(seed, depth - 1));
+		}
+		return object;
+	}
+	default: {
+		json_t *array = json_array();
+		for (int i = (int)(rand_r(seed) % 6); i > 0; i--)
+			json_array_append_new(array, random_json(seed, depth - 1));
+		return array;
+	}
+	}
+}
+
+static void test_json_dump_random(void)
+{
+	unsigned seed = 20261205;
+	int same = 0;
+	for (int i = 0; i < 1000; i++) {
+		json_t *doc = random_json(&seed, 4);
+		same += dumps_as_jansson(doc);
+		json_decref(doc);
+	}
+	CHECK_INT(same, 1000);
+}
+
 UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencies),
 	   UNIT_T(test_money_format), UNIT_T(test_money_add), UNIT_T(test_date_parse_strict),
 	   UNIT_T(test_date_round_trip), UNIT_T(test_date_weekday), UNIT_T(test_time_format_parse),
 	   UNIT_T(test_today_override), UNIT_T(test_id_shape), UNIT_T(test_id_unique),
 	   UNIT_T(test_id_sortable), UNIT_T(test_id_valid), UNIT_T(test_buf_growth),
 	   UNIT_T(test_buf_limit), UNIT_T(test_buf_printf_detach), UNIT_T(test_parse_int),
-	   UNIT_T(test_email_valid), UNIT_T(test_card_number), UNIT_T(test_utf8));
+	   UNIT_T(test_email_valid), UNIT_T(test_card_number), UNIT_T(test_utf8),
+	   UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random));

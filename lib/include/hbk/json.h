@@ -24,8 +24,11 @@ bool hbk_json_bool(const json_t *obj, const char *key, bool def);
 /* Appends s as a JSON string literal (quoted, escaped) to buf. */
 void hbk_buf_json_string(struct hbk_buf *buf, const char *s);
 
-/* Serialises compactly with keys in insertion order. Caller frees. */
+/* Serialises compactly with keys in insertion order, as jansson's
+ * json_dumps(JSON_COMPACT) does. Caller frees. */
 char *hbk_json_dumps(const json_t *json);
+/* The same text, appended to out (check out->overflow). */
+void hbk_json_dump(const json_t *json, struct hbk_buf *out);
 /* Parses text; on error fills err (HBK_EINVAL, "invalid_json"). New ref. */
 json_t *hbk_json_loads(const char *text, size_t len, struct hbk_error *err);
 
