@@ -1034,7 +1034,7 @@ static void partner_handle(struct sandbox *sb, struct http_exchange *ex, const c
 		handle_cancel(sb, ex, reference);
 		return;
 	}
-	json_t *body = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
+	json_t *body = hbk_json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
 	if (!json_is_object(body)) {
 		json_decref(body);
 		partner_error(&ex->resp, 400, "INVALID_REQUEST", "the body must be a JSON object");

@@ -272,7 +272,8 @@ hbk_result hbk_partner_pick_rate(const json_t *availability, int hotel_code,
 static void partner_says(const struct hbk_upstream_response *resp, char *out, size_t size)
 {
 	out[0] = '\0';
-	json_t *doc = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+	json_t *doc =
+	    hbk_json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
 	const json_t *error = json_object_get(doc, "error");
 	const char *code = hbk_json_str(error, "code", NULL);
 	const char *message = hbk_json_str(error, "message", NULL);
@@ -352,8 +353,8 @@ static hbk_result exchange_failure(const struct hbk_upstream_call *uc, const cha
 /* The answer's JSON document (new reference), or NULL with err filled. */
 static json_t *answer_json(const struct hbk_upstream_call *uc, struct hbk_error *err)
 {
-	json_t *doc =
-	    json_loadb(uc->resp.body.data ? uc->resp.body.data : "", uc->resp.body.len, 0, NULL);
+	json_t *doc = hbk_json_loadb(uc->resp.body.data ? uc->resp.body.data : "",
+				     uc->resp.body.len, 0, NULL);
 	if (!json_is_object(doc)) {
 		json_decref(doc);
 		hbk_fail(err, HBK_EUNAVAILABLE, "partner_unavailable",

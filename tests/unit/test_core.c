@@ -7,7 +7,10 @@
  * buffer grows, stops at its limit and detaches; integers, emails, card
  * numbers and UTF-8 are accepted or refused as documented; hbk_json_dumps
  * writes what jansson's json_dumps writes, byte for byte, for a document
- * of every kind of value and escape and for a thousand random ones. Each check
+ * of every kind of value and escape and for a thousand random ones, and
+ * hbk_json_loadb gives what json_loadb gives (the same values in the same
+ * order, or the same error) for those documents written every way jansson
+ * writes them and for a list of malformed and borderline texts. Each check
  * feeds a known input and compares with a value worked out by hand (or by
  * an independent day-by-day calendar walk); assertion failures are
  * observed in a forked child.
@@ -815,6 +818,128 @@ static void test_json_dump_random(void)
 	CHECK_INT(same, 1000);
 }
 
+/* hbk_json_loadb against json_loadb: the same document, or the same error. */
+static bool loads_as_jansson(const char *text, size_t len, size_t flags)
+{
+	json_error_t ours_err, theirs_err;
+	memset(&ours_err, 0, sizeof(ours_err));
+	memset(&theirs_err, 0, sizeof(theirs_err));
+	json_t *ours = hbk_json_loadb(text, len, flags, &ours_err);
+	json_t *theirs = json_loadb(text, len, flags, &theirs_err);
+	bool same;
+	if (ours == NULL || theirs == NULL) {
+		same = ours == theirs && strcmp(ours_err.text, theirs_err.text) == 0 &&
+		       ours_err.line == theirs_err.line && ours_err.column == theirs_err.column &&
+		       ours_err.position == theirs_err.position;
+	} else {
+		char *a = hbk_json_dumps(ours), *b = hbk_json_dumps(theirs);
+		same = strcmp(a, b) == 0 && json_equal(ours, theirs);
+		free(a);
+		free(b);
+	}
+	if (!same)
+		fprintf(stderr, "parsed differently: %.*s\n", (int)len, text);
+	json_decref(ours);
+	json_decref(theirs);
+	return same;
+}
+
+static void test_json_load_random(void)
+{
+	static const size_t styles[] = {JSON_COMPACT, JSON_INDENT(2), JSON_ENSURE_ASCII,
+					JSON_INDENT(1) | JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH};
+	unsigned seed = 20261206;
+	int same = 0, parsed = 0;
+	for (int i = 0; i < 1000; i++) {
+		json_t *doc =
+		    json_pack("[o, s]", random_json(&seed, 4), "\xe2\x82\xac\xf0\x9f\x98\x80");
+		char *text = json_dumps(doc, styles[i % 4]);
+		json_t *back = hbk_json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, NULL);
+		parsed += back != NULL && json_equal(back, doc);
+		same += loads_as_jansson(text, strlen(text), i % 2 ? JSON_REJECT_DUPLICATES : 0);
+		json_decref(back);
+		free(text);
+		json_decref(doc);
+	}
+	CHECK_INT(parsed, 1000);
+	CHECK_INT(same, 1000);
+}
+
+static void test_json_load_edges(void)
+{
+	static const char *const texts[] = {
+	    "{}",
+	    "[]",
+	    " \t\r\n[ ] \n",
+	    "[0, -0, -0.0, 1e2, 1E-2, 2.5e+3, 123456789.125]",
+	    "[9223372036854775807, -9223372036854775808]",
+	    "[9223372036854775808]",
+	    "[-9223372036854775809]",
+	    "[1e400]",
+	    "[-1e400]",
+	    "[1e-400]",
+	    "[01]",
+	    "[-]",
+	    "[1.]",
+	    "[.5]",
+	    "[1e]",
+	    "[+1]",
+	    "[1x]",
+	    "[truex]",
+	    "[tru]",
+	    "[nul]",
+	    "[true,false,null]",
+	    "{\"a\":1,\"a\":2}",
+	    "{\"a\":1,}",
+	    "[1,]",
+	    "{\"a\" 1}",
+	    "{1:2}",
+	    "{\"a\":1}x",
+	    "{\"a\":1} {}",
+	    "",
+	    "   ",
+	    "\"str\"",
+	    "1",
+	    "null",
+	    "[\"\\u0041\\u00e9\\u20ac\\ud83d\\ude00\"]",
+	    "[\"\\ud83d\"]",
+	    "[\"\\ude00\"]",
+	    "[\"\\ud83dx\"]",
+	    "[\"\\u0000\"]",
+	    "{\"\\u0000\":1}",
+	    "[\"\\q\"]",
+	    "[\"\\u12\"]",
+	    "[\"\\u12g4\"]",
+	    "[\"a\tb\"]",
+	    "[\"a\x01b\"]",
+	    "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+	    "[\"caf\xc3\xa9\"]",
+	    "[\"\xc3\"]",
+	    "[\"\xc0\xaf\"]",
+	    "[\"\xed\xa0\x80\"]",
+	    "[\"\xf4\x90\x80\x80\"]",
+	    "[\"\xff\"]",
+	    "{\"k\\u00e9y\":{\"n\\ne\":[{\"x\":\"y\\u20ac\"}]}}",
+	    "[\"unterminated",
+	    "{\"a\":",
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+	    "\xef\xbb\xbf[]",
+	    "{\"\":\"\"}"};
+	int same = 0, n = (int)(sizeof(texts) / sizeof(texts[0]));
+	for (int i = 0; i < n; i++)
+		same += loads_as_jansson(texts[i], strlen(texts[i]), JSON_REJECT_DUPLICATES) &&
+			loads_as_jansson(texts[i], strlen(texts[i]), 0);
+	CHECK_INT(same, n);
+	/* A NUL inside the length, and nesting beyond what is parsed here. */
+	CHECK(loads_as_jansson("[1]\0", 4, 0));
+	char deep[1200];
+	for (int i = 0; i < 600; i++) {
+		deep[i] = '[';
+		deep[1199 - i] = ']';
+	}
+	CHECK(loads_as_jansson(deep, sizeof(deep), 0));
+}
+
 UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencies),
 	   UNIT_T(test_money_format), UNIT_T(test_money_add), UNIT_T(test_date_parse_strict),
 	   UNIT_T(test_date_round_trip), UNIT_T(test_date_weekday), UNIT_T(test_time_format_parse),
@@ -822,4 +947,5 @@ UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencie
 	   UNIT_T(test_id_sortable), UNIT_T(test_id_valid), UNIT_T(test_buf_growth),
 	   UNIT_T(test_buf_limit), UNIT_T(test_buf_printf_detach), UNIT_T(test_parse_int),
 	   UNIT_T(test_email_valid), UNIT_T(test_card_number), UNIT_T(test_utf8),
-	   UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random));
+	   UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random),
+	   UNIT_T(test_json_load_random), UNIT_T(test_json_load_edges));
