@@ -61,18 +61,31 @@ bool hbk_json_bool(const json_t *obj, const char *key, bool def)
  */
 #define JSON_DUMP_DEPTH_MAX 4096 /* jansson parses 2048 levels; deeper is a cycle */
 
+/* Appends n bytes: in place when they fit, which a dump does almost always
+ * (hbk_buf_append checks the limit and grows). */
+static void put(struct hbk_buf *out, const char *s, size_t n)
+{
+	if (!out->overflow && out->len + n < out->cap && out->len + n <= out->max_bytes) {
+		memcpy(out->data + out->len, s, n);
+		out->len += n;
+		out->data[out->len] = '\0';
+		return;
+	}
+	hbk_buf_append(out, s, n);
+}
+
 /* A string's bytes as jansson writes them (its strings are valid UTF-8:
  * only the quote, the backslash and control characters are escaped). */
 static void dump_string(struct hbk_buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t run = 0;
-	hbk_buf_putc(out, '"');
+	put(out, "\"", 1);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		hbk_buf_append(out, s + run, i - run);
+		put(out, s + run, i - run);
 		run = i + 1;
 		char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
 		size_t n = 2;
@@ -90,10 +103,10 @@ static void dump_string(struct hbk_buf *out, const char *s, size_t len)
 			esc[5] = hex[c & 15];
 			n = 6;
 		}
-		hbk_buf_append(out, esc, n);
+		put(out, esc, n);
 	}
-	hbk_buf_append(out, s + run, len - run);
-	hbk_buf_putc(out, '"');
+	put(out, s + run, len - run);
+	put(out, "\"", 1);
 }
 
 static void dump_value(struct hbk_buf *out, const json_t *json, int depth)
@@ -101,27 +114,27 @@ static void dump_value(struct hbk_buf *out, const json_t *json, int depth)
 	HBK_ASSERT(json != NULL && depth < JSON_DUMP_DEPTH_MAX);
 	switch (json_typeof(json)) {
 	case JSON_OBJECT: {
-		hbk_buf_putc(out, '{');
+		put(out, "{", 1);
 		/* Insertion order: the order jansson keeps and dumps. */
 		for (void *it = json_object_iter((json_t *)json); it;
 		     it = json_object_iter_next((json_t *)json, it)) {
 			if (it != json_object_iter((json_t *)json))
-				hbk_buf_putc(out, ',');
+				put(out, ",", 1);
 			dump_string(out, json_object_iter_key(it), json_object_iter_key_len(it));
-			hbk_buf_putc(out, ':');
+			put(out, ":", 1);
 			dump_value(out, json_object_iter_value(it), depth + 1);
 		}
-		hbk_buf_putc(out, '}');
+		put(out, "}", 1);
 		return;
 	}
 	case JSON_ARRAY:
-		hbk_buf_putc(out, '[');
+		put(out, "[", 1);
 		for (size_t i = 0; i < json_array_size(json); i++) {
 			if (i)
-				hbk_buf_putc(out, ',');
+				put(out, ",", 1);
 			dump_value(out, json_array_get(json, i), depth + 1);
 		}
-		hbk_buf_putc(out, ']');
+		put(out, "]", 1);
 		return;
 	case JSON_STRING:
 		dump_string(out, json_string_value(json), json_string_length(json));
@@ -136,9 +149,9 @@ static void dump_value(struct hbk_buf *out, const json_t *json, int depth)
 		free(text);
 		return;
 	}
-	case JSON_TRUE: hbk_buf_puts(out, "true"); return;
-	case JSON_FALSE: hbk_buf_puts(out, "false"); return;
-	case JSON_NULL: hbk_buf_puts(out, "null"); return;
+	case JSON_TRUE: put(out, "true", 4); return;
+	case JSON_FALSE: put(out, "false", 5); return;
+	case JSON_NULL: put(out, "null", 4); return;
 	}
 	HBK_ASSERT(!"unknown JSON type");
 }
