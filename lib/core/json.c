@@ -156,6 +156,12 @@ static void dump_value(struct hbk_buf *out, const json_t *json, int depth)
 	HBK_ASSERT(!"unknown JSON type");
 }
 
+void hbk_json_dump_string(struct hbk_buf *out, const char *s)
+{
+	HBK_ASSERT(out != NULL && s != NULL);
+	dump_string(out, s, strlen(s));
+}
+
 void hbk_json_dump(const json_t *json, struct hbk_buf *out)
 {
 	HBK_ASSERT(json != NULL && out != NULL);
