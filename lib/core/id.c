@@ -5,15 +5,41 @@
  * milliseconds since the epoch, then eight random ones (40 bits), so ids
  * made in the same millisecond by different processes still differ.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "hbk/core.h"
 
+/* Requests up to this size are served from the thread's batch. */
+#define RANDOM_BATCH_BYTES    256
+#define RANDOM_FROM_BATCH_MAX (RANDOM_BATCH_BYTES / 4)
+
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-void hbk_random_bytes(void *out, size_t len)
+/*
+ * Random bytes come from getrandom() in batches kept per thread: a system
+ * call per id (every event of a booking has one) was a measurable share of
+ * hbkd's time. Bytes handed out are wiped from the batch, and a forked
+ * child starts without one, so no two processes hand out the same bytes.
+ */
+static __thread unsigned char batch[RANDOM_BATCH_BYTES];
+static __thread size_t batch_left; /* the unused bytes are the last ones */
+static pthread_once_t fork_watch = PTHREAD_ONCE_INIT;
+
+static void batch_forget(void)
+{
+	explicit_bzero(batch, sizeof(batch));
+	batch_left = 0;
+}
+
+static void batch_forget_on_fork(void)
+{
+	HBK_ASSERT(pthread_atfork(NULL, NULL, batch_forget) == 0);
+}
+
+static void kernel_random(void *out, size_t len)
 {
 	unsigned char *p = out;
 	while (len > 0) {
@@ -22,6 +48,24 @@ void hbk_random_bytes(void *out, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+}
+
+void hbk_random_bytes(void *out, size_t len)
+{
+	pthread_once(&fork_watch, batch_forget_on_fork);
+	if (len > RANDOM_FROM_BATCH_MAX) {
+		kernel_random(out, len);
+		return;
+	}
+	if (batch_left < len) {
+		kernel_random(batch, sizeof(batch));
+		batch_left = sizeof(batch);
+	}
+	unsigned char *from = batch + sizeof(batch) - batch_left;
+	memcpy(out, from, len);
+	explicit_bzero(from, len);
+	batch_left -= len;
+	HBK_ASSERT(batch_left <= sizeof(batch));
 }
 
 void hbk_id_new(const char *prefix, char out[HBK_ID_MAX])

@@ -3,7 +3,8 @@
  * contracts: money parses only decimals within the currency's minor unit
  * and formats signed amounts exactly; dates parse strictly and convert
  * losslessly for every day of 1970..2100; instants round-trip through RFC
- * 3339; ids have their shape, are unique and sort by time; the bounded
+ * 3339; ids have their shape, are unique and sort by time; random bytes
+ * never repeat, across sizes and in a forked child; the bounded
  * buffer grows, stops at its limit and detaches; integers, emails, card
  * numbers and UTF-8 are accepted or refused as documented; hbk_json_dumps
  * writes what jansson's json_dumps writes, byte for byte, for a document
@@ -432,6 +433,43 @@ static void test_id_unique(void)
 	CHECK_INT(duplicates, 0);
 	CHECK_INT(invalid, 0);
 	free(ids);
+}
+
+/* Random bytes of every size that goes through the batch and beyond it
+ * never repeat; a forked child draws other bytes than its parent. */
+static void test_random_bytes(void)
+{
+	enum { DRAWS = 2000 };
+	uint64_t *seen = calloc(DRAWS, sizeof(*seen));
+	for (int i = 0; i < DRAWS; i++) {
+		unsigned char skip[70];
+		hbk_random_bytes(skip, 1 + (size_t)i % sizeof(skip));
+		hbk_random_bytes(&seen[i], sizeof(seen[i]));
+	}
+	int repeats = 0;
+	for (int i = 0; i < DRAWS; i++)
+		for (int k = 0; k < i; k++)
+			repeats += seen[i] == seen[k];
+	CHECK_INT(repeats, 0);
+	free(seen);
+
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	hbk_random_bytes(&(uint64_t){0}, sizeof(uint64_t)); /* the batch is in use */
+	pid_t pid = fork();
+	if (pid == 0) {
+		uint64_t child;
+		hbk_random_bytes(&child, sizeof(child));
+		_exit(write(fds[1], &child, sizeof(child)) == sizeof(child) ? 0 : 1);
+	}
+	uint64_t parent = 0, child = 0;
+	hbk_random_bytes(&parent, sizeof(parent));
+	int status = 0;
+	CHECK(read(fds[0], &child, sizeof(child)) == sizeof(child));
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(parent != child);
+	close(fds[0]);
+	close(fds[1]);
 }
 
 static void test_id_sortable(void)
@@ -944,8 +982,8 @@ UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencie
 	   UNIT_T(test_money_format), UNIT_T(test_money_add), UNIT_T(test_date_parse_strict),
 	   UNIT_T(test_date_round_trip), UNIT_T(test_date_weekday), UNIT_T(test_time_format_parse),
 	   UNIT_T(test_today_override), UNIT_T(test_id_shape), UNIT_T(test_id_unique),
-	   UNIT_T(test_id_sortable), UNIT_T(test_id_valid), UNIT_T(test_buf_growth),
-	   UNIT_T(test_buf_limit), UNIT_T(test_buf_printf_detach), UNIT_T(test_parse_int),
-	   UNIT_T(test_email_valid), UNIT_T(test_card_number), UNIT_T(test_utf8),
-	   UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random),
+	   UNIT_T(test_id_sortable), UNIT_T(test_random_bytes), UNIT_T(test_id_valid),
+	   UNIT_T(test_buf_growth), UNIT_T(test_buf_limit), UNIT_T(test_buf_printf_detach),
+	   UNIT_T(test_parse_int), UNIT_T(test_email_valid), UNIT_T(test_card_number),
+	   UNIT_T(test_utf8), UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random),
 	   UNIT_T(test_json_load_random), UNIT_T(test_json_load_edges));
