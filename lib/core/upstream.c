@@ -37,7 +37,7 @@
 #define UPSTREAM_CONNECTIONS_MAX	 512
 /* Easy handles kept for reuse after their call (the rest are freed). */
 #define UPSTREAM_IDLE_HANDLES_MAX	 256
-/* Sockets below this number keep their watch between calls (see park). */
+/* Sockets below this number keep their watch between calls (struct watch). */
 #define UPSTREAM_WATCH_FDS_MAX		 (1 << 20)
 /* clang-format on */
 
@@ -730,11 +730,23 @@ static void hex(const unsigned char *bytes, unsigned int n, char out[65])
 	out[2 * (n < 32 ? n : 32)] = '\0';
 }
 
+/* SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up
+ * on every digest, which cost as much as hashing a signature's text. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	HBK_ASSERT(sha256 != NULL);
+}
+
 void hbk_sha256_hex(const char *s, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	HBK_ASSERT(EVP_Digest(s, len, md, &n, EVP_sha256(), NULL) == 1);
+	pthread_once(&sha256_once, sha256_fetch);
+	HBK_ASSERT(EVP_Digest(s, len, md, &n, sha256, NULL) == 1);
 	hex(md, n, out);
 }
 
