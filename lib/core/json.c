@@ -13,7 +13,18 @@ json_t *hbk_json_money(const struct hbk_money *money)
 {
 	char amount[HBK_MONEY_STR];
 	hbk_money_format(money, amount);
-	return json_pack("{s:s, s:s}", "amount", amount, "currency", money->currency);
+	/* Built directly: a booking makes dozens, and json_pack parses its
+	 * format each time. NULL, as json_pack gives, for a currency that is
+	 * not UTF-8. */
+	json_t *object = json_object();
+	json_t *currency = json_string(money->currency);
+	if (currency == NULL) {
+		json_decref(object);
+		return NULL;
+	}
+	json_object_set_new_nocheck(object, "amount", json_string_nocheck(amount));
+	json_object_set_new_nocheck(object, "currency", currency);
+	return object;
 }
 
 hbk_result hbk_json_get_money(const json_t *obj, const char *field, struct hbk_money *out,

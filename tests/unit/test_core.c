@@ -8,7 +8,8 @@
  * buffer grows, stops at its limit and detaches; integers, emails, card
  * numbers and UTF-8 are accepted or refused as documented; hbk_json_dumps
  * writes what jansson's json_dumps writes, byte for byte, for a document
- * of every kind of value and escape and for a thousand random ones, and
+ * of every kind of value and escape and for a thousand random ones;
+ * hbk_json_money builds the object json_pack built; and
  * hbk_json_loadb gives what json_loadb gives (the same values in the same
  * order, or the same error) for those documents written every way jansson
  * writes them and for a list of malformed and borderline texts. Each check
@@ -856,6 +857,30 @@ static void test_json_dump_random(void)
 	CHECK_INT(same, 1000);
 }
 
+/* hbk_json_money builds what json_pack built: the same text, NULL alike. */
+static void test_json_money_object(void)
+{
+	static const struct hbk_money amounts[] = {{.minor = 12345, .currency = "EUR"},
+						   {.minor = 100, .currency = "JPY"},
+						   {.minor = -1500, .currency = "BHD"},
+						   {.minor = 0, .currency = "USD"}};
+	for (size_t i = 0; i < sizeof(amounts) / sizeof(amounts[0]); i++) {
+		char amount[HBK_MONEY_STR];
+		hbk_money_format(&amounts[i], amount);
+		json_t *ours = hbk_json_money(&amounts[i]);
+		json_t *packed =
+		    json_pack("{s:s, s:s}", "amount", amount, "currency", amounts[i].currency);
+		char *a = hbk_json_dumps(ours), *b = hbk_json_dumps(packed);
+		CHECK_STR(a, b);
+		free(a);
+		free(b);
+		json_decref(ours);
+		json_decref(packed);
+	}
+	struct hbk_money bad = {.minor = 1, .currency = "\xff"};
+	CHECK(hbk_json_money(&bad) == NULL);
+}
+
 /* hbk_json_loadb against json_loadb: the same document, or the same error. */
 static bool loads_as_jansson(const char *text, size_t len, size_t flags)
 {
@@ -986,4 +1011,5 @@ UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencie
 	   UNIT_T(test_buf_growth), UNIT_T(test_buf_limit), UNIT_T(test_buf_printf_detach),
 	   UNIT_T(test_parse_int), UNIT_T(test_email_valid), UNIT_T(test_card_number),
 	   UNIT_T(test_utf8), UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random),
-	   UNIT_T(test_json_load_random), UNIT_T(test_json_load_edges));
+	   UNIT_T(test_json_money_object), UNIT_T(test_json_load_random),
+	   UNIT_T(test_json_load_edges));
