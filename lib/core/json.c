@@ -152,8 +152,9 @@ static void dump_value(struct hbk_buf *out, const json_t *json, int depth)
 		return;
 	case JSON_INTEGER: hbk_buf_put_int(out, json_integer_value(json)); return;
 	case JSON_REAL: {
-		/* Rare (the partner's booking totals): jansson's own shortest
-		 * round-trip form, rather than a copy of its rules. */
+		/* Rare (the partner's booking totals): jansson writes them
+		 * itself (17 significant digits), rather than a copy of its
+		 * rules here. */
 		char *text = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
 		HBK_ASSERT(text != NULL);
 		hbk_buf_puts(out, text);
