@@ -58,12 +58,9 @@ void sandbox_json(struct http_response *resp, int status, json_t *body)
 	resp->status = status;
 	resp->content_type = "application/json";
 	hbk_buf_reset(&resp->body);
-	char *text = json_dumps(body, JSON_COMPACT);
+	if (body)
+		hbk_json_dump(body, &resp->body);
 	json_decref(body);
-	if (text) {
-		hbk_buf_puts(&resp->body, text);
-		free(text);
-	}
 }
 
 const struct sandbox_faults *sandbox_faults_for(const struct sandbox *sb, const char *endpoint)
@@ -257,6 +254,11 @@ static void control(struct sandbox *sb, struct http_exchange *ex)
  */
 static z_stream gzip_stream;
 static bool gzip_ready;
+/* The compressed text's room, kept between answers and grown to the
+ * largest: allocating a few kilobytes for each made malloc consolidate
+ * its free lists. */
+static unsigned char *gzip_out;
+static size_t gzip_out_size;
 
 static void maybe_gzip(const struct http_request *req, struct http_response *resp)
 {
@@ -273,17 +275,19 @@ static void maybe_gzip(const struct http_request *req, struct http_response *res
 		return;
 	}
 	uLong bound = deflateBound(z, (uLong)resp->body.len) + 32;
-	unsigned char *out = hbk_xmalloc(bound);
+	if (gzip_out_size < bound) {
+		gzip_out = hbk_xrealloc(gzip_out, bound);
+		gzip_out_size = bound;
+	}
 	z->next_in = (Bytef *)resp->body.data;
 	z->avail_in = (uInt)resp->body.len;
-	z->next_out = out;
+	z->next_out = gzip_out;
 	z->avail_out = (uInt)bound;
 	if (deflate(z, Z_FINISH) == Z_STREAM_END) {
 		hbk_buf_reset(&resp->body);
-		hbk_buf_append(&resp->body, out, z->total_out);
+		hbk_buf_append(&resp->body, gzip_out, z->total_out);
 		http_response_header(resp, "Content-Encoding", "gzip");
 	}
-	free(out);
 }
 
 /* A request held by a latency fault, answered when its timer fires. */
@@ -601,6 +605,7 @@ int main(int argc, char **argv)
 	hbk_store_close(sb.store);
 	if (gzip_ready)
 		deflateEnd(&gzip_stream);
+	free(gzip_out);
 	hbk_config_free(sb.cfg);
 	return 0;
 }

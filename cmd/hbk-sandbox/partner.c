@@ -28,6 +28,9 @@
 #define PARTNER_OFFERS_MAX    500 /* rates of one hotel or destination */
 #define PARTNER_PARAM_MAX     128
 #define PARTNER_OCCUPANCY_MAX 9
+#define PARTNER_FILTER_CODES_MAX 16 /* codes in a "boards" or "rooms" filter */
+#define PARTNER_FILTER_CODE_MAX	 16
+#define PARTNER_ROOM_TYPES_MAX	 32 /* a hotel with more is searched, not quoted */
 
 /* ------------------------------------------------------------------------
  * Small helpers.
@@ -141,19 +144,89 @@ static void category(int stars, char out[8])
 	hbk_format(out, 8, "%dEST", stars);
 }
 
+/*
+ * The answers of availability and checkrates are written as text straight
+ * into the response: building them as jansson values, then dumping and
+ * freeing those, cost more than pricing the rates.
+ */
+
+/* "key":"value", the value escaped as jansson escapes it. */
+static void put_string(struct hbk_buf *out, const char *key, const char *value)
+{
+	hbk_buf_printf(out, "\"%s\":", key);
+	hbk_json_dump_string(out, value);
+}
+
+static void put_int(struct hbk_buf *out, const char *key, long long value)
+{
+	hbk_buf_printf(out, "\"%s\":", key);
+	hbk_buf_put_int(out, value);
+}
+
+static void put_amount(struct hbk_buf *out, const char *key, const struct hbk_money *money)
+{
+	char text[HBK_MONEY_STR];
+	hbk_money_format(money, text);
+	put_string(out, key, text);
+}
+
 /* A rate of the protocol for a priced stay. */
-static json_t *rate_json(const struct hbk_stay *stay, const struct hbk_quote *quote, bool bookable)
+static void put_rate(struct hbk_buf *out, const struct hbk_stay *stay,
+		     const struct hbk_quote *quote, bool bookable)
 {
 	char rate_key[HBK_OFFER_ID_MAX];
 	hbk_offer_id_encode(stay, &quote->total, rate_key);
-	return json_pack("{s:s, s:s, s:s, s:o, s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:o, s:s}",
-			 "rateKey", rate_key, "rateClass", stay->refundable ? "NOR" : "NRF",
-			 "rateType", bookable || stay->refundable ? "BOOKABLE" : "RECHECK", "net",
-			 amount_string(&quote->total), "allotment", quote->available, "boardCode",
-			 stay->board, "boardName", quote->board_name, "paymentType", "AT_WEB",
-			 "rooms", stay->rooms, "adults", stay->adults, "children", stay->children,
-			 "cancellationPolicies", policies_json(&quote->policy), "rateCommentsId",
-			 "");
+	hbk_buf_putc(out, '{');
+	put_string(out, "rateKey", rate_key);
+	hbk_buf_puts(out, stay->refundable ? ",\"rateClass\":\"NOR\"" : ",\"rateClass\":\"NRF\"");
+	hbk_buf_puts(out, bookable || stay->refundable ? ",\"rateType\":\"BOOKABLE\","
+						       : ",\"rateType\":\"RECHECK\",");
+	put_amount(out, "net", &quote->total);
+	hbk_buf_putc(out, ',');
+	put_int(out, "allotment", quote->available);
+	hbk_buf_putc(out, ',');
+	put_string(out, "boardCode", stay->board);
+	hbk_buf_putc(out, ',');
+	put_string(out, "boardName", quote->board_name);
+	hbk_buf_puts(out, ",\"paymentType\":\"AT_WEB\",");
+	put_int(out, "rooms", stay->rooms);
+	hbk_buf_putc(out, ',');
+	put_int(out, "adults", stay->adults);
+	hbk_buf_putc(out, ',');
+	put_int(out, "children", stay->children);
+	hbk_buf_puts(out, ",\"cancellationPolicies\":[");
+	for (int i = 0; i < quote->policy.count; i++) {
+		char from[HBK_TIME_STR];
+		iso_time(quote->policy.entries[i].from_ms, from);
+		hbk_buf_puts(out, i ? ",{" : "{");
+		put_amount(out, "amount", &quote->policy.entries[i].penalty);
+		hbk_buf_putc(out, ',');
+		put_string(out, "from", from);
+		hbk_buf_putc(out, '}');
+	}
+	hbk_buf_puts(out, "],\"rateCommentsId\":\"\"}");
+}
+
+/* The hotel's fields that open its entry, up to its rooms. */
+static void put_hotel_head(struct hbk_buf *out, const struct hbk_hotel *h)
+{
+	char stars[8];
+	category(h->stars, stars);
+	put_int(out, "code", h->code);
+	hbk_buf_putc(out, ',');
+	put_string(out, "name", h->name);
+	hbk_buf_putc(out, ',');
+	put_string(out, "categoryCode", stars);
+	hbk_buf_putc(out, ',');
+	put_string(out, "destinationCode", h->city);
+}
+
+/* Starts a 200 JSON answer, written next as text into resp->body. */
+static void answer_text(struct http_response *resp)
+{
+	resp->status = 200;
+	resp->content_type = "application/json";
+	hbk_buf_reset(&resp->body);
 }
 
 /* ------------------------------------------------------------------------
@@ -327,9 +400,197 @@ static bool read_occupancy(const json_t *body, struct occupancy *occ)
 	return true;
 }
 
-/* Adds the catalog's offers for one hotel or one city to hotels. */
+/*
+ * The "boards" and "rooms" filters of an availability request:
+ * {"included": true, "board": ["RO", "BB"]} keeps only those codes, with
+ * "included": false it leaves them out. "included" may be written as a
+ * string, as the API's own examples do.
+ */
+struct code_filter {
+	bool given;
+	bool included;
+	int ncodes;
+	char codes[PARTNER_FILTER_CODES_MAX][PARTNER_FILTER_CODE_MAX];
+};
+
+/* Reads body[name][member] into f; false when it is malformed. */
+static bool code_filter_read(const json_t *body, const char *name, const char *member,
+			     struct code_filter *f)
+{
+	const json_t *filter = json_object_get(body, name);
+	memset(f, 0, sizeof(*f));
+	if (filter == NULL)
+		return true;
+	const json_t *included = json_object_get(filter, "included");
+	const json_t *codes = json_object_get(filter, member);
+	if (!json_is_object(filter) || !json_is_array(codes) ||
+	    json_array_size(codes) > PARTNER_FILTER_CODES_MAX)
+		return false;
+	f->given = true;
+	f->included = true;
+	if (json_is_boolean(included))
+		f->included = json_is_true(included);
+	else if (json_is_string(included))
+		f->included = strcmp(json_string_value(included), "false") != 0;
+	else if (included != NULL)
+		return false;
+	size_t i;
+	const json_t *code;
+	json_array_foreach(codes, i, code)
+	{
+		if (!json_is_string(code) ||
+		    !hbk_copy(f->codes[f->ncodes], sizeof(f->codes[0]), json_string_value(code)))
+			return false;
+		f->ncodes++;
+	}
+	return true;
+}
+
+static bool code_filter_keeps(const struct code_filter *f, const char *code)
+{
+	if (!f->given)
+		return true;
+	bool listed = false;
+	for (int i = 0; i < f->ncodes && !listed; i++)
+		listed = strcmp(f->codes[i], code) == 0;
+	return listed == f->included;
+}
+
+/* What an availability request asks for besides the stay. */
+struct availability_filter {
+	struct code_filter boards, rooms;
+};
+
+/* A stay priced on its own or by the search: a rate of the answer. */
+struct priced {
+	struct hbk_stay stay;
+	struct hbk_quote quote; /* quote.hotel and quote.room_name filled */
+};
+
+/* The rates of an availability answer, in the order they are written. */
+struct rates {
+	struct priced *items;
+	int count, cap;
+};
+
+static struct priced *rates_add(struct rates *rates)
+{
+	if (rates->count == rates->cap) {
+		rates->cap = rates->cap ? 2 * rates->cap : 16;
+		rates->items =
+		    hbk_xrealloc(rates->items, (size_t)rates->cap * sizeof(*rates->items));
+	}
+	struct priced *p = &rates->items[rates->count++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+/* Whether item i is the first of the rates with its hotel (and, when
+ * room, with its room too). */
+static bool first_of(const struct rates *rates, int i, bool room)
+{
+	const struct priced *p = &rates->items[i];
+	for (int k = 0; k < i; k++) {
+		const struct priced *q = &rates->items[k];
+		if (q->quote.hotel.code == p->quote.hotel.code &&
+		    (!room || strcmp(q->stay.room_type, p->stay.room_type) == 0))
+			return false;
+	}
+	return true;
+}
+
+/* The rates of one room of a hotel, from its first. */
+static void put_room(struct hbk_buf *out, const struct rates *rates, int first)
+{
+	const struct priced *room = &rates->items[first];
+	hbk_buf_putc(out, '{');
+	put_string(out, "code", room->stay.room_type);
+	hbk_buf_putc(out, ',');
+	put_string(out, "name", room->quote.room_name);
+	hbk_buf_puts(out, ",\"rates\":[");
+	for (int i = first; i < rates->count; i++) {
+		const struct priced *p = &rates->items[i];
+		if (p->quote.hotel.code != room->quote.hotel.code ||
+		    strcmp(p->stay.room_type, room->stay.room_type) != 0)
+			continue;
+		if (i != first)
+			hbk_buf_putc(out, ',');
+		put_rate(out, &p->stay, &p->quote, false);
+	}
+	hbk_buf_puts(out, "]}");
+}
+
+/*
+ * One hotel of the answer, from its first rate: its rates grouped by room,
+ * rooms in the order of their first rate (offers come sorted by price),
+ * minRate and maxRate as decimal strings, like net.
+ */
+static void put_hotel(struct hbk_buf *out, const struct rates *rates, int first)
+{
+	const struct hbk_hotel *h = &rates->items[first].quote.hotel;
+	struct hbk_money min = rates->items[first].quote.total, max = min;
+	for (int i = first; i < rates->count; i++) {
+		const struct hbk_money *total = &rates->items[i].quote.total;
+		if (rates->items[i].quote.hotel.code != h->code)
+			continue;
+		min = total->minor < min.minor ? *total : min;
+		max = total->minor > max.minor ? *total : max;
+	}
+	hbk_buf_putc(out, '{');
+	put_hotel_head(out, h);
+	hbk_buf_putc(out, ',');
+	put_string(out, "currency", h->currency);
+	hbk_buf_putc(out, ',');
+	put_amount(out, "minRate", &min);
+	hbk_buf_putc(out, ',');
+	put_amount(out, "maxRate", &max);
+	hbk_buf_puts(out, ",\"rooms\":[");
+	bool written = false;
+	for (int r = first; r < rates->count; r++) {
+		if (rates->items[r].quote.hotel.code != h->code || !first_of(rates, r, true))
+			continue;
+		if (written)
+			hbk_buf_putc(out, ',');
+		written = true;
+		put_room(out, rates, r);
+	}
+	hbk_buf_puts(out, "]}");
+}
+
+/* The answer of POST /hotels for the rates gathered, hotels in the order
+ * of their first rate. */
+static void put_availability(struct hbk_buf *out, const struct hbk_search_query *q,
+			     const struct rates *rates)
+{
+	char checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
+	hbk_date_format(q->checkin, checkin);
+	hbk_date_format(q->checkout, checkout);
+	int hotels = 0;
+	for (int i = 0; i < rates->count; i++)
+		hotels += first_of(rates, i, false);
+	hbk_buf_puts(out, "{\"hotels\":{");
+	put_string(out, "checkIn", checkin);
+	hbk_buf_putc(out, ',');
+	put_string(out, "checkOut", checkout);
+	hbk_buf_putc(out, ',');
+	put_int(out, "total", hotels);
+	hbk_buf_puts(out, ",\"hotels\":[");
+	bool written = false;
+	for (int i = 0; i < rates->count; i++) {
+		if (!first_of(rates, i, false))
+			continue;
+		if (written)
+			hbk_buf_putc(out, ',');
+		written = true;
+		put_hotel(out, rates, i);
+	}
+	hbk_buf_puts(out, "]}}");
+}
+
+/* Adds the catalog's offers for one hotel or one city to rates. */
 static hbk_result add_offers(struct sandbox *sb, const struct hbk_search_query *query,
-			     json_t *hotels, struct hbk_error *err)
+			     const struct availability_filter *filter, struct rates *rates,
+			     struct hbk_error *err)
 {
 	json_t *doc = NULL;
 	hbk_result rc = hbk_search(sb->store, query, hbk_now_ms(), &doc, err);
@@ -346,70 +607,116 @@ static hbk_result add_offers(struct sandbox *sb, const struct hbk_search_query *
 		struct hbk_stay stay;
 		struct hbk_money total;
 		if (hbk_offer_id_decode(hbk_json_str(offer, "offer_id", ""), &stay, &total, err) !=
-		    HBK_OK)
+			HBK_OK ||
+		    !code_filter_keeps(&filter->boards, stay.board) ||
+		    !code_filter_keeps(&filter->rooms, stay.room_type))
 			continue;
 		if (!have_hotel || strcmp(h.id, stay.hotel_id) != 0) {
 			have_hotel = hbk_hotel_get(sb->store, stay.hotel_id, &h, err) == HBK_OK;
 			if (!have_hotel)
 				continue;
 		}
-		/* Offers come sorted by price, hotels interleaved: find its entry. */
-		json_t *hotel = NULL;
-		size_t n;
-		json_t *seen;
-		json_array_foreach(hotels, n, seen)
-		{
-			if (hbk_json_int(seen, "code", -1) == h.code)
-				hotel = seen;
-		}
-		if (hotel == NULL) {
-			char stars[8];
-			category(h.stars, stars);
-			hotel = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "code",
-					  h.code, "name", h.name, "categoryCode", stars,
-					  "destinationCode", h.city, "currency", h.currency,
-					  "minRate", "", "maxRate", "", "rooms");
-			json_array_append_new(hotels, hotel);
-		}
-		json_t *rooms = json_object_get(hotel, "rooms");
-		struct hbk_quote quote;
-		memset(&quote, 0, sizeof(quote));
-		quote.total = total;
-		quote.available = (int)hbk_json_int(offer, "available", 0);
-		hbk_copy(quote.board_name, sizeof(quote.board_name),
+		struct priced *p = rates_add(rates);
+		p->stay = stay;
+		p->quote.hotel = h;
+		p->quote.total = total;
+		p->quote.available = (int)hbk_json_int(offer, "available", 0);
+		hbk_copy(p->quote.board_name, sizeof(p->quote.board_name),
 			 hbk_json_str(offer, "board_name", ""));
+		hbk_copy(p->quote.room_name, sizeof(p->quote.room_name),
+			 hbk_json_str(offer, "room_name", ""));
 		hbk_policy_from_json(json_object_get(offer, "cancellation_policy"), total.currency,
-				     &quote.policy, err);
-		/* Rooms are grouped by code: offers come sorted by price, so look. */
-		json_t *room = NULL;
-		size_t r;
-		json_t *candidate;
-		json_array_foreach(rooms, r, candidate)
-		{
-			if (strcmp(hbk_json_str(candidate, "code", ""), stay.room_type) == 0)
-				room = candidate;
-		}
-		if (room == NULL) {
-			room = json_pack("{s:s, s:s, s:[]}", "code", stay.room_type, "name",
-					 hbk_json_str(offer, "room_name", ""), "rates");
-			json_array_append_new(rooms, room);
-		}
-		json_array_append_new(json_object_get(room, "rates"),
-				      rate_json(&stay, &quote, false));
-		/* minRate and maxRate as decimal strings, like net. */
-		const char *min = hbk_json_str(hotel, "minRate", "");
-		const char *max = hbk_json_str(hotel, "maxRate", "");
-		struct hbk_money m;
-		struct hbk_error ignored = {0};
-		if (!min[0] || (hbk_money_parse(min, total.currency, &m, &ignored) == HBK_OK &&
-				total.minor < m.minor))
-			json_object_set_new(hotel, "minRate", amount_string(&total));
-		if (!max[0] || (hbk_money_parse(max, total.currency, &m, &ignored) == HBK_OK &&
-				total.minor > m.minor))
-			json_object_set_new(hotel, "maxRate", amount_string(&total));
+				     &p->quote.policy, err);
 	}
 	json_decref(doc);
 	return HBK_OK;
+}
+
+/* The order of hbk_search's offers within one hotel: price, room code,
+ * board code, the refundable rate first. */
+static int priced_cmp(const void *a, const void *b)
+{
+	const struct priced *x = a, *y = b;
+	int by;
+	if (x->quote.total.minor != y->quote.total.minor)
+		return x->quote.total.minor < y->quote.total.minor ? -1 : 1;
+	if ((by = strcmp(x->stay.room_type, y->stay.room_type)))
+		return by;
+	if ((by = strcmp(x->stay.board, y->stay.board)))
+		return by;
+	return (int)y->stay.refundable - (int)x->stay.refundable;
+}
+
+/*
+ * Prices p->stay on the catalog: *sold says whether the search would
+ * offer it (the quote refuses what the search leaves out: too many
+ * guests, a rate or board not sold, a closed or unsold night; the search
+ * also wants the rooms free).
+ */
+static hbk_result quote_rate(struct sandbox *sb, int64_t now_ms, struct priced *p, bool *sold,
+			     struct hbk_error *err)
+{
+	struct hbk_error refused = {0};
+	hbk_result rc = hbk_quote_stay(sb->store, &p->stay, now_ms, &p->quote, &refused);
+	*sold = rc == HBK_OK && p->quote.available >= p->stay.rooms;
+	if (rc == HBK_OK || rc == HBK_EINVAL || rc == HBK_ECONFLICT)
+		return HBK_OK;
+	return hbk_fail(err, rc, refused.code, "%s", refused.message);
+}
+
+/*
+ * The rates of one hotel for the boards a request includes, each stay
+ * quoted on its own instead of searching the hotel: a booking asks for one
+ * board, and a search builds, and add_offers() parses, every offer of the
+ * hotel. The rates are those add_offers() adds, in its order. *quoted is
+ * false, and nothing added, when the hotel has too many room types for
+ * this path.
+ */
+static hbk_result add_quoted(struct sandbox *sb, const struct hbk_hotel *h,
+			     const struct hbk_search_query *q,
+			     const struct availability_filter *filter, struct rates *rates,
+			     bool *quoted, struct hbk_error *err)
+{
+	char rooms[PARTNER_ROOM_TYPES_MAX][HBK_ROOM_CODE_MAX];
+	int nrooms = 0;
+	const struct code_filter *boards = &filter->boards;
+	HBK_ASSERT(boards->given && boards->included);
+	*quoted = false;
+	hbk_result rc =
+	    hbk_hotel_room_types(sb->store, h->id, rooms, PARTNER_ROOM_TYPES_MAX, &nrooms, err);
+	if (rc != HBK_OK || nrooms > PARTNER_ROOM_TYPES_MAX)
+		return rc;
+	*quoted = true;
+	/* Every room, board and rate class: a board named twice is one. */
+	int first = rates->count;
+	int64_t now_ms = hbk_now_ms();
+	for (int i = 0; i < nrooms * boards->ncodes * 2 && rc == HBK_OK; i++) {
+		const char *room = rooms[i / (boards->ncodes * 2)];
+		int board = i / 2 % boards->ncodes;
+		bool repeated = false;
+		for (int k = 0; k < board; k++)
+			repeated = repeated || strcmp(boards->codes[k], boards->codes[board]) == 0;
+		if (repeated || !code_filter_keeps(&filter->rooms, room))
+			continue;
+		struct priced *p = rates_add(rates);
+		p->stay = (struct hbk_stay){.refundable = i % 2 == 0,
+					    .checkin = q->checkin,
+					    .checkout = q->checkout,
+					    .adults = q->adults,
+					    .children = q->children,
+					    .rooms = q->rooms};
+		bool sold = false;
+		if (hbk_copy(p->stay.board, sizeof(p->stay.board), boards->codes[board])) {
+			hbk_copy(p->stay.hotel_id, sizeof(p->stay.hotel_id), h->id);
+			hbk_copy(p->stay.room_type, sizeof(p->stay.room_type), room);
+			rc = quote_rate(sb, now_ms, p, &sold, err);
+		}
+		if (!sold)
+			rates->count--;
+	}
+	qsort(rates->items + first, (size_t)(rates->count - first), sizeof(*rates->items),
+	      priced_cmp);
+	return rc;
 }
 
 static void handle_availability(struct sandbox *sb, struct http_exchange *ex, const json_t *body)
@@ -430,6 +737,14 @@ static void handle_availability(struct sandbox *sb, struct http_exchange *ex, co
 	q.rooms = occ.rooms;
 	q.adults = occ.adults;
 	q.children = occ.children;
+	struct availability_filter filter;
+	if (!code_filter_read(body, "boards", "board", &filter.boards) ||
+	    !code_filter_read(body, "rooms", "room", &filter.rooms)) {
+		partner_error(&ex->resp, 400, "INVALID_REQUEST",
+			      "boards and rooms filters are {\"included\": true|false, "
+			      "\"board\"|\"room\": [codes]}, at most 16 codes");
+		return;
+	}
 	q.sort = HBK_SORT_PRICE;
 	q.limit = PARTNER_OFFERS_MAX;
 	hbk_copy(q.city, sizeof(q.city), "LIS"); /* replaced below; passes the query check */
@@ -437,7 +752,7 @@ static void handle_availability(struct sandbox *sb, struct http_exchange *ex, co
 		partner_error(&ex->resp, 400, "INVALID_DATA", err.message);
 		return;
 	}
-	json_t *hotels = json_array();
+	struct rates rates = {0};
 	const json_t *codes = json_object_get(json_object_get(body, "hotels"), "hotel");
 	const char *destination = hbk_json_str(json_object_get(body, "destination"), "code", NULL);
 	hbk_result rc = HBK_OK;
@@ -455,31 +770,30 @@ static void handle_availability(struct sandbox *sb, struct http_exchange *ex, co
 				continue; /* unknown codes are simply not available */
 			q.city[0] = '\0';
 			hbk_copy(q.hotel_id, sizeof(q.hotel_id), h.id);
-			rc = add_offers(sb, &q, hotels, &err);
+			bool quoted = false;
+			if (filter.boards.given && filter.boards.included)
+				rc = add_quoted(sb, &h, &q, &filter, &rates, &quoted, &err);
+			if (rc == HBK_OK && !quoted)
+				rc = add_offers(sb, &q, &filter, &rates, &err);
 			if (rc != HBK_OK)
 				break;
 		}
 	} else if (destination && strlen(destination) < sizeof(q.city)) {
 		hbk_copy(q.city, sizeof(q.city), destination);
 		if (hbk_city_exists(sb->store, q.city))
-			rc = add_offers(sb, &q, hotels, &err);
+			rc = add_offers(sb, &q, &filter, &rates, &err);
 	} else {
-		json_decref(hotels);
 		partner_error(&ex->resp, 400, "INVALID_REQUEST",
 			      "one of hotels.hotel or destination.code is required");
 		return;
 	}
 	if (rc != HBK_OK) {
-		json_decref(hotels);
 		answer_failure(&ex->resp, &err);
-		return;
+	} else {
+		answer_text(&ex->resp);
+		put_availability(&ex->resp.body, &q, &rates);
 	}
-	char checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
-	hbk_date_format(q.checkin, checkin);
-	hbk_date_format(q.checkout, checkout);
-	sandbox_json(&ex->resp, 200,
-		     json_pack("{s:{s:s, s:s, s:i, s:o}}", "hotels", "checkIn", checkin, "checkOut",
-			       checkout, "total", (int)json_array_size(hotels), "hotels", hotels));
+	free(rates.items);
 }
 
 /* ------------------------------------------------------------------------
@@ -512,18 +826,28 @@ static void handle_checkrates(struct sandbox *sb, struct http_exchange *ex, cons
 		answer_failure(&ex->resp, &err);
 		return;
 	}
-	char checkin[HBK_DATE_STR], checkout[HBK_DATE_STR], stars[8];
+	char checkin[HBK_DATE_STR], checkout[HBK_DATE_STR];
 	hbk_date_format(stay.checkin, checkin);
 	hbk_date_format(stay.checkout, checkout);
-	category(quote.hotel.stars, stars);
-	json_t *rooms = json_pack("[{s:s, s:s, s:[o]}]", "code", stay.room_type, "name",
-				  quote.room_name, "rates", rate_json(&stay, &quote, true));
-	sandbox_json(&ex->resp, 200,
-		     json_pack("{s:{s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:o, s:s}}", "hotel",
-			       "checkIn", checkin, "checkOut", checkout, "code", quote.hotel.code,
-			       "name", quote.hotel.name, "categoryCode", stars, "destinationCode",
-			       quote.hotel.city, "rooms", rooms, "totalNet",
-			       amount_string(&quote.total), "currency", quote.total.currency));
+	struct hbk_buf *out = &ex->resp.body;
+	answer_text(&ex->resp);
+	hbk_buf_puts(out, "{\"hotel\":{");
+	put_string(out, "checkIn", checkin);
+	hbk_buf_putc(out, ',');
+	put_string(out, "checkOut", checkout);
+	hbk_buf_putc(out, ',');
+	put_hotel_head(out, &quote.hotel);
+	hbk_buf_puts(out, ",\"rooms\":[{");
+	put_string(out, "code", stay.room_type);
+	hbk_buf_putc(out, ',');
+	put_string(out, "name", quote.room_name);
+	hbk_buf_puts(out, ",\"rates\":[");
+	put_rate(out, &stay, &quote, true);
+	hbk_buf_puts(out, "]}],");
+	put_amount(out, "totalNet", &quote.total);
+	hbk_buf_putc(out, ',');
+	put_string(out, "currency", quote.total.currency);
+	hbk_buf_puts(out, "}}");
 }
 
 static void handle_create(struct sandbox *sb, struct http_exchange *ex, const json_t *body)
@@ -844,7 +1168,7 @@ static void partner_handle(struct sandbox *sb, struct http_exchange *ex, const c
 		handle_cancel(sb, ex, reference);
 		return;
 	}
-	json_t *body = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
+	json_t *body = hbk_json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
 	if (!json_is_object(body)) {
 		json_decref(body);
 		partner_error(&ex->resp, 400, "INVALID_REQUEST", "the body must be a JSON object");

@@ -757,13 +757,11 @@ static hbk_result saved_load(struct hbk_store *store, const char *key, bool *fou
 {
 	sqlite3_stmt *stmt = NULL;
 	*found = false;
-	hbk_result r = hbk_store_exec(store, idempotency_schema, err);
-	if (r == HBK_OK)
-		r = hbk_store_prepare(
-		    store,
-		    "SELECT fingerprint, status, body FROM sandbox_payment_requests"
-		    " WHERE key = ?1 AND created_ms >= ?2",
-		    &stmt, err);
+	hbk_result r =
+	    hbk_store_prepare(store,
+			      "SELECT fingerprint, status, body FROM sandbox_payment_requests"
+			      " WHERE key = ?1 AND created_ms >= ?2",
+			      &stmt, err);
 	if (r != HBK_OK)
 		return r;
 	hbk_bind_text(stmt, 1, key);
@@ -802,11 +800,31 @@ static hbk_result saved_store(struct hbk_store *store, const char *key, const ch
 	return r;
 }
 
-/* Runs a POST under its Idempotency-Key. */
+/* The table of saved answers, made once per store (the sandbox has one). */
+static hbk_result saved_schema(struct hbk_store *store, struct hbk_error *err)
+{
+	static const struct hbk_store *ready;
+	if (ready == store)
+		return HBK_OK;
+	hbk_result r = hbk_store_exec(store, idempotency_schema, err);
+	if (r == HBK_OK)
+		ready = store;
+	return r;
+}
+
+/*
+ * Runs a POST under its Idempotency-Key, in one transaction: the lookup,
+ * the simulator's effect and the saved answer are kept together or not at
+ * all (a request that did not execute changed nothing and is rolled back).
+ */
 static void run_keyed(struct payment_request *pr)
 {
 	struct hbk_store *store = pr->sb->store;
 	struct hbk_error err = {0};
+	if (saved_schema(store, &err) != HBK_OK || hbk_store_begin(store, true, &err) != HBK_OK) {
+		reply_result(pr->resp, &err);
+		return;
+	}
 	char *fingerprint_params = json_dumps(pr->form, JSON_COMPACT | JSON_SORT_KEYS);
 	struct hbk_buf fingerprint;
 	hbk_buf_init(&fingerprint, HBK_BUF_MAX_DEFAULT);
@@ -836,9 +854,15 @@ static void run_keyed(struct payment_request *pr)
 	} else {
 		dispatch(pr);
 		if (pr->executed && saved_store(store, pr->idempotency_key, fingerprint.data,
-						pr->resp, &err) != HBK_OK)
+						pr->resp, &err) != HBK_OK) {
+			pr->executed = false;
 			reply_result(pr->resp, &err);
+		}
 	}
+	if (!pr->executed)
+		hbk_store_rollback(store);
+	else if (hbk_store_commit(store, &err) != HBK_OK)
+		reply_result(pr->resp, &err);
 	http_response_header(pr->resp, "Idempotency-Key", "%.150s", pr->idempotency_key);
 	free(saved_fingerprint);
 	free(saved_body);

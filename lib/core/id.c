@@ -12,9 +12,34 @@
 
 #include "hbk/core.h"
 
+/* Requests up to this size are served from the thread's batch. */
+#define RANDOM_BATCH_BYTES    256
+#define RANDOM_FROM_BATCH_MAX (RANDOM_BATCH_BYTES / 4)
+
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-void hbk_random_bytes(void *out, size_t len)
+/*
+ * Random bytes come from getrandom() in batches kept per thread: a system
+ * call per id (every event of a booking has one) was a measurable share of
+ * hbkd's time. Bytes handed out are wiped from the batch, and a forked
+ * child starts without one, so no two processes hand out the same bytes.
+ */
+static __thread unsigned char batch[RANDOM_BATCH_BYTES];
+static __thread size_t batch_left; /* the unused bytes are the last ones */
+static pthread_once_t fork_watch = PTHREAD_ONCE_INIT;
+
+static void batch_forget(void)
+{
+	explicit_bzero(batch, sizeof(batch));
+	batch_left = 0;
+}
+
+static void batch_forget_on_fork(void)
+{
+	HBK_ASSERT(pthread_atfork(NULL, NULL, batch_forget) == 0);
+}
+
+static void kernel_random(void *out, size_t len)
 {
 	unsigned char *p = out;
 	while (len > 0) {
@@ -25,60 +50,38 @@ void hbk_random_bytes(void *out, size_t len)
 	}
 }
 
-/*
- * The random bytes of ids, drawn from the OS a pool at a time: hbkd makes
- * an id for every request, and a getrandom call cost more than the rest
- * of it. One pool per thread; a forked child empties its copy, which
- * would repeat the parent's.
- */
-#define ID_RANDOM_POOL 256
-
-static __thread unsigned char id_pool[ID_RANDOM_POOL];
-static __thread size_t id_pool_left;
-static pthread_once_t id_pool_once = PTHREAD_ONCE_INIT;
-
-static void id_pool_forget(void)
+void hbk_random_bytes(void *out, size_t len)
 {
-	id_pool_left = 0;
-}
-
-static void id_pool_watch_forks(void)
-{
-	HBK_ASSERT(pthread_atfork(NULL, NULL, id_pool_forget) == 0);
-}
-
-static void id_random_bytes(unsigned char *out, size_t len)
-{
-	HBK_ASSERT(len <= ID_RANDOM_POOL);
-	pthread_once(&id_pool_once, id_pool_watch_forks);
-	if (id_pool_left < len) {
-		hbk_random_bytes(id_pool, sizeof(id_pool));
-		id_pool_left = sizeof(id_pool);
+	pthread_once(&fork_watch, batch_forget_on_fork);
+	if (len > RANDOM_FROM_BATCH_MAX) {
+		kernel_random(out, len);
+		return;
 	}
-	unsigned char *taken = id_pool + sizeof(id_pool) - id_pool_left;
-	memcpy(out, taken, len);
-	memset(taken, 0, len);
-	id_pool_left -= len;
+	if (batch_left < len) {
+		kernel_random(batch, sizeof(batch));
+		batch_left = sizeof(batch);
+	}
+	unsigned char *from = batch + sizeof(batch) - batch_left;
+	memcpy(out, from, len);
+	explicit_bzero(from, len);
+	batch_left -= len;
+	HBK_ASSERT(batch_left <= sizeof(batch));
 }
 
 void hbk_id_new(const char *prefix, char out[HBK_ID_MAX])
 {
-	/* PREFIX "-" ten time characters, eight random ones. */
-	size_t prefix_len = strlen(prefix);
-	HBK_ASSERT(prefix_len + 1 + 18 < HBK_ID_MAX);
-	memcpy(out, prefix, prefix_len);
-	char *body = out + prefix_len + 1;
-	body[-1] = '-';
+	char body[19];
 	uint64_t ms = (uint64_t)hbk_now_ms();
 	for (int i = 9; i >= 0; i--) {
 		body[i] = crockford[ms & 31];
 		ms >>= 5;
 	}
 	unsigned char random[8];
-	id_random_bytes(random, sizeof(random));
+	hbk_random_bytes(random, sizeof(random));
 	for (int i = 0; i < 8; i++)
 		body[10 + i] = crockford[random[i] & 31];
 	body[18] = '\0';
+	hbk_format(out, HBK_ID_MAX, "%s-%s", prefix, body);
 }
 
 bool hbk_id_valid(const char *prefix, const char *id)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -36,6 +37,8 @@
 #define UPSTREAM_CONNECTIONS_MAX	 512
 /* Easy handles kept for reuse after their call (the rest are freed). */
 #define UPSTREAM_IDLE_HANDLES_MAX	 256
+/* Sockets below this number keep their watch between calls (struct watch). */
+#define UPSTREAM_WATCH_FDS_MAX		 (1 << 20)
 /* clang-format on */
 
 enum circuit { CIRCUIT_CLOSED, CIRCUIT_OPEN, CIRCUIT_HALF_OPEN };
@@ -71,6 +74,8 @@ struct hbk_upstream {
 	struct after *afters;		  /* delays pending on the loop */
 	CURL *idle[UPSTREAM_IDLE_HANDLES_MAX]; /* easy handles done with a call */
 	int nidle;
+	struct watch **watches; /* by socket: the watch of each open one */
+	int nwatches;		/* room in watches */
 };
 
 /* A delay on the loop (hbk_upstream_after). */
@@ -92,11 +97,21 @@ static void after_unlink(struct after *a)
 		a->next->prev = a->prev;
 }
 
-/* A socket libcurl asked us to watch. */
+/*
+ * A socket libcurl asked us to watch. When a call ends, libcurl lets its
+ * connection's socket go (CURL_POLL_REMOVE) and asks for it again at the
+ * next call on that connection: the watch stays registered for reading
+ * meanwhile ("parked"), which spares two epoll_ctl calls a call. A parked
+ * socket that becomes readable (the server closed the connection) is
+ * unregistered then; libcurl finds the connection dead at its next use.
+ * The watch goes when libcurl closes the socket (close_cb).
+ */
 struct watch {
 	struct hbk_upstream *up;
 	curl_socket_t fd;
 	struct event *ev;
+	short kind;  /* what ev is registered for; 0: not registered */
+	bool parked; /* libcurl let the socket go; it is still open */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -285,6 +300,8 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return len;
 }
 
+static int close_cb(void *arg, curl_socket_t fd);
+
 /* Sets the easy handle up for call, to url. */
 static void prepare(struct hbk_upstream *up, CURL *easy, struct hbk_upstream_call *call,
 		    const char *url)
@@ -323,6 +340,8 @@ static void prepare(struct hbk_upstream *up, CURL *easy, struct hbk_upstream_cal
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, call);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, up);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "hbk/" HBK_VERSION);
 	if (req->aws_sigv4) {
 		curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, req->aws_sigv4);
@@ -433,6 +452,12 @@ static void on_socket(evutil_socket_t fd, short what, void *arg)
 {
 	struct watch *w = arg;
 	struct hbk_upstream *up = w->up;
+	if (w->parked) {
+		/* Not libcurl's now: stop watching until it asks again. */
+		event_del(w->ev);
+		w->kind = 0;
+		return;
+	}
 	int flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
 		    ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 	int running;
@@ -450,32 +475,98 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	collect(up);
 }
 
+/* The watch of socket fd, if it has one. */
+static struct watch *watch_of(struct hbk_upstream *up, curl_socket_t fd)
+{
+	return fd >= 0 && fd < up->nwatches ? up->watches[fd] : NULL;
+}
+
+/* A new watch of fd, kept by socket when fd is within the table's bound. */
+static struct watch *watch_new(struct hbk_upstream *up, curl_socket_t fd)
+{
+	struct watch *w = hbk_xcalloc(1, sizeof(*w));
+	w->up = up;
+	w->fd = fd;
+	w->ev = event_new(up->base, fd, 0, on_socket, w);
+	HBK_ASSERT(w->ev != NULL);
+	if (fd < 0 || fd >= UPSTREAM_WATCH_FDS_MAX)
+		return w;
+	if (fd >= up->nwatches) {
+		int n = up->nwatches ? up->nwatches : 64;
+		while (n <= fd)
+			n *= 2;
+		up->watches = hbk_xrealloc(up->watches, (size_t)n * sizeof(*up->watches));
+		memset(up->watches + up->nwatches, 0,
+		       (size_t)(n - up->nwatches) * sizeof(*up->watches));
+		up->nwatches = n;
+	}
+	HBK_ASSERT(up->watches[fd] == NULL);
+	up->watches[fd] = w;
+	return w;
+}
+
+static void watch_free(struct hbk_upstream *up, struct watch *w)
+{
+	if (watch_of(up, w->fd) == w)
+		up->watches[w->fd] = NULL;
+	event_free(w->ev);
+	free(w);
+}
+
+/* Registers w for kind (EV_READ, EV_WRITE or both; 0: none). */
+static void watch_set(struct watch *w, short kind)
+{
+	if (w->kind == kind)
+		return;
+	if (w->kind)
+		event_del(w->ev);
+	w->kind = kind;
+	if (!kind)
+		return;
+	event_assign(w->ev, w->up->base, w->fd, (short)(EV_PERSIST | kind), on_socket, w);
+	event_add(w->ev, NULL);
+}
+
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *socketp)
 {
 	struct hbk_upstream *up = arg;
 	struct watch *w = socketp;
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
-		if (w) {
-			event_free(w->ev);
-			free(w);
-			curl_multi_assign(up->multi, fd, NULL);
+		if (!w)
+			return 0;
+		if (watch_of(up, fd) != w) {
+			watch_free(up, w);
+			return 0;
 		}
+		/* Parked: a writable socket would wake the loop for ever. */
+		if (w->kind != EV_READ)
+			watch_set(w, 0);
+		w->parked = true;
 		return 0;
 	}
-	short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
-		     ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	short kind =
+	    ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
 	if (!w) {
-		w = hbk_xcalloc(1, sizeof(*w));
-		w->up = up;
-		w->fd = fd;
+		w = watch_of(up, fd);
+		if (!w)
+			w = watch_new(up, fd);
+		w->parked = false;
 		curl_multi_assign(up->multi, fd, w);
-	} else {
-		event_free(w->ev);
 	}
-	w->ev = event_new(up->base, fd, kind, on_socket, w);
-	event_add(w->ev, NULL);
+	watch_set(w, kind);
 	return 0;
+}
+
+/* libcurl closes its sockets here, so a watch never outlives its socket
+ * (a later socket with the same number starts afresh). */
+static int close_cb(void *arg, curl_socket_t fd)
+{
+	struct hbk_upstream *up = arg;
+	struct watch *w = watch_of(up, fd);
+	if (w)
+		watch_free(up, w);
+	return close(fd);
 }
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *arg)
@@ -508,6 +599,14 @@ void hbk_upstream_attach(struct hbk_upstream *up, struct event_base *base)
 		while (up->nidle > 0)
 			curl_easy_cleanup(up->idle[--up->nidle]);
 		curl_multi_cleanup(up->multi);
+		/* Closing the connections took their watches; any left belong
+		 * to the loop being left. */
+		for (int fd = 0; fd < up->nwatches; fd++)
+			if (up->watches[fd])
+				watch_free(up, up->watches[fd]);
+		free(up->watches);
+		up->watches = NULL;
+		up->nwatches = 0;
 		event_free(up->timer);
 		up->multi = NULL;
 		up->timer = NULL;
@@ -631,11 +730,23 @@ static void hex(const unsigned char *bytes, unsigned int n, char out[65])
 	out[2 * (n < 32 ? n : 32)] = '\0';
 }
 
+/* SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up
+ * on every digest, which cost as much as hashing a signature's text. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	HBK_ASSERT(sha256 != NULL);
+}
+
 void hbk_sha256_hex(const char *s, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	HBK_ASSERT(EVP_Digest(s, len, md, &n, EVP_sha256(), NULL) == 1);
+	pthread_once(&sha256_once, sha256_fetch);
+	HBK_ASSERT(EVP_Digest(s, len, md, &n, sha256, NULL) == 1);
 	hex(md, n, out);
 }
 

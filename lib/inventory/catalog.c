@@ -61,6 +61,30 @@ hbk_result hbk_hotel_get_by_code(struct hbk_store *store, int code, struct hbk_h
 	return rc;
 }
 
+hbk_result hbk_hotel_room_types(struct hbk_store *store, const char *hotel_id,
+				char (*codes)[HBK_ROOM_CODE_MAX], int max, int *count,
+				struct hbk_error *err)
+{
+	HBK_ASSERT(codes != NULL && max >= 0 && count != NULL);
+	sqlite3_stmt *stmt;
+	*count = 0;
+	hbk_result rc = hbk_store_prepare(
+	    store, "SELECT code FROM room_types WHERE hotel_id = ? ORDER BY code", &stmt, err);
+	if (rc != HBK_OK)
+		return rc;
+	hbk_bind_text(stmt, 1, hotel_id);
+	int step;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (*count < max)
+			hbk_copy(codes[*count], HBK_ROOM_CODE_MAX, hbk_column_text(stmt, 0));
+		(*count)++;
+	}
+	if (step != SQLITE_DONE)
+		rc = hbk_store_fail(store, err, "catalog");
+	hbk_stmt_done(stmt);
+	return rc;
+}
+
 bool hbk_city_exists(struct hbk_store *store, const char *city)
 {
 	sqlite3_stmt *stmt;

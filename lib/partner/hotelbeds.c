@@ -272,7 +272,8 @@ hbk_result hbk_partner_pick_rate(const json_t *availability, int hotel_code,
 static void partner_says(const struct hbk_upstream_response *resp, char *out, size_t size)
 {
 	out[0] = '\0';
-	json_t *doc = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+	json_t *doc =
+	    hbk_json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
 	const json_t *error = json_object_get(doc, "error");
 	const char *code = hbk_json_str(error, "code", NULL);
 	const char *message = hbk_json_str(error, "message", NULL);
@@ -352,8 +353,8 @@ static hbk_result exchange_failure(const struct hbk_upstream_call *uc, const cha
 /* The answer's JSON document (new reference), or NULL with err filled. */
 static json_t *answer_json(const struct hbk_upstream_call *uc, struct hbk_error *err)
 {
-	json_t *doc =
-	    json_loadb(uc->resp.body.data ? uc->resp.body.data : "", uc->resp.body.len, 0, NULL);
+	json_t *doc = hbk_json_loadb(uc->resp.body.data ? uc->resp.body.data : "",
+				     uc->resp.body.len, 0, NULL);
 	if (!json_is_object(doc)) {
 		json_decref(doc);
 		hbk_fail(err, HBK_EUNAVAILABLE, "partner_unavailable",
@@ -474,6 +475,12 @@ static json_t *availability_body(const struct hbk_partner_availability *q)
 		json_object_set_new(body, "destination",
 				    json_pack("{s:s}", "code", q->destination));
 	}
+	/* A booking wants one board: asking for it alone makes the answer a
+	 * fraction of the hotel's (board codes are the partner's own, unlike
+	 * room codes, which may carry a characteristic we do not keep). */
+	if (q->board[0])
+		json_object_set_new(body, "boards",
+				    json_pack("{s:b, s:[s]}", "included", 1, "board", q->board));
 	return body;
 }
 
@@ -1129,6 +1136,7 @@ static void book_on(struct hotelbeds *hb, struct hbk_upstream *up,
 						      .children = req->stay.children,
 						      .nhotels = 1,
 						      .hotels = {op->hotel_code}};
+	hbk_copy(op->query.board, sizeof(op->query.board), req->stay.board);
 	start_availability(op);
 }
 

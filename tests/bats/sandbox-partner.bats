@@ -143,6 +143,42 @@ write_config() {
 	[ "$(body_of "$output" | jq -r .error.code)" = INVALID_REQUEST ]
 }
 
+@test "availability filters: boards and rooms keep or leave out codes; a board's rates are those of the whole answer" {
+	# The rates of board $1 in an unfiltered answer, "now" times masked.
+	board_of_all() {
+		jq -S --arg b "$1" '[.hotels.hotels[] | [.rooms[] | .rates |= map(select(.boardCode == $b))
+			| select(.rates | length > 0)] | select(length > 0)]' | sed -E 's/"from": "[0-9T:-]+/"from": "T/'
+	}
+	rooms_of() { jq -S '[.hotels.hotels[] | .rooms]' | sed -E 's/"from": "[0-9T:-]+/"from": "T/'; }
+	for occupancy in '{"rooms":1,"adults":2,"children":0}' '{"rooms":1,"adults":1,"children":1}' \
+		'{"rooms":2,"adults":4,"children":0}' '{"rooms":1,"adults":3,"children":0}'; do
+		stay="\"stay\":{\"checkIn\":\"$in\",\"checkOut\":\"$out\"},\"occupancies\":[$occupancy],\"hotels\":{\"hotel\":[1001,2003,9001]}"
+		run partner POST /hotels "{$stay}"
+		[ "$(status_of "$output")" = 200 ]
+		all=$(body_of "$output")
+		for board in RO BB HB AI; do
+			run partner POST /hotels "{$stay,\"boards\":{\"included\":true,\"board\":[\"$board\"]}}"
+			[ "$(status_of "$output")" = 200 ]
+			[ "$(body_of "$output" | rooms_of)" = "$(board_of_all "$board" <<<"$all")" ]
+		done
+	done
+	[ "$(board_of_all BB <<<"$all" | jq 'flatten | length > 0')" = true ]
+	# Several boards, the rooms filter, "included" as a string and false.
+	run partner POST /hotels "{$(availability_body | sed 's/^{//; s/}$//'),\"boards\":{\"included\":\"true\",\"board\":[\"RO\",\"BB\"]},\"rooms\":{\"included\":true,\"room\":[\"DBL\"]}}"
+	[ "$(status_of "$output")" = 200 ]
+	doc=$(body_of "$output")
+	[ "$(jq -r '[.hotels.hotels[].rooms[].code] | unique | join(",")' <<<"$doc")" = DBL ]
+	[ "$(jq -r '[.hotels.hotels[].rooms[].rates[].boardCode] | unique | join(",")' <<<"$doc")" = BB,RO ]
+	[ "$(jq -r '.hotels.hotels[0] | (.minRate | tonumber) == ([.rooms[].rates[].net | tonumber] | min)' <<<"$doc")" = true ]
+	run partner POST /hotels "{$(availability_body | sed 's/^{//; s/}$//'),\"boards\":{\"included\":false,\"board\":[\"RO\"]}}"
+	[ "$(status_of "$output")" = 200 ]
+	[ "$(body_of "$output" | jq '[.hotels.hotels[].rooms[].rates[].boardCode] | (length > 0) and all(. != "RO")')" = true ]
+	# A malformed filter is a 400.
+	run partner POST /hotels "{$(availability_body | sed 's/^{//; s/}$//'),\"boards\":{\"board\":\"RO\"}}"
+	[ "$(status_of "$output")" = 400 ]
+	[ "$(body_of "$output" | jq -r .error.code)" = INVALID_REQUEST ]
+}
+
 @test "checkrates confirms a RECHECK rate as BOOKABLE at the catalog's price" {
 	key=$(rate_key NRF RO DBL)
 	[ -n "$key" ]

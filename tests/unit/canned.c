@@ -39,14 +39,19 @@ static void read_request(int client, char *out, size_t size)
 static void *serve(void *arg)
 {
 	struct canned *c = arg;
-	for (int i = 0; i < c->nanswers; i++) {
+	int per_connection = c->per_connection > 0 ? c->per_connection : 1;
+	for (int i = 0; i < c->nanswers;) {
 		int client = accept(c->fd, NULL, NULL);
 		if (client < 0)
 			break;
-		read_request(client, c->requests[c->nrequests], REQUEST_MAX);
-		c->nrequests++;
-		ssize_t written = write(client, c->answers[i], strlen(c->answers[i]));
-		(void)written;
+		for (int n = 0; n < per_connection && i < c->nanswers; n++, i++) {
+			read_request(client, c->requests[c->nrequests], REQUEST_MAX);
+			if (c->requests[c->nrequests][0] == '\0')
+				break; /* the client closed the connection */
+			c->nrequests++;
+			ssize_t written = write(client, c->answers[i], strlen(c->answers[i]));
+			(void)written;
+		}
 		close(client);
 	}
 	return NULL;
@@ -58,9 +63,10 @@ void canned_add(struct canned *c, const char *status, const char *extra, const c
 	HBK_ASSERT(c->nanswers < CANNED_MAX);
 	hbk_buf_init(&buf, 0);
 	hbk_buf_printf(&buf,
-		       "HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n%s"
+		       "HTTP/1.1 %s\r\nContent-Type: application/json\r\n%s%s"
 		       "Content-Length: %zu\r\n\r\n%s",
-		       status, extra, strlen(body), body);
+		       status, c->per_connection > 0 ? "" : "Connection: close\r\n", extra,
+		       strlen(body), body);
 	c->answers[c->nanswers++] = hbk_buf_detach(&buf);
 }
 

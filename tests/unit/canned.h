@@ -1,7 +1,7 @@
 /*
  * canned.h - a canned HTTP server for the adapters' unit tests: it answers
- * the scripted responses in order, one per connection, and keeps the text
- * of each request it received.
+ * the scripted responses in order, one per connection (or several, kept
+ * alive), and keeps the text of each request it received.
  */
 #ifndef HBK_TEST_CANNED_H
 #define HBK_TEST_CANNED_H
@@ -14,6 +14,10 @@
 struct canned {
 	int fd;
 	int port;
+	/* 0: one answer per connection, with "Connection: close". N: up to N
+	 * answers on a kept-alive connection, which is then closed without
+	 * notice, as a server does with an idle one. Set before canned_add. */
+	int per_connection;
 	int nanswers;
 	char *answers[CANNED_MAX]; /* full HTTP responses, owned */
 	int nrequests;

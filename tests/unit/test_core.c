@@ -3,9 +3,16 @@
  * contracts: money parses only decimals within the currency's minor unit
  * and formats signed amounts exactly; dates parse strictly and convert
  * losslessly for every day of 1970..2100; instants round-trip through RFC
- * 3339; ids have their shape, are unique and sort by time; the bounded
+ * 3339; ids have their shape, are unique and sort by time; random bytes
+ * never repeat, across sizes and in a forked child; the bounded
  * buffer grows, stops at its limit and detaches; integers, emails, card
- * numbers and UTF-8 are accepted or refused as documented. Each check
+ * numbers and UTF-8 are accepted or refused as documented; hbk_json_dumps
+ * writes what jansson's json_dumps writes, byte for byte, for a document
+ * of every kind of value and escape and for a thousand random ones;
+ * hbk_json_money builds the object json_pack built; and
+ * hbk_json_loadb gives what json_loadb gives (the same values in the same
+ * order, or the same error) for those documents written every way jansson
+ * writes them and for a list of malformed and borderline texts. Each check
  * feeds a known input and compares with a value worked out by hand (or by
  * an independent day-by-day calendar walk); assertion failures are
  * observed in a forked child.
@@ -19,6 +26,7 @@
 #include <unistd.h>
 
 #include "hbk/core.h"
+#include "hbk/json.h"
 #include "unit.h"
 
 /* ---- money ---- */
@@ -471,6 +479,43 @@ static void test_id_unique_across_fork(void)
 	CHECK(strcmp(parent + 13, child + 13) != 0);
 }
 
+/* Random bytes of every size that goes through the batch and beyond it
+ * never repeat; a forked child draws other bytes than its parent. */
+static void test_random_bytes(void)
+{
+	enum { DRAWS = 2000 };
+	uint64_t *seen = calloc(DRAWS, sizeof(*seen));
+	for (int i = 0; i < DRAWS; i++) {
+		unsigned char skip[70];
+		hbk_random_bytes(skip, 1 + (size_t)i % sizeof(skip));
+		hbk_random_bytes(&seen[i], sizeof(seen[i]));
+	}
+	int repeats = 0;
+	for (int i = 0; i < DRAWS; i++)
+		for (int k = 0; k < i; k++)
+			repeats += seen[i] == seen[k];
+	CHECK_INT(repeats, 0);
+	free(seen);
+
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	hbk_random_bytes(&(uint64_t){0}, sizeof(uint64_t)); /* the batch is in use */
+	pid_t pid = fork();
+	if (pid == 0) {
+		uint64_t child;
+		hbk_random_bytes(&child, sizeof(child));
+		_exit(write(fds[1], &child, sizeof(child)) == sizeof(child) ? 0 : 1);
+	}
+	uint64_t parent = 0, child = 0;
+	hbk_random_bytes(&parent, sizeof(parent));
+	int status = 0;
+	CHECK(read(fds[0], &child, sizeof(child)) == sizeof(child));
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(parent != child);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static void test_id_sortable(void)
 {
 	char a[HBK_ID_MAX], b[HBK_ID_MAX];
@@ -800,14 +845,258 @@ static void test_utf8(void)
 	CHECK(!hbk_utf8_valid("\xf0\x9f\x98\x80", 3));
 }
 
+/* ---- JSON text ---- */
+
+/* hbk_json_dumps against jansson's own dump, which it replaces. */
+static bool dumps_as_jansson(const json_t *doc)
+{
+	char *ours = hbk_json_dumps(doc);
+	char *theirs = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	bool same = theirs != NULL && strcmp(ours, theirs) == 0;
+	if (!same)
+		fprintf(stderr, "ours:   %s\njansson: %s\n", ours, theirs ? theirs : "(null)");
+	free(ours);
+	free(theirs);
+	return same;
+}
+
+static void test_json_dump_kinds(void)
+{
+	char controls[40];
+	for (int i = 0; i < 31; i++)
+		controls[i] = (char)(i + 1);
+	memcpy(controls + 31, "\"\\/\x7f", 5);
+	json_t *doc = json_pack(
+	    "{s:s, s:s, s:s, s:s#, s:{}, s:[], s:[i, I, I, I], s:[f, f, f, f, f, "
+	    "f, f], s:b, s:b, s:n, s:{s:s}}",
+	    "controls", controls, "utf8", "Jo\xc3\xa3o \xe2\x82\xac \xf0\x9f\x98\x80", "empty", "",
+	    "nul", "a\0b", 3, "object", "array", "integers", 0, (json_int_t)-42,
+	    (json_int_t)INT64_MAX, (json_int_t)INT64_MIN, "reals", 0.1, 217.8, 100.0, -0.0, 1e300,
+	    1.5e-7, 123456789.125, "yes", 1, "no", 0, "nothing", "key \"quoted\"\n", "value", "v");
+	CHECK(doc != NULL);
+	/* Keys in an order no hash would keep. */
+	for (int i = 40; i > 0; i--) {
+		char key[16];
+		hbk_format(key, sizeof(key), "k%02d", (i * 7) % 41);
+		json_object_set_new(doc, key, json_integer(i));
+	}
+	CHECK(dumps_as_jansson(doc));
+	json_t *text = json_string("just a string");
+	CHECK(dumps_as_jansson(text));
+	json_decref(text);
+	json_decref(doc);
+	/* The same text through a buffer, after what it holds already. */
+	struct hbk_buf buf;
+	hbk_buf_init(&buf, 0);
+	hbk_buf_puts(&buf, "x=");
+	doc = json_pack("{s:[i, s]}", "a", 1, "b\t");
+	hbk_json_dump(doc, &buf);
+	CHECK_STR(buf.data, "x={\"a\":[1,\"b\\t\"]}");
+	json_decref(doc);
+	hbk_buf_free(&buf);
+}
+
+/* A random value of up to depth levels, from a fixed seed. */
+static json_t *random_json(unsigned *seed, int depth)
+{
+	int kind = (int)(rand_r(seed) % (depth > 0 ? 9 : 6));
+	char text[24];
+	int n = (int)(rand_r(seed) % sizeof(text));
+	for (int i = 0; i < n; i++) /* ASCII with controls, quotes and slashes */
+		text[i] = (char)(1 + rand_r(seed) % 127);
+	text[n] = '\0';
+	switch (kind) {
+	case 0: return json_string(text);
+	case 1: return json_integer((json_int_t)rand_r(seed) - RAND_MAX / 2);
+	case 2: return json_real((double)rand_r(seed) / (1 + rand_r(seed) % 1000));
+	case 3: return json_boolean(rand_r(seed) % 2);
+	case 4: return json_null();
+	case 5: return json_stringn(text, (size_t)n);
+	case 6:
+	case 7: {
+		json_t *object = json_object();
+		for (int i = (int)(rand_r(seed) % 6); i > 0; i--) {
+			char key[24];
+			hbk_format(key, sizeof(key), "%s%d", n ? text + n / 2 : "", i);
+			json_object_set_new(object, key, random_json(seed, depth - 1));
+		}
+		return object;
+	}
+	default: {
+		json_t *array = json_array();
+		for (int i = (int)(rand_r(seed) % 6); i > 0; i--)
+			json_array_append_new(array, random_json(seed, depth - 1));
+		return array;
+	}
+	}
+}
+
+static void test_json_dump_random(void)
+{
+	unsigned seed = 20261205;
+	int same = 0;
+	for (int i = 0; i < 1000; i++) {
+		json_t *doc = random_json(&seed, 4);
+		same += dumps_as_jansson(doc);
+		json_decref(doc);
+	}
+	CHECK_INT(same, 1000);
+}
+
+/* hbk_json_money builds what json_pack built: the same text, NULL alike. */
+static void test_json_money_object(void)
+{
+	static const struct hbk_money amounts[] = {{.minor = 12345, .currency = "EUR"},
+						   {.minor = 100, .currency = "JPY"},
+						   {.minor = -1500, .currency = "BHD"},
+						   {.minor = 0, .currency = "USD"}};
+	for (size_t i = 0; i < sizeof(amounts) / sizeof(amounts[0]); i++) {
+		char amount[HBK_MONEY_STR];
+		hbk_money_format(&amounts[i], amount);
+		json_t *ours = hbk_json_money(&amounts[i]);
+		json_t *packed =
+		    json_pack("{s:s, s:s}", "amount", amount, "currency", amounts[i].currency);
+		char *a = hbk_json_dumps(ours), *b = hbk_json_dumps(packed);
+		CHECK_STR(a, b);
+		free(a);
+		free(b);
+		json_decref(ours);
+		json_decref(packed);
+	}
+	struct hbk_money bad = {.minor = 1, .currency = "\xff"};
+	CHECK(hbk_json_money(&bad) == NULL);
+}
+
+/* hbk_json_loadb against json_loadb: the same document, or the same error. */
+static bool loads_as_jansson(const char *text, size_t len, size_t flags)
+{
+	json_error_t ours_err, theirs_err;
+	memset(&ours_err, 0, sizeof(ours_err));
+	memset(&theirs_err, 0, sizeof(theirs_err));
+	json_t *ours = hbk_json_loadb(text, len, flags, &ours_err);
+	json_t *theirs = json_loadb(text, len, flags, &theirs_err);
+	bool same;
+	if (ours == NULL || theirs == NULL) {
+		same = ours == theirs && strcmp(ours_err.text, theirs_err.text) == 0 &&
+		       ours_err.line == theirs_err.line && ours_err.column == theirs_err.column &&
+		       ours_err.position == theirs_err.position;
+	} else {
+		char *a = hbk_json_dumps(ours), *b = hbk_json_dumps(theirs);
+		same = strcmp(a, b) == 0 && json_equal(ours, theirs);
+		free(a);
+		free(b);
+	}
+	if (!same)
+		fprintf(stderr, "parsed differently: %.*s\n", (int)len, text);
+	json_decref(ours);
+	json_decref(theirs);
+	return same;
+}
+
+static void test_json_load_random(void)
+{
+	static const size_t styles[] = {JSON_COMPACT, JSON_INDENT(2), JSON_ENSURE_ASCII,
+					JSON_INDENT(1) | JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH};
+	unsigned seed = 20261206;
+	int same = 0, parsed = 0;
+	for (int i = 0; i < 1000; i++) {
+		json_t *doc =
+		    json_pack("[o, s]", random_json(&seed, 4), "\xe2\x82\xac\xf0\x9f\x98\x80");
+		char *text = json_dumps(doc, styles[i % 4]);
+		json_t *back = hbk_json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, NULL);
+		parsed += back != NULL && json_equal(back, doc);
+		same += loads_as_jansson(text, strlen(text), i % 2 ? JSON_REJECT_DUPLICATES : 0);
+		json_decref(back);
+		free(text);
+		json_decref(doc);
+	}
+	CHECK_INT(parsed, 1000);
+	CHECK_INT(same, 1000);
+}
+
+static void test_json_load_edges(void)
+{
+	static const char *const texts[] = {
+	    "{}",
+	    "[]",
+	    " \t\r\n[ ] \n",
+	    "[0, -0, -0.0, 1e2, 1E-2, 2.5e+3, 123456789.125]",
+	    "[9223372036854775807, -9223372036854775808]",
+	    "[9223372036854775808]",
+	    "[-9223372036854775809]",
+	    "[1e400]",
+	    "[-1e400]",
+	    "[1e-400]",
+	    "[01]",
+	    "[-]",
+	    "[1.]",
+	    "[.5]",
+	    "[1e]",
+	    "[+1]",
+	    "[1x]",
+	    "[truex]",
+	    "[tru]",
+	    "[nul]",
+	    "[true,false,null]",
+	    "{\"a\":1,\"a\":2}",
+	    "{\"a\":1,}",
+	    "[1,]",
+	    "{\"a\" 1}",
+	    "{1:2}",
+	    "{\"a\":1}x",
+	    "{\"a\":1} {}",
+	    "",
+	    "   ",
+	    "\"str\"",
+	    "1",
+	    "null",
+	    "[\"\\u0041\\u00e9\\u20ac\\ud83d\\ude00\"]",
+	    "[\"\\ud83d\"]",
+	    "[\"\\ude00\"]",
+	    "[\"\\ud83dx\"]",
+	    "[\"\\u0000\"]",
+	    "{\"\\u0000\":1}",
+	    "[\"\\q\"]",
+	    "[\"\\u12\"]",
+	    "[\"\\u12g4\"]",
+	    "[\"a\tb\"]",
+	    "[\"a\x01b\"]",
+	    "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+	    "[\"caf\xc3\xa9\"]",
+	    "[\"\xc3\"]",
+	    "[\"\xc0\xaf\"]",
+	    "[\"\xed\xa0\x80\"]",
+	    "[\"\xf4\x90\x80\x80\"]",
+	    "[\"\xff\"]",
+	    "{\"k\\u00e9y\":{\"n\\ne\":[{\"x\":\"y\\u20ac\"}]}}",
+	    "[\"unterminated",
+	    "{\"a\":",
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+	    "\xef\xbb\xbf[]",
+	    "{\"\":\"\"}"};
+	int same = 0, n = (int)(sizeof(texts) / sizeof(texts[0]));
+	for (int i = 0; i < n; i++)
+		same += loads_as_jansson(texts[i], strlen(texts[i]), JSON_REJECT_DUPLICATES) &&
+			loads_as_jansson(texts[i], strlen(texts[i]), 0);
+	CHECK_INT(same, n);
+	/* A NUL inside the length, and nesting beyond what is parsed here. */
+	CHECK(loads_as_jansson("[1]\0", 4, 0));
+	char deep[1200];
+	for (int i = 0; i < 600; i++) {
+		deep[i] = '[';
+		deep[1199 - i] = ']';
+	}
+	CHECK(loads_as_jansson(deep, sizeof(deep), 0));
+}
+
 UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencies),
 	   UNIT_T(test_currency_exponent),
 	   UNIT_T(test_money_format), UNIT_T(test_money_add), UNIT_T(test_date_parse_strict),
 	   UNIT_T(test_date_round_trip), UNIT_T(test_date_weekday), UNIT_T(test_time_format_parse),
 	   UNIT_T(test_today_override), UNIT_T(test_id_shape), UNIT_T(test_id_unique),
-	   UNIT_T(test_id_unique_across_fork),
-	   UNIT_T(test_id_sortable), UNIT_T(test_id_valid), UNIT_T(test_buf_growth),
-	   UNIT_T(test_buf_limit), UNIT_T(test_buf_reserve),
-	   UNIT_T(test_buf_put_thousandths),
-	   UNIT_T(test_buf_printf_detach), UNIT_T(test_parse_int),
-	   UNIT_T(test_email_valid), UNIT_T(test_card_number), UNIT_T(test_utf8));
+	   UNIT_T(test_id_unique_across_fork), UNIT_T(test_id_sortable), UNIT_T(test_random_bytes),
+	   UNIT_T(test_id_valid), UNIT_T(test_buf_growth), UNIT_T(test_buf_limit),
+	   UNIT_T(test_buf_reserve), UNIT_T(test_buf_put_thousandths), UNIT_T(test_buf_printf_detach),
+	   UNIT_T(test_parse_int), UNIT_T(test_email_valid), UNIT_T(test_card_number),
+	   UNIT_T(test_utf8), UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random),
+	   UNIT_T(test_json_load_random), UNIT_T(test_json_load_edges));

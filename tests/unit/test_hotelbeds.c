@@ -9,10 +9,15 @@
  * clientReference and a 5xx on create are looked up by clientReference
  * (found is success, not found is HBK_EUNAVAILABLE), a 404 on find is
  * HBK_ENOTFOUND, 429 carries Retry-After, the list follows its pages, and
- * every request carries Api-key and a valid X-Signature.
+ * every request carries Api-key and a valid X-Signature. On an event loop
+ * (as in hbkd), bookings go over kept-alive connections and over new ones
+ * once the partner closes an idle one, whose socket number comes back.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
 
 #include "canned.h"
 #include "hbk/config.h"
@@ -250,6 +255,8 @@ static void test_book_through_duplicate(void)
 	CHECK_INT(c.nrequests, 3);
 	CHECK(starts(c.requests[0], "POST /hotel-api/1.0/hotels "));
 	CHECK(strstr(c.requests[0], "\"hotel\":[1001]") != NULL);
+	/* Only the stay's board is asked for. */
+	CHECK(strstr(c.requests[0], "\"boards\":{\"included\":true,\"board\":[\"RO\"]}") != NULL);
 	CHECK(starts(c.requests[1], "POST /hotel-api/1.0/bookings "));
 	CHECK(strstr(c.requests[1], "\"clientReference\":\"BK-1\"") != NULL);
 	CHECK(strstr(c.requests[1], "\"rateKey\":\"k-ro-nor\"") != NULL);
@@ -287,6 +294,7 @@ static void test_book_recheck(void)
 	hbk_partner_close(&partner);
 	canned_stop(&c);
 	CHECK_INT(c.nrequests, 3);
+	CHECK(strstr(c.requests[0], "\"boards\":{\"included\":true,\"board\":[\"BB\"]}") != NULL);
 	CHECK(starts(c.requests[1], "POST /hotel-api/1.0/checkrates "));
 	CHECK(strstr(c.requests[1], "\"rateKey\":\"k-bb-nrf\"") != NULL);
 	/* The booking uses the key checkrates gave. */
@@ -495,8 +503,72 @@ static void test_unreachable_and_config(void)
 	hbk_store_close(store);
 }
 
+static bool booked;
+static void booked_done(struct hbk_call *call)
+{
+	(void)call;
+	booked = true;
+}
+
+/* Runs base until *done, at most 5 s; true when it was. */
+static bool run_until(struct event_base *base, const bool *done)
+{
+	int64_t deadline_ms = hbk_now_ms() + 5000;
+	while (!*done && hbk_now_ms() < deadline_ms)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	return *done;
+}
+
+static void test_book_on_loop(void)
+{
+	struct hbk_store *store = demo_store("hb_loop");
+	struct canned c;
+	memset(&c, 0, sizeof(c));
+	/* Two answers a connection: each booking (availability, create) ends
+	 * with the partner closing the connection it kept alive. */
+	c.per_connection = 2;
+	for (int i = 0; i < 3; i++) {
+		canned_add(&c, "200 OK", "", availability);
+		canned_add(&c, "200 OK", "", booking_body);
+	}
+	canned_start(&c);
+
+	struct hbk_partner partner;
+	struct hbk_error err;
+	CHECK_INT(open_hotelbeds(store, c.port, &partner, &err), HBK_OK);
+	struct event_base *base = event_base_new();
+	hbk_partner_attach(&partner, base);
+	for (int i = 0; i < 3; i++) {
+		struct hbk_partner_booking out;
+		struct hbk_call call = {.done = booked_done, .rc = HBK_EINTERNAL};
+		char reference[16];
+		hbk_format(reference, sizeof(reference), "BK-%d", i + 1);
+		struct hbk_partner_request req = request(reference);
+		booked = false;
+		hbk_partner_book(&partner, &req, &out, &call);
+		CHECK(run_until(base, &booked));
+		CHECK_INT(call.rc, HBK_OK);
+		CHECK_STR(out.reference, "102-123456789");
+		/* The close reaches the idle connection's watch before the next. */
+		struct timespec pause = {0, 20 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	hbk_partner_attach(&partner, NULL);
+	hbk_partner_close(&partner);
+	event_base_free(base);
+	canned_stop(&c);
+	CHECK_INT(c.nrequests, 6);
+	for (int i = 0; i < 6; i += 2) {
+		CHECK(starts(c.requests[i], "POST /hotel-api/1.0/hotels "));
+		CHECK(starts(c.requests[i + 1], "POST /hotel-api/1.0/bookings "));
+	}
+	check_credentials(&c);
+	hbk_store_close(store);
+}
+
 UNIT_TESTS(UNIT_T(test_signature), UNIT_T(test_pick_rate), UNIT_T(test_json_money),
 	   UNIT_T(test_book_recheck), UNIT_T(test_book_through_duplicate),
 	   UNIT_T(test_create_5xx_not_found), UNIT_T(test_reads_retried),
 	   UNIT_T(test_status_mapping), UNIT_T(test_retry_after_and_pages),
-	   UNIT_T(test_unreachable_and_config));
+	   UNIT_T(test_unreachable_and_config), UNIT_T(test_book_on_loop));

@@ -204,7 +204,8 @@ void hbk_money_add(struct hbk_money *a, const struct hbk_money *b);
 void hbk_id_new(const char *prefix, char out[HBK_ID_MAX]);
 /* Checks the shape "<PREFIX>-[0-9A-Z]+" for a given prefix. */
 bool hbk_id_valid(const char *prefix, const char *id);
-/* Random bytes from the OS. */
+/* Random bytes from the OS (batched per thread; never the same bytes twice,
+ * in a forked child either). */
 void hbk_random_bytes(void *out, size_t len);
 
 /* ------------------------------------------------------------------------

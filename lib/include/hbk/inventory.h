@@ -140,6 +140,11 @@ bool hbk_city_exists(struct hbk_store *store, const char *city);
 /* The hotel with the partner's code: HBK_ENOTFOUND "unknown_hotel" when none. */
 hbk_result hbk_hotel_get_by_code(struct hbk_store *store, int code, struct hbk_hotel *out,
 				 struct hbk_error *err);
+/* The codes of a hotel's room types in code order: the first max into codes,
+ * how many there are into *count (more than max: the rest were left out). */
+hbk_result hbk_hotel_room_types(struct hbk_store *store, const char *hotel_id,
+				char (*codes)[HBK_ROOM_CODE_MAX], int max, int *count,
+				struct hbk_error *err);
 
 /* JSON for admin listings (new references). */
 hbk_result hbk_hotels_json(struct hbk_store *store, const char *city, json_t **out,

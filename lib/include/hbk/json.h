@@ -24,8 +24,16 @@ bool hbk_json_bool(const json_t *obj, const char *key, bool def);
 /* Appends s as a JSON string literal (quoted, escaped) to buf. */
 void hbk_buf_json_string(struct hbk_buf *buf, const char *s);
 
-/* Serialises compactly with keys in insertion order. Caller frees. */
+/* Serialises compactly with keys in insertion order, as jansson's
+ * json_dumps(JSON_COMPACT) does. Caller frees. */
 char *hbk_json_dumps(const json_t *json);
+/* The same text, appended to out (check out->overflow). */
+void hbk_json_dump(const json_t *json, struct hbk_buf *out);
+/* A string literal escaped as that dump escapes it (valid UTF-8 s). */
+void hbk_json_dump_string(struct hbk_buf *out, const char *s);
+/* json_loadb(text, len, flags, error), with the same result and errors,
+ * faster. New reference, or NULL with error filled. */
+json_t *hbk_json_loadb(const char *text, size_t len, size_t flags, json_error_t *error);
 /* Parses text; on error fills err (HBK_EINVAL, "invalid_json"). New ref. */
 json_t *hbk_json_loads(const char *text, size_t len, struct hbk_error *err);
 

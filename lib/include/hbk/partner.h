@@ -152,6 +152,8 @@ struct hbk_partner_availability {
 	int nhotels;
 	int hotels[HBK_PARTNER_HOTELS_MAX]; /* partner codes, or ... */
 	char destination[8];		    /* ... a destination code */
+	/* Only this board's rates ("boards" filter of the request); "": all. */
+	char board[HBK_BOARD_MAX];
 };
 /* *out is the answer's "hotels" object (new reference). Fails with
  * HBK_EINVAL "partner_not_hotelbeds" on any other adapter. */
