@@ -1099,4 +1099,5 @@ UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencie
 	   UNIT_T(test_buf_reserve), UNIT_T(test_buf_put_thousandths), UNIT_T(test_buf_printf_detach),
 	   UNIT_T(test_parse_int), UNIT_T(test_email_valid), UNIT_T(test_card_number),
 	   UNIT_T(test_utf8), UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random),
-	   UNIT_T(test_json_load_random), UNIT_T(test_json_load_edges));
+	   UNIT_T(test_json_money_object), UNIT_T(test_json_load_random),
+	   UNIT_T(test_json_load_edges));
