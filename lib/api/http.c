@@ -173,17 +173,10 @@ static void head_put(struct head_text *head, const char *s)
 	head->len += len;
 }
 
-static void head_put_int(struct head_text *head, uint64_t value)
+static void head_put_int(struct head_text *head, int64_t value)
 {
-	char digits[24];
-	int i = sizeof(digits);
-	do {
-		digits[--i] = (char)('0' + value % 10);
-		value /= 10;
-	} while (value);
-	HBK_ASSERT(sizeof(digits) - (size_t)i <= sizeof(head->text) - head->len);
-	memcpy(head->text + head->len, digits + i, sizeof(digits) - (size_t)i);
-	head->len += sizeof(digits) - (size_t)i;
+	HBK_ASSERT(HBK_DECIMAL_STR <= sizeof(head->text) - head->len);
+	head->len += hbk_decimal_format(value, 0, head->text + head->len);
 }
 
 static void send_response(struct http_conn *conn, const struct http_response *resp, bool close)
@@ -194,13 +187,13 @@ static void send_response(struct http_conn *conn, const struct http_response *re
 	struct head_text head = {.len = 0};
 	HBK_ASSERT(resp->status >= 100 && resp->status <= 999);
 	head_put(&head, "HTTP/1.1 ");
-	head_put_int(&head, (uint64_t)resp->status);
+	head_put_int(&head, resp->status);
 	head_put(&head, " ");
 	head_put(&head, reason_phrase(resp->status));
 	head_put(&head, "\r\nDate: ");
 	head_put(&head, http_date());
 	head_put(&head, "\r\nContent-Length: ");
-	head_put_int(&head, resp->body.len);
+	head_put_int(&head, (int64_t)resp->body.len);
 	head_put(&head, "\r\n");
 	if (resp->body.len || resp->status >= 400) {
 		head_put(&head, "Content-Type: ");

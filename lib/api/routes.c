@@ -1391,11 +1391,18 @@ bool app_handle(void *ctx, struct http_exchange *ex)
 	return answered;
 }
 
-void app_run_writes(struct worker *w)
+/* Takes the turn's deferred writes, leaving the worker's list empty. */
+static struct deferred_write *take_writes(struct worker *w)
 {
 	struct deferred_write *d = w->writes;
 	w->writes = NULL;
 	w->writes_tail = &w->writes;
+	return d;
+}
+
+void app_run_writes(struct worker *w)
+{
+	struct deferred_write *d = take_writes(w);
 	while (d) {
 		struct deferred_write *next = d->next;
 		struct http_exchange *ex = d->x->ex;
@@ -1408,12 +1415,10 @@ void app_run_writes(struct worker *w)
 
 void app_fail_writes(struct worker *w, const struct hbk_error *err)
 {
-	struct deferred_write *d = w->writes;
-	w->writes = NULL;
-	w->writes_tail = &w->writes;
+	struct deferred_write *d = take_writes(w);
 	while (d) {
 		struct deferred_write *next = d->next;
-		app_fail(w, d->x->ex, err);
+		app_fail(d->x->ex, err);
 		http_exchange_finish(d->x->ex);
 		free(d);
 		d = next;
@@ -1434,10 +1439,9 @@ bool app_hold(void *ctx, struct http_exchange *ex)
 	return true;
 }
 
-void app_fail(struct worker *w, struct http_exchange *ex, const struct hbk_error *err)
+void app_fail(struct http_exchange *ex, const struct hbk_error *err)
 {
 	struct exchange_ctx *x = ex->req.app_data;
-	(void)w;
 	http_response_free(&ex->resp);
 	http_response_init(&ex->resp);
 	if (x)

@@ -242,7 +242,7 @@ static void worker_flush(struct worker *w)
 			held = ex->next;
 			ex->next = NULL;
 			if (rc != HBK_OK)
-				app_fail(w, ex, &err);
+				app_fail(ex, &err);
 			http_exchange_finish(ex);
 		}
 		if (rc != HBK_OK) {

@@ -160,7 +160,7 @@ void app_fail_writes(struct worker *w, const struct hbk_error *err);
 /* Holds ex's answer while the worker's batch is open (worker_flush). */
 bool app_hold(void *ctx, struct http_exchange *ex);
 /* Makes ex's answer the store's failure. */
-void app_fail(struct worker *w, struct http_exchange *ex, const struct hbk_error *err);
+void app_fail(struct http_exchange *ex, const struct hbk_error *err);
 void app_log(void *ctx, const struct http_request *req, const struct http_response *resp,
 	     int64_t duration_us);
 void app_refuse(void *ctx, int status, const char *code, const char *detail,

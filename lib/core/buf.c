@@ -133,35 +133,14 @@ bool hbk_buf_vprintf(struct hbk_buf *buf, const char *fmt, va_list ap)
 
 bool hbk_buf_put_int(struct hbk_buf *buf, int64_t value)
 {
-	char digits[24];
-	int i = sizeof(digits);
-	uint64_t v = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
-	do {
-		digits[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (value < 0)
-		digits[--i] = '-';
-	return hbk_buf_append(buf, digits + i, sizeof(digits) - (size_t)i);
+	char text[HBK_DECIMAL_STR];
+	return hbk_buf_append(buf, text, hbk_decimal_format(value, 0, text));
 }
 
 bool hbk_buf_put_thousandths(struct hbk_buf *buf, int64_t value)
 {
-	char text[32];
-	uint64_t v = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
-	int i = sizeof(text);
-	for (int place = 0; place < 3; place++) {
-		text[--i] = (char)('0' + v % 10);
-		v /= 10;
-	}
-	text[--i] = '.';
-	do {
-		text[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (value < 0)
-		text[--i] = '-';
-	return hbk_buf_append(buf, text + i, sizeof(text) - (size_t)i);
+	char text[HBK_DECIMAL_STR];
+	return hbk_buf_append(buf, text, hbk_decimal_format(value, 3, text));
 }
 
 bool hbk_buf_printf(struct hbk_buf *buf, const char *fmt, ...)

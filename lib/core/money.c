@@ -98,26 +98,32 @@ bad:
 			exponent);
 }
 
-void hbk_money_format(const struct hbk_money *money, char out[HBK_MONEY_STR])
+size_t hbk_decimal_format(int64_t value, int places, char out[HBK_DECIMAL_STR])
 {
-	int exponent = hbk_currency_exponent(money->currency);
-	if (exponent < 0)
-		exponent = 2;
-	uint64_t v =
-	    money->minor < 0 ? (uint64_t)0 - (uint64_t)money->minor : (uint64_t)money->minor;
-	/* Digits from the right, by hand: every offer and booking shows money. */
-	char digits[HBK_MONEY_STR];
-	int i = HBK_MONEY_STR - 1;
-	digits[i] = '\0';
-	for (int place = 0; v || place <= exponent; place++) {
-		if (place == exponent && exponent > 0)
+	HBK_ASSERT(places >= 0 && places <= 18);
+	uint64_t v = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+	/* Digits from the right, by hand. */
+	char digits[HBK_DECIMAL_STR];
+	int i = HBK_DECIMAL_STR;
+	for (int place = 0; v || place <= places; place++) {
+		if (place == places && places > 0)
 			digits[--i] = '.';
 		digits[--i] = (char)('0' + v % 10);
 		v /= 10;
 	}
-	if (money->minor < 0)
+	if (value < 0)
 		digits[--i] = '-';
-	memcpy(out, digits + i, (size_t)(HBK_MONEY_STR - i));
+	size_t len = (size_t)(HBK_DECIMAL_STR - i);
+	memcpy(out, digits + i, len);
+	return len;
+}
+
+void hbk_money_format(const struct hbk_money *money, char out[HBK_MONEY_STR])
+{
+	_Static_assert(HBK_MONEY_STR > HBK_DECIMAL_STR, "an amount and its NUL fit");
+	int exponent = hbk_currency_exponent(money->currency);
+	/* Every offer and booking shows money. */
+	out[hbk_decimal_format(money->minor, exponent < 0 ? 2 : exponent, out)] = '\0';
 }
 
 void hbk_money_add(struct hbk_money *a, const struct hbk_money *b)

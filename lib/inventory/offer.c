@@ -82,21 +82,10 @@ static void raw_put(struct raw_text *raw, const char *s, size_t max)
 	raw->text[raw->len++] = '|';
 }
 
-static void raw_put_int(struct raw_text *raw, long long value)
+static void raw_put_int(struct raw_text *raw, int64_t value)
 {
-	char digits[24];
-	int i = sizeof(digits);
-	unsigned long long v =
-	    value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
-	do {
-		digits[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (value < 0)
-		digits[--i] = '-';
-	HBK_ASSERT(raw->len + sizeof(digits) + 1 <= sizeof(raw->text));
-	while (i < (int)sizeof(digits))
-		raw->text[raw->len++] = digits[i++];
+	HBK_ASSERT(raw->len + HBK_DECIMAL_STR + 1 <= sizeof(raw->text));
+	raw->len += hbk_decimal_format(value, 0, raw->text + raw->len);
 	raw->text[raw->len++] = '|';
 }
 

@@ -669,6 +669,28 @@ static void test_buf_put_thousandths(void)
 	}
 }
 
+static void test_buf_put_int(void)
+{
+	/* As printf's "%lld", at the ends of the range and on every width. */
+	int64_t values[] = {0, 1, -1, 9, 10, -10, 999999, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+	char expected[32];
+	struct hbk_buf buf;
+	hbk_buf_init(&buf, 0);
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		hbk_buf_reset(&buf);
+		CHECK(hbk_buf_put_int(&buf, values[i]));
+		snprintf(expected, sizeof(expected), "%lld", (long long)values[i]);
+		CHECK_STR(buf.data, expected);
+	}
+	for (int64_t v = 1; v <= INT64_MAX / 10; v *= 10) {
+		hbk_buf_reset(&buf);
+		CHECK(hbk_buf_put_int(&buf, v * 7));
+		snprintf(expected, sizeof(expected), "%lld", (long long)(v * 7));
+		CHECK_STR(buf.data, expected);
+	}
+	hbk_buf_free(&buf);
+}
+
 static void test_buf_printf_detach(void)
 {
 	struct hbk_buf buf;
@@ -1096,7 +1118,8 @@ UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencie
 	   UNIT_T(test_today_override), UNIT_T(test_id_shape), UNIT_T(test_id_unique),
 	   UNIT_T(test_id_unique_across_fork), UNIT_T(test_id_sortable), UNIT_T(test_random_bytes),
 	   UNIT_T(test_id_valid), UNIT_T(test_buf_growth), UNIT_T(test_buf_limit),
-	   UNIT_T(test_buf_reserve), UNIT_T(test_buf_put_thousandths), UNIT_T(test_buf_printf_detach),
+	   UNIT_T(test_buf_reserve), UNIT_T(test_buf_put_thousandths), UNIT_T(test_buf_put_int),
+	   UNIT_T(test_buf_printf_detach),
 	   UNIT_T(test_parse_int), UNIT_T(test_email_valid), UNIT_T(test_card_number),
 	   UNIT_T(test_utf8), UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random),
 	   UNIT_T(test_json_money_object), UNIT_T(test_json_load_random),

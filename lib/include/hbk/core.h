@@ -189,6 +189,11 @@ int hbk_currency_exponent(const char *currency);
  * callers that need a positive amount check the sign). */
 hbk_result hbk_money_parse(const char *amount, const char *currency, struct hbk_money *out,
 			   struct hbk_error *err);
+#define HBK_DECIMAL_STR 24
+/* Writes value / 10^places (0..18) with that many decimals ("-0.005" for
+ * -5 and 3, "42" for 42 and 0), without printf and without a NUL; returns
+ * the length. The digits of the hottest answers. */
+size_t hbk_decimal_format(int64_t value, int places, char out[HBK_DECIMAL_STR]);
 #define HBK_MONEY_STR 32
 /* Formats the amount alone ("360.00"). */
 void hbk_money_format(const struct hbk_money *money, char out[HBK_MONEY_STR]);
