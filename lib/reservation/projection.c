@@ -20,7 +20,14 @@
  * entry's last event on and keeps the entry only when that event is still
  * there under the same id (events are immutable, ids unique). An entry left
  * by a transaction that rolled back, or by another store file, is thrown
- * away. One slot per hash of the booking id; a collision evicts.
+ * away.
+ *
+ * A booking may live in either of two slots, one per hash of its id. A new
+ * entry takes the free one, or else evicts the entry with the shorter
+ * history: that one is the cheaper to fold again. With one slot, every new
+ * booking evicted whatever it hashed to, and a booking changed hundreds of
+ * times was folded from its first event again and again, under the write
+ * lock.
  */
 #define BOOKING_CACHE_SLOTS 4096
 
@@ -33,34 +40,60 @@ struct cached_booking {
 static struct cached_booking booking_cache[BOOKING_CACHE_SLOTS];
 static pthread_mutex_t booking_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static struct cached_booking *cache_slot(const char *id)
+/* The two slots id may live in (FNV-1a, and its bits folded the other way). */
+static void cache_slots(const char *id, struct cached_booking *slots[2])
 {
-	uint32_t hash = 2166136261u; /* FNV-1a */
+	uint32_t hash = 2166136261u;
 	for (const char *p = id; *p; p++)
 		hash = (hash ^ (unsigned char)*p) * 16777619u;
-	return &booking_cache[hash % BOOKING_CACHE_SLOTS];
+	uint32_t other = (hash >> 16 | hash << 16) * 2654435761u;
+	slots[0] = &booking_cache[hash % BOOKING_CACHE_SLOTS];
+	slots[1] = &booking_cache[other % BOOKING_CACHE_SLOTS];
+}
+
+/* The slot holding id, or NULL; the caller holds booking_cache_lock. */
+static struct cached_booking *cache_find(struct cached_booking *slots[2], const char *id)
+{
+	for (int i = 0; i < 2; i++)
+		if (slots[i]->used && strcmp(slots[i]->b.id, id) == 0)
+			return slots[i];
+	return NULL;
+}
+
+/* Where a booking not cached goes: a free slot, or the shorter history. */
+static struct cached_booking *cache_victim(struct cached_booking *slots[2])
+{
+	if (!slots[0]->used)
+		return slots[0];
+	if (!slots[1]->used)
+		return slots[1];
+	return slots[0]->b.sequence <= slots[1]->b.sequence ? slots[0] : slots[1];
 }
 
 static bool cache_get(const char *id, struct hbk_booking *b, char event_id[HBK_ID_MAX])
 {
-	struct cached_booking *slot = cache_slot(id);
-	bool hit;
+	struct cached_booking *slots[2];
+	cache_slots(id, slots);
 	pthread_mutex_lock(&booking_cache_lock);
-	hit = slot->used && strcmp(slot->b.id, id) == 0;
-	if (hit) {
+	struct cached_booking *slot = cache_find(slots, id);
+	if (slot) {
 		*b = slot->b;
 		memcpy(event_id, slot->event_id, HBK_ID_MAX);
 	}
 	pthread_mutex_unlock(&booking_cache_lock);
-	HBK_ASSERT(!hit || b->sequence > 0);
-	return hit;
+	HBK_ASSERT(!slot || b->sequence > 0);
+	return slot != NULL;
 }
 
 static void cache_put(const struct hbk_booking *b, const char *event_id)
 {
-	struct cached_booking *slot = cache_slot(b->id);
+	struct cached_booking *slots[2];
 	HBK_ASSERT(b->sequence > 0 && event_id[0]);
+	cache_slots(b->id, slots);
 	pthread_mutex_lock(&booking_cache_lock);
+	struct cached_booking *slot = cache_find(slots, b->id);
+	if (!slot)
+		slot = cache_victim(slots);
 	slot->used = true;
 	slot->b = *b;
 	hbk_copy(slot->event_id, sizeof(slot->event_id), event_id);
