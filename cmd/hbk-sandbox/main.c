@@ -58,8 +58,15 @@ void sandbox_json(struct http_response *resp, int status, json_t *body)
 	resp->status = status;
 	resp->content_type = "application/json";
 	hbk_buf_reset(&resp->body);
-	if (body)
-		hbk_json_dump(body, &resp->body);
+	if (body == NULL) {
+		/* json_pack refused a string (not UTF-8) that no check before
+		 * made valid: answered as an error of the sandbox, never empty. */
+		resp->status = 500;
+		hbk_buf_puts(&resp->body, "{\"error\":{\"type\":\"api_error\",\"message\":"
+					  "\"the answer could not be written\"}}");
+		return;
+	}
+	hbk_json_dump(body, &resp->body);
 	json_decref(body);
 }
 
@@ -153,7 +160,7 @@ static bool fault_set(struct sandbox *sb, json_t *obj, char *why, size_t size)
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			ok = ok || strcmp(key, known[i]) == 0;
 		if (!ok) {
-			hbk_format(why, size, "unknown field '%.40s'", key);
+			hbk_format(why, size, "unknown field '%.*s'", hbk_utf8_cut(key, 40), key);
 			return false;
 		}
 	}

@@ -123,7 +123,7 @@ send() {
 	done
 	# One jq and one iconv for the whole batch; a failure names the answer.
 	mapfile -t shapes < <(jq -r 'if type != "object" then "not an object"
-		elif .status then "\(.status) \(.detail | type)"
+		elif (.status | type) == "number" then "\(.status) \(.detail | type)"
 		elif .error then "error" else "plain" end' "${bodies[@]}" 2>/dev/null)
 	for i in $(seq 1 "$QN"); do
 		case "${codes[i - 1]}:${shapes[i - 1]:-}" in
@@ -308,7 +308,7 @@ forge() {
 		queue '4..' POST /v1/bookings "{\"offer_id\":\"$(forge "H-LIS-0002|$v|RO|R|20813|20815|2|0|1|15000|EUR")\",\"guest\":{$g}}" "$AUTH" "$JSON"
 		queue '4..' POST /v1/bookings "{\"offer_id\":\"$(forge "H-LIS-0002|DBL|$v|R|20813|20815|2|0|1|15000|EUR")\",\"guest\":{$g}}" "$AUTH" "$JSON"
 		queue '4..' POST /v1/bookings "{\"offer_id\":\"$(forge "H-LIS-0002|DBL|RO|R|20813|20815|2|0|1|15000|$v")\",\"guest\":{$g}}" "$AUTH" "$JSON"
-		queue '4..' POST /v1/bookings "{\"offer_id\":\"$offer_id\",\"guest\":{\"name\":\"$v\",\"email\":\"ana@example.com\"}}" "$AUTH" "$JSON"
+		queue "$NAME_EXPECT" POST /v1/bookings "{\"offer_id\":\"$offer_id\",\"guest\":{\"name\":\"$v\",\"email\":\"ana@example.com\"}}" "$AUTH" "$JSON"
 		queue '4..' POST /v1/bookings "{\"offer_id\":\"$offer_id\",\"guest\":{\"name\":\"Ana\",\"email\":\"$v\"}}" "$AUTH" "$JSON"
 		queue '4..' POST /v1/bookings "{\"offer_id\":\"$offer_id\",\"guest\":{$g,\"phone\":\"$v\"}}" "$AUTH" "$JSON"
 		queue '4..' POST /v1/bookings "{\"offer_id\":\"$offer_id\",\"guest\":{$g},\"payment_method\":\"$v\"}" "$AUTH" "$JSON"
@@ -316,15 +316,28 @@ forge() {
 		queue '4..' PATCH "/v1/bookings/$id" "{\"checkout\":\"$v\"}" "$AUTH" "$JSON"
 		queue '4..' PATCH "/v1/bookings/$id" "{\"room_type\":\"$v\"}" "$AUTH" "$JSON"
 		queue '4..' PATCH "/v1/bookings/$id" "{\"guest\":{\"email\":\"$v\"}}" "$AUTH" "$JSON"
-		queue '4..' POST "/v1/bookings/$id/cancel" "{\"reason\":\"$v\",\"dry_run\":true}" "$AUTH" "$JSON"
+		queue "$REASON_EXPECT" POST "/v1/bookings/$id/cancel" "{\"reason\":\"$v\",\"dry_run\":true}" "$AUTH" "$JSON"
 	}
-	each_shape "$HBKD_PID" field_value
-	hbkd_well
+	local shape
+	batch "$BASE"
+	NAME_EXPECT='4..' REASON_EXPECT='4..'
+	for shape in $BAD_SHAPES; do field_value "$shape"; done
+	send "$HBKD_PID"
 	# Nothing was booked or changed by any of them.
 	run curl -sS -H "$AUTH" "$HBKD_URL/v1/bookings"
 	assert_equal "$(jq '.bookings | length' <<<"$output")" 1
 	run curl -sS -H "$AUTH" "$HBKD_URL/v1/bookings/$id"
 	assert_equal "$(jq -r '.version' <<<"$output")" 1
+	# A long name of valid characters may be booked (or refused as too
+	# long), a reason may be given to a dry run: either way, no answer
+	# holds a character cut in two.
+	batch "$BASE"
+	NAME_EXPECT='201|4..' REASON_EXPECT='200|4..'
+	for shape in $(split_shapes); do field_value "$shape"; done
+	send "$HBKD_PID" --whole
+	run curl -sS -H "$AUTH" "$HBKD_URL/v1/bookings/$id"
+	assert_equal "$(jq -r '.version' <<<"$output")" 1
+	hbkd_well
 }
 
 @test "hbkd: the requests of the report do not stop it" {
@@ -363,6 +376,26 @@ remote_refuses() {
 	fi
 }
 
+hbk_valid_utf8() {
+	printf '%s' "$1" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1
+}
+
+# A list that finds nothing for valid text: exit 0 and valid UTF-8 (no
+# character of the text cut in two), or a refusal as above.
+remote_answers() {
+	run -0 true
+	run --separate-stderr hbk --api "$HBKD_URL" --token "$HBK_TEST_TOKEN" "$@"
+	if [ "$status" -eq 0 ]; then
+		if ! printf '%s%s' "$output" "$stderr" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1 ||
+			[[ $output$stderr == *$'\xef\xbf\xbd'* ]]; then
+			echo "hbk $*: exit 0, stdout '$output', stderr '$stderr'" >&2
+			return 1
+		fi
+		return 0
+	fi
+	remote_refuses "$@"
+}
+
 @test "hbk --api: arguments of any shape give a clear error, and hbkd stays up" {
 	bats_require_minimum_version 1.5.0
 	hbkd_up
@@ -379,7 +412,11 @@ remote_refuses() {
 		remote_refuses cancel "$v"
 		remote_refuses search --city "$v" --checkin "$in" --nights 2
 		remote_refuses search --hotel "$v" --checkin "$in" --nights 2
-		remote_refuses list --email "$v"
+		if hbk_valid_utf8 "$v"; then
+			remote_answers list --email "$v"
+		else
+			remote_refuses list --email "$v"
+		fi
 		remote_refuses list --status "$v"
 		remote_refuses book "$v" --guest "Ana" --email ana@example.com
 		remote_refuses book "$(forge "$v|DBL|RO|R|20813|20815|2|0|1|15000|EUR")" \
@@ -401,6 +438,11 @@ remote_refuses() {
 	PARTNER_AUTH=("Api-key: sandbox-key"
 		"X-Signature: $(printf '%s%s%s' sandbox-key sandbox-secret "$ts" | sha256sum | cut -d' ' -f1)")
 	PAY_AUTH="Authorization: Bearer sk_test_sandbox"
+	local shape
+	# One intent, so that a list has a cursor to look for.
+	curl -sS -f -H "$PAY_AUTH" -d amount=100 -d currency=eur -d payment_method=pm_card_visa \
+		-d confirm=true -d capture_method=manual "$SANDBOX_URL/v1/payment_intents" |
+		jq -e '.id | startswith("pi_")'
 	sandbox_shape() {
 		local v
 		v=$(raw "$1")
@@ -418,7 +460,9 @@ remote_refuses() {
 		queue '4..' GET "/v1/payment_intents/$1" '' "$PAY_AUTH"
 		queue '4..' POST "/v1/payment_intents/$1/capture" '' "$PAY_AUTH"
 		queue '4..' POST "/v1/payment_intents/$1/cancel" '' "$PAY_AUTH"
-		queue '4..' GET "/v1/payment_intents?$1=1" '' "$PAY_AUTH"
+		# As the provider lists do, an unknown filter of valid text may be
+		# ignored; bad bytes are refused.
+		queue "$LIST_EXPECT" GET "/v1/payment_intents?$1=1" '' "$PAY_AUTH"
 		queue '4..' GET "/v1/payment_intents?starting_after=$1" '' "$PAY_AUTH"
 		queue '4..' POST "/v1/payment_intents" "amount=100&currency=$1&payment_method=$1&$1=1" "$PAY_AUTH"
 		queue '4..' POST "/v1/payment_intents" "amount=100&currency=eur&payment_method=$1&confirm=true&capture_method=manual" "$PAY_AUTH" "Idempotency-Key: $v"
@@ -428,7 +472,14 @@ remote_refuses() {
 		queue '4..' POST "/__sandbox/faults" "{\"$v\":1}"
 		queue '4..' POST "/__sandbox/faults" "{\"endpoint\":\"$v\",\"error_rate\":7}"
 	}
-	each_shape "$SANDBOX_PID" sandbox_shape
+	LIST_EXPECT='4..'
+	batch "$BASE"
+	for shape in $BAD_SHAPES; do sandbox_shape "$shape"; done
+	send "$SANDBOX_PID"
+	LIST_EXPECT='200|4..'
+	batch "$BASE"
+	for shape in $(split_shapes); do sandbox_shape "$shape"; done
+	send "$SANDBOX_PID" --whole
 	run curl -sS -o /dev/null -w '%{http_code}' "$SANDBOX_URL/__sandbox/health"
 	assert_output 200
 	! grep -q BUG "$SANDBOX_LOG"
