@@ -440,7 +440,9 @@ static void holder_names(const char *holder, char *name, size_t name_size, char 
 			 size_t surname_size)
 {
 	size_t first = strcspn(holder, " ");
-	snprintf(name, name_size, "%.*s", (int)first, holder);
+	/* Cut on a character: the names go into a JSON body. */
+	size_t shown = first < name_size ? first : name_size - 1;
+	snprintf(name, name_size, "%.*s", hbk_utf8_cut(holder, shown), holder);
 	const char *rest = holder + first;
 	while (*rest == ' ')
 		rest++;

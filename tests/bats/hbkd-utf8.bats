@@ -483,4 +483,8 @@ remote_answers() {
 	run curl -sS -o /dev/null -w '%{http_code}' "$SANDBOX_URL/__sandbox/health"
 	assert_output 200
 	! grep -q BUG "$SANDBOX_LOG"
+	# Its request log names every request, in valid UTF-8.
+	run grep -c '^hbk-sandbox: GET /hotel-api/1.0/' "$SANDBOX_LOG"
+	assert [ "$output" -gt 30 ]
+	iconv -f UTF-8 -t UTF-8 "$SANDBOX_LOG" >/dev/null
 }
