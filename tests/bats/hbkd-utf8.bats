@@ -11,8 +11,9 @@
 # legal) in valid UTF-8 JSON; an answer to valid input holds no U+FFFD
 # (no character was cut); the log stays valid JSON lines; the server is
 # alive afterwards. The same holds for hbk in remote mode (a one-line
-# error and a documented exit code) and for hbk-sandbox's partner and
-# payment protocols. The requests of a test go through one curl process
+# error and a documented exit code), for the arguments the embedded hbk
+# and hbk-admin quote in their errors, and for hbk-sandbox's partner and
+# payment protocols and its request log. The requests of a test go through one curl process
 # (a config file), so that hundreds of them take a second.
 
 load helpers
@@ -426,6 +427,32 @@ remote_answers() {
 	done
 	kill -0 "$HBKD_PID"
 	hbkd_well
+}
+
+# The embedded tools: an argument of any shape is refused with one line,
+# exit 2 or 3, in valid UTF-8 (the usage line may follow).
+embedded_refuses() {
+	run --separate-stderr "$@"
+	if ! [[ $status =~ ^[23]$ ]] || [[ $stderr != *": error: "* ]] ||
+		! printf '%s' "$stderr" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then
+		echo "$*: exit $status, stderr '$stderr'" >&2
+		return 1
+	fi
+}
+
+@test "hbk and hbk-admin: arguments of any shape are quoted in valid UTF-8" {
+	bats_require_minimum_version 1.5.0
+	local shape v
+	for shape in $BAD_SHAPES $(split_shapes); do
+		v=$(raw "$shape")
+		embedded_refuses hbk "$v"
+		embedded_refuses hbk "--$v"
+		embedded_refuses hbk view BK-0NOPE "$v"
+		embedded_refuses hbk view "$v"
+		embedded_refuses hbk search --city "$v" --checkin "$in" --nights 2
+		embedded_refuses hbk-admin "$v"
+		embedded_refuses hbk-admin token create "$v"
+	done
 }
 
 # ---- hbk-sandbox ----
