@@ -461,9 +461,9 @@ static hbk_result sync_targets(struct sync_state *st, struct hbk_error *err)
 			st->query.hotels[st->query.nhotels++] = h.code;
 		} else {
 			return hbk_fail_field(err, HBK_EINVAL, "invalid_hotel", "hotel",
-					      "'%.32s' is neither a partner hotel code nor a hotel "
+					      "'%.*s' is neither a partner hotel code nor a hotel "
 					      "of this store",
-					      item);
+					      hbk_utf8_cut(item, 32), item);
 		}
 		item = comma ? comma + 1 : NULL;
 	}

@@ -36,6 +36,8 @@
 #define SANDBOX_HOLD_MS		60000 /* how long a "timed out" request is held */
 #define SANDBOX_LATENCY_MAX_MS	60000
 #define SANDBOX_GZIP_MIN_BYTES	1024  /* smaller answers go uncompressed */
+#define REQUEST_LOG_METHOD_MAX	32    /* bytes of a method in the request log */
+#define REQUEST_LOG_PATH_MAX	512   /* bytes of a path in the request log */
 /* clang-format on */
 
 static const char usage[] =
@@ -58,8 +60,15 @@ void sandbox_json(struct http_response *resp, int status, json_t *body)
 	resp->status = status;
 	resp->content_type = "application/json";
 	hbk_buf_reset(&resp->body);
-	if (body)
-		hbk_json_dump(body, &resp->body);
+	if (body == NULL) {
+		/* json_pack refused a string (not UTF-8) that no check before
+		 * made valid: answered as an error of the sandbox, never empty. */
+		resp->status = 500;
+		hbk_buf_puts(&resp->body, "{\"error\":{\"type\":\"api_error\",\"message\":"
+					  "\"the answer could not be written\"}}");
+		return;
+	}
+	hbk_json_dump(body, &resp->body);
 	json_decref(body);
 }
 
@@ -153,7 +162,7 @@ static bool fault_set(struct sandbox *sb, json_t *obj, char *why, size_t size)
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			ok = ok || strcmp(key, known[i]) == 0;
 		if (!ok) {
-			hbk_format(why, size, "unknown field '%.40s'", key);
+			hbk_format(why, size, "unknown field '%.*s'", hbk_utf8_cut(key, 40), key);
 			return false;
 		}
 	}
@@ -390,10 +399,16 @@ static bool app_handle(void *ctx, struct http_exchange *ex)
 static void app_log(void *ctx, const struct http_request *req, const struct http_response *resp,
 		    int64_t duration_us)
 {
+	/* The method and path are the client's bytes: logged as valid UTF-8,
+	 * cut on a character. */
+	char method[REQUEST_LOG_METHOD_MAX], path[REQUEST_LOG_PATH_MAX];
 	(void)ctx;
-	if (!quiet)
-		fprintf(stderr, "hbk-sandbox: %s %s %d %.1f ms\n", req->method, req->path,
-			resp->status, (double)duration_us / 1000.0);
+	if (quiet)
+		return;
+	hbk_utf8_copy(method, sizeof(method), req->method, strlen(req->method));
+	hbk_utf8_copy(path, sizeof(path), req->path, strlen(req->path));
+	fprintf(stderr, "hbk-sandbox: %s %s %d %.1f ms\n", method, path, resp->status,
+		(double)duration_us / 1000.0);
 }
 
 static void app_refuse(void *ctx, int status, const char *code, const char *detail,

@@ -39,8 +39,9 @@
 static void partner_error(struct http_response *resp, int status, const char *code,
 			  const char *message)
 {
-	sandbox_json(resp, status,
-		     json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
+	/* The message may echo the request: made valid UTF-8, whatever it held. */
+	sandbox_json(resp, status, json_pack("{s:{s:s, s:o}}", "error", "code", code, "message",
+					     hbk_json_text(message)));
 }
 
 /* An hbk error from the simulator or the catalog, in the protocol's shape. */
@@ -318,7 +319,8 @@ static json_t *booking_protocol(struct sandbox *sb, const struct view *v,
 
 	size_t first = strcspn(v->holder, " ");
 	char name[128];
-	hbk_format(name, sizeof(name), "%.*s", (int)(first < 100 ? first : 100), v->holder);
+	hbk_format(name, sizeof(name), "%.*s", hbk_utf8_cut(v->holder, first < 100 ? first : 100),
+		   v->holder);
 	const char *surname = v->holder[first] ? v->holder + first + 1 : v->holder;
 
 	json_t *rate = json_pack(
@@ -871,7 +873,8 @@ static void handle_create(struct sandbox *sb, struct http_exchange *ex, const js
 		partner_error(&ex->resp, 400, "INVALID_REQUEST", "clientReference is too long");
 		return;
 	}
-	snprintf(req.holder_name, sizeof(req.holder_name), "%.60s %.60s", name, surname);
+	snprintf(req.holder_name, sizeof(req.holder_name), "%.*s %.*s", hbk_utf8_cut(name, 60),
+		 name, hbk_utf8_cut(surname, 60), surname);
 	if (price_rate_key(sb, hbk_json_str(room, "rateKey", NULL), &req.stay, &quote, &err) !=
 	    HBK_OK) {
 		answer_failure(&ex->resp, &err);
@@ -885,8 +888,8 @@ static void handle_create(struct sandbox *sb, struct http_exchange *ex, const js
 			/* As some suppliers do: the client must look it up. */
 			char message[HBK_ERROR_MESSAGE_MAX + 64];
 			snprintf(message, sizeof(message),
-				 "duplicate clientReference: %.40s is already booked",
-				 client_reference);
+				 "duplicate clientReference: %.*s is already booked",
+				 hbk_utf8_cut(client_reference, 40), client_reference);
 			partner_error(&ex->resp, 409, "INVALID_DATA", message);
 			return;
 		}
@@ -1072,9 +1075,11 @@ static void handle_modify(struct sandbox *sb, struct http_exchange *ex, const ch
 	req.stay.adults = (int)hbk_partner_json_int(rate, "adults", req.stay.adults);
 	req.stay.children = (int)hbk_partner_json_int(rate, "children", req.stay.children);
 	const json_t *holder = json_object_get(booking, "holder");
+	const char *name = hbk_json_str(holder, "name", "");
+	const char *surname = hbk_json_str(holder, "surname", "");
 	if (holder)
-		snprintf(req.holder_name, sizeof(req.holder_name), "%.60s %.60s",
-			 hbk_json_str(holder, "name", ""), hbk_json_str(holder, "surname", ""));
+		snprintf(req.holder_name, sizeof(req.holder_name), "%.*s %.*s",
+			 hbk_utf8_cut(name, 60), name, hbk_utf8_cut(surname, 60), surname);
 	struct hbk_quote quote;
 	hbk_result rc = hbk_quote_stay(sb->store, &req.stay, hbk_now_ms(), &quote, &err);
 	if (rc == HBK_OK) {

@@ -68,14 +68,16 @@ static json_t *error_body(const char *type, const char *code, const char *declin
 			  const char *param, const char *message)
 {
 	json_t *error = json_object();
+	/* param and message may echo the request (a parameter's name, a
+	 * cursor): made valid UTF-8 here, whatever it held. */
 	json_object_set_new(error, "type", json_string(type));
 	if (code && code[0])
 		json_object_set_new(error, "code", json_string(code));
 	if (decline_code && decline_code[0])
 		json_object_set_new(error, "decline_code", json_string(decline_code));
 	if (param && param[0])
-		json_object_set_new(error, "param", json_string(param));
-	json_object_set_new(error, "message", json_string(message));
+		json_object_set_new(error, "param", hbk_json_text(param));
+	json_object_set_new(error, "message", hbk_json_text(message));
 	return json_pack("{s:o}", "error", error);
 }
 
@@ -158,7 +160,8 @@ static char *percent_decode(const char *s, size_t len)
 	return out;
 }
 
-/* Adds the pairs of text to form; false when malformed or too many. */
+/* Adds the pairs of text to form; false when malformed, not UTF-8 (a
+ * pair jansson cannot hold, never to be dropped unseen) or too many. */
 static bool form_parse(const char *text, json_t *form)
 {
 	int fields = 0;
@@ -169,7 +172,8 @@ static bool form_parse(const char *text, json_t *form)
 			size_t klen = eq ? (size_t)(eq - p) : len;
 			char *key = percent_decode(p, klen);
 			char *value = eq ? percent_decode(eq + 1, len - klen - 1) : hbk_xstrdup("");
-			bool ok = key && value && key[0] && ++fields <= FORM_FIELDS_MAX;
+			bool ok = key && value && key[0] && hbk_utf8_valid(key, strlen(key)) &&
+				  hbk_utf8_valid(value, strlen(value)) && ++fields <= FORM_FIELDS_MAX;
 			if (ok)
 				json_object_set_new(form, key, json_string(value));
 			free(key);
@@ -670,7 +674,8 @@ static void reply_page(struct payment_request *pr, json_t *items, const char *ur
 		if (at == n) {
 			json_decref(items);
 			char message[160];
-			hbk_format(message, sizeof(message), "No such object: '%.64s'", cursor);
+			hbk_format(message, sizeof(message), "No such object: '%.*s'",
+				   hbk_utf8_cut(cursor, 64), cursor);
 			reply_error(pr->resp, 400, "invalid_request_error", "resource_missing",
 				    after ? "starting_after" : "ending_before", message);
 			return;
@@ -842,8 +847,8 @@ static void run_keyed(struct payment_request *pr)
 		hbk_format(message, sizeof(message),
 			   "Keys for idempotent requests can only be used with the same "
 			   "parameters they were first used with. Try using a key other than "
-			   "'%.255s' if you meant to execute a different request.",
-			   pr->idempotency_key);
+			   "'%.*s' if you meant to execute a different request.",
+			   hbk_utf8_cut(pr->idempotency_key, 255), pr->idempotency_key);
 		reply_error(pr->resp, 400, "idempotency_error", NULL, NULL, message);
 	} else if (found) {
 		pr->resp->status = saved_status;
@@ -863,7 +868,8 @@ static void run_keyed(struct payment_request *pr)
 		hbk_store_rollback(store);
 	else if (hbk_store_commit(store, &err) != HBK_OK)
 		reply_result(pr->resp, &err);
-	http_response_header(pr->resp, "Idempotency-Key", "%.150s", pr->idempotency_key);
+	http_response_header(pr->resp, "Idempotency-Key", "%.*s",
+			     hbk_utf8_cut(pr->idempotency_key, 150), pr->idempotency_key);
 	free(saved_fingerprint);
 	free(saved_body);
 	hbk_buf_free(&fingerprint);
@@ -911,8 +917,8 @@ static void payment_handle(struct sandbox *sb, struct http_exchange *ex, const c
 	if (!ok) {
 		json_decref(form);
 		reply_error(resp, 400, "invalid_request_error", "parameter_invalid_string", NULL,
-			    "The request body is not valid application/x-www-form-urlencoded "
-			    "text.");
+			    "The request's parameters are not valid "
+			    "application/x-www-form-urlencoded UTF-8 text.");
 		return;
 	}
 	struct payment_request pr = {

@@ -58,7 +58,8 @@ hbk_result hbk_client_open(const char *url, const char *token, long timeout_ms,
 	if (len == 0 || len >= CLIENT_URL_MAX_BYTES ||
 	    (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0))
 		return hbk_fail(err, HBK_EINVAL, "invalid_url",
-				"invalid hbkd URL '%.200s' (expected http://HOST:PORT)", url);
+				"invalid hbkd URL '%.*s' (expected http://HOST:PORT)",
+				hbk_utf8_cut(url, 200), url);
 	if (token && *token) {
 		if (strlen(token) >= CLIENT_TOKEN_MAX_BYTES)
 			return hbk_fail(err, HBK_EINVAL, "invalid_token",

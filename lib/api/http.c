@@ -76,12 +76,15 @@ void http_response_free(struct http_response *resp)
 
 void http_response_header(struct http_response *resp, const char *name, const char *fmt, ...)
 {
+	char value[2 * sizeof(resp->headers[0].value)];
 	va_list ap;
 	HBK_ASSERT(resp->nheaders < HTTP_RESPONSE_HEADERS_MAX);
 	hbk_copy(resp->headers[resp->nheaders].name, sizeof(resp->headers[0].name), name);
 	va_start(ap, fmt);
-	vsnprintf(resp->headers[resp->nheaders].value, sizeof(resp->headers[0].value), fmt, ap);
+	vsnprintf(value, sizeof(value), fmt, ap);
 	va_end(ap);
+	/* A value may echo the request: one too long is cut on a character. */
+	hbk_copy(resp->headers[resp->nheaders].value, sizeof(resp->headers[0].value), value);
 	/* A header value never carries a line break, whatever it came from. */
 	for (char *p = resp->headers[resp->nheaders].value; *p; p++)
 		if (*p == '\r' || *p == '\n')

@@ -79,16 +79,25 @@ static const char *status_title(int status)
 
 json_t *hbk_api_problem(int status, const struct hbk_error *err, const json_t *booking)
 {
-	char type[128];
-	const char *code = err->code[0] ? err->code : "error";
+	char type[128], code[HBK_ERROR_CODE_MAX], field[HBK_ERROR_FIELD_MAX];
+	char detail[HBK_ERROR_MESSAGE_MAX];
+	/* The error may have been filled by hand: whatever it holds, the
+	 * problem is valid UTF-8, which jansson requires. */
+	hbk_utf8_copy(code, sizeof(code), err->code, strnlen(err->code, sizeof(err->code)));
+	hbk_utf8_copy(field, sizeof(field), err->field, strnlen(err->field, sizeof(err->field)));
+	hbk_utf8_copy(detail, sizeof(detail), err->message,
+		      strnlen(err->message, sizeof(err->message)));
+	if (!code[0])
+		hbk_copy(code, sizeof(code), "error");
 	hbk_format(type, sizeof(type), "%s%s", HBK_API_PROBLEM_BASE, code);
-	json_t *problem = json_pack(
-	    "{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", status_title(status), "status",
-	    status, "detail", err->message[0] ? err->message : status_title(status), "code", code);
-	if (err->field[0])
-		json_object_set_new(
-		    problem, "errors",
-		    json_pack("[{s:s, s:s}]", "field", err->field, "detail", err->message));
+	json_t *problem =
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", status_title(status),
+		      "status", status, "detail", detail[0] ? detail : status_title(status),
+		      "code", code);
+	HBK_ASSERT(problem != NULL);
+	if (field[0])
+		json_object_set_new(problem, "errors",
+				    json_pack("[{s:s, s:s}]", "field", field, "detail", detail));
 	if (booking)
 		json_object_set(problem, "booking", (json_t *)booking);
 	return problem;

@@ -50,13 +50,26 @@ struct exchange_ctx {
 
 /* ---- responses ---- */
 
+/* A problem written by hand, for an answer that could not be built. */
+static const char unwritable_problem[] =
+    "{\"type\":\"" HBK_API_PROBLEM_BASE "internal\",\"title\":\"Internal Server Error\","
+    "\"status\":500,\"detail\":\"the answer could not be written\",\"code\":\"internal\"}";
+
 static void reply_json(struct http_response *resp, int status, json_t *doc)
 {
+	hbk_buf_reset(&resp->body);
+	if (doc == NULL) {
+		/* json_pack refused a string (not UTF-8) that no check before
+		 * made valid: an error of this code, answered, never an abort. */
+		resp->status = 500;
+		resp->content_type = "application/problem+json";
+		hbk_buf_puts(&resp->body, unwritable_problem);
+		return;
+	}
 	char *text = hbk_json_dumps(doc);
 	json_decref(doc);
 	resp->status = status;
 	resp->content_type = "application/json";
-	hbk_buf_reset(&resp->body);
 	hbk_buf_puts(&resp->body, text);
 	free(text);
 }
@@ -74,13 +87,13 @@ static void problem(struct http_response *resp, int status, const char *code, co
 		    const char *fmt, ...)
 {
 	struct hbk_error err = {0};
+	char text[2 * HBK_ERROR_MESSAGE_MAX];
 	va_list ap;
-	err.result = HBK_EINVAL;
-	hbk_copy(err.code, sizeof(err.code), code);
-	hbk_copy(err.field, sizeof(err.field), field ? field : "");
 	va_start(ap, fmt);
-	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* Through the error context, which keeps the text valid UTF-8. */
+	hbk_fail_field(&err, HBK_EINVAL, code, field, "%s", text);
 	reply_problem(resp, status, &err, NULL);
 }
 
@@ -168,13 +181,14 @@ static bool query_parse(const char *text, const char *const *allowed, struct que
 			known = strcmp(*a, p) == 0;
 		if (!known) {
 			problem(resp, 400, "unknown_parameter", p,
-				"unknown query parameter '%.64s'", p);
+				"unknown query parameter '%.*s'", hbk_utf8_cut(p, 64), p);
 			return false;
 		}
 		for (int i = 0; i < q->count; i++)
 			if (strcmp(q->keys[i], p) == 0) {
 				problem(resp, 400, "duplicate_parameter", p,
-					"query parameter '%.64s' is given twice", p);
+					"query parameter '%.*s' is given twice", hbk_utf8_cut(p, 64),
+					p);
 				return false;
 			}
 		if (q->count == QUERY_PARAMS_MAX) {
@@ -218,7 +232,8 @@ static bool query_date(const struct query *q, const char *key, hbk_date *out,
 	const char *v = query_get(q, key);
 	if (v && !hbk_date_parse(v, out)) {
 		problem(resp, 422, "invalid_date", key,
-			"%s: invalid date '%.32s' (expected YYYY-MM-DD)", key, v);
+			"%s: invalid date '%.*s' (expected YYYY-MM-DD)", key, hbk_utf8_cut(v, 32),
+			v);
 		return false;
 	}
 	return true;
@@ -258,7 +273,8 @@ static json_t *body_object(const struct http_request *req, const char *const *al
 		for (const char *const *a = allowed; *a && !known; a++)
 			known = strcmp(*a, key) == 0;
 		if (!known) {
-			problem(resp, 400, "unknown_field", key, "unknown field '%.64s'", key);
+			problem(resp, 400, "unknown_field", key, "unknown field '%.*s'",
+				hbk_utf8_cut(key, 64), key);
 			json_decref(body);
 			return NULL;
 		}
@@ -334,8 +350,8 @@ static bool body_object_member(const json_t *obj, const char *key, const char *c
 		for (const char *const *a = allowed; *a && !known; a++)
 			known = strcmp(*a, k) == 0;
 		if (!known) {
-			problem(resp, 400, "unknown_field", key, "unknown field '%s.%.64s'", key,
-				k);
+			problem(resp, 400, "unknown_field", key, "unknown field '%s.%.*s'", key,
+				hbk_utf8_cut(k, 64), k);
 			return false;
 		}
 	}
@@ -1350,7 +1366,8 @@ bool app_handle(void *ctx, struct http_exchange *ex)
 
 	x->route = route_of(req->path, x->booking_id);
 	if (x->route == ROUTE_NONE) {
-		problem(resp, 404, "not_found", NULL, "no such resource: %.200s", req->path);
+		problem(resp, 404, "not_found", NULL, "no such resource: %.*s",
+			hbk_utf8_cut(req->path, 200), req->path);
 		return true;
 	}
 	const struct route_methods *m = NULL;
@@ -1359,8 +1376,9 @@ bool app_handle(void *ctx, struct http_exchange *ex)
 		    strcmp(routes[x->route].methods[i].method, req->method) == 0)
 			m = &routes[x->route].methods[i];
 	if (!m) {
-		problem(resp, 405, "method_not_allowed", NULL, "%.16s is not allowed on %.200s",
-			req->method, req->path);
+		problem(resp, 405, "method_not_allowed", NULL, "%.*s is not allowed on %.*s",
+			hbk_utf8_cut(req->method, 16), req->method, hbk_utf8_cut(req->path, 200),
+			req->path);
 		http_response_header(resp, "Allow", "%s", routes[x->route].allow);
 		return true;
 	}

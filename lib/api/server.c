@@ -30,6 +30,7 @@
 #define DRAIN_LIMIT_MS	    30000
 #define LISTEN_BACKLOG	    1024
 #define LOG_LINE_MAX	    4096
+#define LOG_DETAIL_MAX	    512
 #define PUBLISHER_DRAIN_MS  10000
 #define CHECKPOINT_EVERY_MS 100
 
@@ -59,11 +60,14 @@ void server_log_line(struct server *server, json_t *line)
 void server_log_event(struct server *server, const char *level, const char *msg, const char *fmt,
 		      ...)
 {
-	char time[HBK_TIME_STR], detail[512];
+	char time[HBK_TIME_STR], text[2 * LOG_DETAIL_MAX], detail[LOG_DETAIL_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* The detail may quote outside text (an error message, a peer's
+	 * address): valid UTF-8, cut on a character, as jansson requires. */
+	hbk_utf8_copy(detail, sizeof(detail), text, strlen(text));
 	hbk_time_format(hbk_now_ms(), time);
 	server_log_line(server, json_pack("{s:s, s:s, s:s, s:s}", "time", time, "level", level,
 					  "msg", msg, "detail", detail));

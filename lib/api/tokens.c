@@ -129,8 +129,8 @@ hbk_result hbk_token_create(struct hbk_store *store, const char *name, char toke
 
 	if (!name_valid(name))
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_name", "name",
-				      "invalid token name '%.64s' (letters, digits, '.', '_', '-')",
-				      name);
+				      "invalid token name '%.*s' (letters, digits, '.', '_', '-')",
+				      hbk_utf8_cut(name, 64), name);
 	hbk_random_bytes(random, TOKEN_RANDOM_BYTES);
 	memcpy(token, "hbk_", 4);
 	o = 4;
@@ -221,7 +221,7 @@ hbk_result hbk_token_revoke(struct hbk_store *store, const char *name, struct hb
 			rc = hbk_store_fail(store, err, "tokens");
 		else if (sqlite3_changes(store->db) == 0)
 			rc = hbk_fail(err, HBK_ENOTFOUND, "not_found",
-				      "no active token named '%.64s'", name);
+				      "no active token named '%.*s'", hbk_utf8_cut(name, 64), name);
 		hbk_stmt_done(stmt);
 	}
 	if (rc == HBK_OK)

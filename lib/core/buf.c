@@ -174,8 +174,18 @@ bool hbk_copy(char *dst, size_t size, const char *src)
 	HBK_ASSERT(size > 0);
 	size_t len = strlen(src);
 	if (len >= size) {
-		memcpy(dst, src, size - 1);
-		dst[size - 1] = '\0';
+		/* A copy that does not fit ends before the character it would
+		 * cut in two (src[cut] is the first byte left out): a cut
+		 * character is invalid UTF-8, which jansson refuses. */
+		size_t cut = size - 1;
+		for (int back = 0; back < HBK_UTF8_CHAR_MAX - 1 && cut > 0 &&
+				   ((unsigned char)src[cut] & 0xc0) == 0x80;
+		     back++)
+			cut--;
+		if (((unsigned char)src[cut] & 0xc0) != 0xc0)
+			cut = size - 1; /* not a character begun before: no cut */
+		memcpy(dst, src, cut);
+		dst[cut] = '\0';
 		return false;
 	}
 	memcpy(dst, src, len + 1);

@@ -56,12 +56,20 @@ int hbk_cli_error(const struct hbk_cli *cli, const struct hbk_error *err)
 int hbk_cli_usage_error(const struct hbk_cli *cli, const struct hbk_command *cmd, const char *fmt,
 			...)
 {
+	struct hbk_buf text;
 	va_list ap;
-	fprintf(stderr, "%s: error: ", cli->prog);
+	hbk_buf_init(&text, 0);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	hbk_buf_vprintf(&text, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* The message may quote an argument as given: printed as valid UTF-8
+	 * (each byte that is not becomes U+FFFD, at most 3 bytes). */
+	size_t size = 3 * text.len + 1;
+	char *shown = hbk_xmalloc(size);
+	hbk_utf8_copy(shown, size, text.data ? text.data : "", text.len);
+	fprintf(stderr, "%s: error: %s\n", cli->prog, shown);
+	free(shown);
+	hbk_buf_free(&text);
 	if (cmd)
 		fprintf(stderr, "usage: %s %s %s\n", cli->prog, cmd->name, cmd->usage);
 	return 2;

@@ -515,9 +515,9 @@ static hbk_result kafka_topic(const struct hbk_config *cfg, const char *key, con
 	const char *name = hbk_config_get(cfg, key, def);
 	if (!kafka_topic_valid(name))
 		return hbk_fail_field(err, HBK_EINVAL, "config", key,
-				      "%s: invalid topic name '%.64s' (letters, digits, '.', '_' "
+				      "%s: invalid topic name '%.*s' (letters, digits, '.', '_' "
 				      "and '-', at most 249)",
-				      key, name);
+				      key, hbk_utf8_cut(name, 64), name);
 	hbk_copy(out, HBK_KAFKA_TOPIC_MAX, name);
 	return HBK_OK;
 }

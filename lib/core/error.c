@@ -13,16 +13,30 @@ void hbk_error_clear(struct hbk_error *err)
 		memset(err, 0, sizeof(*err));
 }
 
+/*
+ * Sets err's message from text as valid UTF-8, cut on a character: the
+ * message echoes outside text (a path, a field name, a value) and goes
+ * into answers and log lines, which jansson writes only when valid.
+ * text is formatted into twice the room, so that only the copy cuts it.
+ */
+static void set_message(struct hbk_error *err, const char *text)
+{
+	hbk_utf8_copy(err->message, sizeof(err->message), text, strlen(text));
+}
+
 static hbk_result fail_v(struct hbk_error *err, hbk_result result, const char *code,
 			 const char *field, const char *fmt, va_list ap)
 {
+	char text[2 * HBK_ERROR_MESSAGE_MAX];
 	HBK_ASSERT(result != HBK_OK);
 	if (!err)
 		return result;
 	err->result = result;
 	hbk_copy(err->code, sizeof(err->code), code ? code : "");
-	hbk_copy(err->field, sizeof(err->field), field ? field : "");
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	field = field ? field : "";
+	hbk_utf8_copy(err->field, sizeof(err->field), field, strlen(field));
+	vsnprintf(text, sizeof(text), fmt, ap);
+	set_message(err, text);
 	return result;
 }
 
@@ -58,7 +72,7 @@ void hbk_error_prefix(struct hbk_error *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	snprintf(joined, sizeof(joined), "%s: %s", prefix, err->message);
-	hbk_copy(err->message, sizeof(err->message), joined);
+	set_message(err, joined);
 }
 
 int hbk_exit_code(hbk_result result)

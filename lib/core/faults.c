@@ -47,9 +47,9 @@ hbk_result hbk_faults_load(const struct hbk_config *cfg, const char *prefix,
 				hbk_buf_printf(&expected, "%s%s", i ? ", " : "", steps[i]);
 			hbk_fail_field(err, HBK_EINVAL, "invalid_config", key,
 				       "%s: unknown step '%.*s' (expected %s)", key,
-				       (int)(name_len < FAULTS_NAME_SHOWN_MAX
-						 ? name_len
-						 : FAULTS_NAME_SHOWN_MAX),
+				       hbk_utf8_cut(start, name_len < FAULTS_NAME_SHOWN_MAX
+							       ? name_len
+							       : FAULTS_NAME_SHOWN_MAX),
 				       start, expected.data);
 			hbk_buf_free(&expected);
 			return HBK_EINVAL;

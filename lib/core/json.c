@@ -45,6 +45,22 @@ hbk_result hbk_json_get_money(const json_t *obj, const char *field, struct hbk_m
 	return rc;
 }
 
+json_t *hbk_json_text(const char *s)
+{
+	HBK_ASSERT(s != NULL);
+	size_t len = strlen(s);
+	if (hbk_utf8_valid(s, len))
+		return json_stringn_nocheck(s, len);
+	/* Each byte becomes at most the 3 of U+FFFD. */
+	size_t size = 3 * len + 1;
+	char *valid = hbk_xmalloc(size);
+	bool whole = hbk_utf8_copy(valid, size, s, len);
+	HBK_ASSERT(whole);
+	json_t *text = json_string_nocheck(valid);
+	free(valid);
+	return text;
+}
+
 const char *hbk_json_str(const json_t *obj, const char *key, const char *def)
 {
 	const json_t *v = json_object_get(obj, key);
@@ -497,12 +513,13 @@ json_t *hbk_json_loads(const char *text, size_t len, struct hbk_error *err)
 	return json;
 }
 
-/* The bytes written as an escape in a JSON string, and NUL, which ends it. */
+/* The bytes written as an escape in a JSON string, and NUL, which ends
+ * it; and those that begin a multi-byte character, which is checked. */
 static const bool json_escaped[256] = {
     [0x00 ... 0x1f] = true,
     ['"'] = true,
     ['\\'] = true,
-    [0x7f] = true,
+    [0x7f ... 0xff] = true,
 };
 
 void hbk_buf_json_string(struct hbk_buf *buf, const char *s)
@@ -514,6 +531,19 @@ void hbk_buf_json_string(struct hbk_buf *buf, const char *s)
 	for (const unsigned char *p = run;; p++) {
 		if (!json_escaped[*p])
 			continue;
+		if (*p >= 0x80) {
+			/* A valid character stays in the run; any other byte (the
+			 * text may come from outside) is written as U+FFFD. */
+			size_t n = hbk_utf8_char_len((const char *)p, strnlen((const char *)p, 4));
+			if (n > 0) {
+				p += n - 1;
+				continue;
+			}
+			hbk_buf_append(buf, run, (size_t)(p - run));
+			hbk_buf_append(buf, "\xef\xbf\xbd", 3);
+			run = p + 1;
+			continue;
+		}
 		hbk_buf_append(buf, run, (size_t)(p - run));
 		if (!*p)
 			break;

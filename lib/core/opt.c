@@ -77,7 +77,8 @@ hbk_result hbk_opt_parse(const struct hbk_option *const *tables, int argc, char 
 			size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
 			if (len >= sizeof(name))
 				return hbk_fail(err, HBK_EINVAL, "usage",
-						"unknown option '%.40s...'", arg);
+						"unknown option '%.*s...'", hbk_utf8_cut(arg, 40),
+						arg);
 			memcpy(name, arg + 2, len);
 			name[len] = '\0';
 			const struct hbk_option *o = hbk_opt_find(tables, name);

@@ -108,7 +108,8 @@ static hbk_result unreachable(struct hbk_kafka_admin *kafka, rd_kafka_resp_err_t
 	char why[LOG_LINE_MAX];
 	cause(kafka, e, why, sizeof(why));
 	return hbk_fail(err, HBK_EUNAVAILABLE, "kafka_unavailable",
-			"kafka: no broker at %.200s answered within %d ms (%s)", kafka->cfg.brokers,
+			"kafka: no broker at %.*s answered within %d ms (%s)",
+			hbk_utf8_cut(kafka->cfg.brokers, 200), kafka->cfg.brokers,
 			kafka->cfg.timeout_ms, why);
 }
 

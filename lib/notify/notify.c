@@ -561,8 +561,10 @@ static void send_channel(struct hbk_notifier *notifier, struct notice_row *row,
 		if (err)
 			*err = cause;
 	} else if (err) {
-		size_t len = strlen(err->message);
-		snprintf(err->message + len, sizeof(err->message) - len, "; %s", cause.message);
+		/* Joined in twice the room, then cut on a character. */
+		char joined[2 * HBK_ERROR_MESSAGE_MAX];
+		snprintf(joined, sizeof(joined), "%s; %s", err->message, cause.message);
+		hbk_utf8_copy(err->message, sizeof(err->message), joined, strlen(joined));
 	}
 }
 

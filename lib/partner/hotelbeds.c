@@ -171,7 +171,8 @@ hbk_result hbk_partner_json_money(const json_t *obj, const char *key, const char
 	int exponent = hbk_currency_exponent(currency);
 	if (exponent < 0)
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_currency", key,
-				      "partner answered an unknown currency '%.8s'", currency);
+				      "partner answered an unknown currency '%.*s'",
+				      hbk_utf8_cut(currency, 8), currency);
 	if (json_is_string(v))
 		return hbk_money_parse(json_string_value(v), currency, out, err);
 	if (json_is_integer(v)) {
@@ -278,8 +279,10 @@ static void partner_says(const struct hbk_upstream_response *resp, char *out, si
 	const char *code = hbk_json_str(error, "code", NULL);
 	const char *message = hbk_json_str(error, "message", NULL);
 	if (code || message)
-		snprintf(out, size, "%.32s%s%.*s", code ? code : "", code && message ? ": " : "",
-			 HB_PARTNER_MESSAGE_MAX, message ? message : "");
+		snprintf(out, size, "%.*s%s%.*s", hbk_utf8_cut(code ? code : "", 32),
+			 code ? code : "", code && message ? ": " : "",
+			 hbk_utf8_cut(message ? message : "", HB_PARTNER_MESSAGE_MAX),
+			 message ? message : "");
 	json_decref(doc);
 }
 
@@ -437,7 +440,9 @@ static void holder_names(const char *holder, char *name, size_t name_size, char 
 			 size_t surname_size)
 {
 	size_t first = strcspn(holder, " ");
-	snprintf(name, name_size, "%.*s", (int)first, holder);
+	/* Cut on a character: the names go into a JSON body. */
+	size_t shown = first < name_size ? first : name_size - 1;
+	snprintf(name, name_size, "%.*s", hbk_utf8_cut(holder, shown), holder);
 	const char *rest = holder + first;
 	while (*rest == ' ')
 		rest++;

@@ -32,7 +32,8 @@ hbk_result hbk_partner_open(const struct hbk_config *cfg, struct hbk_store *stor
 	if (strcmp(kind, "hotelbeds") == 0)
 		return hbk_partner_hotelbeds_open(cfg, store, out, err);
 	return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "partner.kind",
-			      "unknown partner kind '%.64s' (expected sandbox or hotelbeds)", kind);
+			      "unknown partner kind '%.*s' (expected sandbox or hotelbeds)",
+			      hbk_utf8_cut(kind, 64), kind);
 }
 
 /* Destroys the adapter and empties partner. Safe on NULL and on an empty

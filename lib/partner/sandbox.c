@@ -285,7 +285,8 @@ static hbk_result booking_require(struct hbk_store *store, const char *reference
 	hbk_result r = booking_load(store, BY_REFERENCE, reference, out, &found, err);
 	if (r == HBK_OK && !found)
 		r = hbk_fail(err, HBK_ENOTFOUND, "booking_not_found",
-			     "partner has no booking with reference '%.64s'", reference);
+			     "partner has no booking with reference '%.*s'",
+			     hbk_utf8_cut(reference, 64), reference);
 	return r;
 }
 

@@ -37,7 +37,8 @@ hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *stor
 	if (strcmp(kind, "stripe") == 0)
 		return hbk_payment_stripe_open(cfg, out, err);
 	return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "payment.kind",
-			      "unknown payment kind '%.64s' (expected sandbox or stripe)", kind);
+			      "unknown payment kind '%.*s' (expected sandbox or stripe)",
+			      hbk_utf8_cut(kind, 64), kind);
 }
 
 /* Destroys the adapter and empties payment. Safe on NULL and on an empty

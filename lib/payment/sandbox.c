@@ -478,17 +478,17 @@ static hbk_result run_idempotent(struct payment_sim *sim, const char *key, const
 			if (strcmp(stored_fingerprint, fingerprint) != 0)
 				r = hbk_fail_field(err, HBK_EINVAL, "idempotency_error",
 						   "idempotency_key",
-						   "idempotency key '%.64s' was already used with "
+						   "idempotency key '%.*s' was already used with "
 						   "other parameters",
-						   key);
+						   hbk_utf8_cut(key, 64), key);
 			else
 				*record =
 				    hbk_json_loads(stored_record, strlen(stored_record), NULL);
 			if (r == HBK_OK && *record == NULL)
 				r = hbk_fail(err, HBK_EINTERNAL, "internal",
 					     "payment simulator: unreadable stored result for key "
-					     "'%.64s'",
-					     key);
+					     "'%.*s'",
+					     hbk_utf8_cut(key, 64), key);
 		}
 		free(stored_fingerprint);
 		free(stored_record);
@@ -679,7 +679,8 @@ struct intent_args {
 static hbk_result not_found_record(const char *intent_id, json_t **record)
 {
 	*record = record_error(HBK_ENOTFOUND, "payment_intent_not_found", NULL,
-			       "no such payment intent: '%.64s'", intent_id);
+			       "no such payment intent: '%.*s'", hbk_utf8_cut(intent_id, 64),
+			       intent_id);
 	return HBK_OK;
 }
 
@@ -992,7 +993,8 @@ static hbk_result sim_get(void *self, const char *intent_id, struct hbk_payment_
 		return r;
 	if (intent == NULL)
 		return hbk_fail(err, HBK_ENOTFOUND, "payment_intent_not_found",
-				"no such payment intent: '%.64s'", intent_id);
+				"no such payment intent: '%.*s'", hbk_utf8_cut(intent_id, 64),
+				intent_id);
 	intent_from_json(intent, out);
 	json_decref(intent);
 	return HBK_OK;
@@ -1093,7 +1095,7 @@ hbk_result hbk_payment_sim_intent(struct hbk_payment *payment, const char *id, j
 		r = intent_load(sim->store, id, out, err);
 	if (r == HBK_OK && *out == NULL)
 		r = hbk_fail(err, HBK_ENOTFOUND, "payment_intent_not_found",
-			     "no such payment intent: '%.64s'", id);
+			     "no such payment intent: '%.*s'", hbk_utf8_cut(id, 64), id);
 	return r;
 }
 

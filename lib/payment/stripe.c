@@ -137,12 +137,12 @@ hbk_result hbk_payment_stripe_error(long status, const char *body, struct hbk_er
 			     "payment.secret_key)");
 	} else if (status == 409 || status == 429 || status >= 500 || status == 0) {
 		r = hbk_fail(err, HBK_EUNAVAILABLE, "payment_unavailable",
-			     "payment provider unavailable (HTTP %ld)%s%.200s", status,
-			     message[0] ? ": " : "", message);
+			     "payment provider unavailable (HTTP %ld)%s%.*s", status,
+			     message[0] ? ": " : "", hbk_utf8_cut(message, 200), message);
 	} else if (status == 404 || strcmp(code, "resource_missing") == 0) {
 		r = hbk_fail(err, HBK_ENOTFOUND, "payment_intent_not_found",
-			     "payment provider: no such object%s%.200s", message[0] ? ": " : "",
-			     message);
+			     "payment provider: no such object%s%.*s", message[0] ? ": " : "",
+			     hbk_utf8_cut(message, 200), message);
 	} else if (strcmp(type, "idempotency_error") == 0) {
 		r = hbk_fail(err, HBK_EINVAL, "payment_idempotency_error",
 			     "payment provider: idempotency key reused with other parameters");
@@ -151,12 +151,14 @@ hbk_result hbk_payment_stripe_error(long status, const char *body, struct hbk_er
 		   strcmp(code, "charge_already_refunded") == 0 ||
 		   strcmp(code, "capture_exceeds_authorized") == 0 ||
 		   strcmp(code, "refund_exceeds_captured") == 0) {
-		r = hbk_fail(err, HBK_ECONFLICT, code, "payment provider: %.300s",
+		r = hbk_fail(err, HBK_ECONFLICT, code, "payment provider: %.*s",
+			     hbk_utf8_cut(message[0] ? message : code, 300),
 			     message[0] ? message : code);
 	} else {
 		r = hbk_fail(err, HBK_EINVAL, "payment_invalid_request",
-			     "payment provider rejected the request (HTTP %ld%s%s)%s%.200s", status,
-			     code[0] ? ", " : "", code, message[0] ? ": " : "", message);
+			     "payment provider rejected the request (HTTP %ld%s%s)%s%.*s", status,
+			     code[0] ? ", " : "", code, message[0] ? ": " : "",
+			     hbk_utf8_cut(message, 200), message);
 		if (hbk_json_str(error, "param", NULL))
 			hbk_copy(err->field, sizeof(err->field), hbk_json_str(error, "param", ""));
 	}
@@ -260,7 +262,8 @@ static hbk_result answer_ok(struct stripe_req *rq, const json_t *doc, struct hbk
 		return HBK_OK;
 	}
 	return hbk_fail(err, HBK_EINTERNAL, "payment_bad_response",
-			"payment provider answered an unexpected object ('%.32s')", object);
+			"payment provider answered an unexpected object ('%.*s')",
+			hbk_utf8_cut(object, 32), object);
 }
 
 static void request_done(struct hbk_upstream_call *ucall)

@@ -176,7 +176,7 @@ static bool id_ok(const char *id, struct hbk_error *err)
 	if (hbk_id_valid("BK", id))
 		return true;
 	hbk_fail_field(err, HBK_ENOTFOUND, "not_found", "id",
-		       "no booking '%.64s' (booking ids look like BK-...)", id);
+		       "no booking '%.*s' (booking ids look like BK-...)", hbk_utf8_cut(id, 64), id);
 	return false;
 }
 

@@ -6,7 +6,10 @@
  * 3339; ids have their shape, are unique and sort by time; random bytes
  * never repeat, across sizes and in a forked child; the bounded
  * buffer grows, stops at its limit and detaches; integers, emails, card
- * numbers and UTF-8 are accepted or refused as documented; hbk_json_dumps
+ * numbers and UTF-8 are accepted or refused as documented; outside text is
+ * made valid UTF-8 (bad bytes as U+FFFD) and cut only on a character by
+ * hbk_utf8_copy, hbk_utf8_cut, hbk_copy, the error context and the JSON
+ * string writers, at every limit and offset; hbk_json_dumps
  * writes what jansson's json_dumps writes, byte for byte, for a document
  * of every kind of value and escape and for a thousand random ones;
  * hbk_json_money builds the object json_pack built; and
@@ -867,6 +870,163 @@ static void test_utf8(void)
 	CHECK(!hbk_utf8_valid("\xf0\x9f\x98\x80", 3));
 }
 
+/* hbk_utf8_copy of s (all of it) into size bytes: the text, and whether it fit. */
+static const char *utf8_copied(const char *s, size_t size, bool *whole)
+{
+	static char out[64];
+	CHECK(size <= sizeof(out));
+	memset(out, 'X', sizeof(out));
+	*whole = hbk_utf8_copy(out, size, s, strlen(s));
+	CHECK(strlen(out) < size);
+	CHECK(hbk_utf8_valid(out, strlen(out)));
+	return out;
+}
+
+static void test_utf8_copy(void)
+{
+	bool whole;
+	/* Valid text is copied as it is. */
+	CHECK_STR(utf8_copied("", 8, &whole), "");
+	CHECK(whole);
+	CHECK_STR(utf8_copied("Jo\xc3\xa3o \xe2\x82\xac", 16, &whole), "Jo\xc3\xa3o \xe2\x82\xac");
+	CHECK(whole);
+	/* Each byte that begins no character becomes U+FFFD. */
+	CHECK_STR(utf8_copied("\xff", 8, &whole), "\xef\xbf\xbd");
+	CHECK(whole);
+	CHECK_STR(utf8_copied("a\xc0\xaf" "b", 16, &whole), "a\xef\xbf\xbd\xef\xbf\xbd" "b"); /* overlong '/' */
+	CHECK_STR(utf8_copied("\xed\xa0\x80", 16, &whole), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	CHECK_STR(utf8_copied("\xe2\x82", 16, &whole), "\xef\xbf\xbd\xef\xbf\xbd"); /* cut short */
+	CHECK_STR(utf8_copied("\xe2\x82x", 16, &whole), "\xef\xbf\xbd\xef\xbf\xbdx");
+	CHECK_STR(utf8_copied("\xf4\x90\x80\x80", 16, &whole),
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* past U+10FFFF */
+	CHECK(whole);
+	/* A copy that does not fit stops before the character that would
+	 * not fit whole, at every size. */
+	CHECK_STR(utf8_copied("ab\xc3\xa9", 4, &whole), "ab");
+	CHECK(!whole);
+	CHECK_STR(utf8_copied("ab\xc3\xa9", 5, &whole), "ab\xc3\xa9");
+	CHECK(whole);
+	CHECK_STR(utf8_copied("\xe2\x82\xac\xe2\x82\xac", 6, &whole), "\xe2\x82\xac");
+	CHECK(!whole);
+	CHECK_STR(utf8_copied("\xf0\x9f\x98\x80", 4, &whole), "");
+	CHECK(!whole);
+	CHECK_STR(utf8_copied("a\xff", 4, &whole), "a"); /* U+FFFD does not fit */
+	CHECK(!whole);
+	CHECK_STR(utf8_copied("abc", 1, &whole), "");
+	CHECK(!whole);
+	/* Only len bytes are read: a cut at len is a cut character. */
+	char out[16];
+	CHECK(hbk_utf8_copy(out, sizeof(out), "a\xc3\xa9", 2));
+	CHECK_STR(out, "a\xef\xbf\xbd");
+	CHECK(hbk_utf8_copy(out, sizeof(out), "a\0b", 3)); /* NUL ends the copy's text */
+	CHECK_INT(out[0], 'a');
+	CHECK_INT(hbk_utf8_char_len("\xc3\xa9", 2), 2);
+	CHECK_INT(hbk_utf8_char_len("\xc3\xa9", 1), 0);
+	CHECK_INT(hbk_utf8_char_len("\xe2\x82\xac", 3), 3);
+	CHECK_INT(hbk_utf8_char_len("\xf0\x9f\x98\x80", 4), 4);
+	CHECK_INT(hbk_utf8_char_len("\x80", 1), 0);
+	CHECK_INT(hbk_utf8_char_len("", 0), 0);
+}
+
+static void test_utf8_cut(void)
+{
+	/* The length for "%.*s": at most max bytes, never inside a character. */
+	CHECK_INT(hbk_utf8_cut("abc", 2), 2);
+	CHECK_INT(hbk_utf8_cut("abc", 64), 3);
+	CHECK_INT(hbk_utf8_cut("", 64), 0);
+	CHECK_INT(hbk_utf8_cut("a\xc3\xa9", 2), 1);
+	CHECK_INT(hbk_utf8_cut("a\xc3\xa9", 3), 3);
+	CHECK_INT(hbk_utf8_cut("\xe2\x82\xac\xe2\x82\xac", 5), 3);
+	CHECK_INT(hbk_utf8_cut("\xf0\x9f\x98\x80", 3), 0);
+	CHECK_INT(hbk_utf8_cut("abc", 0), 0);
+	/* Bytes that begin no character count one each (the message they go
+	 * into is made valid when it is set). */
+	CHECK_INT(hbk_utf8_cut("\xff\xfe", 1), 1);
+	CHECK_INT(hbk_utf8_cut("\xe2\x82", 1), 1);
+	/* Every limit on a run of 2-, 3- and 4-byte characters after 0..3
+	 * ASCII bytes: what is shown is valid UTF-8. */
+	const char *chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+	for (size_t c = 0; c < 3; c++)
+		for (size_t lead = 0; lead < 4; lead++) {
+			char s[128] = "";
+			memset(s, 'a', lead);
+			s[lead] = '\0';
+			while (strlen(s) + strlen(chars[c]) < sizeof(s))
+				memcpy(s + strlen(s), chars[c], strlen(chars[c]) + 1);
+			for (size_t max = 0; max < 80; max++) {
+				int n = hbk_utf8_cut(s, max);
+				CHECK(n >= 0 && (size_t)n <= max && (size_t)n + 4 > max);
+				CHECK(hbk_utf8_valid(s, (size_t)n));
+			}
+		}
+}
+
+/* hbk_copy cuts on a character of valid text, and only there. */
+static void test_copy_boundary(void)
+{
+	char out[4];
+	CHECK(!hbk_copy(out, sizeof(out), "ab\xc3\xa9"));
+	CHECK_STR(out, "ab");
+	CHECK(!hbk_copy(out, sizeof(out), "a\xe2\x82\xac"));
+	CHECK_STR(out, "a");
+	CHECK(!hbk_copy(out, sizeof(out), "\xf0\x9f\x98\x80"));
+	CHECK_STR(out, "");
+	CHECK(!hbk_copy(out, sizeof(out), "abc\xc3\xa9"));
+	CHECK_STR(out, "abc");
+	CHECK(hbk_copy(out, sizeof(out), "\xc3\xa9"));
+	CHECK_STR(out, "\xc3\xa9");
+	/* Stray continuation bytes begin no character: cut where they fall. */
+	CHECK(!hbk_copy(out, sizeof(out), "\x80\x80\x80\x80\x80"));
+	CHECK_INT(strlen(out), 3);
+	CHECK(!hbk_copy(out, sizeof(out), "ab\x80\x80"));
+	CHECK_INT(strlen(out), 3);
+}
+
+/* Outside text into JSON: always valid, bad bytes as U+FFFD. */
+static void test_json_outside_text(void)
+{
+	struct hbk_buf buf;
+	hbk_buf_init(&buf, 0);
+	hbk_buf_json_string(&buf, "a\xff" "b\xc0\xaf\xc3\xa9\x7f\"");
+	CHECK_STR(buf.data, "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9\\u007f\\\"\"");
+	hbk_buf_reset(&buf);
+	hbk_buf_json_string(&buf, "\xe2\x82"); /* a character cut at the end */
+	CHECK_STR(buf.data, "\"\xef\xbf\xbd\xef\xbf\xbd\"");
+	hbk_buf_free(&buf);
+
+	json_t *text = hbk_json_text("no such resource: /\xc0\xaf\xff");
+	CHECK(text != NULL);
+	CHECK_STR(json_string_value(text), "no such resource: /\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	json_decref(text);
+	text = hbk_json_text("Jo\xc3\xa3o");
+	CHECK_STR(json_string_value(text), "Jo\xc3\xa3o");
+	json_decref(text);
+
+	/* An error message set from outside text is valid, cut on a character. */
+	struct hbk_error err = {0};
+	char field[200];
+	memset(field, 'a', sizeof(field));
+	memcpy(field + 199 - 2, "\xc3\xa9", 3); /* 197 ASCII bytes, then é */
+	hbk_fail_field(&err, HBK_EINVAL, "unknown_field", field, "unknown field '%s' \xff", field);
+	CHECK(hbk_utf8_valid(err.field, strlen(err.field)));
+	CHECK(hbk_utf8_valid(err.message, strlen(err.message)));
+	CHECK(strstr(err.message, "\xef\xbf\xbd") != NULL);
+	hbk_fail(&err, HBK_EINVAL, "x", "%s", "");
+	char long_text[HBK_ERROR_MESSAGE_MAX + 8];
+	memset(long_text, 'a', sizeof(long_text));
+	for (size_t lead = 0; lead < 3; lead++) {
+		for (size_t i = lead; i + 2 < sizeof(long_text); i += 2)
+			memcpy(long_text + i, "\xc3\xa9", 2);
+		long_text[sizeof(long_text) - 1] = '\0';
+		hbk_fail(&err, HBK_EINVAL, "x", "%s", long_text);
+		CHECK(hbk_utf8_valid(err.message, strlen(err.message)));
+		CHECK(strlen(err.message) >= HBK_ERROR_MESSAGE_MAX - 4);
+		hbk_error_prefix(&err, "%s", "\xe2\x82\xac");
+		CHECK(hbk_utf8_valid(err.message, strlen(err.message)));
+		long_text[lead] = 'a';
+	}
+}
+
 /* ---- JSON text ---- */
 
 /* hbk_json_dumps against jansson's own dump, which it replaces. */
@@ -1121,6 +1281,7 @@ UNIT_TESTS(UNIT_T(test_money_parse_eur), UNIT_T(test_money_parse_other_currencie
 	   UNIT_T(test_buf_reserve), UNIT_T(test_buf_put_thousandths), UNIT_T(test_buf_put_int),
 	   UNIT_T(test_buf_printf_detach),
 	   UNIT_T(test_parse_int), UNIT_T(test_email_valid), UNIT_T(test_card_number),
-	   UNIT_T(test_utf8), UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random),
+	   UNIT_T(test_utf8), UNIT_T(test_utf8_copy), UNIT_T(test_utf8_cut),
+	   UNIT_T(test_copy_boundary), UNIT_T(test_json_outside_text), UNIT_T(test_json_dump_kinds), UNIT_T(test_json_dump_random),
 	   UNIT_T(test_json_money_object), UNIT_T(test_json_load_random),
 	   UNIT_T(test_json_load_edges));

@@ -1,9 +1,10 @@
 /*
  * test_search_text.c - proves that the search answer, which hbkd writes by
  * hand for speed, says byte for byte what the slower reference writers
- * say. JSON strings are compared with a byte-at-a-time escaper over every
- * byte value and thousands of random strings; offer ids with an snprintf
- * encoder over thousands of random stays; money with hbk_copy's currency.
+ * say. JSON strings are compared with a byte-at-a-time escaper (bytes
+ * that are not UTF-8 written as U+FFFD) over every byte value and
+ * thousands of random strings; offer ids with an snprintf encoder over
+ * thousands of random stays; money with hbk_copy's currency.
  * Whole searches (every city, several stays, sorts, limits, a hotel name
  * that needs escaping) are parsed with jansson: each offer must be what
  * hbk_quote_stay() prices through SQLite for the stay its id names, and
@@ -32,11 +33,24 @@ static uint32_t rng(void)
 
 /* ---- JSON strings ---- */
 
-/* The reference: one byte at a time, as the writer was first written. */
+/* The reference: one byte at a time, as the writer was first written;
+ * a byte that begins no UTF-8 character is written as U+FFFD, and the
+ * bytes of a character are taken whole. */
 static void json_string_per_byte(struct hbk_buf *buf, const char *s)
 {
 	hbk_buf_putc(buf, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x80) {
+			size_t n = hbk_utf8_char_len((const char *)p, strlen((const char *)p));
+			if (n == 0) {
+				hbk_buf_puts(buf, "\xef\xbf\xbd");
+				continue;
+			}
+			for (size_t i = 0; i < n; i++)
+				hbk_buf_putc(buf, (char)p[i]);
+			p += n - 1;
+			continue;
+		}
 		switch (*p) {
 		case '"': hbk_buf_puts(buf, "\\\""); break;
 		case '\\': hbk_buf_puts(buf, "\\\\"); break;

@@ -133,7 +133,10 @@ char *hbk_buf_detach(struct hbk_buf *buf);
 
 /* snprintf that asserts the output fit: for fixed formats into sized arrays. */
 void hbk_format(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Copies src into dst of size bytes; returns false when it was truncated. */
+/* Copies src into dst of size bytes; returns false when it was truncated.
+ * A truncated copy ends on a UTF-8 character boundary (it never cuts a
+ * character of valid text in two); it does not repair invalid text, which
+ * hbk_utf8_copy does. */
 bool hbk_copy(char *dst, size_t size, const char *src);
 
 /* Parses a base-10 integer in [min, max]; the whole string must be digits. */
@@ -221,5 +224,23 @@ bool hbk_email_valid(const char *email);
  * dashes allowed between them. Such input is refused and never echoed. */
 bool hbk_looks_like_card_number(const char *s);
 bool hbk_utf8_valid(const char *s, size_t len);
+#define HBK_UTF8_CHAR_MAX 4 /* bytes of the longest UTF-8 character */
+/* The bytes (1 to 4) of the UTF-8 character that begins s (len bytes), or
+ * 0 when they are not one. */
+size_t hbk_utf8_char_len(const char *s, size_t len);
+/*
+ * Copies len bytes of src into dst (size bytes, always NUL-terminated) as
+ * valid UTF-8: each byte that does not begin a character (a stray or
+ * missing continuation byte, an overlong encoding, a UTF-16 surrogate, a
+ * code point past U+10FFFF) becomes U+FFFD, and a copy that does not fit
+ * ends before the character that would not fit whole. False when it did
+ * not fit. Every text from outside that goes into an answer, an error
+ * message or a log line passes here or through hbk_utf8_cut first:
+ * jansson refuses invalid UTF-8 and a cut character is invalid.
+ */
+bool hbk_utf8_copy(char *dst, size_t size, const char *src, size_t len);
+/* How many bytes of s, at most max_bytes, to show without cutting a
+ * character in two: the length for "%.*s" where "%.64s" would cut. */
+int hbk_utf8_cut(const char *s, size_t max_bytes);
 
 #endif

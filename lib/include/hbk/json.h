@@ -21,11 +21,18 @@ const char *hbk_json_str(const json_t *obj, const char *key, const char *def);
 long long hbk_json_int(const json_t *obj, const char *key, long long def);
 bool hbk_json_bool(const json_t *obj, const char *key, bool def);
 
-/* Appends s as a JSON string literal (quoted, escaped) to buf. */
+/* A JSON string of s, text from outside: bytes that are not UTF-8 become
+ * U+FFFD, where json_string would give NULL. Returned (a new reference). */
+json_t *hbk_json_text(const char *s);
+
+/* Appends s as a JSON string literal (quoted, escaped) to buf; bytes that
+ * are not UTF-8 are written as U+FFFD, so the text is always valid. */
 void hbk_buf_json_string(struct hbk_buf *buf, const char *s);
 
 /* Serialises compactly with keys in insertion order, as jansson's
- * json_dumps(JSON_COMPACT) does. Caller frees. */
+ * json_dumps(JSON_COMPACT) does. Caller frees. json is never NULL: a
+ * builder that may fail on outside text (json_pack refuses a string that
+ * is not valid UTF-8) is checked by its caller, which answers an error. */
 char *hbk_json_dumps(const json_t *json);
 /* The same text, appended to out (check out->overflow). */
 void hbk_json_dump(const json_t *json, struct hbk_buf *out);
