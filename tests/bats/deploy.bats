@@ -116,3 +116,19 @@ drift() {
 	drift kustomization.yaml '/  - pdb.yaml/d'
 	assert_output --partial 'kustomization.yaml lists'
 }
+
+@test "config/hbkd.yaml works as shipped from the source tree: hbkd starts and logs to standard error" {
+	local cfg="$HBK_TOP/config/hbkd.yaml" ready="$BATS_TEST_TMPDIR/hbkd.ready"
+	run hbk-admin --config "$cfg" config show
+	assert_success
+	run hbk-admin -q --config "$cfg" init --demo
+	assert_success
+	hbkd --config "$cfg" --listen 127.0.0.1:0 --ready-file "$ready" --workers 1 \
+		2>"$BATS_TEST_TMPDIR/stderr" 3>&- &
+	HBKD_PID=$!
+	await_ready hbkd "$HBKD_PID" "$ready" "$BATS_TEST_TMPDIR/stderr"
+	run curl -sS -o /dev/null -w '%{http_code}' "http://$(cat "$ready")/healthz"
+	assert_output 200
+	run grep -c '"path":"/healthz"' "$BATS_TEST_TMPDIR/stderr"
+	assert_success
+}
