@@ -1,7 +1,8 @@
 # hbk - build, test, demo, bench, install.
 #
 #   make            build every program into bin/
-#   make test       install deps, build, run C unit tests (ASan+UBSan) and bats
+#   make test       install deps, build, lint, run C unit tests (ASan+UBSan) and bats
+#   make lint       yamllint on deploy/ and config/, promtool on the alert rules
 #   make demo       install deps, build, run an agent session on the embedded store
 #   make bench      benchmarks (scripts/bench)
 #   make install PREFIX=/usr/local
@@ -81,8 +82,17 @@ deps:
 unit: $(UNIT_BIN)
 
 test: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit lint
 	@sh scripts/run-tests
+
+# The manifests and the Prometheus rules of deploy/monitoring (their unit
+# tests and a live Prometheus run in tests/bats/monitoring.bats).
+lint:
+	@echo "  LINT    deploy config"
+	@yamllint -s deploy config tests/monitoring
+	@mkdir -p build
+	@node tests/tools/check-monitoring.mjs rules build/prometheus-rules.yaml
+	@promtool check rules build/prometheus-rules.yaml >/dev/null
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -106,7 +116,7 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all deps unit test demo bench install clean
+.PHONY: all deps unit test lint demo bench install clean
 .SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
