@@ -71,6 +71,7 @@ static const struct {
     {"payment.timeout_ms", false},
     {"payment.faults.error_rate", false},
     {"payment.faults.fail", false},
+    {"payment.faults.lose", false},
     {"notify.email.kind", false},
     {"notify.email.url", false},
     {"notify.email.from", false},

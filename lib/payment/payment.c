@@ -131,6 +131,21 @@ void hbk_payment_refund(struct hbk_payment *payment, const char *idempotency_key
 	hbk_call_finish(call, rc, NULL);
 }
 
+void hbk_payment_find(struct hbk_payment *payment, const char *idempotency_key,
+		      const char *booking_id, int64_t since_ms, struct hbk_payment_intent *out,
+		      struct hbk_call *call)
+{
+	const struct hbk_payment_ops *ops = payment->ops;
+	if (ops->find_async) {
+		ops->find_async(payment->self, idempotency_key, booking_id, since_ms, out, call);
+		return;
+	}
+	call->retry_after_ms = 0;
+	hbk_result rc =
+	    ops->find(payment->self, idempotency_key, booking_id, since_ms, out, &call->err);
+	hbk_call_finish(call, rc, NULL);
+}
+
 void hbk_payment_attach(struct hbk_payment *payment, struct event_base *base)
 {
 	if (payment->ops && payment->ops->attach)

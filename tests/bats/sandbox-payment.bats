@@ -478,3 +478,23 @@ refund_event() { # event_id intent booking_id
 	net=$(curl -sS "$SANDBOX_URL/__sandbox/state" | jq --arg id "$id" '[.payment.payment_intents[] | select(.metadata.booking_id == $id) | .amount_received - .amount_refunded] | add')
 	[ "$net" = 0 ]
 }
+
+@test "an authorization whose answers were all lost is found by its key and voided: FAILED, the intent canceled" {
+	stripe_config
+	sed -i 's/timeout_ms: 3000/timeout_ms: 400/' "$HBK_CONFIG"
+	# The provider authorizes each time; every answer is lost.
+	sandbox_faults '{"endpoint":"payment.payment_intents.create","timeout_rate":1}'
+	hbk search --city LIS --checkin "$in" --checkout "$out" -o json >/dev/null
+	run --separate-stderr hbk book 1 --guest "Ana Silva" --email ana@example.com -o json
+	[ "$status" -eq 6 ]
+	id=$(echo "$output" | jq -r .id)
+	echo "$output" | jq -e '.status == "FAILED" and .failure.code == "payment_unavailable"'
+	# What the authorize key created is at the provider, voided: no money held.
+	intents=$(curl -sS -H "$KEY" "$SANDBOX_URL/v1/payment_intents?limit=100")
+	[ "$(echo "$intents" | jq --arg id "$id" '[.data[] | select(.metadata.booking_id == $id)] | length')" = 1 ]
+	[ "$(echo "$intents" | jq -r --arg id "$id" '.data[] | select(.metadata.booking_id == $id) | .status')" = canceled ]
+	# The booking's history says what was found and voided.
+	pi=$(echo "$intents" | jq -r --arg id "$id" '.data[] | select(.metadata.booking_id == $id) | .id')
+	hbk history "$id" -o json | jq -e --arg pi "$pi" '[.events[] | select(.type == "hbk.booking.payment_voided.v1" and .data.reference == $pi)] | length == 1'
+	[ -z "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT booking_id FROM sagas")" ]
+}

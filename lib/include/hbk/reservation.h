@@ -100,6 +100,12 @@ struct hbk_booking {
 	/* The partner step failed without an answer: the partner may hold a
 	 * booking under our id, which compensation looks up and cancels. */
 	bool partner_uncertain;
+	/* An authorization (create) or charge (update) went unanswered: the
+	 * provider may hold one under payment_key, made since
+	 * payment_since_ms, which compensation finds and voids. */
+	bool payment_uncertain;
+	char payment_key[HBK_IDEMPOTENCY_KEY_MAX];
+	int64_t payment_since_ms;
 	bool compensating;
 	/* Compensation steps an upstream refused for good (1u << step): the
 	 * saga goes on without them and reconciliation settles them. */
