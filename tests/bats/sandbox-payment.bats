@@ -498,3 +498,18 @@ refund_event() { # event_id intent booking_id
 	hbk history "$id" -o json | jq -e --arg pi "$pi" '[.events[] | select(.type == "hbk.booking.payment_voided.v1" and .data.reference == $pi)] | length == 1'
 	[ -z "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT booking_id FROM sagas")" ]
 }
+
+@test "through hbkd too: an authorization whose answers were all lost ends voided at the provider" {
+	stripe_config
+	sed -i 's/timeout_ms: 3000/timeout_ms: 400/' "$HBK_CONFIG"
+	start_hbkd
+	sandbox_faults '{"endpoint":"payment.payment_intents.create","timeout_rate":1}'
+	export HBK_API_URL="$HBKD_URL" HBK_TOKEN="$HBK_TEST_TOKEN"
+	hbk search --city LIS --checkin "$in" --checkout "$out" -o json >/dev/null
+	run --separate-stderr hbk book 1 --guest "Ana Silva" --email ana@example.com -o json
+	[ "$status" -eq 6 ]
+	id=$(echo "$output" | jq -r .id)
+	[ "$(hbk view "$id" -o json | jq -r .status)" = FAILED ]
+	intents=$(curl -sS -H "$KEY" "$SANDBOX_URL/v1/payment_intents?limit=100")
+	[ "$(echo "$intents" | jq -r --arg id "$id" '[.data[] | select(.metadata.booking_id == $id) | .status] | join(",")')" = canceled ]
+}
