@@ -32,12 +32,17 @@ hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *stor
 	const char *kind = cfg ? hbk_config_get(cfg, "payment.kind", "sandbox") : "sandbox";
 	if (kind == NULL || kind[0] == '\0')
 		kind = "sandbox";
+	hbk_result rc;
 	if (strcmp(kind, "sandbox") == 0)
-		return hbk_payment_sandbox_open(cfg, store, out, err);
-	if (strcmp(kind, "stripe") == 0)
-		return hbk_payment_stripe_open(cfg, out, err);
-	return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "payment.kind",
+		rc = hbk_payment_sandbox_open(cfg, store, out, err);
+	else if (strcmp(kind, "stripe") == 0)
+		rc = hbk_payment_stripe_open(cfg, out, err);
+	else
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "payment.kind",
 			      "unknown payment kind '%.64s' (expected sandbox or stripe)", kind);
+	if (rc == HBK_OK)
+		hbk_config_provider(cfg, "payment", out->identity, sizeof(out->identity));
+	return rc;
 }
 
 /* Destroys the adapter and empties payment. Safe on NULL and on an empty

@@ -92,6 +92,9 @@ struct hbk_payment_ops {
 struct hbk_payment {
 	const struct hbk_payment_ops *ops;
 	void *self;
+	/* Which provider: kind and URL (hbk_config_provider), set by
+	 * hbk_payment_open; a saga is resumed only against the one it began with. */
+	char identity[HBK_PROVIDER_IDENTITY_MAX];
 };
 
 hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *store,
