@@ -166,6 +166,30 @@ book_killed_at() {
 	stop_sandbox
 }
 
+@test "a store made before sagas recorded their providers: migrated, and the kinds the booking names decide" {
+	start_sandbox
+	export TEST_PAYMENT_KEY=sk_test_sandbox
+	conf="$BATS_TEST_TMPDIR/stripe.yaml"
+	printf 'payment: {kind: stripe, url: "%s", secret_key: "env:TEST_PAYMENT_KEY"}\n' "$SANDBOX_URL" >"$conf"
+	rc=0
+	HBK_CONFIG="$conf" HBK_FAULT_KILL_AT=partner_book hbk book "$line" --guest "Kay Nine" \
+		--email k9@example.com >/dev/null 2>&1 || rc=$?
+	[ "$rc" -eq 137 ]
+	id=$(db "SELECT booking_id FROM sagas")
+	# The store as schema 7 left it: no provider columns.
+	db "ALTER TABLE sagas DROP COLUMN partner; ALTER TABLE sagas DROP COLUMN payment; PRAGMA user_version = 7"
+	run --separate-stderr hbk list -o json
+	assert_success
+	[ "$stderr" = "hbk: warning: saga of $id left alone: it began with partner sandbox and payment stripe; this process has partner sandbox and payment sandbox (run it with the configuration it began with)" ]
+	[ "$(db "PRAGMA user_version")" -eq 8 ]
+	[ "$(db "SELECT partner || '|' || payment FROM sagas")" = "|" ]
+	HBK_CONFIG="$conf" run --separate-stderr hbk view "$id" -o json
+	assert_success
+	echo "$output" | jq -e '.status == "CONFIRMED"'
+	[ "$(db "SELECT COUNT(*) FROM sagas")" -eq 0 ]
+	stop_sandbox
+}
+
 @test "kill -9 at random moments: every booking ends CONFIRMED or FAILED, consistent" {
 	for i in $(seq 1 25); do
 		pm=pm_card_visa
