@@ -57,10 +57,10 @@ int cmd_recover(struct hbk_cli *cli, int argc, const char **argv)
 	if (cli->format == HBK_FORMAT_JSON) {
 		json_t *sagas = json_array();
 		for (int i = 0; i < left->count && i < HBK_SAGAS_LEFT_SHOWN; i++)
-			json_array_append_new(sagas, json_pack("{s:s, s:s, s:s}", "id",
-							       left->sagas[i].id, "partner",
-							       left->sagas[i].partner, "payment",
-							       left->sagas[i].payment));
+			json_array_append_new(sagas,
+					      json_pack("{s:s, s:s, s:s}", "id", left->sagas[i].id,
+							"partner", left->sagas[i].partner,
+							"payment", left->sagas[i].payment));
 		json_t *doc = json_pack("{s:i, s:O, s:o}", "recovered", resumed, "pending", ids,
 					"left", sagas);
 		hbk_output_json(stdout, doc);
@@ -77,6 +77,15 @@ int cmd_recover(struct hbk_cli *cli, int argc, const char **argv)
 	json_decref(ids);
 	if (recover_rc != HBK_OK)
 		hbk_cli_error(cli, &recover_err);
+	if (pending > 0 && left->count > 0) {
+		fprintf(
+		    stderr,
+		    "%s: error: %lld booking(s) still PENDING: %d saga(s) began with other "
+		    "providers than this configuration names (see the 'left' lines); the rest run "
+		    "in a live process or could not finish\n",
+		    cli->prog, pending, left->count);
+		return hbk_exit_code(HBK_EUNAVAILABLE);
+	}
 	if (pending > 0) {
 		fprintf(stderr,
 			"%s: error: %lld booking(s) still PENDING: their saga is running in a live "

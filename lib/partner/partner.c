@@ -33,8 +33,9 @@ hbk_result hbk_partner_open(const struct hbk_config *cfg, struct hbk_store *stor
 	else if (strcmp(kind, "hotelbeds") == 0)
 		rc = hbk_partner_hotelbeds_open(cfg, store, out, err);
 	else
-		return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "partner.kind",
-			      "unknown partner kind '%.64s' (expected sandbox or hotelbeds)", kind);
+		return hbk_fail_field(
+		    err, HBK_EINVAL, "invalid_config", "partner.kind",
+		    "unknown partner kind '%.64s' (expected sandbox or hotelbeds)", kind);
 	if (rc == HBK_OK)
 		hbk_config_provider(cfg, "partner", out->identity, sizeof(out->identity));
 	return rc;

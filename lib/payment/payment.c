@@ -39,7 +39,8 @@ hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *stor
 		rc = hbk_payment_stripe_open(cfg, out, err);
 	else
 		return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "payment.kind",
-			      "unknown payment kind '%.64s' (expected sandbox or stripe)", kind);
+				      "unknown payment kind '%.64s' (expected sandbox or stripe)",
+				      kind);
 	if (rc == HBK_OK)
 		hbk_config_provider(cfg, "payment", out->identity, sizeof(out->identity));
 	return rc;

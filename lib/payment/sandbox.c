@@ -1077,7 +1077,8 @@ static hbk_result sim_find(void *self, const char *idempotency_key, const char *
 		return r;
 	char *fingerprint = NULL, *stored = NULL;
 	r = key_load(sim->store, idempotency_key, &fingerprint, &stored, err);
-	json_t *operation = fingerprint ? hbk_json_loads(fingerprint, strlen(fingerprint), NULL) : NULL;
+	json_t *operation =
+	    fingerprint ? hbk_json_loads(fingerprint, strlen(fingerprint), NULL) : NULL;
 	json_t *record = stored ? hbk_json_loads(stored, strlen(stored), NULL) : NULL;
 	free(fingerprint);
 	free(stored);

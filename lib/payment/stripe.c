@@ -672,7 +672,8 @@ static void find_page_done(struct hbk_call *page_call)
 	const json_t *item;
 	json_array_foreach(data, i, item)
 	{
-		const char *booking = hbk_json_str(json_object_get(item, "metadata"), "booking_id", "");
+		const char *booking =
+		    hbk_json_str(json_object_get(item, "metadata"), "booking_id", "");
 		if (strcmp(hbk_json_str(item, "object", ""), "payment_intent") == 0 &&
 		    strcmp(booking, find->booking_id) == 0) {
 			intent_from_json(item, find->out);
@@ -712,9 +713,9 @@ static void find_page(struct stripe_find *find)
 	struct stripe_req *rq = request_new(OP_LIST_PAGE, &find->page_call);
 	rq->page_out = &find->page;
 	/* created[gte], its brackets percent-encoded. */
-	hbk_format(rq->path, sizeof(rq->path), "/payment_intents?limit=%d&created%%5Bgte%%5D=%lld%s%s",
-		   STRIPE_LIST_PAGE, find->created_gte_s, find->last[0] ? "&starting_after=" : "",
-		   find->last);
+	hbk_format(rq->path, sizeof(rq->path),
+		   "/payment_intents?limit=%d&created%%5Bgte%%5D=%lld%s%s", STRIPE_LIST_PAGE,
+		   find->created_gte_s, find->last[0] ? "&starting_after=" : "", find->last);
 	request_send(find->st, find->up, rq, "GET", NULL);
 }
 

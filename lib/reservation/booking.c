@@ -341,7 +341,8 @@ static enum hbk_saga_step next_create(const struct hbk_booking *b)
 static enum hbk_saga_step next_update(const struct hbk_booking *b)
 {
 	if (b->compensating) {
-		if ((b->payment_uncertain || (b->charge_payment >= 0 && has_open_authorization(b))) &&
+		if ((b->payment_uncertain ||
+		     (b->charge_payment >= 0 && has_open_authorization(b))) &&
 		    open_step(b, HBK_STEP_PAYMENT_VOID))
 			return HBK_STEP_PAYMENT_VOID;
 		return HBK_STEP_UPDATE_ABANDON;

@@ -207,8 +207,8 @@ hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hb
 	int count;
 	*resumed = 0;
 	memset(&engine->left, 0, sizeof(engine->left));
-	hbk_result rc = orphans_find(engine, INT64_MAX, RECOVER_BATCH_MAX, NULL, NULL, &orphans,
-				     &count, err);
+	hbk_result rc =
+	    orphans_find(engine, INT64_MAX, RECOVER_BATCH_MAX, NULL, NULL, &orphans, &count, err);
 	if (rc != HBK_OK)
 		return rc;
 
@@ -239,8 +239,8 @@ hbk_result hbk_engine_adopt(struct hbk_engine *engine, int64_t idle_ms,
 	int count;
 	*adopted = 0;
 	memset(&engine->left, 0, sizeof(engine->left));
-	hbk_result rc = orphans_find(engine, hbk_now_ms() - idle_ms, INT32_MAX, mine, ctx,
-				     &orphans, &count, err);
+	hbk_result rc = orphans_find(engine, hbk_now_ms() - idle_ms, INT32_MAX, mine, ctx, &orphans,
+				     &count, err);
 	if (rc != HBK_OK)
 		return rc;
 	for (int i = 0; i < count; i++) {

@@ -546,10 +546,9 @@ static hbk_result start_compensation(struct hbk_engine *engine, struct hbk_booki
 	 */
 	bool uncertain = step == HBK_STEP_PARTNER_BOOK && cause->result == HBK_EUNAVAILABLE &&
 			 engine->partner.ops->remote;
-	json_t *data =
-	    json_pack("{s:s, s:s, s:s, s:b}", "code", cause->code[0] ? cause->code : "failed",
-		      "message", cause->message, "step", hbk_saga_step_name(step),
-		      "partner_uncertain", uncertain);
+	json_t *data = json_pack("{s:s, s:s, s:s, s:b}", "code",
+				 cause->code[0] ? cause->code : "failed", "message", cause->message,
+				 "step", hbk_saga_step_name(step), "partner_uncertain", uncertain);
 	/*
 	 * An authorization that went unanswered may have been made (the
 	 * request reached the provider, the answer was lost): the compensation
@@ -911,7 +910,8 @@ static void step_called(struct hbk_call *call)
 			/* Held at the provider: void it (this call comes back here
 			 * with lookup off). */
 			hbk_copy(io->found, sizeof(io->found), io->pi.id);
-			io->found_amount = hbk_money_make(io->pi.amount.minor, run->booking.total.currency);
+			io->found_amount =
+			    hbk_money_make(io->pi.amount.minor, run->booking.total.currency);
 			hbk_format(io->key, sizeof(io->key), "%s:void:%s", run->id, io->found);
 			hbk_payment_void(&engine->payment, io->key, io->found, &io->pi, &io->call);
 			return;
@@ -921,8 +921,8 @@ static void step_called(struct hbk_call *call)
 			rc = call->rc = HBK_OK;
 	}
 	if (run->step == HBK_STEP_PAYMENT_VOID && !io->looked_up && rc != HBK_OK &&
-	    rc != HBK_EUNAVAILABLE &&
-	    strcmp(io->pi.status, "succeeded") == 0 && io->pi.amount_captured > 0 &&
+	    rc != HBK_EUNAVAILABLE && strcmp(io->pi.status, "succeeded") == 0 &&
+	    io->pi.amount_captured > 0 &&
 	    strcmp(io->pi.id, run->booking.payments[io->payment].reference) == 0) {
 		io->captured_instead = true;
 		rc = HBK_OK;

@@ -48,10 +48,10 @@ static const char reservation_schema[] =
     " payment TEXT NOT NULL DEFAULT ''"
     ") WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS payment_webhook_events ("
-    " id TEXT PRIMARY KEY,"    /* the provider's event id (evt_...) */
+    " id TEXT PRIMARY KEY," /* the provider's event id (evt_...) */
     " type TEXT NOT NULL,"
     " booking_id TEXT NOT NULL," /* '' when it named no booking of ours */
-    " outcome TEXT NOT NULL,"  /* applied | unchanged | ignored */
+    " outcome TEXT NOT NULL,"	 /* applied | unchanged | ignored */
     " received_ms INTEGER NOT NULL"
     ") WITHOUT ROWID;";
 

@@ -145,6 +145,8 @@ book_killed_at() {
 	assert_line "recovered 0 saga(s)"
 	assert_line "pending $id"
 	assert_line "left $id: began with partner hotelbeds $SANDBOX_URL and payment stripe $SANDBOX_URL"
+	[[ "$stderr" == *"hbk-admin: warning: $says"* ]]
+	[[ "$stderr" == *"hbk-admin: error: 1 booking(s) still PENDING: 1 saga(s) began with other providers"* ]]
 	run --separate-stderr hbk-admin recover -o json
 	echo "$output" | jq -e --arg id "$id" --arg url "$SANDBOX_URL" \
 		'.recovered == 0 and .left == [{id: $id, partner: ("hotelbeds " + $url), payment: ("stripe " + $url)}]'

@@ -272,9 +272,10 @@ static void test_unanswered_authorization(void)
 	init(&b);
 	CHECK_INT(apply(&b, "requested.v1", requested_json), HBK_OK);
 	CHECK_INT(apply(&b, "rooms_held.v1", held), HBK_OK);
-	STEP_AFTER(&b, "compensation_started.v1",
-		   "{\"code\":\"payment_declined\",\"message\":\"declined\",\"step\":\"authorize\"}",
-		   HBK_STEP_RELEASE);
+	STEP_AFTER(
+	    &b, "compensation_started.v1",
+	    "{\"code\":\"payment_declined\",\"message\":\"declined\",\"step\":\"authorize\"}",
+	    HBK_STEP_RELEASE);
 	CHECK(!b.payment_uncertain);
 
 	/* A void naming no payment without a lookup is corrupt. */
@@ -757,9 +758,9 @@ static void test_names(void)
 
 UNIT_TESTS(UNIT_T(test_create_happy_path), UNIT_T(test_payment_declined),
 	   UNIT_T(test_partner_failure_after_authorization), UNIT_T(test_failure_after_capture),
-	   UNIT_T(test_unanswered_authorization),
-	   UNIT_T(test_cancel_path), UNIT_T(test_update_price_increase),
-	   UNIT_T(test_update_price_decrease), UNIT_T(test_update_compensation),
-	   UNIT_T(test_check_changeable), UNIT_T(test_stay_check), UNIT_T(test_guest_check),
-	   UNIT_T(test_booking_json), UNIT_T(test_unknown_and_corrupt_events),
-	   UNIT_T(test_policy_penalty_at), UNIT_T(test_names));
+	   UNIT_T(test_unanswered_authorization), UNIT_T(test_cancel_path),
+	   UNIT_T(test_update_price_increase), UNIT_T(test_update_price_decrease),
+	   UNIT_T(test_update_compensation), UNIT_T(test_check_changeable), UNIT_T(test_stay_check),
+	   UNIT_T(test_guest_check), UNIT_T(test_booking_json),
+	   UNIT_T(test_unknown_and_corrupt_events), UNIT_T(test_policy_penalty_at),
+	   UNIT_T(test_names));

@@ -606,5 +606,6 @@ UNIT_TESTS(UNIT_T(test_key_expiry), UNIT_T(test_method_valid), UNIT_T(test_open_
 	   UNIT_T(test_happy_path), UNIT_T(test_idempotent_replay),
 	   UNIT_T(test_key_reuse_other_parameters), UNIT_T(test_declines),
 	   UNIT_T(test_capture_limits), UNIT_T(test_refund_limits), UNIT_T(test_double_cancel),
-	   UNIT_T(test_forced_fault), UNIT_T(test_lost_answer_and_find), UNIT_T(test_error_rate_one), UNIT_T(test_error_rate_retry),
+	   UNIT_T(test_forced_fault), UNIT_T(test_lost_answer_and_find),
+	   UNIT_T(test_error_rate_one), UNIT_T(test_error_rate_retry),
 	   UNIT_T(test_caller_transaction), UNIT_T(test_list_newest_first));

@@ -22,8 +22,9 @@ struct hbk_faults {
 
 /*
  * Reads the faults of "<prefix>.faults.*"; steps (nsteps names, borrowed)
- * are the names <prefix>.faults.fail and <prefix>.faults.lose may list. cfg may be NULL (no faults).
- * An unknown step name fails with HBK_EINVAL naming the key.
+ * are the names <prefix>.faults.fail and <prefix>.faults.lose may list.
+ * cfg may be NULL (no faults). An unknown step name fails with HBK_EINVAL
+ * naming the key.
  */
 hbk_result hbk_faults_load(const struct hbk_config *cfg, const char *prefix,
 			   const char *const *steps, int nsteps, struct hbk_faults *out,

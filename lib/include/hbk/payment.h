@@ -67,8 +67,7 @@ struct hbk_payment_ops {
 	 * when the provider has none.
 	 */
 	hbk_result (*find)(void *self, const char *idempotency_key, const char *booking_id,
-			   int64_t since_ms, struct hbk_payment_intent *out,
-			   struct hbk_error *err);
+			   int64_t since_ms, struct hbk_payment_intent *out, struct hbk_error *err);
 	void (*destroy)(void *self);
 
 	/* As in partner.h: the asynchronous calls of remote adapters. */
