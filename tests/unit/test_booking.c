@@ -447,6 +447,22 @@ static void test_update_compensation(void)
 	CHECK_INT(apply(&b, "update_requested.v1", update_up), HBK_OK);
 	STEP_AFTER(&b, "compensation_started.v1",
 		   "{\"code\":\"payment_declined\",\"message\":\"declined\"}", HBK_STEP_UPDATE_ABANDON);
+
+	/* The charge went unanswered: found held, voided, then abandoned. */
+	confirmed_booking(&b);
+	CHECK_INT(apply(&b, "update_requested.v1", update_up), HBK_OK);
+	STEP_AFTER(&b, "compensation_started.v1",
+		   "{\"code\":\"payment_unavailable\",\"message\":\"timeout\",\"step\":"
+		   "\"update_charge\",\"payment_key\":\"BK-1:charge:7\"}",
+		   HBK_STEP_PAYMENT_VOID);
+	STEP_AFTER(&b, "payment_authorized.v1",
+		   "{\"reference\":\"pi_2\",\"amount\":" EUR("120.00") ",\"status\":\"requires_capture\"}",
+		   HBK_STEP_PAYMENT_VOID);
+	CHECK_INT(b.charge_payment, 1);
+	STEP_AFTER(&b, "payment_voided.v1", "{\"reference\":\"pi_2\",\"found\":true}",
+		   HBK_STEP_UPDATE_ABANDON);
+	CHECK(b.payments[1].voided);
+	CHECK(!b.payments[0].voided);
 }
 
 static void test_check_changeable(void)
