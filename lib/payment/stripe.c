@@ -282,6 +282,8 @@ static void request_done(struct hbk_upstream_call *ucall)
 	call->retry_after_ms = 0;
 	if (ucall->rc != HBK_OK) {
 		/* No answer: timeout, refused connection, open circuit. */
+		call->unsent = strcmp(ucall->err.code, "circuit_open") == 0 ||
+			       strcmp(ucall->err.code, "upstream_unreachable") == 0;
 		err = ucall->err;
 		r = ucall->rc;
 		if (r == HBK_EUNAVAILABLE && strcmp(err.code, "circuit_open") != 0)
@@ -311,6 +313,8 @@ static void request_done(struct hbk_upstream_call *ucall)
 		}
 		if (r == HBK_EUNAVAILABLE && ucall->resp.retry_after_ms > 0)
 			call->retry_after_ms = ucall->resp.retry_after_ms;
+		/* A 429 is refused before it runs (a 409 races one that may). */
+		call->unsent = ucall->resp.status == 429;
 	}
 	hbk_upstream_call_reset(ucall);
 	hbk_buf_free(&rq->form);

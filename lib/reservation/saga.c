@@ -533,7 +533,9 @@ void booking_notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_n
 		hbk_notifier_kick(engine->notifier);
 }
 
-/* Records that a forward step failed for good: compensation starts. */
+/* Records that a forward step failed for good: compensation starts. key
+ * is the Idempotency-Key of an authorization that went unanswered after it
+ * may have reached the provider, else NULL. */
 static hbk_result start_compensation(struct hbk_engine *engine, struct hbk_booking *b,
 				     enum hbk_saga_step step, const struct hbk_error *cause,
 				     const char *key, struct hbk_error *err)
@@ -554,7 +556,7 @@ static hbk_result start_compensation(struct hbk_engine *engine, struct hbk_booki
 	 * request reached the provider, the answer was lost): the compensation
 	 * finds what its key made and voids it.
 	 */
-	if ((step == HBK_STEP_AUTHORIZE || step == HBK_STEP_UPDATE_CHARGE) &&
+	if (key != NULL && (step == HBK_STEP_AUTHORIZE || step == HBK_STEP_UPDATE_CHARGE) &&
 	    cause->result == HBK_EUNAVAILABLE)
 		json_object_set_new(data, "payment_key", json_string(key));
 	batch_add(&batch, b, "compensation_started.v1", data);
@@ -689,6 +691,9 @@ struct saga_run {
 	int notice;
 	int64_t step_started_us;
 	int detached; /* times the caller was answered before the end */
+	/* An attempt of this step went unanswered after it may have reached
+	 * the upstream: its effect may exist. */
+	bool maybe_done;
 	struct step_io io;
 	struct hbk_booking booking;
 	struct hbk_error err;
@@ -827,7 +832,8 @@ static void external_done(struct saga_run *run, hbk_result rc, struct event_batc
 		rc = commit_batch(engine, b, batch, NULL, false, &run->err);
 	} else if (!compensation) {
 		batch_clear(batch);
-		rc = start_compensation(engine, b, step, step_err, run->io.key, &run->err);
+		rc = start_compensation(engine, b, step, step_err,
+					run->maybe_done ? run->io.key : NULL, &run->err);
 	} else if (rc != HBK_EUNAVAILABLE) {
 		/*
 		 * Refused for good (the partner will not cancel, the provider will
@@ -870,6 +876,7 @@ static void attempt(void *arg)
 {
 	struct saga_run *run = arg;
 	run->io.call.done = step_called;
+	run->io.call.unsent = false;
 	run->step_started_us = hbk_now_ms() * 1000;
 	external_step(run->engine, &run->booking, run->step, &run->io);
 }
@@ -927,6 +934,8 @@ static void step_called(struct hbk_call *call)
 		io->captured_instead = true;
 		rc = HBK_OK;
 	}
+	if (rc == HBK_EUNAVAILABLE && !call->unsent)
+		run->maybe_done = true;
 	if (engine->on_step)
 		engine->on_step(engine->on_step_ctx, run->step,
 				hbk_now_ms() * 1000 - run->step_started_us, rc);
@@ -1001,6 +1010,7 @@ static void advance(struct saga_run *run)
 		}
 		if (!is_local(run->step)) {
 			run->attempt = 0;
+			run->maybe_done = false;
 			attempt(run);
 			return;
 		}

@@ -513,3 +513,17 @@ refund_event() { # event_id intent booking_id
 	intents=$(curl -sS -H "$KEY" "$SANDBOX_URL/v1/payment_intents?limit=100")
 	[ "$(echo "$intents" | jq -r --arg id "$id" '[.data[] | select(.metadata.booking_id == $id) | .status] | join(",")')" = canceled ]
 }
+
+@test "a provider that refuses connections: the booking FAILED at once, no lookup for what was never sent" {
+	stripe_config
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	sed -i "s|url: .*|url: http://127.0.0.1:$port|" "$HBK_CONFIG"
+	hbk search --city LIS --checkin "$in" --checkout "$out" -o json >/dev/null
+	run --separate-stderr hbk book 1 --guest "Ana Silva" --email ana@example.com -o json
+	[ "$status" -eq 6 ]
+	id=$(echo "$output" | jq -r .id)
+	echo "$output" | jq -e '.status == "FAILED" and .failure.code == "payment_unavailable"'
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM sagas")" -eq 0 ]
+	# Nothing can be held: the compensation did not look for it.
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT json_extract(data, '$.payment_key') IS NULL FROM events WHERE stream = '$id' AND type = 'hbk.booking.compensation_started.v1'")" -eq 1 ]
+}

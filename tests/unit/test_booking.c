@@ -455,9 +455,10 @@ static void test_update_compensation(void)
 		   "{\"code\":\"payment_unavailable\",\"message\":\"timeout\",\"step\":"
 		   "\"update_charge\",\"payment_key\":\"BK-1:charge:7\"}",
 		   HBK_STEP_PAYMENT_VOID);
-	STEP_AFTER(&b, "payment_authorized.v1",
-		   "{\"reference\":\"pi_2\",\"amount\":" EUR("120.00") ",\"status\":\"requires_capture\"}",
-		   HBK_STEP_PAYMENT_VOID);
+	STEP_AFTER(
+	    &b, "payment_authorized.v1",
+	    "{\"reference\":\"pi_2\",\"amount\":" EUR("120.00") ",\"status\":\"requires_capture\"}",
+	    HBK_STEP_PAYMENT_VOID);
 	CHECK_INT(b.charge_payment, 1);
 	STEP_AFTER(&b, "payment_voided.v1", "{\"reference\":\"pi_2\",\"found\":true}",
 		   HBK_STEP_UPDATE_ABANDON);

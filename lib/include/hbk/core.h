@@ -71,6 +71,10 @@ struct hbk_call {
 	void (*done)(struct hbk_call *call);
 	hbk_result rc;
 	int retry_after_ms;
+	/* Set by a remote adapter when an unavailable call never reached the
+	 * upstream (connection refused, open circuit, rate limited): it cannot
+	 * have taken effect. The caller clears it before each call. */
+	bool unsent;
 	struct hbk_error err;
 };
 
