@@ -2,7 +2,9 @@
  * recover.c - hbk-admin recover: resumes or compensates the sagas whose
  * process died, then lists the bookings still PENDING. The dispatcher
  * opens the engine without its own recovery pass so that the count
- * printed here is the work this command did.
+ * printed here is the work this command did. A saga that began with
+ * another partner or payment provider than this configuration names is
+ * left alone, and listed as such ("left").
  */
 #include <stdio.h>
 
@@ -51,18 +53,39 @@ int cmd_recover(struct hbk_cli *cli, int argc, const char **argv)
 		json_decref(ids);
 		return hbk_cli_error(cli, &err);
 	}
+	const struct hbk_sagas_left *left = &cli->engine->left;
 	if (cli->format == HBK_FORMAT_JSON) {
-		json_t *doc = json_pack("{s:i, s:O}", "recovered", resumed, "pending", ids);
+		json_t *sagas = json_array();
+		for (int i = 0; i < left->count && i < HBK_SAGAS_LEFT_SHOWN; i++)
+			json_array_append_new(sagas,
+					      json_pack("{s:s, s:s, s:s}", "id", left->sagas[i].id,
+							"partner", left->sagas[i].partner,
+							"payment", left->sagas[i].payment));
+		json_t *doc = json_pack("{s:i, s:O, s:o}", "recovered", resumed, "pending", ids,
+					"left", sagas);
 		hbk_output_json(stdout, doc);
 		json_decref(doc);
 	} else {
 		printf("recovered %d saga(s)\n", resumed);
 		for (size_t i = 0; i < json_array_size(ids); i++)
 			printf("pending %s\n", json_string_value(json_array_get(ids, i)));
+		for (int i = 0; i < left->count && i < HBK_SAGAS_LEFT_SHOWN; i++)
+			printf("left %s: began with partner %s and payment %s\n", left->sagas[i].id,
+			       left->sagas[i].partner, left->sagas[i].payment);
 	}
+	hbk_cli_sagas_left(cli);
 	json_decref(ids);
 	if (recover_rc != HBK_OK)
 		hbk_cli_error(cli, &recover_err);
+	if (pending > 0 && left->count > 0) {
+		fprintf(
+		    stderr,
+		    "%s: error: %lld booking(s) still PENDING: %d saga(s) began with other "
+		    "providers than this configuration names (see the 'left' lines); the rest run "
+		    "in a live process or could not finish\n",
+		    cli->prog, pending, left->count);
+		return hbk_exit_code(HBK_EUNAVAILABLE);
+	}
 	if (pending > 0) {
 		fprintf(stderr,
 			"%s: error: %lld booking(s) still PENDING: their saga is running in a live "

@@ -7,6 +7,8 @@
  *   POST /v1/payment_intents/{id}/cancel  payment.payment_intents.cancel
  *   GET  /v1/payment_intents/{id}         payment.payment_intents.get
  *   GET  /v1/payment_intents              payment.payment_intents.list
+ *                                         (limit, starting_after, ending_before,
+ *                                         created[gt|gte|lt|lte])
  *   POST /v1/refunds                      payment.refunds.create
  *   GET  /v1/refunds                      payment.refunds.list
  *
@@ -702,16 +704,46 @@ static void reply_page(struct payment_request *pr, json_t *items, const char *ur
 			       more, "url", url));
 }
 
+/* The created[gt|gte|lt|lte] bounds of a list (unix seconds, inclusive);
+ * false (with a 400 sent) when one is not an integer. */
+static bool created_range(struct payment_request *pr, long long *from_s, long long *to_s)
+{
+	long long gt, lt;
+	if (!form_int(pr->resp, pr->form, "created[gte]", 0, INT64_MAX / 2, 0, from_s) ||
+	    !form_int(pr->resp, pr->form, "created[gt]", 0, INT64_MAX / 2, -1, &gt) ||
+	    !form_int(pr->resp, pr->form, "created[lte]", 0, INT64_MAX / 2, INT64_MAX / 2, to_s) ||
+	    !form_int(pr->resp, pr->form, "created[lt]", 1, INT64_MAX / 2, INT64_MAX / 2, &lt))
+		return false;
+	if (gt + 1 > *from_s)
+		*from_s = gt + 1;
+	if (lt - 1 < *to_s)
+		*to_s = lt - 1;
+	return true;
+}
+
 static void intents_list(struct payment_request *pr)
 {
 	struct sandbox *sb = pr->sb;
 	json_t *all = NULL;
 	struct hbk_error err = {0};
+	long long from_s, to_s;
+	if (!created_range(pr, &from_s, &to_s))
+		return;
 	if (sb->payment.ops->list(sb->payment.self, &all, &err) != HBK_OK) {
 		reply_result(pr->resp, &err);
 		return;
 	}
-	reply_page(pr, all, "/v1/payment_intents");
+	json_t *within = json_array();
+	size_t i;
+	json_t *intent;
+	json_array_foreach(all, i, intent)
+	{
+		long long created = hbk_json_int(intent, "created", 0);
+		if (created >= from_s && created <= to_s)
+			json_array_append(within, intent);
+	}
+	json_decref(all);
+	reply_page(pr, within, "/v1/payment_intents");
 }
 
 static void refunds_list(struct payment_request *pr)

@@ -58,6 +58,7 @@ struct cluster {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	enum job job;
+	int left_logged; /* sagas adoption left alone, as last logged */
 	const struct hbk_event *job_event;
 	bool job_done;
 	bool job_running;
@@ -107,6 +108,10 @@ static void adopt(struct cluster *c)
 	else if (adopted > 0)
 		server_log_event(c->server, "info", "cluster",
 				 "adopted %d saga(s) in flight of this instance's hotels", adopted);
+	/* Said once, not every second, until what is left alone changes. */
+	if (w->engine->left.count != c->left_logged)
+		server_log_sagas_left(c->server, w->engine);
+	c->left_logged = w->engine->left.count;
 	atomic_fetch_add(&c->server->metrics->sagas_adopted, adopted);
 }
 

@@ -73,6 +73,19 @@ void server_log_event(struct server *server, const char *level, const char *msg,
 					  "msg", msg, "detail", detail));
 }
 
+void server_log_sagas_left(struct server *server, const struct hbk_engine *engine)
+{
+	char line[4 * HBK_PROVIDER_IDENTITY_MAX + 256];
+	for (int i = 0; i < engine->left.count && i < HBK_SAGAS_LEFT_SHOWN; i++) {
+		hbk_saga_left_describe(engine, i, line, sizeof(line));
+		server_log_event(server, "warn", "recovery", "%s", line);
+	}
+	if (engine->left.count > HBK_SAGAS_LEFT_SHOWN)
+		server_log_event(server, "warn", "recovery",
+				 "%d more saga(s) left alone for the same reason",
+				 engine->left.count - HBK_SAGAS_LEFT_SHOWN);
+}
+
 static hbk_result open_log(struct server *server, struct hbk_error *err)
 {
 	if (!server->log_path[0]) {
@@ -286,6 +299,8 @@ static hbk_result worker_init(struct server *server, struct worker *w, int index
 	hbk_result rc = hbk_engine_open(server->cfg, flags, &w->engine, err);
 	if (rc != HBK_OK)
 		return rc;
+	if (!(flags & HBK_ENGINE_NO_RECOVER))
+		server_log_sagas_left(server, w->engine);
 	w->base = event_base_new();
 	if (!w->base)
 		return hbk_fail(err, HBK_EINTERNAL, "event_base", "cannot create an event loop");

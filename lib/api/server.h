@@ -205,6 +205,9 @@ void server_log_line(struct server *server, json_t *line);
 /* Writes {"time", "level", "msg", "detail"} with detail formatted. */
 void server_log_event(struct server *server, const char *level, const char *msg, const char *fmt,
 		      ...) __attribute__((format(printf, 4, 5)));
+/* Logs, one warning line each, the sagas engine's last recovery or
+ * adoption left alone (they began with other providers). */
+void server_log_sagas_left(struct server *server, const struct hbk_engine *engine);
 /* Writes len bytes, one whole line ending in a newline. */
 void server_write_log(struct server *server, const char *text, size_t len);
 

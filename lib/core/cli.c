@@ -172,7 +172,22 @@ int hbk_cli_engine(struct hbk_cli *cli)
 	int flags = cli->needs & HBK_NEEDS_NO_RECOVER ? HBK_ENGINE_NO_RECOVER : 0;
 	if (hbk_engine_open(cli->cfg, flags, &cli->engine, &err) != HBK_OK)
 		return hbk_cli_error(cli, &err);
+	if (!(flags & HBK_ENGINE_NO_RECOVER))
+		hbk_cli_sagas_left(cli);
 	return 0;
+}
+
+void hbk_cli_sagas_left(struct hbk_cli *cli)
+{
+	const struct hbk_sagas_left *left = &cli->engine->left;
+	char line[4 * HBK_PROVIDER_IDENTITY_MAX + 256];
+	for (int i = 0; i < left->count && i < HBK_SAGAS_LEFT_SHOWN; i++) {
+		hbk_saga_left_describe(cli->engine, i, line, sizeof(line));
+		fprintf(stderr, "%s: warning: %s\n", cli->prog, line);
+	}
+	if (left->count > HBK_SAGAS_LEFT_SHOWN)
+		fprintf(stderr, "%s: warning: %d more saga(s) left alone for the same reason\n",
+			cli->prog, left->count - HBK_SAGAS_LEFT_SHOWN);
 }
 
 int hbk_cli_run(struct hbk_cli *cli, const struct hbk_command *commands, int argc, char **argv)

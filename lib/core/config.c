@@ -71,6 +71,7 @@ static const struct {
     {"payment.timeout_ms", false},
     {"payment.faults.error_rate", false},
     {"payment.faults.fail", false},
+    {"payment.faults.lose", false},
     {"notify.email.kind", false},
     {"notify.email.url", false},
     {"notify.email.from", false},
@@ -595,4 +596,23 @@ void hbk_config_dump(const struct hbk_config *cfg, FILE *out)
 	for (size_t i = 0; i < sizeof(kafka_defaults) / sizeof(kafka_defaults[0]); i++)
 		if (!find_entry(cfg, kafka_defaults[i].key))
 			fprintf(out, "%s: %s\n", kafka_defaults[i].key, kafka_defaults[i].def);
+}
+
+void hbk_config_provider(const struct hbk_config *cfg, const char *section, char *out, size_t size)
+{
+	char key[64];
+	HBK_ASSERT(section != NULL && out != NULL && size > 0);
+	hbk_format(key, sizeof(key), "%s.kind", section);
+	const char *kind = cfg ? hbk_config_get(cfg, key, "sandbox") : "sandbox";
+	if (kind == NULL || kind[0] == '\0')
+		kind = "sandbox";
+	hbk_format(key, sizeof(key), "%s.url", section);
+	const char *url = cfg ? hbk_config_get(cfg, key, "") : "";
+	size_t len = url ? strlen(url) : 0;
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	if (strcmp(kind, "sandbox") == 0 || len == 0)
+		hbk_format(out, size, "%s", kind);
+	else
+		hbk_format(out, size, "%s %.*s", kind, (int)len, url);
 }

@@ -10,21 +10,13 @@
 #define FAULTS_PPM_ONE	      1000000
 #define FAULTS_NAME_SHOWN_MAX 32
 
-hbk_result hbk_faults_load(const struct hbk_config *cfg, const char *prefix,
-			   const char *const *steps, int nsteps, struct hbk_faults *out,
-			   struct hbk_error *err)
+/* Reads the list of step names at "<prefix>.faults.<what>" into bits. */
+static hbk_result steps_load(const struct hbk_config *cfg, const char *prefix, const char *what,
+			     const char *const *steps, int nsteps, unsigned *bits,
+			     struct hbk_error *err)
 {
 	char key[64];
-	HBK_ASSERT(nsteps <= HBK_FAULT_STEPS_MAX);
-	memset(out, 0, sizeof(*out));
-	if (!cfg)
-		return HBK_OK;
-	hbk_format(key, sizeof(key), "%s.faults.error_rate", prefix);
-	hbk_result rc = hbk_config_get_ppm(cfg, key, &out->error_ppm, err);
-	if (rc != HBK_OK)
-		return rc;
-
-	hbk_format(key, sizeof(key), "%s.faults.fail", prefix);
+	hbk_format(key, sizeof(key), "%s.faults.%s", prefix, what);
 	for (const char *p = hbk_config_get(cfg, key, ""); *p;) {
 		size_t len = strcspn(p, ",");
 		const char *start = p, *end = p + len;
@@ -37,7 +29,7 @@ hbk_result hbk_faults_load(const struct hbk_config *cfg, const char *prefix,
 		for (int i = 0; i < nsteps && !known; i++)
 			if (strlen(steps[i]) == name_len &&
 			    memcmp(steps[i], start, name_len) == 0) {
-				out->fail_steps |= 1u << i;
+				*bits |= 1u << i;
 				known = true;
 			}
 		if (!known) {
@@ -61,6 +53,26 @@ hbk_result hbk_faults_load(const struct hbk_config *cfg, const char *prefix,
 	return HBK_OK;
 }
 
+hbk_result hbk_faults_load(const struct hbk_config *cfg, const char *prefix,
+			   const char *const *steps, int nsteps, struct hbk_faults *out,
+			   struct hbk_error *err)
+{
+	char key[64];
+	HBK_ASSERT(nsteps <= HBK_FAULT_STEPS_MAX);
+	memset(out, 0, sizeof(*out));
+	if (!cfg)
+		return HBK_OK;
+	hbk_format(key, sizeof(key), "%s.faults.error_rate", prefix);
+	hbk_result rc = hbk_config_get_ppm(cfg, key, &out->error_ppm, err);
+	if (rc != HBK_OK)
+		return rc;
+
+	rc = steps_load(cfg, prefix, "fail", steps, nsteps, &out->fail_steps, err);
+	if (rc == HBK_OK)
+		rc = steps_load(cfg, prefix, "lose", steps, nsteps, &out->lose_steps, err);
+	return rc;
+}
+
 bool hbk_faults_roll(const struct hbk_faults *faults)
 {
 	if (faults->error_ppm <= 0)
@@ -75,4 +87,9 @@ bool hbk_faults_roll(const struct hbk_faults *faults)
 bool hbk_faults_fails(const struct hbk_faults *faults, int step)
 {
 	return step >= 0 && step < HBK_FAULT_STEPS_MAX && (faults->fail_steps & (1u << step));
+}
+
+bool hbk_faults_loses(const struct hbk_faults *faults, int step)
+{
+	return step >= 0 && step < HBK_FAULT_STEPS_MAX && (faults->lose_steps & (1u << step));
 }

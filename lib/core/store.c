@@ -20,7 +20,7 @@
 #include "hbk/store.h"
 
 /* Bump when a context's schema changes; each migrate is idempotent. */
-#define HBK_SCHEMA_VERSION    7
+#define HBK_SCHEMA_VERSION    8
 #define STORE_BUSY_TIMEOUT_MS 30000
 
 typedef hbk_result (*migrate_fn)(struct hbk_store *store, struct hbk_error *err);

@@ -367,9 +367,14 @@ static void complete(struct hbk_upstream *up, CURL *easy, struct hbk_upstream_ca
 		breaker_record(up, status < 500);
 	} else {
 		call->resp.status = 0;
+		/* Only a connection never made is sure not to have reached it. */
+		bool unreachable = code == CURLE_COULDNT_CONNECT ||
+				   code == CURLE_COULDNT_RESOLVE_HOST ||
+				   code == CURLE_COULDNT_RESOLVE_PROXY;
 		call->rc = hbk_fail(&call->err, HBK_EUNAVAILABLE,
 				    code == CURLE_OPERATION_TIMEDOUT ? "upstream_timeout"
-								     : "upstream_unreachable",
+				    : unreachable		     ? "upstream_unreachable"
+								     : "upstream_failed",
 				    "%s %s: %s", up->name, call->req.method,
 				    code == CURLE_OPERATION_TIMEDOUT ? "timed out"
 								     : curl_easy_strerror(code));

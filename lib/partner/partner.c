@@ -27,13 +27,19 @@ hbk_result hbk_partner_open(const struct hbk_config *cfg, struct hbk_store *stor
 	const char *kind = cfg ? hbk_config_get(cfg, "partner.kind", "sandbox") : "sandbox";
 	if (kind == NULL || kind[0] == '\0')
 		kind = "sandbox";
+	hbk_result rc;
 	if (strcmp(kind, "sandbox") == 0)
-		return hbk_partner_sandbox_open(cfg, store, out, err);
-	if (strcmp(kind, "hotelbeds") == 0)
-		return hbk_partner_hotelbeds_open(cfg, store, out, err);
-	return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "partner.kind",
-			      "unknown partner kind '%.*s' (expected sandbox or hotelbeds)",
-			      hbk_utf8_cut(kind, 64), kind);
+		rc = hbk_partner_sandbox_open(cfg, store, out, err);
+	else if (strcmp(kind, "hotelbeds") == 0)
+		rc = hbk_partner_hotelbeds_open(cfg, store, out, err);
+	else
+		return hbk_fail_field(
+		    err, HBK_EINVAL, "invalid_config", "partner.kind",
+		    "unknown partner kind '%.*s' (expected sandbox or hotelbeds)",
+		    hbk_utf8_cut(kind, 64), kind);
+	if (rc == HBK_OK)
+		hbk_config_provider(cfg, "partner", out->identity, sizeof(out->identity));
+	return rc;
 }
 
 /* Destroys the adapter and empties partner. Safe on NULL and on an empty

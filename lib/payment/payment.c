@@ -32,13 +32,18 @@ hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *stor
 	const char *kind = cfg ? hbk_config_get(cfg, "payment.kind", "sandbox") : "sandbox";
 	if (kind == NULL || kind[0] == '\0')
 		kind = "sandbox";
+	hbk_result rc;
 	if (strcmp(kind, "sandbox") == 0)
-		return hbk_payment_sandbox_open(cfg, store, out, err);
-	if (strcmp(kind, "stripe") == 0)
-		return hbk_payment_stripe_open(cfg, out, err);
-	return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "payment.kind",
-			      "unknown payment kind '%.*s' (expected sandbox or stripe)",
-			      hbk_utf8_cut(kind, 64), kind);
+		rc = hbk_payment_sandbox_open(cfg, store, out, err);
+	else if (strcmp(kind, "stripe") == 0)
+		rc = hbk_payment_stripe_open(cfg, out, err);
+	else
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_config", "payment.kind",
+				      "unknown payment kind '%.*s' (expected sandbox or stripe)",
+				      hbk_utf8_cut(kind, 64), kind);
+	if (rc == HBK_OK)
+		hbk_config_provider(cfg, "payment", out->identity, sizeof(out->identity));
+	return rc;
 }
 
 /* Destroys the adapter and empties payment. Safe on NULL and on an empty
@@ -129,6 +134,21 @@ void hbk_payment_refund(struct hbk_payment *payment, const char *idempotency_key
 	call->retry_after_ms = 0;
 	hbk_result rc = ops->refund(payment->self, idempotency_key, intent_id, amount_minor, out,
 				    &call->err);
+	hbk_call_finish(call, rc, NULL);
+}
+
+void hbk_payment_find(struct hbk_payment *payment, const char *idempotency_key,
+		      const char *booking_id, int64_t since_ms, struct hbk_payment_intent *out,
+		      struct hbk_call *call)
+{
+	const struct hbk_payment_ops *ops = payment->ops;
+	if (ops->find_async) {
+		ops->find_async(payment->self, idempotency_key, booking_id, since_ms, out, call);
+		return;
+	}
+	call->retry_after_ms = 0;
+	hbk_result rc =
+	    ops->find(payment->self, idempotency_key, booking_id, since_ms, out, &call->err);
 	hbk_call_finish(call, rc, NULL);
 }
 

@@ -23,7 +23,12 @@
  *   - faults: payment.faults.error_rate (a probability) fails that fraction
  *     of calls with HBK_EUNAVAILABLE before any state change;
  *     payment.faults.fail lists steps (authorize, capture, cancel, refund)
- *     that always fail that way.
+ *     that always fail that way; payment.faults.lose lists steps whose
+ *     answers are lost: the call takes effect (and is kept under its key),
+ *     then fails as unavailable, as a timeout after the request reached
+ *     the provider does.
+ *   - find: the intent an authorize under a key created, from the key's
+ *     stored outcome, for a caller whose authorize went unanswered.
  *
  * Every outcome of a mutating call is first built as a "record" (the JSON
  * that the idempotency table stores) and then turned into the C result by
@@ -183,6 +188,24 @@ static hbk_result check_faults(const struct payment_sim *sim, int step, struct h
 				"payment provider unavailable: simulated failure of %s",
 				step_names[step]);
 	return HBK_OK;
+}
+
+/*
+ * The lose fault, after the call took effect: the outcome stays recorded
+ * under its key, and the caller hears nothing but "unavailable". Releases
+ * *record then.
+ */
+static hbk_result lose_answer(const struct payment_sim *sim, int step, json_t **record,
+			      struct hbk_error *err)
+{
+	if (!hbk_faults_loses(&sim->faults, step))
+		return HBK_OK;
+	json_decref(*record);
+	*record = NULL;
+	return hbk_fail(err, HBK_EUNAVAILABLE, "payment_unavailable",
+			"payment provider unavailable: simulated lost answer of %s (it took "
+			"effect)",
+			step_names[step]);
 }
 
 /* Copies a 3-letter currency into out[4], upper- or lowercased. */
@@ -662,6 +685,8 @@ static hbk_result sim_authorize(void *self, const char *idempotency_key,
 	r = run_idempotent(sim, idempotency_key, fingerprint, authorize_apply, &args, &record, err);
 	free(fingerprint);
 	if (r == HBK_OK)
+		r = lose_answer(sim, STEP_AUTHORIZE, &record, err);
+	if (r == HBK_OK)
 		r = record_result(record, out, NULL, err);
 	json_decref(record);
 	return r;
@@ -918,7 +943,7 @@ static hbk_result intent_call(struct payment_sim *sim, int step, const char *ide
 	char *fingerprint = fingerprint_of(step_names[step], params);
 	r = run_idempotent(sim, idempotency_key, fingerprint, apply, &args, record, err);
 	free(fingerprint);
-	return r;
+	return r == HBK_OK ? lose_answer(sim, step, record, err) : r;
 }
 
 /* Captures amount_minor (<= amount_capturable) of intent_id. Borrowed
@@ -1031,6 +1056,51 @@ static hbk_result sim_list(void *self, json_t **out, struct hbk_error *err)
 	return r;
 }
 
+/*
+ * The intent an authorize under idempotency_key created: its key's stored
+ * outcome names it exactly, so booking_id and since_ms are not needed.
+ * HBK_ENOTFOUND when no authorize ran under that key (or it expired).
+ */
+static hbk_result sim_find(void *self, const char *idempotency_key, const char *booking_id,
+			   int64_t since_ms, struct hbk_payment_intent *out, struct hbk_error *err)
+{
+	struct payment_sim *sim = self;
+	HBK_ASSERT(sim != NULL && out != NULL);
+	(void)booking_id;
+	(void)since_ms;
+	memset(out, 0, sizeof(*out));
+	hbk_result r = check_faults(sim, -1, err);
+	if (r != HBK_OK)
+		return r;
+	if (idempotency_key == NULL || idempotency_key[0] == '\0')
+		return hbk_fail_field(err, HBK_EINVAL, "invalid_idempotency_key", "idempotency_key",
+				      "finding an authorization needs its idempotency key");
+	if ((r = key_check(idempotency_key, err)) != HBK_OK)
+		return r;
+	char *fingerprint = NULL, *stored = NULL;
+	r = key_load(sim->store, idempotency_key, &fingerprint, &stored, err);
+	json_t *operation =
+	    fingerprint ? hbk_json_loads(fingerprint, strlen(fingerprint), NULL) : NULL;
+	json_t *record = stored ? hbk_json_loads(stored, strlen(stored), NULL) : NULL;
+	free(fingerprint);
+	free(stored);
+	const json_t *error = json_object_get(record, "error");
+	const char *id = hbk_json_str(json_object_get(error ? error : record, "intent"), "id", "");
+	char intent_id[HBK_PAYMENT_REF_MAX];
+	hbk_copy(intent_id, sizeof(intent_id), id);
+	bool authorize = json_is_string(json_array_get(operation, 0)) &&
+			 strcmp(json_string_value(json_array_get(operation, 0)), "authorize") == 0;
+	json_decref(operation);
+	json_decref(record);
+	if (r != HBK_OK)
+		return r;
+	if (!authorize || intent_id[0] == '\0')
+		return hbk_fail(err, HBK_ENOTFOUND, "payment_intent_not_found",
+				"no payment intent was created under idempotency key '%.*s'",
+				hbk_utf8_cut(idempotency_key, 64), idempotency_key);
+	return sim_get(self, intent_id, out, err);
+}
+
 static void sim_destroy(void *self)
 {
 	free(self);
@@ -1044,6 +1114,7 @@ static const struct hbk_payment_ops sandbox_ops = {
     .refund = sim_refund,
     .get = sim_get,
     .list = sim_list,
+    .find = sim_find,
     .destroy = sim_destroy,
 };
 

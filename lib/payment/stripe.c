@@ -17,11 +17,17 @@
  *   404                       HBK_ENOTFOUND    payment_intent_not_found
  *   409, 429, 5xx, no answer  HBK_EUNAVAILABLE payment_unavailable (+ Retry-After)
  *
+ * An authorize whose answers were all lost is found again by listing the
+ * intents created since it was sent (created[gte], newest first) and
+ * taking the newest whose metadata names the booking: Stripe's list is
+ * consistent at once, where its search lags.
+ *
  * The secret key lives in this adapter only: it goes into the Authorization
  * header and nowhere else, and provider messages that quote a key are not
  * passed on.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +47,9 @@
 #define STRIPE_RESPONSE_MAX	  (4u * 1024u * 1024u)
 #define STRIPE_LIST_PAGE	  100 /* Stripe's largest page */
 #define STRIPE_LIST_PAGES_MAX	  1000
+#define STRIPE_FIND_PAGES_MAX	  50  /* the 5000 newest intents of the window */
+#define STRIPE_FIND_SLACK_S	  300 /* our clock and the provider's may differ */
+#define STRIPE_BOOKING_ID_MAX	  128
 
 struct stripe {
 	struct hbk_upstream *up;      /* attached to the loop (saga calls) */
@@ -276,6 +285,8 @@ static void request_done(struct hbk_upstream_call *ucall)
 	call->retry_after_ms = 0;
 	if (ucall->rc != HBK_OK) {
 		/* No answer: timeout, refused connection, open circuit. */
+		call->unsent = strcmp(ucall->err.code, "circuit_open") == 0 ||
+			       strcmp(ucall->err.code, "upstream_unreachable") == 0;
 		err = ucall->err;
 		r = ucall->rc;
 		if (r == HBK_EUNAVAILABLE && strcmp(err.code, "circuit_open") != 0)
@@ -305,6 +316,8 @@ static void request_done(struct hbk_upstream_call *ucall)
 		}
 		if (r == HBK_EUNAVAILABLE && ucall->resp.retry_after_ms > 0)
 			call->retry_after_ms = ucall->resp.retry_after_ms;
+		/* A 429 is refused before it runs (a 409 races one that may). */
+		call->unsent = ucall->resp.status == 429;
 	}
 	hbk_upstream_call_reset(ucall);
 	hbk_buf_free(&rq->form);
@@ -625,6 +638,138 @@ static hbk_result stripe_list(void *self, json_t **out, struct hbk_error *err)
 			STRIPE_LIST_PAGES_MAX);
 }
 
+/* A find in progress: list pages, newest first, until the booking's
+ * intent turns up. Owned by the chain of page calls; freed when it ends. */
+struct stripe_find {
+	struct stripe *st;
+	struct hbk_upstream *up;
+	struct hbk_call page_call; /* the page being fetched */
+	json_t *page;
+	struct hbk_call *call; /* the caller's */
+	struct hbk_payment_intent *out;
+	char booking_id[STRIPE_BOOKING_ID_MAX];
+	char last[HBK_PAYMENT_REF_MAX]; /* starting_after of the next page */
+	long long created_gte_s;
+	int pages;
+};
+
+static void find_page(struct stripe_find *find);
+
+static void find_end(struct stripe_find *find, hbk_result r, const struct hbk_error *err,
+		     int retry_after_ms)
+{
+	struct hbk_call *call = find->call;
+	json_decref(find->page);
+	free(find);
+	call->retry_after_ms = retry_after_ms;
+	hbk_call_finish(call, r, err);
+}
+
+static void find_page_done(struct hbk_call *page_call)
+{
+	struct stripe_find *find =
+	    (struct stripe_find *)((char *)page_call - offsetof(struct stripe_find, page_call));
+	struct hbk_error err = {0};
+	if (page_call->rc != HBK_OK) {
+		find_end(find, page_call->rc, &page_call->err, page_call->retry_after_ms);
+		return;
+	}
+	const json_t *data = json_object_get(find->page, "data");
+	size_t i;
+	const json_t *item;
+	json_array_foreach(data, i, item)
+	{
+		const char *booking =
+		    hbk_json_str(json_object_get(item, "metadata"), "booking_id", "");
+		if (strcmp(hbk_json_str(item, "object", ""), "payment_intent") == 0 &&
+		    strcmp(booking, find->booking_id) == 0) {
+			intent_from_json(item, find->out);
+			find_end(find, HBK_OK, NULL, 0);
+			return;
+		}
+	}
+	size_t n = json_array_size(data);
+	bool more = json_is_true(json_object_get(find->page, "has_more")) && n > 0;
+	if (more) {
+		const char *id = hbk_json_str(json_array_get(data, n - 1), "id", "");
+		more = token_ok(id, sizeof(find->last)) && strcmp(id, find->last) != 0;
+		hbk_copy(find->last, sizeof(find->last), id);
+	}
+	json_decref(find->page);
+	find->page = NULL;
+	if (!more) {
+		hbk_fail(&err, HBK_ENOTFOUND, "payment_intent_not_found",
+			 "payment provider: no payment intent of booking %s", find->booking_id);
+		find_end(find, HBK_ENOTFOUND, &err, 0);
+		return;
+	}
+	if (++find->pages >= STRIPE_FIND_PAGES_MAX) {
+		/* Not knowing is not "none": the caller must not assume nothing is held. */
+		hbk_fail(&err, HBK_EINTERNAL, "payment_lookup_incomplete",
+			 "payment provider: booking %s's intent not among the %d newest",
+			 find->booking_id, STRIPE_FIND_PAGES_MAX * STRIPE_LIST_PAGE);
+		find_end(find, HBK_EINTERNAL, &err, 0);
+		return;
+	}
+	find_page(find);
+}
+
+static void find_page(struct stripe_find *find)
+{
+	find->page_call = (struct hbk_call){.done = find_page_done};
+	struct stripe_req *rq = request_new(OP_LIST_PAGE, &find->page_call);
+	rq->page_out = &find->page;
+	/* created[gte], its brackets percent-encoded. */
+	hbk_format(rq->path, sizeof(rq->path),
+		   "/payment_intents?limit=%d&created%%5Bgte%%5D=%lld%s%s", STRIPE_LIST_PAGE,
+		   find->created_gte_s, find->last[0] ? "&starting_after=" : "", find->last);
+	request_send(find->st, find->up, rq, "GET", NULL);
+}
+
+/* Stripe keeps no index from an Idempotency-Key to what it created, so the
+ * key is not needed: the booking's newest intent since since_ms is it. */
+static void find_on(struct stripe *st, struct hbk_upstream *up, const char *booking_id,
+		    int64_t since_ms, struct hbk_payment_intent *out, struct hbk_call *call)
+{
+	memset(out, 0, sizeof(*out));
+	if (booking_id == NULL || !token_ok(booking_id, STRIPE_BOOKING_ID_MAX)) {
+		struct hbk_error err;
+		hbk_fail_field(&err, HBK_EINVAL, "invalid_booking_id", "booking_id",
+			       "finding a payment intent needs the booking id");
+		call->retry_after_ms = 0;
+		hbk_call_finish(call, HBK_EINVAL, &err);
+		return;
+	}
+	struct stripe_find *find = hbk_xcalloc(1, sizeof(*find));
+	find->st = st;
+	find->up = up;
+	find->call = call;
+	find->out = out;
+	hbk_copy(find->booking_id, sizeof(find->booking_id), booking_id);
+	long long since_s = since_ms / 1000 - STRIPE_FIND_SLACK_S;
+	find->created_gte_s = since_s > 0 ? since_s : 0;
+	find_page(find);
+}
+
+static void find_async(void *self, const char *idempotency_key, const char *booking_id,
+		       int64_t since_ms, struct hbk_payment_intent *out, struct hbk_call *call)
+{
+	struct stripe *st = self;
+	(void)idempotency_key;
+	find_on(st, st->up, booking_id, since_ms, out, call);
+}
+
+static hbk_result stripe_find(void *self, const char *idempotency_key, const char *booking_id,
+			      int64_t since_ms, struct hbk_payment_intent *out,
+			      struct hbk_error *err)
+{
+	struct stripe *st = self;
+	struct hbk_call call = {.done = sync_done};
+	(void)idempotency_key;
+	find_on(st, st->up_sync, booking_id, since_ms, out, &call);
+	return sync_result(&call, err);
+}
+
 static void stripe_attach(void *self, struct event_base *base)
 {
 	struct stripe *st = self;
@@ -651,6 +796,7 @@ static const struct hbk_payment_ops stripe_ops = {
     .refund = stripe_refund,
     .get = stripe_get,
     .list = stripe_list,
+    .find = stripe_find,
     .destroy = stripe_destroy,
     .remote = true,
     .attach = stripe_attach,
@@ -658,6 +804,7 @@ static const struct hbk_payment_ops stripe_ops = {
     .capture_async = capture_async,
     .cancel_async = cancel_async,
     .refund_async = refund_async,
+    .find_async = find_async,
 };
 
 /*

@@ -128,6 +128,7 @@ static hbk_result apply_update_requested(struct hbk_booking *b, const json_t *da
 	b->stay_changes = hbk_json_bool(data, "stay_changes", false);
 	b->saga = HBK_SAGA_UPDATE;
 	b->compensating = false;
+	b->payment_uncertain = false;
 	b->partner_modified = false;
 	b->new_rooms_held = false;
 	b->charge_payment = -1;
@@ -187,10 +188,18 @@ hbk_result hbk_booking_apply(struct hbk_booking *b, const char *type, const json
 		else
 			payment->refunded += amount.minor;
 	} else if (strcmp(name, "payment_voided.v1") == 0) {
-		if (!(payment = find_payment(b, reference)))
+		/* After a lookup ("found" given), the uncertain payment is settled:
+		 * voided, or there was nothing to void (no reference). */
+		if (json_object_get(data, "found"))
+			b->payment_uncertain = false;
+		if (reference[0] == '\0' && json_is_false(json_object_get(data, "found"))) {
+			/* Nothing was held. */
+		} else if (!(payment = find_payment(b, reference))) {
 			return hbk_fail(err, HBK_EINTERNAL, "corrupt_event",
 					"%s names unknown payment %s", type, reference);
-		payment->voided = true;
+		} else {
+			payment->voided = true;
+		}
 	} else if (strcmp(name, "partner_booked.v1") == 0) {
 		b->partner_booked = true;
 		hbk_copy(b->partner_reference, sizeof(b->partner_reference), reference);
@@ -206,6 +215,11 @@ hbk_result hbk_booking_apply(struct hbk_booking *b, const char *type, const json
 		b->compensating = true;
 		hbk_copy(b->failure_code, sizeof(b->failure_code), hbk_json_str(data, "code", ""));
 		b->partner_uncertain = json_is_true(json_object_get(data, "partner_uncertain"));
+		/* The unanswered call was made after the booking's last event. */
+		hbk_copy(b->payment_key, sizeof(b->payment_key),
+			 hbk_json_str(data, "payment_key", ""));
+		b->payment_uncertain = b->payment_key[0] != '\0';
+		b->payment_since_ms = b->updated_ms;
 		hbk_copy(b->failure_message, sizeof(b->failure_message),
 			 hbk_json_str(data, "message", ""));
 	} else if (strcmp(name, "failed.v1") == 0) {
@@ -238,6 +252,7 @@ hbk_result hbk_booking_apply(struct hbk_booking *b, const char *type, const json
 			 hbk_json_str(data, "reason", ""));
 		b->saga = HBK_SAGA_CANCEL;
 		b->compensating = false;
+		b->payment_uncertain = false;
 	} else if (strcmp(name, "cancelled.v1") == 0) {
 		b->status = HBK_BOOKING_CANCELLED;
 		b->saga = HBK_SAGA_NONE;
@@ -313,7 +328,8 @@ static enum hbk_saga_step next_create(const struct hbk_booking *b)
 	if ((b->partner_booked || b->partner_uncertain) && !b->partner_cancelled &&
 	    open_step(b, HBK_STEP_PARTNER_CANCEL))
 		return HBK_STEP_PARTNER_CANCEL;
-	if (has_open_authorization(b) && open_step(b, HBK_STEP_PAYMENT_VOID))
+	if ((b->payment_uncertain || has_open_authorization(b)) &&
+	    open_step(b, HBK_STEP_PAYMENT_VOID))
 		return HBK_STEP_PAYMENT_VOID;
 	if (net_paid(b) > 0 && open_step(b, HBK_STEP_PAYMENT_REFUND))
 		return HBK_STEP_PAYMENT_REFUND;
@@ -325,7 +341,8 @@ static enum hbk_saga_step next_create(const struct hbk_booking *b)
 static enum hbk_saga_step next_update(const struct hbk_booking *b)
 {
 	if (b->compensating) {
-		if (b->charge_payment >= 0 && has_open_authorization(b) &&
+		if ((b->payment_uncertain ||
+		     (b->charge_payment >= 0 && has_open_authorization(b))) &&
 		    open_step(b, HBK_STEP_PAYMENT_VOID))
 			return HBK_STEP_PAYMENT_VOID;
 		return HBK_STEP_UPDATE_ABANDON;

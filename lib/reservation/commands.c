@@ -76,7 +76,8 @@ static hbk_result record_start(struct hbk_engine *engine, struct hbk_booking *b,
 		if (rc == HBK_OK)
 			rc = booking_append(store, b, batch, false, err);
 		if (rc == HBK_OK && kind)
-			rc = saga_register(store, b->id, kind, err);
+			rc = saga_register(store, b->id, kind, engine->partner.identity,
+					   engine->payment.identity, err);
 		if (rc == HBK_OK && kind && engine->join_start)
 			engine->start_open = true; /* the saga commits it */
 		else if (rc == HBK_OK)

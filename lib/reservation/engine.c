@@ -3,7 +3,11 @@
  *
  * Every process that opens the engine first looks for sagas whose owning
  * process is gone (killed, crashed) and runs them to their end, so no
- * booking stays PENDING for good.
+ * booking stays PENDING for good. Only a process with the partner and
+ * payment provider a saga began with resumes it: one configured otherwise
+ * (a plain hbk without the configuration of the hbkd that began it) would
+ * book, void or refund where the booking never was. It leaves the saga
+ * alone and lists it in engine->left, for the tool to say so.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -98,15 +102,55 @@ struct orphan {
 };
 
 /*
+ * Does the saga's recorded provider match ours? recorded is its identity
+ * ('' when not recorded: an older store or another instance's saga), kind
+ * the adapter the booking names ('' when none).
+ */
+static bool same_provider(const char *recorded, const char *kind, const char *identity,
+			  const char *name)
+{
+	if (recorded[0] != '\0')
+		return strcmp(recorded, identity) == 0;
+	return kind[0] == '\0' || strcmp(kind, name) == 0;
+}
+
+/* Lists a saga left alone in engine->left. */
+static void left_add(struct hbk_engine *engine, const char *id, const char *partner,
+		     const char *payment)
+{
+	struct hbk_sagas_left *left = &engine->left;
+	if (left->count < HBK_SAGAS_LEFT_SHOWN) {
+		struct hbk_saga_left *one = &left->sagas[left->count];
+		hbk_copy(one->id, sizeof(one->id), id);
+		hbk_copy(one->partner, sizeof(one->partner), partner);
+		hbk_copy(one->payment, sizeof(one->payment), payment);
+	}
+	left->count++;
+}
+
+void hbk_saga_left_describe(const struct hbk_engine *engine, int i, char *out, size_t size)
+{
+	HBK_ASSERT(i >= 0 && i < engine->left.count && i < HBK_SAGAS_LEFT_SHOWN);
+	const struct hbk_saga_left *one = &engine->left.sagas[i];
+	hbk_format(out, size,
+		   "saga of %s left alone: it began with partner %s and payment %s; this process "
+		   "has partner %s and payment %s (run it with the configuration it began with)",
+		   one->id, one->partner, one->payment, engine->partner.identity,
+		   engine->payment.identity);
+}
+
+/*
  * The sagas in flight no live process here runs (their owner died, or is
  * another instance: pid 0), oldest first, at most max, of bookings with no
  * event since idle_before (ms) and, when mine is given, of hotels it
- * accepts. *out is the caller's to free.
+ * accepts. Those that began with other providers than the engine's are
+ * left alone (engine->left). *out is the caller's to free.
  */
-static hbk_result orphans_find(struct hbk_store *store, int64_t idle_before, int max,
+static hbk_result orphans_find(struct hbk_engine *engine, int64_t idle_before, int max,
 			       bool (*mine)(void *ctx, const char *hotel_id), void *ctx,
 			       struct orphan **out, int *count, struct hbk_error *err)
 {
+	struct hbk_store *store = engine->store;
 	sqlite3_stmt *stmt;
 	long me;
 	long long my_start;
@@ -116,7 +160,10 @@ static hbk_result orphans_find(struct hbk_store *store, int64_t idle_before, int
 	process_identity(&me, &my_start);
 	hbk_result rc =
 	    hbk_store_prepare(store,
-			      "SELECT s.booking_id, s.owner_pid, s.owner_start, b.hotel_id"
+			      "SELECT s.booking_id, s.owner_pid, s.owner_start, b.hotel_id,"
+			      " s.partner, s.payment,"
+			      " COALESCE(json_extract(b.doc, '$.partner.name'), ''),"
+			      " COALESCE(json_extract(b.doc, '$.payment.provider'), '')"
 			      " FROM sagas s JOIN bookings b ON b.id = s.booking_id"
 			      " WHERE b.updated_ms < ? ORDER BY s.started_ms",
 			      &stmt, err);
@@ -129,6 +176,18 @@ static hbk_result orphans_find(struct hbk_store *store, int64_t idle_before, int
 		if ((pid == me && start == my_start) || (pid != 0 && process_alive(pid, start)) ||
 		    (mine && !mine(ctx, hbk_column_text(stmt, 3))))
 			continue;
+		const char *partner = hbk_column_text(stmt, 4), *payment = hbk_column_text(stmt, 5);
+		const char *partner_kind = hbk_column_text(stmt, 6);
+		const char *payment_kind = hbk_column_text(stmt, 7);
+		if (!same_provider(partner, partner_kind, engine->partner.identity,
+				   engine->partner.ops->name) ||
+		    !same_provider(payment, payment_kind, engine->payment.identity,
+				   engine->payment.ops->name)) {
+			left_add(engine, hbk_column_text(stmt, 0),
+				 partner[0] ? partner : partner_kind,
+				 payment[0] ? payment : payment_kind);
+			continue;
+		}
 		if (*count == cap) {
 			cap = cap ? cap * 2 : 64;
 			*out = hbk_xrealloc(*out, (size_t)cap * sizeof(**out));
@@ -147,8 +206,9 @@ hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hb
 	struct orphan *orphans;
 	int count;
 	*resumed = 0;
-	hbk_result rc = orphans_find(engine->store, INT64_MAX, RECOVER_BATCH_MAX, NULL, NULL,
-				     &orphans, &count, err);
+	memset(&engine->left, 0, sizeof(engine->left));
+	hbk_result rc =
+	    orphans_find(engine, INT64_MAX, RECOVER_BATCH_MAX, NULL, NULL, &orphans, &count, err);
 	if (rc != HBK_OK)
 		return rc;
 
@@ -178,8 +238,9 @@ hbk_result hbk_engine_adopt(struct hbk_engine *engine, int64_t idle_ms,
 	struct orphan *orphans;
 	int count;
 	*adopted = 0;
-	hbk_result rc = orphans_find(engine->store, hbk_now_ms() - idle_ms, INT32_MAX, mine, ctx,
-				     &orphans, &count, err);
+	memset(&engine->left, 0, sizeof(engine->left));
+	hbk_result rc = orphans_find(engine, hbk_now_ms() - idle_ms, INT32_MAX, mine, ctx, &orphans,
+				     &count, err);
 	if (rc != HBK_OK)
 		return rc;
 	for (int i = 0; i < count; i++) {

@@ -45,9 +45,10 @@ hbk_result booking_project_over(struct hbk_store *store, const struct booking_ke
 hbk_result booking_append(struct hbk_store *store, struct hbk_booking *b, struct event_batch *batch,
 			  bool defer_projection, struct hbk_error *err);
 
-/* The saga registry: which process runs which booking's saga. */
+/* The saga registry: which process runs which booking's saga, and the
+ * partner and payment provider (identities) it runs against. */
 hbk_result saga_register(struct hbk_store *store, const char *booking_id, const char *kind,
-			 struct hbk_error *err);
+			 const char *partner, const char *payment, struct hbk_error *err);
 /* Lists another instance's saga in flight (cluster mode). */
 hbk_result saga_register_remote(struct hbk_store *store, const char *booking_id, const char *kind,
 				struct hbk_error *err);

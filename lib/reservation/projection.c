@@ -323,19 +323,23 @@ bool process_alive(long pid, long long start)
 /* Lists a saga as pid's (0: another instance's, which keeps a row that
  * is there). */
 static hbk_result saga_list(struct hbk_store *store, const char *booking_id, const char *kind,
-			    long pid, long long start, struct hbk_error *err)
+			    const char *partner, const char *payment, long pid, long long start,
+			    struct hbk_error *err)
 {
 	sqlite3_stmt *stmt;
 	int64_t now = hbk_now_ms();
 	hbk_result rc = hbk_store_prepare(
 	    store,
 	    pid == 0 ? "INSERT INTO sagas (booking_id, kind, owner_pid, owner_start, started_ms,"
-		       " updated_ms) VALUES (?,?,?,?,?,?) ON CONFLICT (booking_id) DO UPDATE SET"
+		       " updated_ms, partner, payment) VALUES (?,?,?,?,?,?,?,?)"
+		       " ON CONFLICT (booking_id) DO UPDATE SET"
 		       " kind = excluded.kind, updated_ms = excluded.updated_ms"
 		     : "INSERT INTO sagas (booking_id, kind, owner_pid, owner_start, started_ms,"
-		       " updated_ms) VALUES (?,?,?,?,?,?) ON CONFLICT (booking_id) DO UPDATE SET"
+		       " updated_ms, partner, payment) VALUES (?,?,?,?,?,?,?,?)"
+		       " ON CONFLICT (booking_id) DO UPDATE SET"
 		       " kind = excluded.kind, owner_pid = excluded.owner_pid,"
-		       " owner_start = excluded.owner_start, updated_ms = excluded.updated_ms",
+		       " owner_start = excluded.owner_start, updated_ms = excluded.updated_ms,"
+		       " partner = excluded.partner, payment = excluded.payment",
 	    &stmt, err);
 	if (rc != HBK_OK)
 		return rc;
@@ -345,6 +349,8 @@ static hbk_result saga_list(struct hbk_store *store, const char *booking_id, con
 	sqlite3_bind_int64(stmt, 4, start);
 	sqlite3_bind_int64(stmt, 5, now);
 	sqlite3_bind_int64(stmt, 6, now);
+	hbk_bind_text(stmt, 7, partner);
+	hbk_bind_text(stmt, 8, payment);
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		rc = hbk_store_fail(store, err, "saga registry");
 	hbk_stmt_done(stmt);
@@ -352,18 +358,18 @@ static hbk_result saga_list(struct hbk_store *store, const char *booking_id, con
 }
 
 hbk_result saga_register(struct hbk_store *store, const char *booking_id, const char *kind,
-			 struct hbk_error *err)
+			 const char *partner, const char *payment, struct hbk_error *err)
 {
 	long pid;
 	long long start;
 	process_identity(&pid, &start);
-	return saga_list(store, booking_id, kind, pid, start, err);
+	return saga_list(store, booking_id, kind, partner, payment, pid, start, err);
 }
 
 hbk_result saga_register_remote(struct hbk_store *store, const char *booking_id, const char *kind,
 				struct hbk_error *err)
 {
-	return saga_list(store, booking_id, kind, 0, 0, err);
+	return saga_list(store, booking_id, kind, "", "", 0, 0, err);
 }
 
 hbk_result saga_unregister(struct hbk_store *store, const char *booking_id, struct hbk_error *err)

@@ -262,6 +262,15 @@ static int64_t refund_due(const struct hbk_booking *b)
 	return 0;
 }
 
+/* Is reference one of the booking's payments? */
+static bool known_payment(const struct hbk_booking *b, const char *reference)
+{
+	for (int i = 0; i < b->npayments; i++)
+		if (strcmp(b->payments[i].reference, reference) == 0)
+			return true;
+	return false;
+}
+
 static int first_open_authorization(const struct hbk_booking *b)
 {
 	for (int i = 0; i < b->npayments; i++)
@@ -281,8 +290,12 @@ struct step_io {
 	struct hbk_money amount;
 	char key[HBK_IDEMPOTENCY_KEY_MAX];
 	int payment; /* the payment the step acts on */
-	bool lookup; /* the partner step is looking up an earlier booking */
+	bool lookup; /* the partner step is looking up an earlier booking, or
+		      * the void an unanswered authorization */
 	bool captured_instead; /* the void found the payment captured */
+	bool looked_up;	       /* the void began by finding the authorization */
+	char found[HBK_PAYMENT_REF_MAX]; /* what it found held, "" none */
+	struct hbk_money found_amount;
 };
 
 /*
@@ -298,6 +311,8 @@ static void external_step(struct hbk_engine *engine, const struct hbk_booking *b
 
 	io->lookup = false;
 	io->captured_instead = false;
+	io->looked_up = false;
+	io->found[0] = '\0';
 	memset(&io->pi, 0, sizeof(io->pi));
 	switch (step) {
 	case HBK_STEP_AUTHORIZE:
@@ -327,6 +342,16 @@ static void external_step(struct hbk_engine *engine, const struct hbk_booking *b
 				    b->payments[i].authorized, &io->pi, &io->call);
 		return;
 	case HBK_STEP_PAYMENT_VOID:
+		if (b->payment_uncertain) {
+			/* An authorization whose answers were lost: find what its
+			 * key made before voiding (this call comes back through
+			 * step_called with lookup set). */
+			io->lookup = true;
+			io->looked_up = true;
+			hbk_payment_find(pay, b->payment_key, b->id, b->payment_since_ms, &io->pi,
+					 &io->call);
+			return;
+		}
 		i = first_open_authorization(b);
 		HBK_ASSERT(i >= 0);
 		io->payment = i;
@@ -393,6 +418,22 @@ static void external_record(struct hbk_engine *engine, const struct hbk_booking 
 		    json_pack("{s:s, s:o}", "reference", io->pi.id, "amount", hbk_json_money(&amount)));
 		return;
 	case HBK_STEP_PAYMENT_VOID:
+		if (io->looked_up && io->found[0]) {
+			/* Found held: the authorization is the booking's, voided. */
+			batch_add(batch, b, "payment_authorized.v1",
+				  json_pack("{s:s, s:o, s:s}", "reference", io->found, "amount",
+					    hbk_json_money(&io->found_amount), "status",
+					    "requires_capture"));
+			batch_add(batch, b, "payment_voided.v1",
+				  json_pack("{s:s, s:b}", "reference", io->found, "found", true));
+			return;
+		}
+		if (io->looked_up) {
+			/* The provider holds nothing under that key. */
+			batch_add(batch, b, "payment_voided.v1",
+				  json_pack("{s:s, s:b}", "reference", "", "found", false));
+			return;
+		}
 		if (io->captured_instead) {
 			/* A capture whose answers were lost had happened: record it,
 			 * and the compensation refunds it next. */
@@ -492,10 +533,12 @@ void booking_notify(struct hbk_engine *engine, struct hbk_booking *b, enum hbk_n
 		hbk_notifier_kick(engine->notifier);
 }
 
-/* Records that a forward step failed for good: compensation starts. */
+/* Records that a forward step failed for good: compensation starts. key
+ * is the Idempotency-Key of an authorization that went unanswered after it
+ * may have reached the provider, else NULL. */
 static hbk_result start_compensation(struct hbk_engine *engine, struct hbk_booking *b,
 				     enum hbk_saga_step step, const struct hbk_error *cause,
-				     struct hbk_error *err)
+				     const char *key, struct hbk_error *err)
 {
 	struct event_batch batch = {0};
 	/*
@@ -505,10 +548,18 @@ static hbk_result start_compensation(struct hbk_engine *engine, struct hbk_booki
 	 */
 	bool uncertain = step == HBK_STEP_PARTNER_BOOK && cause->result == HBK_EUNAVAILABLE &&
 			 engine->partner.ops->remote;
-	batch_add(&batch, b, "compensation_started.v1",
-		  json_pack("{s:s, s:s, s:s, s:b}", "code", cause->code[0] ? cause->code : "failed",
-			    "message", cause->message, "step", hbk_saga_step_name(step),
-			    "partner_uncertain", uncertain));
+	json_t *data = json_pack("{s:s, s:s, s:s, s:b}", "code",
+				 cause->code[0] ? cause->code : "failed", "message", cause->message,
+				 "step", hbk_saga_step_name(step), "partner_uncertain", uncertain);
+	/*
+	 * An authorization that went unanswered may have been made (the
+	 * request reached the provider, the answer was lost): the compensation
+	 * finds what its key made and voids it.
+	 */
+	if (key != NULL && (step == HBK_STEP_AUTHORIZE || step == HBK_STEP_UPDATE_CHARGE) &&
+	    cause->result == HBK_EUNAVAILABLE)
+		json_object_set_new(data, "payment_key", json_string(key));
+	batch_add(&batch, b, "compensation_started.v1", data);
 	return commit_batch(engine, b, &batch, NULL, false, err);
 }
 
@@ -640,6 +691,9 @@ struct saga_run {
 	int notice;
 	int64_t step_started_us;
 	int detached; /* times the caller was answered before the end */
+	/* An attempt of this step went unanswered after it may have reached
+	 * the upstream: its effect may exist. */
+	bool maybe_done;
 	struct step_io io;
 	struct hbk_booking booking;
 	struct hbk_error err;
@@ -778,7 +832,8 @@ static void external_done(struct saga_run *run, hbk_result rc, struct event_batc
 		rc = commit_batch(engine, b, batch, NULL, false, &run->err);
 	} else if (!compensation) {
 		batch_clear(batch);
-		rc = start_compensation(engine, b, step, step_err, &run->err);
+		rc = start_compensation(engine, b, step, step_err,
+					run->maybe_done ? run->io.key : NULL, &run->err);
 	} else if (rc != HBK_EUNAVAILABLE) {
 		/*
 		 * Refused for good (the partner will not cancel, the provider will
@@ -821,6 +876,7 @@ static void attempt(void *arg)
 {
 	struct saga_run *run = arg;
 	run->io.call.done = step_called;
+	run->io.call.unsent = false;
 	run->step_started_us = hbk_now_ms() * 1000;
 	external_step(run->engine, &run->booking, run->step, &run->io);
 }
@@ -854,12 +910,32 @@ static void step_called(struct hbk_call *call)
 		io->lookup = true;
 		rc = engine->partner.ops->find(engine->partner.self, run->id, &io->pb, &call->err);
 	}
-	if (run->step == HBK_STEP_PAYMENT_VOID && rc != HBK_OK && rc != HBK_EUNAVAILABLE &&
-	    strcmp(io->pi.status, "succeeded") == 0 && io->pi.amount_captured > 0 &&
+	if (run->step == HBK_STEP_PAYMENT_VOID && io->lookup) {
+		io->lookup = false;
+		if (rc == HBK_OK && strcmp(io->pi.status, "requires_capture") == 0 &&
+		    !known_payment(&run->booking, io->pi.id)) {
+			/* Held at the provider: void it (this call comes back here
+			 * with lookup off). */
+			hbk_copy(io->found, sizeof(io->found), io->pi.id);
+			io->found_amount =
+			    hbk_money_make(io->pi.amount.minor, run->booking.total.currency);
+			hbk_format(io->key, sizeof(io->key), "%s:void:%s", run->id, io->found);
+			hbk_payment_void(&engine->payment, io->key, io->found, &io->pi, &io->call);
+			return;
+		}
+		/* None, or nothing held (declined, already voided): nothing to void. */
+		if (rc == HBK_OK || rc == HBK_ENOTFOUND)
+			rc = call->rc = HBK_OK;
+	}
+	if (run->step == HBK_STEP_PAYMENT_VOID && !io->looked_up && rc != HBK_OK &&
+	    rc != HBK_EUNAVAILABLE && strcmp(io->pi.status, "succeeded") == 0 &&
+	    io->pi.amount_captured > 0 &&
 	    strcmp(io->pi.id, run->booking.payments[io->payment].reference) == 0) {
 		io->captured_instead = true;
 		rc = HBK_OK;
 	}
+	if (rc == HBK_EUNAVAILABLE && !call->unsent)
+		run->maybe_done = true;
 	if (engine->on_step)
 		engine->on_step(engine->on_step_ctx, run->step,
 				hbk_now_ms() * 1000 - run->step_started_us, rc);
@@ -934,6 +1010,7 @@ static void advance(struct saga_run *run)
 		}
 		if (!is_local(run->step)) {
 			run->attempt = 0;
+			run->maybe_done = false;
 			attempt(run);
 			return;
 		}

@@ -5,7 +5,9 @@
  * booking with the JSON the API and tools show, kept in the same
  * transaction as the events it reflects. sagas lists the sagas in flight
  * and which process runs each, so a crashed process's sagas are found and
- * resumed. payment_webhook_events lists the provider's events already
+ * resumed, and the partner and payment provider each began with
+ * (hbk_config_provider), so that only a process with the same ones
+ * resumes it. payment_webhook_events lists the provider's events already
  * handled (external.c), so a redelivered event changes nothing.
  */
 #include "hbk/reservation.h"
@@ -41,17 +43,43 @@ static const char reservation_schema[] =
     " owner_pid INTEGER NOT NULL,"
     " owner_start INTEGER NOT NULL," /* the owner's start time, against pid reuse */
     " started_ms INTEGER NOT NULL,"
-    " updated_ms INTEGER NOT NULL"
+    " updated_ms INTEGER NOT NULL,"
+    " partner TEXT NOT NULL DEFAULT ''," /* '': not recorded (older store, replica) */
+    " payment TEXT NOT NULL DEFAULT ''"
     ") WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS payment_webhook_events ("
-    " id TEXT PRIMARY KEY,"    /* the provider's event id (evt_...) */
+    " id TEXT PRIMARY KEY," /* the provider's event id (evt_...) */
     " type TEXT NOT NULL,"
     " booking_id TEXT NOT NULL," /* '' when it named no booking of ours */
-    " outcome TEXT NOT NULL,"  /* applied | unchanged | ignored */
+    " outcome TEXT NOT NULL,"	 /* applied | unchanged | ignored */
     " received_ms INTEGER NOT NULL"
     ") WITHOUT ROWID;";
 
+/* Stores made before sagas recorded their providers: the columns, empty
+ * (recovery then compares the kinds the booking names). */
+static hbk_result add_saga_providers(struct hbk_store *store, struct hbk_error *err)
+{
+	sqlite3_stmt *stmt;
+	hbk_result rc = hbk_store_prepare(
+	    store, "SELECT COUNT(*) FROM pragma_table_info('sagas') WHERE name = 'partner'", &stmt,
+	    err);
+	if (rc != HBK_OK)
+		return rc;
+	int step = sqlite3_step(stmt);
+	bool present = step == SQLITE_ROW && sqlite3_column_int(stmt, 0) == 1;
+	hbk_stmt_done(stmt);
+	if (step != SQLITE_ROW)
+		return hbk_store_fail(store, err, "sagas schema");
+	if (present)
+		return HBK_OK;
+	return hbk_store_exec(store,
+			      "ALTER TABLE sagas ADD COLUMN partner TEXT NOT NULL DEFAULT '';"
+			      "ALTER TABLE sagas ADD COLUMN payment TEXT NOT NULL DEFAULT ''",
+			      err);
+}
+
 hbk_result hbk_reservation_migrate(struct hbk_store *store, struct hbk_error *err)
 {
-	return hbk_store_exec(store, reservation_schema, err);
+	hbk_result rc = hbk_store_exec(store, reservation_schema, err);
+	return rc == HBK_OK ? add_saga_providers(store, err) : rc;
 }

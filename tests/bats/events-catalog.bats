@@ -86,6 +86,18 @@ setup_file() {
 	hbk --config "$conf/capture.yaml" book 1 --guest "Cap Ture" --email c@example.com \
 		-q >/dev/null 2>&1 || rc=$?
 	[ "$rc" -eq 6 ]
+	# Authorizations unanswered: made with the answer lost (found and
+	# voided), and not made at all (nothing found, nothing to void).
+	printf 'payment:\n  faults:\n    lose: [authorize]\n' >"$conf/lose.yaml"
+	rc=0
+	hbk --config "$conf/lose.yaml" book 1 --guest "Lo St" --email l@example.com \
+		-q >/dev/null 2>&1 || rc=$?
+	[ "$rc" -eq 6 ]
+	printf 'payment:\n  faults:\n    fail: [authorize]\n' >"$conf/unanswered.yaml"
+	rc=0
+	hbk --config "$conf/unanswered.yaml" book 1 --guest "Un Answered" --email u@example.com \
+		-q >/dev/null 2>&1 || rc=$?
+	[ "$rc" -eq 6 ]
 
 	sqlite3 -json "$HBK_HOME/hbk.db" "SELECT id, stream, sequence, type, time_ms, partitionkey,
 		correlationid, causationid, data FROM events ORDER BY position" >"$BATS_FILE_TMPDIR/rows.json"
@@ -117,15 +129,15 @@ catalog_types() {
 
 @test "every envelope hbk history prints matches the catalog" {
 	# One stream per hotel of the demo catalog, one per token (hbkd's two
-	# and the session's), five bookings and one refused command (not a
+	# and the session's), seven bookings and one refused command (not a
 	# booking: no history).
 	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events WHERE stream LIKE 'hotel:%'")" -eq 210 ]
 	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events WHERE stream LIKE 'token:%'")" -eq 3 ]
 	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events WHERE stream LIKE 'CM-%'")" -eq 1 ]
-	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events")" -eq 219 ]
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(DISTINCT stream) FROM events")" -eq 221 ]
 	# hbk history prints a booking's stream.
 	streams=$(sqlite3 "$HBK_HOME/hbk.db" "SELECT DISTINCT stream FROM events WHERE stream LIKE 'BK-%' ORDER BY stream")
-	[ "$(echo "$streams" | wc -l)" -eq 5 ]
+	[ "$(echo "$streams" | wc -l)" -eq 7 ]
 	for id in $streams; do
 		hbk history "$id" -o json >"$BATS_TEST_TMPDIR/history.json"
 		run node "$CHECK" envelopes "$BATS_TEST_TMPDIR/history.json"

@@ -6,8 +6,12 @@
 # HBK_FAULT_KILL_AT kills the process (SIGKILL, as kill -9) right after a
 # named step's external call ("capture") or after recording it
 # ("capture:recorded"); the last test kills at random moments from outside.
+# A saga begun against hbk-sandbox (the partner and the payment provider
+# over HTTP) is resumed only by a process configured with the same ones:
+# any other leaves it alone and says so.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup_file() {
 	seed_once
@@ -105,6 +109,87 @@ book_killed_at() {
 	run hbk-admin recover
 	assert_success
 	assert_output --partial "recovered 0 saga"
+}
+
+@test "a saga begun against hbk-sandbox is left alone by a process configured otherwise, and finished by one configured alike" {
+	start_sandbox
+	export TEST_PARTNER_KEY=sandbox-key TEST_PARTNER_SECRET=sandbox-secret TEST_PAYMENT_KEY=sk_test_sandbox
+	conf="$BATS_TEST_TMPDIR/sandbox.yaml"
+	cat >"$conf" <<-EOF
+		partner: {kind: hotelbeds, url: "$SANDBOX_URL/", api_key: "env:TEST_PARTNER_KEY", secret: "env:TEST_PARTNER_SECRET", timeout_ms: 3000}
+		payment: {kind: stripe, url: "$SANDBOX_URL", secret_key: "env:TEST_PAYMENT_KEY", timeout_ms: 3000}
+	EOF
+	rc=0
+	HBK_CONFIG="$conf" HBK_FAULT_KILL_AT=partner_book hbk book "$line" --guest "Kay Nine" \
+		--email k9@example.com >/dev/null 2>&1 || rc=$?
+	[ "$rc" -eq 137 ]
+	id=$(db "SELECT booking_id FROM sagas")
+	[ -n "$id" ]
+	events=$(db "SELECT COUNT(*) FROM events WHERE stream = '$id'")
+	pi=$(curl -sS -H "Authorization: Bearer sk_test_sandbox" "$SANDBOX_URL/v1/payment_intents" |
+		jq -r --arg id "$id" '.data[] | select(.metadata.booking_id == $id) | .id')
+	[[ "$pi" == pi_* ]]
+	says="saga of $id left alone: it began with partner hotelbeds $SANDBOX_URL and payment stripe $SANDBOX_URL; this process has partner sandbox and payment sandbox"
+
+	# A plain hbk (the built-in simulators) leaves it as it is and says so.
+	run --separate-stderr hbk list -o json
+	assert_success
+	[ "$stderr" = "hbk: warning: $says (run it with the configuration it began with)" ]
+	echo "$output" | jq -e --arg id "$id" '.bookings[] | select(.id == $id) | .status == "PENDING"'
+	[ "$(db "SELECT COUNT(*) FROM events WHERE stream = '$id'")" -eq "$events" ]
+	[ "$(db "SELECT COUNT(*) FROM payment_sim_intents WHERE booking_id = '$id'")" -eq 0 ]
+	[ "$(db "SELECT COUNT(*) FROM partner_sim_bookings WHERE client_reference = '$id'")" -eq 0 ]
+	# So does hbk-admin recover, in its output, and hbkd, in its log.
+	run --separate-stderr hbk-admin recover
+	[ "$status" -eq 6 ]
+	assert_line "recovered 0 saga(s)"
+	assert_line "pending $id"
+	assert_line "left $id: began with partner hotelbeds $SANDBOX_URL and payment stripe $SANDBOX_URL"
+	[[ "$stderr" == *"hbk-admin: warning: $says"* ]]
+	[[ "$stderr" == *"hbk-admin: error: 1 booking(s) still PENDING: 1 saga(s) began with other providers"* ]]
+	run --separate-stderr hbk-admin recover -o json
+	echo "$output" | jq -e --arg id "$id" --arg url "$SANDBOX_URL" \
+		'.recovered == 0 and .left == [{id: $id, partner: ("hotelbeds " + $url), payment: ("stripe " + $url)}]'
+	start_hbkd
+	stop_hbkd
+	jq -se --arg says "$says" '[.[] | select(.msg == "recovery")] |
+		length == 1 and .[0].level == "warn" and (.[0].detail | startswith($says))' "$HBKD_LOG"
+	[ "$(db "SELECT COUNT(*) FROM events WHERE stream = '$id'")" -eq "$events" ]
+	[ "$(curl -sS -H "Authorization: Bearer sk_test_sandbox" "$SANDBOX_URL/v1/payment_intents/$pi" | jq -r .status)" = requires_capture ]
+
+	# The configuration it began with finishes it, against the sandbox.
+	HBK_CONFIG="$conf" run --separate-stderr hbk view "$id" -o json
+	assert_success
+	[ -z "$stderr" ]
+	echo "$output" | jq -e '.status == "CONFIRMED" and .partner.name == "hotelbeds" and .payment.provider == "stripe"'
+	[ "$(curl -sS -H "Authorization: Bearer sk_test_sandbox" "$SANDBOX_URL/v1/payment_intents/$pi" | jq -r .status)" = succeeded ]
+	[ "$(db "SELECT COUNT(*) FROM sagas")" -eq 0 ]
+	[ "$(db "SELECT COUNT(*) FROM payment_sim_intents WHERE booking_id = '$id'")" -eq 0 ]
+	stop_sandbox
+}
+
+@test "a store made before sagas recorded their providers: migrated, and the kinds the booking names decide" {
+	start_sandbox
+	export TEST_PAYMENT_KEY=sk_test_sandbox
+	conf="$BATS_TEST_TMPDIR/stripe.yaml"
+	printf 'payment: {kind: stripe, url: "%s", secret_key: "env:TEST_PAYMENT_KEY"}\n' "$SANDBOX_URL" >"$conf"
+	rc=0
+	HBK_CONFIG="$conf" HBK_FAULT_KILL_AT=partner_book hbk book "$line" --guest "Kay Nine" \
+		--email k9@example.com >/dev/null 2>&1 || rc=$?
+	[ "$rc" -eq 137 ]
+	id=$(db "SELECT booking_id FROM sagas")
+	# The store as schema 7 left it: no provider columns.
+	db "ALTER TABLE sagas DROP COLUMN partner; ALTER TABLE sagas DROP COLUMN payment; PRAGMA user_version = 7"
+	run --separate-stderr hbk list -o json
+	assert_success
+	[ "$stderr" = "hbk: warning: saga of $id left alone: it began with partner sandbox and payment stripe; this process has partner sandbox and payment sandbox (run it with the configuration it began with)" ]
+	[ "$(db "PRAGMA user_version")" -eq 8 ]
+	[ "$(db "SELECT partner || '|' || payment FROM sagas")" = "|" ]
+	HBK_CONFIG="$conf" run --separate-stderr hbk view "$id" -o json
+	assert_success
+	echo "$output" | jq -e '.status == "CONFIRMED"'
+	[ "$(db "SELECT COUNT(*) FROM sagas")" -eq 0 ]
+	stop_sandbox
 }
 
 @test "kill -9 at random moments: every booking ends CONFIRMED or FAILED, consistent" {

@@ -90,6 +90,23 @@ line_of() {
 	[ "$(db "SELECT COUNT(*) FROM payment_sim_intents WHERE status IN ('requires_capture', 'succeeded')")" -eq 0 ]
 }
 
+@test "an authorization whose answers were all lost is found by its key and voided: FAILED, nothing held" {
+	mkdir -p "$XDG_CONFIG_HOME/hbk"
+	# The simulator authorizes each time, and every answer is lost.
+	printf 'payment:\n  faults:\n    lose: authorize\n' >"$XDG_CONFIG_HOME/hbk/hbk.yaml"
+	remote_restart
+	run hbk book "$(line_of SGL RO)" --guest "Lost Answer" --email l@example.com -o json
+	assert_failure 6
+	id=$(db "SELECT id FROM bookings WHERE status = 'FAILED'")
+	[ -n "$id" ]
+	[ "$(db "SELECT json_extract(doc, '$.failure.code') FROM bookings WHERE id = '$id'")" = payment_unavailable ]
+	# One authorization under the key, voided by the compensation.
+	[ "$(db "SELECT status FROM payment_sim_intents WHERE booking_id = '$id'")" = canceled ]
+	[ "$(db "SELECT COUNT(*) FROM events WHERE stream = '$id' AND type = 'hbk.booking.payment_voided.v1'")" -eq 1 ]
+	[ "$(allotment H-LIS-0001 SGL "$checkin")" -eq "$before_allot" ]
+	[ "$(db "SELECT COUNT(*) FROM sagas")" -eq 0 ]
+}
+
 @test "updating or cancelling a CANCELLED booking: exit 4 with a clear message" {
 	id=$(hbk book "$(line_of SGL RO)" --guest "C" --email c@example.com -o json | jq -r .id)
 	hbk cancel "$id" -q >/dev/null

@@ -478,3 +478,52 @@ refund_event() { # event_id intent booking_id
 	net=$(curl -sS "$SANDBOX_URL/__sandbox/state" | jq --arg id "$id" '[.payment.payment_intents[] | select(.metadata.booking_id == $id) | .amount_received - .amount_refunded] | add')
 	[ "$net" = 0 ]
 }
+
+@test "an authorization whose answers were all lost is found by its key and voided: FAILED, the intent canceled" {
+	stripe_config
+	sed -i 's/timeout_ms: 3000/timeout_ms: 400/' "$HBK_CONFIG"
+	# The provider authorizes each time; every answer is lost.
+	sandbox_faults '{"endpoint":"payment.payment_intents.create","timeout_rate":1}'
+	hbk search --city LIS --checkin "$in" --checkout "$out" -o json >/dev/null
+	run --separate-stderr hbk book 1 --guest "Ana Silva" --email ana@example.com -o json
+	[ "$status" -eq 6 ]
+	id=$(echo "$output" | jq -r .id)
+	echo "$output" | jq -e '.status == "FAILED" and .failure.code == "payment_unavailable"'
+	# What the authorize key created is at the provider, voided: no money held.
+	intents=$(curl -sS -H "$KEY" "$SANDBOX_URL/v1/payment_intents?limit=100")
+	[ "$(echo "$intents" | jq --arg id "$id" '[.data[] | select(.metadata.booking_id == $id)] | length')" = 1 ]
+	[ "$(echo "$intents" | jq -r --arg id "$id" '.data[] | select(.metadata.booking_id == $id) | .status')" = canceled ]
+	# The booking's history says what was found and voided.
+	pi=$(echo "$intents" | jq -r --arg id "$id" '.data[] | select(.metadata.booking_id == $id) | .id')
+	hbk history "$id" -o json | jq -e --arg pi "$pi" '[.events[] | select(.type == "hbk.booking.payment_voided.v1" and .data.reference == $pi)] | length == 1'
+	[ -z "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT booking_id FROM sagas")" ]
+}
+
+@test "through hbkd too: an authorization whose answers were all lost ends voided at the provider" {
+	stripe_config
+	sed -i 's/timeout_ms: 3000/timeout_ms: 400/' "$HBK_CONFIG"
+	start_hbkd
+	sandbox_faults '{"endpoint":"payment.payment_intents.create","timeout_rate":1}'
+	export HBK_API_URL="$HBKD_URL" HBK_TOKEN="$HBK_TEST_TOKEN"
+	hbk search --city LIS --checkin "$in" --checkout "$out" -o json >/dev/null
+	run --separate-stderr hbk book 1 --guest "Ana Silva" --email ana@example.com -o json
+	[ "$status" -eq 6 ]
+	id=$(echo "$output" | jq -r .id)
+	[ "$(hbk view "$id" -o json | jq -r .status)" = FAILED ]
+	intents=$(curl -sS -H "$KEY" "$SANDBOX_URL/v1/payment_intents?limit=100")
+	[ "$(echo "$intents" | jq -r --arg id "$id" '[.data[] | select(.metadata.booking_id == $id) | .status] | join(",")')" = canceled ]
+}
+
+@test "a provider that refuses connections: the booking FAILED at once, no lookup for what was never sent" {
+	stripe_config
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	sed -i "s|url: .*|url: http://127.0.0.1:$port|" "$HBK_CONFIG"
+	hbk search --city LIS --checkin "$in" --checkout "$out" -o json >/dev/null
+	run --separate-stderr hbk book 1 --guest "Ana Silva" --email ana@example.com -o json
+	[ "$status" -eq 6 ]
+	id=$(echo "$output" | jq -r .id)
+	echo "$output" | jq -e '.status == "FAILED" and .failure.code == "payment_unavailable"'
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT COUNT(*) FROM sagas")" -eq 0 ]
+	# Nothing can be held: the compensation did not look for it.
+	[ "$(sqlite3 "$HBK_HOME/hbk.db" "SELECT json_extract(data, '$.payment_key') IS NULL FROM events WHERE stream = '$id' AND type = 'hbk.booking.compensation_started.v1'")" -eq 1 ]
+}

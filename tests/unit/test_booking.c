@@ -224,6 +224,66 @@ static void test_failure_after_capture(void)
 		   HBK_STEP_PAYMENT_REFUND);
 }
 
+/* An authorization that went unanswered: the void finds it first, and
+ * whatever it finds settles the doubt. */
+static void test_unanswered_authorization(void)
+{
+	static const char unanswered[] =
+	    "{\"code\":\"payment_unavailable\",\"message\":\"timeout\",\"step\":\"authorize\","
+	    "\"partner_uncertain\":false,\"payment_key\":\"BK-1:authorize\"}";
+	struct hbk_booking b;
+
+	/* Found held: recorded as the booking's, voided, then the rooms. */
+	init(&b);
+	CHECK_INT(apply(&b, "requested.v1", requested_json), HBK_OK);
+	CHECK_INT(apply(&b, "rooms_held.v1", held), HBK_OK);
+	int64_t last_event_ms = b.updated_ms;
+	STEP_AFTER(&b, "compensation_started.v1", unanswered, HBK_STEP_PAYMENT_VOID);
+	CHECK(b.payment_uncertain);
+	CHECK_STR(b.payment_key, "BK-1:authorize");
+	CHECK_INT(b.payment_since_ms, last_event_ms);
+	STEP_AFTER(&b, "payment_authorized.v1", authorized, HBK_STEP_PAYMENT_VOID);
+	STEP_AFTER(&b, "payment_voided.v1", "{\"reference\":\"pi_1\",\"found\":true}",
+		   HBK_STEP_RELEASE);
+	CHECK(!b.payment_uncertain);
+	CHECK(b.payments[0].voided);
+	STEP_AFTER(&b, "rooms_released.v1", released, HBK_STEP_FAIL);
+
+	/* Nothing held under the key: nothing to void. */
+	init(&b);
+	CHECK_INT(apply(&b, "requested.v1", requested_json), HBK_OK);
+	CHECK_INT(apply(&b, "rooms_held.v1", held), HBK_OK);
+	STEP_AFTER(&b, "compensation_started.v1", unanswered, HBK_STEP_PAYMENT_VOID);
+	STEP_AFTER(&b, "payment_voided.v1", "{\"reference\":\"\",\"found\":false}",
+		   HBK_STEP_RELEASE);
+	CHECK(!b.payment_uncertain);
+	CHECK_INT(b.npayments, 0);
+
+	/* The lookup refused for good: recorded, and the rest goes on. */
+	init(&b);
+	CHECK_INT(apply(&b, "requested.v1", requested_json), HBK_OK);
+	CHECK_INT(apply(&b, "rooms_held.v1", held), HBK_OK);
+	STEP_AFTER(&b, "compensation_started.v1", unanswered, HBK_STEP_PAYMENT_VOID);
+	STEP_AFTER(&b, "compensation_step_failed.v1",
+		   "{\"step\":\"payment_void\",\"code\":\"payment_auth\",\"message\":\"x\"}",
+		   HBK_STEP_RELEASE);
+
+	/* A declined card is an answer: no doubt, no lookup. */
+	init(&b);
+	CHECK_INT(apply(&b, "requested.v1", requested_json), HBK_OK);
+	CHECK_INT(apply(&b, "rooms_held.v1", held), HBK_OK);
+	STEP_AFTER(
+	    &b, "compensation_started.v1",
+	    "{\"code\":\"payment_declined\",\"message\":\"declined\",\"step\":\"authorize\"}",
+	    HBK_STEP_RELEASE);
+	CHECK(!b.payment_uncertain);
+
+	/* A void naming no payment without a lookup is corrupt. */
+	init(&b);
+	CHECK_INT(apply(&b, "requested.v1", requested_json), HBK_OK);
+	CHECK_INT(apply(&b, "payment_voided.v1", "{\"reference\":\"\"}"), HBK_EINTERNAL);
+}
+
 static void test_cancel_path(void)
 {
 	struct hbk_booking b;
@@ -387,6 +447,23 @@ static void test_update_compensation(void)
 	CHECK_INT(apply(&b, "update_requested.v1", update_up), HBK_OK);
 	STEP_AFTER(&b, "compensation_started.v1",
 		   "{\"code\":\"payment_declined\",\"message\":\"declined\"}", HBK_STEP_UPDATE_ABANDON);
+
+	/* The charge went unanswered: found held, voided, then abandoned. */
+	confirmed_booking(&b);
+	CHECK_INT(apply(&b, "update_requested.v1", update_up), HBK_OK);
+	STEP_AFTER(&b, "compensation_started.v1",
+		   "{\"code\":\"payment_unavailable\",\"message\":\"timeout\",\"step\":"
+		   "\"update_charge\",\"payment_key\":\"BK-1:charge:7\"}",
+		   HBK_STEP_PAYMENT_VOID);
+	STEP_AFTER(
+	    &b, "payment_authorized.v1",
+	    "{\"reference\":\"pi_2\",\"amount\":" EUR("120.00") ",\"status\":\"requires_capture\"}",
+	    HBK_STEP_PAYMENT_VOID);
+	CHECK_INT(b.charge_payment, 1);
+	STEP_AFTER(&b, "payment_voided.v1", "{\"reference\":\"pi_2\",\"found\":true}",
+		   HBK_STEP_UPDATE_ABANDON);
+	CHECK(b.payments[1].voided);
+	CHECK(!b.payments[0].voided);
 }
 
 static void test_check_changeable(void)
@@ -698,8 +775,9 @@ static void test_names(void)
 
 UNIT_TESTS(UNIT_T(test_create_happy_path), UNIT_T(test_payment_declined),
 	   UNIT_T(test_partner_failure_after_authorization), UNIT_T(test_failure_after_capture),
-	   UNIT_T(test_cancel_path), UNIT_T(test_update_price_increase),
-	   UNIT_T(test_update_price_decrease), UNIT_T(test_update_compensation),
-	   UNIT_T(test_check_changeable), UNIT_T(test_stay_check), UNIT_T(test_guest_check),
-	   UNIT_T(test_booking_json), UNIT_T(test_unknown_and_corrupt_events),
-	   UNIT_T(test_policy_penalty_at), UNIT_T(test_names));
+	   UNIT_T(test_unanswered_authorization), UNIT_T(test_cancel_path),
+	   UNIT_T(test_update_price_increase), UNIT_T(test_update_price_decrease),
+	   UNIT_T(test_update_compensation), UNIT_T(test_check_changeable), UNIT_T(test_stay_check),
+	   UNIT_T(test_guest_check), UNIT_T(test_booking_json),
+	   UNIT_T(test_unknown_and_corrupt_events), UNIT_T(test_policy_penalty_at),
+	   UNIT_T(test_names));

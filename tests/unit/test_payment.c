@@ -414,6 +414,48 @@ static void test_forced_fault(void)
 	hbk_store_close(store);
 }
 
+/* payment.faults.lose: the effect is made and kept under the key, the
+ * caller hears "unavailable"; find names what the key made. */
+static void test_lost_answer_and_find(void)
+{
+	struct hbk_store *store = open_store("lose");
+	struct hbk_payment lossy, clean;
+	struct hbk_error err;
+	struct hbk_payment_intent out, found;
+	struct hbk_money amount = eur(4200);
+	CHECK_INT(open_payment(store, "payment:\n  faults:\n    lose: authorize\n", &lossy, &err),
+		  HBK_OK);
+	CHECK_INT(open_payment(store, "", &clean, &err), HBK_OK);
+
+	CHECK_INT(lossy.ops->authorize(lossy.self, "L1:authorize", &amount, "pm_card_visa", "BK-L1",
+				       &out, &err),
+		  HBK_EUNAVAILABLE);
+	CHECK_STR(err.code, "payment_unavailable");
+	CHECK_INT(intents(store), 1);
+	/* A retry under the key makes nothing more, and is lost too. */
+	CHECK_INT(lossy.ops->authorize(lossy.self, "L1:authorize", &amount, "pm_card_visa", "BK-L1",
+				       &out, &err),
+		  HBK_EUNAVAILABLE);
+	CHECK_INT(intents(store), 1);
+	CHECK_INT(clean.ops->find(clean.self, "L1:authorize", "BK-L1", 0, &found, &err), HBK_OK);
+	CHECK_STR(found.status, "requires_capture");
+	CHECK_INT(found.amount.minor, 4200);
+	CHECK_INT(clean.ops->cancel(clean.self, "L1:void", found.id, &out, &err), HBK_OK);
+	CHECK_INT(clean.ops->find(clean.self, "L1:authorize", "BK-L1", 0, &found, &err), HBK_OK);
+	CHECK_STR(found.status, "canceled");
+	/* A key that made nothing, or made no authorization, finds none. */
+	CHECK_INT(clean.ops->find(clean.self, "L2:authorize", "BK-L2", 0, &found, &err),
+		  HBK_ENOTFOUND);
+	CHECK_INT(clean.ops->find(clean.self, "L1:void", "BK-L1", 0, &found, &err), HBK_ENOTFOUND);
+	CHECK_INT(clean.ops->find(clean.self, "", "BK-L1", 0, &found, &err), HBK_EINVAL);
+	/* The lose list names steps as fail does. */
+	hbk_payment_close(&lossy);
+	CHECK_INT(open_payment(store, "payment:\n  faults:\n    lose: charge\n", &lossy, &err),
+		  HBK_EINVAL);
+	hbk_payment_close(&clean);
+	hbk_store_close(store);
+}
+
 static void test_error_rate_one(void)
 {
 	struct hbk_store *store = open_store("rate1");
@@ -564,5 +606,6 @@ UNIT_TESTS(UNIT_T(test_key_expiry), UNIT_T(test_method_valid), UNIT_T(test_open_
 	   UNIT_T(test_happy_path), UNIT_T(test_idempotent_replay),
 	   UNIT_T(test_key_reuse_other_parameters), UNIT_T(test_declines),
 	   UNIT_T(test_capture_limits), UNIT_T(test_refund_limits), UNIT_T(test_double_cancel),
-	   UNIT_T(test_forced_fault), UNIT_T(test_error_rate_one), UNIT_T(test_error_rate_retry),
+	   UNIT_T(test_forced_fault), UNIT_T(test_lost_answer_and_find),
+	   UNIT_T(test_error_rate_one), UNIT_T(test_error_rate_retry),
 	   UNIT_T(test_caller_transaction), UNIT_T(test_list_newest_first));

@@ -363,8 +363,48 @@ static void test_wire_void_refused_tells_the_state(void)
 	CHECK(strncmp(c.requests[0], "POST /v1/payment_intents/pi_A/cancel HTTP/1.1", 45) == 0);
 }
 
+/* find pages the intents created since the call (created[gte], the
+ * brackets encoded) until the booking's turns up; none is "not found". */
+static void test_wire_find_pages_to_the_booking(void)
+{
+	struct canned c;
+	struct hbk_payment pay;
+	memset(&c, 0, sizeof(c));
+	canned_add(&c, "200 OK", "",
+		   "{\"object\":\"list\",\"has_more\":true,\"data\":[{\"id\":\"pi_X\","
+		   "\"object\":\"payment_intent\",\"status\":\"requires_capture\",\"amount\":"
+		   "500,\"currency\":\"eur\",\"metadata\":{\"booking_id\":\"BK-other\"}}]}");
+	canned_add(&c, "200 OK", "",
+		   "{\"object\":\"list\",\"has_more\":false,\"data\":[{\"id\":\"pi_Y\","
+		   "\"object\":\"payment_intent\",\"status\":\"requires_capture\",\"amount\":"
+		   "36000,\"currency\":\"eur\",\"metadata\":{\"booking_id\":\"BK-7\"}}]}");
+	canned_add(&c, "200 OK", "", "{\"object\":\"list\",\"has_more\":false,\"data\":[]}");
+	canned_start(&c);
+	if (!open_at(c.port, &pay)) {
+		canned_stop(&c);
+		return;
+	}
+	struct hbk_payment_intent intent;
+	struct hbk_call call = {.done = call_done};
+	hbk_payment_find(&pay, "BK-7:authorize", "BK-7", 1800000000000LL, &intent, &call);
+	CHECK_INT(call.rc, HBK_OK);
+	CHECK_STR(intent.id, "pi_Y");
+	CHECK_STR(intent.status, "requires_capture");
+	CHECK_INT(intent.amount.minor, 36000);
+	hbk_payment_find(&pay, "BK-8:authorize", "BK-8", 1800000000000LL, &intent, &call);
+	CHECK_INT(call.rc, HBK_ENOTFOUND);
+	hbk_payment_close(&pay);
+	canned_stop(&c);
+	/* Five minutes of slack for the clocks. */
+	CHECK(strncmp(c.requests[0],
+		      "GET /v1/payment_intents?limit=100&created%5Bgte%5D=1799999700 HTTP/1.1",
+		      70) == 0);
+	CHECK(strstr(c.requests[1], "&starting_after=pi_X HTTP/1.1") != NULL);
+}
+
 UNIT_TESTS(UNIT_T(test_form_encoding), UNIT_T(test_declines), UNIT_T(test_auth_never_names_the_key),
 	   UNIT_T(test_unavailable_and_conflicts), UNIT_T(test_open_needs_url_and_key),
 	   UNIT_T(test_unreachable_provider), UNIT_T(test_wire_authorize_and_decline),
 	   UNIT_T(test_wire_retry_after_and_capture), UNIT_T(test_wire_list_follows_cursors),
-	   UNIT_T(test_wire_void_refused_tells_the_state));
+	   UNIT_T(test_wire_void_refused_tells_the_state),
+	   UNIT_T(test_wire_find_pages_to_the_booking));

@@ -79,6 +79,9 @@ const struct hbk_command *hbk_cli_find(const struct hbk_command *commands, const
  * after printing the error.
  */
 int hbk_cli_engine(struct hbk_cli *cli);
+/* Warns on stderr, one line each, of the sagas the engine's recovery left
+ * alone (engine->left: they began with other providers). */
+void hbk_cli_sagas_left(struct hbk_cli *cli);
 
 /* Prints "<prog>: error: <message>" and returns the exit code. */
 int hbk_cli_error(const struct hbk_cli *cli, const struct hbk_error *err);

@@ -49,6 +49,11 @@ const char *hbk_config_home(const struct hbk_config *cfg);
 /* store.path, else $HBK_HOME/hbk.db. Borrowed. */
 const char *hbk_config_store_path(const struct hbk_config *cfg);
 
+/* The upstream a port talks to, as "<kind>" for the in-process simulator
+ * ("sandbox", cfg may be NULL) or "<kind> <url>" (trailing slashes off)
+ * for a remote one: of "<section>.kind" and "<section>.url". */
+void hbk_config_provider(const struct hbk_config *cfg, const char *section, char *out, size_t size);
+
 /*
  * The kafka block, checked and with its defaults: topics hbk.commands,
  * hbk.events and hbk.dlq, 12 partitions, replication 3, 5000 ms for a

@@ -71,6 +71,10 @@ struct hbk_call {
 	void (*done)(struct hbk_call *call);
 	hbk_result rc;
 	int retry_after_ms;
+	/* Set by a remote adapter when an unavailable call never reached the
+	 * upstream (connection refused, open circuit, rate limited): it cannot
+	 * have taken effect. The caller clears it before each call. */
+	bool unsent;
 	struct hbk_error err;
 };
 
@@ -209,6 +213,8 @@ void hbk_money_add(struct hbk_money *a, const struct hbk_money *b);
  * "BK-01M88Y48A1XRR7EB4C": ms-time in the first 10, 40 random bits after.
  */
 #define HBK_ID_MAX 40
+/* A partner's or payment provider's kind and URL (hbk_config_provider). */
+#define HBK_PROVIDER_IDENTITY_MAX 256
 void hbk_id_new(const char *prefix, char out[HBK_ID_MAX]);
 /* Checks the shape "<PREFIX>-[0-9A-Z]+" for a given prefix. */
 bool hbk_id_valid(const char *prefix, const char *id);

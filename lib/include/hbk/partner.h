@@ -82,6 +82,9 @@ struct hbk_partner_ops {
 struct hbk_partner {
 	const struct hbk_partner_ops *ops;
 	void *self;
+	/* Which partner: kind and URL (hbk_config_provider), set by
+	 * hbk_partner_open; a saga is resumed only against the one it began with. */
+	char identity[HBK_PROVIDER_IDENTITY_MAX];
 };
 
 /* Builds the adapter named by partner.kind (default "sandbox"). The store

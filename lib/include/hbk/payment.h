@@ -59,6 +59,15 @@ struct hbk_payment_ops {
 			  struct hbk_error *err);
 	/* Lists intents as a JSON array (new reference). */
 	hbk_result (*list)(void *self, json_t **out, struct hbk_error *err);
+	/*
+	 * Finds the intent an authorize under idempotency_key made for
+	 * booking_id, when that call's answers were lost: by the key where the
+	 * provider keeps it, else the newest intent of booking_id created since
+	 * since_ms (the caller checks it is not one it knows). HBK_ENOTFOUND
+	 * when the provider has none.
+	 */
+	hbk_result (*find)(void *self, const char *idempotency_key, const char *booking_id,
+			   int64_t since_ms, struct hbk_payment_intent *out, struct hbk_error *err);
 	void (*destroy)(void *self);
 
 	/* As in partner.h: the asynchronous calls of remote adapters. */
@@ -75,11 +84,16 @@ struct hbk_payment_ops {
 			     struct hbk_payment_intent *out, struct hbk_call *call);
 	void (*refund_async)(void *self, const char *idempotency_key, const char *intent_id,
 			     int64_t amount_minor, struct hbk_refund *out, struct hbk_call *call);
+	void (*find_async)(void *self, const char *idempotency_key, const char *booking_id,
+			   int64_t since_ms, struct hbk_payment_intent *out, struct hbk_call *call);
 };
 
 struct hbk_payment {
 	const struct hbk_payment_ops *ops;
 	void *self;
+	/* Which provider: kind and URL (hbk_config_provider), set by
+	 * hbk_payment_open; a saga is resumed only against the one it began with. */
+	char identity[HBK_PROVIDER_IDENTITY_MAX];
 };
 
 hbk_result hbk_payment_open(const struct hbk_config *cfg, struct hbk_store *store,
@@ -101,6 +115,9 @@ void hbk_payment_void(struct hbk_payment *payment, const char *idempotency_key,
 void hbk_payment_refund(struct hbk_payment *payment, const char *idempotency_key,
 			const char *intent_id, int64_t amount_minor, struct hbk_refund *out,
 			struct hbk_call *call);
+void hbk_payment_find(struct hbk_payment *payment, const char *idempotency_key,
+		      const char *booking_id, int64_t since_ms, struct hbk_payment_intent *out,
+		      struct hbk_call *call);
 void hbk_payment_attach(struct hbk_payment *payment, struct event_base *base);
 
 /* The stripe adapter (payment.kind stripe): the Stripe API over libcurl. */

@@ -100,6 +100,12 @@ struct hbk_booking {
 	/* The partner step failed without an answer: the partner may hold a
 	 * booking under our id, which compensation looks up and cancels. */
 	bool partner_uncertain;
+	/* An authorization (create) or charge (update) went unanswered: the
+	 * provider may hold one under payment_key, made since
+	 * payment_since_ms, which compensation finds and voids. */
+	bool payment_uncertain;
+	char payment_key[HBK_IDEMPOTENCY_KEY_MAX];
+	int64_t payment_since_ms;
 	bool compensating;
 	/* Compensation steps an upstream refused for good (1u << step): the
 	 * saga goes on without them and reconciliation settles them. */
@@ -155,6 +161,22 @@ struct hbk_saga_env {
 	void *ctx;
 };
 
+/*
+ * The sagas the last recovery (or adoption) left alone because they began
+ * with another partner or payment provider than this process has: the
+ * count, and the first few with what each began with.
+ */
+#define HBK_SAGAS_LEFT_SHOWN 8
+struct hbk_saga_left {
+	char id[HBK_ID_MAX];
+	char partner[HBK_PROVIDER_IDENTITY_MAX]; /* what it began with */
+	char payment[HBK_PROVIDER_IDENTITY_MAX];
+};
+struct hbk_sagas_left {
+	int count;
+	struct hbk_saga_left sagas[HBK_SAGAS_LEFT_SHOWN];
+};
+
 /* Observes each external step: for metrics. */
 typedef void (*hbk_step_observer)(void *ctx, enum hbk_saga_step step, int64_t duration_us,
 				  hbk_result result);
@@ -197,6 +219,8 @@ struct hbk_engine {
 	const struct hbk_saga_env *saga_env;
 	hbk_step_observer on_step;
 	void *on_step_ctx;
+	/* Filled by hbk_engine_recover() and hbk_engine_adopt(). */
+	struct hbk_sagas_left left;
 };
 
 enum hbk_engine_flags {
@@ -208,8 +232,14 @@ hbk_result hbk_engine_open(const struct hbk_config *cfg, int flags, struct hbk_e
 			   struct hbk_error *err);
 void hbk_engine_close(struct hbk_engine *engine);
 
-/* Resumes or compensates sagas whose process died; counts them. */
+/* Resumes or compensates sagas whose process died; counts them. A saga
+ * that began with another partner or payment provider than the engine's is
+ * left alone, and listed in engine->left. */
 hbk_result hbk_engine_recover(struct hbk_engine *engine, int *resumed, struct hbk_error *err);
+
+/* One line on a saga recovery left alone (engine->left.sagas[i]): which
+ * providers it began with, which this process has. */
+void hbk_saga_left_describe(const struct hbk_engine *engine, int i, char *out, size_t size);
 
 /*
  * Cluster mode: claims the sagas in flight that no process here runs (the
