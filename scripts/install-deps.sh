@@ -11,7 +11,7 @@ build-essential pkg-config
 libcurl4-openssl-dev zlib1g-dev libjansson-dev libsqlite3-dev sqlite3 libreadline-dev
 librdkafka-dev libyaml-dev libevent-dev libssl-dev
 bats bats-support bats-assert jq bc curl tmux man-db groff-base kcat wrk nginx-light
-prometheus yamllint python3
+prometheus yamllint python3 redis-server
 "
 # Node.js runs tests/tools; Debian's nodejs (18 on Debian 12) will do, and
 # a node already on the machine is kept.
